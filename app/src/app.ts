@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import formBody from '@fastify/formbody';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createChecker } from './check/create-checker.ts';
+import type { UriChecker } from './check/types.ts';
+import type { Config } from './config.ts';
+import type { AppContext, Lifecycle } from './context.ts';
+import { DomainError } from './errors.ts';
+import { createMetrics } from './metrics.ts';
+import { registerApiRoutes } from './routes/api.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerPageRoutes } from './routes/page.ts';
+import { registerRedirectRoute } from './routes/redirect.ts';
+import { registerStaticRoutes } from './routes/static.ts';
+import { BookmarkService } from './services/bookmarks.ts';
+import { loadStaticAssets } from './static-assets.ts';
+import { openStore } from './store/open.ts';
+import type { BookmarkStore } from './store/types.ts';
+import { compileAddressMatcher } from './trusted-proxies.ts';
+import { VisitCounter } from './visits.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Flip on SIGTERM before `close()`: readiness turns 503 while requests in flight finish. */
+    lifecycle: Lifecycle;
+  }
+}
+
+/** 16 KiB is ample for a 2 KiB URI and a name; anything larger is a mistake or an attack. */
+export const BODY_LIMIT = 16 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AppParts {
+  /** Tests pass their own store or checker; otherwise they are made from the config. */
+  store?: BookmarkStore;
+  checker?: UriChecker;
+}
+
+/**
+ * Builds the whole app without listening, so tests can `inject()` or listen on port 0.
+ * Everything opened here is closed by `app.close()`.
+ */
+export async function buildApp(config: Config, parts: AppParts = {}): Promise<FastifyInstance> {
+  const isTrustedProxy = compileAddressMatcher(config.trustedProxies);
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    trustProxy: (address: string) => isTrustedProxy(address),
+    // The proxy's X-Request-Id ties nginx's access log to ours; from anyone else it is ignored.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      const peer = request.socket.remoteAddress;
+      if (typeof given === 'string' && REQUEST_ID.test(given) && peer !== undefined && isTrustedProxy(peer)) return given;
+      return randomUUID();
+    },
+    bodyLimit: BODY_LIMIT,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    requestTimeout: config.keepAliveTimeoutMs + 15_000,
+  });
+  // Node needs headersTimeout above keepAliveTimeout, or a reused idle socket can be cut mid-request.
+  app.server.headersTimeout = config.keepAliveTimeoutMs + 5_000;
+
+  const store = parts.store ?? (await openStore(config));
+  const checker = parts.checker ?? createChecker(config);
+  let visits: VisitCounter | undefined;
+  const metrics = createMetrics({ checker, visits: () => visits });
+  visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
+  const context: AppContext = {
+    config,
+    store,
+    checker,
+    metrics,
+    service: new BookmarkService({ store, checker, visits, metrics }),
+    assets: loadStaticAssets(),
+    lifecycle: { draining: false },
+  };
+  app.decorate('lifecycle', context.lifecycle);
+
+  app.addHook('onRequest', async (request, reply) => {
+    metrics.inFlight.inc();
+    // 'close' fires once per response, finished or aborted, so the gauge never drifts.
+    reply.raw.once('close', () => metrics.inFlight.dec());
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ method: request.method, route, status_code: reply.statusCode });
+    metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.addHook('onClose', async () => {
+    // Order matters: visits are written before the store they are written to closes.
+    await visits.close();
+    await checker.close();
+    await store.close();
+  });
+
+  app.setErrorHandler((error: FastifyError | DomainError, request, reply) => sendError(error, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new DomainError('NOT_FOUND', `Nothing here at ${request.url}.`), request, reply),
+  );
+
+  await app.register(formBody, { bodyLimit: BODY_LIMIT });
+  registerHealthRoutes(app, context);
+  registerMetricsRoute(app, context);
+  if (config.serveStatic) registerStaticRoutes(app, context);
+  registerApiRoutes(app, context);
+  registerPageRoutes(app, context);
+  registerRedirectRoute(app, context);
+  return app;
+}
+
+/**
+ * The one place an error becomes an HTTP answer: domain errors by their code, Fastify's own 4xx
+ * (bad JSON, body too large, validation) as they are, and anything else as a logged 500 that
+ * leaves the process serving.
+ */
+function sendError(error: FastifyError | DomainError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let status: number;
+  let code: string;
+  let message: string;
+  if (error instanceof DomainError) {
+    status = error.statusCode;
+    code = error.code;
+    message = error.message;
+    if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+    if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+  } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    status = error.statusCode;
+    code = error.validation ? 'INVALID_REQUEST' : (error.code ?? 'BAD_REQUEST');
+    message = error.message;
+  } else {
+    request.log.error({ err: error }, 'request failed');
+    status = 500;
+    code = 'INTERNAL';
+    message = 'Something went wrong on our side; it has been logged.';
+  }
+  reply.code(status);
+  if (request.url.startsWith('/api/')) return reply.send({ error: code, message });
+  return reply.type('text/plain; charset=utf-8').send(message);
+}

@@ -1,0 +1,65 @@
+/**
+ * What a URI check found. Workers return these as plain data (structured clone); the main
+ * thread decides the HTTP answer and does the logging.
+ */
+export type CheckResult = CheckAccepted | CheckRejected;
+
+export interface CheckAccepted {
+  ok: true;
+  /** Final status: 2xx, or 401/403/405/429 from a live server that refuses robots. */
+  status: number;
+  /** URI after redirects. */
+  finalUri: string;
+  title: string | null;
+  /** Set when the status is accepted with reservations (401/403/405/429). */
+  warning: string | null;
+  redirects: number;
+  durationMs: number;
+}
+
+export interface CheckRejected {
+  ok: false;
+  /** Short machine-readable reason, also the metrics label. */
+  reason: CheckFailure;
+  /** A sentence for people: "connection refused", "timed out after 5000 ms", "HTTP 500". */
+  detail: string;
+  status: number | null;
+  durationMs: number;
+}
+
+export type CheckFailure =
+  | 'dns'
+  | 'refused'
+  | 'timeout'
+  | 'http_status'
+  | 'too_many_redirects'
+  | 'forbidden_address'
+  | 'bad_redirect'
+  | 'network';
+
+/** What a check needs to know besides the URI; passed to every task so workers hold no config. */
+export interface CheckOptions {
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxRedirects: number;
+  maxBodyBytes: number;
+  allowPrivate: boolean;
+  /** The service's own origin: always allowed, so a bookmark to the service itself works. */
+  selfOrigin: string;
+  userAgent: string;
+}
+
+export interface UriChecker {
+  /**
+   * Checks one URI. Rejects with DomainError('CHECK_QUEUE_FULL') when the queue is full; an
+   * aborted `signal` cancels the check (it then rejects with the signal's reason).
+   */
+  check(uri: string, signal?: AbortSignal): Promise<CheckResult>;
+  /** Checks waiting for a worker. */
+  readonly queueDepth: number;
+  /** Checks running now. */
+  readonly running: number;
+  /** False once a worker pool has failed or is closing. */
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,151 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { compileAddressMatcher } from './trusted-proxies.ts';
+
+/**
+ * Everything the server can be told, read once at start-up.
+ *
+ * Precedence: a field passed to `buildApp()` (tests) > an environment variable > the default below.
+ * A value that does not parse stops start-up with a message naming the variable, so a typo in a
+ * deployment fails loudly instead of running with a default nobody asked for.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  /** Origin people (and the self-link check) reach the service at; used to build short URLs. */
+  publicUrl: URL;
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. */
+  databaseUrl: string | undefined;
+  logLevel: LogLevel;
+  /** Addresses or CIDR ranges whose X-Forwarded-* and X-Request-Id headers are believed. */
+  trustedProxies: string[];
+  /** Bearer token for DELETE /api/bookmarks/:name; the endpoint is disabled while unset. */
+  apiToken: string | undefined;
+  /** Serve /static from the app itself: on for `npm run app`, off behind nginx, which serves it. */
+  serveStatic: boolean;
+  pageSize: number;
+  check: CheckConfig;
+  visitsFlushMs: number;
+  /** Longer than nginx's upstream keepalive_timeout (60 s), else nginx reuses a socket Node is closing. */
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export interface CheckConfig {
+  /** Whole check, all redirects included. */
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxRedirects: number;
+  maxBodyBytes: number;
+  /** Let checks reach loopback and private ranges: for private deployments and tests. */
+  allowPrivate: boolean;
+  /** `pool` (worker threads, the default) or `inline` (on the request thread, for the benchmark). */
+  mode: 'pool' | 'inline';
+  workers: number;
+  /** Checks one worker runs at once; they are I/O bound, so several share a thread. */
+  concurrentPerWorker: number;
+  /** Checks waiting for a worker before new ones are refused with 503. */
+  maxQueue: number;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got '${raw}'`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `expected ${min}–${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got '${raw}'`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const found = allowed.find((candidate) => candidate === raw);
+  if (found === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got '${raw}'`);
+  return found;
+}
+
+function httpUrl(name: string, raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `not a URL: '${raw}'`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `expected an http or https URL, got '${raw}'`);
+  }
+  return url;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 8000, 0, 65535);
+  const host = read(env, 'HOST') ?? '0.0.0.0';
+  const databaseUrl = read(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
+  }
+  const publicUrlRaw = read(env, 'PUBLIC_URL') ?? `http://localhost:${port}`;
+  const trusted = read(env, 'TRUSTED_PROXIES') ?? '127.0.0.1,::1';
+  const trustedProxies = trusted.split(',').map((entry) => entry.trim()).filter(Boolean);
+  try {
+    compileAddressMatcher(trustedProxies);
+  } catch (error) {
+    throw new ConfigError('TRUSTED_PROXIES', (error as Error).message);
+  }
+
+  return {
+    host,
+    port,
+    publicUrl: httpUrl('PUBLIC_URL', publicUrlRaw),
+    dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
+    databaseUrl,
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    trustedProxies,
+    apiToken: read(env, 'API_TOKEN'),
+    serveStatic: boolean(env, 'SERVE_STATIC', true),
+    pageSize: integer(env, 'PAGE_SIZE', 50, 1, 500),
+    check: {
+      timeoutMs: integer(env, 'CHECK_TIMEOUT_MS', 5000, 100, 120_000),
+      connectTimeoutMs: integer(env, 'CHECK_CONNECT_TIMEOUT_MS', 3000, 50, 60_000),
+      maxRedirects: integer(env, 'CHECK_MAX_REDIRECTS', 5, 0, 20),
+      maxBodyBytes: integer(env, 'CHECK_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024),
+      allowPrivate: boolean(env, 'CHECK_ALLOW_PRIVATE', false),
+      mode: oneOf(env, 'CHECK_MODE', ['pool', 'inline'] as const, 'pool'),
+      workers: integer(env, 'CHECK_WORKERS', Math.min(2, availableParallelism()), 1, 64),
+      concurrentPerWorker: integer(env, 'CHECK_CONCURRENCY_PER_WORKER', 50, 1, 1000),
+      maxQueue: integer(env, 'CHECK_MAX_QUEUE', 200, 0, 100_000),
+    },
+    visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
+    keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+  };
+}

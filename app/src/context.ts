@@ -1,0 +1,22 @@
+import type { UriChecker } from './check/types.ts';
+import type { Config } from './config.ts';
+import type { Metrics } from './metrics.ts';
+import type { BookmarkService } from './services/bookmarks.ts';
+import type { StaticAsset } from './static-assets.ts';
+import type { BookmarkStore } from './store/types.ts';
+
+/** What the routes are given: built once by buildApp, shared by every request. */
+export interface AppContext {
+  config: Config;
+  service: BookmarkService;
+  store: BookmarkStore;
+  checker: UriChecker;
+  metrics: Metrics;
+  assets: ReadonlyMap<string, StaticAsset>;
+  lifecycle: Lifecycle;
+}
+
+export interface Lifecycle {
+  /** Set on SIGTERM: /readyz answers 503 so nothing new is routed here while requests finish. */
+  draining: boolean;
+}

@@ -1,0 +1,36 @@
+/**
+ * Domain errors carry a code; `httpStatus` is the one place a code becomes an HTTP status, so the
+ * form, the JSON API and the redirect route all answer the same thing for the same mistake.
+ */
+export const httpStatus = {
+  MISSING_FIELD: 400,
+  INVALID_NAME: 400,
+  RESERVED_NAME: 400,
+  INVALID_URI: 400,
+  INVALID_CURSOR: 400,
+  URI_UNREACHABLE: 404,
+  NOT_FOUND: 404,
+  NAME_TAKEN: 409,
+  UNAUTHORIZED: 401,
+  API_DISABLED: 403,
+  CHECK_QUEUE_FULL: 503,
+  NAMES_EXHAUSTED: 503,
+} as const;
+
+export type ErrorCode = keyof typeof httpStatus;
+
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  /** Seconds a client should wait before retrying, where that is known (503). */
+  readonly retryAfter: number | undefined;
+  constructor(code: ErrorCode, message: string, options: { retryAfter?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'DomainError';
+    this.code = code;
+    this.retryAfter = options.retryAfter;
+  }
+
+  get statusCode(): number {
+    return httpStatus[this.code];
+  }
+}

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UriChecker } from './check/types.ts';
+import type { VisitCounter } from './visits.ts';
+
+/**
+ * One registry per app instance (not prom-client's global one), so several apps built in one
+ * test process do not share counters.
+ */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status_code'>;
+  duration: Histogram<'method' | 'route'>;
+  inFlight: Gauge;
+  checks: Counter<'outcome'>;
+  visits: Counter;
+}
+
+export function createMetrics(sources: { checker: UriChecker; visits: () => VisitCounter | undefined }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics: Metrics = {
+    registry,
+    requests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status',
+      labelNames: ['method', 'route', 'status_code'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from request received to response finished',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'Requests received and not yet answered (the L of Little\'s law, per process)',
+      registers: [registry],
+    }),
+    checks: new Counter({
+      name: 'linkyard_checks_total',
+      help: 'URI checks by outcome (accepted, accepted_with_warning, or the failure reason)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    visits: new Counter({
+      name: 'linkyard_visits_total',
+      help: 'Redirects served (each counts a visit)',
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'linkyard_check_queue_depth',
+    help: 'URI checks waiting for a worker',
+    registers: [registry],
+    collect() {
+      this.set(sources.checker.queueDepth);
+    },
+  });
+  new Gauge({
+    name: 'linkyard_checks_running',
+    help: 'URI checks running now',
+    registers: [registry],
+    collect() {
+      this.set(sources.checker.running);
+    },
+  });
+  new Gauge({
+    name: 'linkyard_visits_pending',
+    help: 'Visits counted in memory, not yet flushed to the store',
+    registers: [registry],
+    collect() {
+      this.set(sources.visits()?.pending ?? 0);
+    },
+  });
+  return metrics;
+}

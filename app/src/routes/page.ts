@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { AppContext } from '../context.ts';
+import { DomainError } from '../errors.ts';
+import { assetUrl } from '../static-assets.ts';
+import { renderPage, type PageModel } from '../views/page.ts';
+import { clientAbortSignal } from './abort-signal.ts';
+import { answerOtherMethods } from './allow-methods.ts';
+
+type FormBody = Record<string, string | string[] | undefined>;
+
+function field(body: FormBody, name: string): string | undefined {
+  const value = body[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The seed's form: GET / shows it with the bookmarks, POST / saves one and answers 303 to /. */
+export function registerPageRoutes(app: FastifyInstance, context: AppContext): void {
+  const { service, config, assets } = context;
+  const chrome = {
+    publicUrl: config.publicUrl,
+    stylesheetUrl: assetUrl(assets, 'style.css'),
+    scriptUrl: assetUrl(assets, 'copy.js'),
+    logoUrl: assetUrl(assets, 'logo.svg'),
+  };
+
+  async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | keyof typeof chrome>) {
+    const page = await service.list(config.pageSize, model.cursor);
+    // no-cache: the page links hashed assets, so a new deploy must be seen at once.
+    return reply
+      .code(status)
+      .header('cache-control', 'no-cache')
+      .type('text/html; charset=utf-8')
+      .send(renderPage({ ...chrome, ...model, page }));
+  }
+
+  app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
+    const cursor = request.query.cursor || undefined;
+    try {
+      return await sendPage(reply, 200, { cursor });
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message } });
+    }
+  });
+
+  app.post<{ Body: FormBody }>('/', async (request, reply) => {
+    const body: FormBody = request.body ?? {};
+    const longuri = field(body, 'longuri');
+    const shortname = field(body, 'shortname');
+    const values = { longuri: longuri ?? '', shortname: shortname ?? '' };
+    try {
+      if (longuri === undefined || longuri.trim() === '') {
+        throw new DomainError('MISSING_FIELD', 'Please fill out the Long URI field.');
+      }
+      // The form always sends shortname (empty means "generate one"); only a client that leaves
+      // the field out altogether is told, as the seed did.
+      if (shortname === undefined) {
+        throw new DomainError('MISSING_FIELD', 'Please fill out the Short name field (send it empty for a generated name).');
+      }
+      await service.create({ uri: longuri, name: shortname.trim() }, clientAbortSignal(reply));
+      return reply.code(303).header('location', '/').send();
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+      request.log.info({ code: error.code }, 'form rejected');
+      return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message } });
+    }
+  });
+
+  answerOtherMethods(app, '/', ['GET', 'POST']);
+}

@@ -1,0 +1,129 @@
+import { randomInt } from 'node:crypto';
+import { DomainError } from '../errors.ts';
+import type { CheckResult, UriChecker } from '../check/types.ts';
+import type { Metrics } from '../metrics.ts';
+import { InvalidCursorError, type Bookmark, type BookmarkPage, type BookmarkStore } from '../store/types.ts';
+import type { VisitCounter } from '../visits.ts';
+import { validateName, validateUri } from './validation.ts';
+
+export interface CreateRequest {
+  uri: string;
+  /** Absent or empty: a name is generated. */
+  name?: string | undefined;
+}
+
+export interface CreateResult {
+  bookmark: Bookmark;
+  /** False when the same name already pointed at the same URI (an idempotent repeat). */
+  created: boolean;
+}
+
+const GENERATED_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+const GENERATED_LENGTH = 7;
+const GENERATED_ATTEMPTS = 5;
+
+/** Statuses from a live server that refuses robots: accepted, with a warning shown. */
+export const WARNING_STATUSES: ReadonlySet<number> = new Set([401, 403, 405, 429]);
+
+function generateName(): string {
+  let name = '';
+  for (let i = 0; i < GENERATED_LENGTH; i++) name += GENERATED_ALPHABET[randomInt(GENERATED_ALPHABET.length)];
+  return name;
+}
+
+/** The rules of the service, shared by the HTML form and the JSON API. */
+export class BookmarkService {
+  readonly #store: BookmarkStore;
+  readonly #checker: UriChecker;
+  readonly #visits: VisitCounter;
+  readonly #metrics: Metrics;
+
+  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics }) {
+    this.#store = deps.store;
+    this.#checker = deps.checker;
+    this.#visits = deps.visits;
+    this.#metrics = deps.metrics;
+  }
+
+  async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
+    const uri = validateUri(request.uri);
+    const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
+
+    if (wanted !== undefined) {
+      // Answer a repeat or a taken name before spending a fetch on it; the unique index still
+      // decides a race that starts after this read.
+      const existing = await this.#store.get(wanted);
+      if (existing) return this.#settleExisting(existing, uri);
+    }
+
+    const check = await this.#check(uri, signal);
+    const fields = { uri, title: check.title, checkStatus: check.status };
+
+    if (wanted !== undefined) {
+      const outcome = await this.#store.create({ name: wanted, ...fields });
+      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+      return this.#settleExisting(outcome.kind === 'exists' ? outcome.bookmark : outcome.existing, uri);
+    }
+    for (let attempt = 0; attempt < GENERATED_ATTEMPTS; attempt++) {
+      const outcome = await this.#store.create({ name: generateName(), ...fields });
+      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+    }
+    throw new DomainError('NAMES_EXHAUSTED', 'Could not find a free short name; please pick one yourself.', {
+      retryAfter: 1,
+    });
+  }
+
+  /** The redirect's hot path: one indexed read, and a visit counted in memory. */
+  async resolve(name: string): Promise<string | undefined> {
+    const uri = await this.#store.resolve(name);
+    if (uri !== undefined) {
+      this.#visits.record(name);
+      this.#metrics.visits.inc();
+    }
+    return uri;
+  }
+
+  get(name: string): Promise<Bookmark | undefined> {
+    return this.#store.get(name);
+  }
+
+  async list(limit: number, cursor?: string): Promise<BookmarkPage> {
+    try {
+      return await this.#store.list({ limit, cursor });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) {
+        throw new DomainError('INVALID_CURSOR', 'That page link is not valid (the cursor is malformed).', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  delete(name: string): Promise<boolean> {
+    return this.#store.delete(name);
+  }
+
+  #settleExisting(existing: Bookmark, uri: string): CreateResult {
+    if (existing.uri === uri) return { bookmark: existing, created: false };
+    throw new DomainError(
+      'NAME_TAKEN',
+      `The short name '${existing.name}' is already taken (it points to ${existing.uri}).`,
+    );
+  }
+
+  async #check(uri: string, signal: AbortSignal | undefined): Promise<{ title: string | null; status: number }> {
+    let result: CheckResult;
+    try {
+      result = await this.#checker.check(uri, signal);
+    } catch (error) {
+      if (error instanceof DomainError) this.#metrics.checks.inc({ outcome: 'queue_full' });
+      throw error;
+    }
+    if (!result.ok) {
+      this.#metrics.checks.inc({ outcome: result.reason });
+      // The seed's words, with the reason a person can act on.
+      throw new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${result.detail})`);
+    }
+    this.#metrics.checks.inc({ outcome: result.warning ? 'accepted_with_warning' : 'accepted' });
+    return { title: result.title, status: result.status };
+  }
+}

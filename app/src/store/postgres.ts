@@ -1,0 +1,209 @@
+import { Pool, escapeIdentifier } from 'pg';
+import type { QueryResultRow } from 'pg';
+import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+
+/**
+ * Schema steps, applied in order; `schema_migrations` records which ran. Append only: a step that
+ * shipped is never edited, so every database reaches the same schema.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE bookmarks (
+     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     name text NOT NULL UNIQUE,
+     uri text NOT NULL,
+     title text,
+     check_status integer NOT NULL,
+     visits bigint NOT NULL DEFAULT 0,
+     created_at timestamptz NOT NULL DEFAULT now()
+   )`,
+];
+
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+
+/** Named queries: each pooled connection prepares them once, then only sends parameters. */
+const SQL = {
+  insert: {
+    name: 'linkyard_insert',
+    text: `INSERT INTO bookmarks (name, uri, title, check_status) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (name) DO NOTHING
+           RETURNING ${COLUMNS}`,
+  },
+  get: { name: 'linkyard_get', text: `SELECT ${COLUMNS} FROM bookmarks WHERE name = $1` },
+  resolve: { name: 'linkyard_resolve', text: 'SELECT uri FROM bookmarks WHERE name = $1' },
+  firstPage: { name: 'linkyard_first_page', text: `SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT $1` },
+  olderPage: {
+    name: 'linkyard_older_page',
+    text: `SELECT ${COLUMNS} FROM bookmarks WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+  },
+  delete: { name: 'linkyard_delete', text: 'DELETE FROM bookmarks WHERE name = $1' },
+  // One statement is one transaction and one round trip. The rows are locked in id order first so
+  // two processes flushing overlapping names at once cannot deadlock.
+  addVisits: {
+    name: 'linkyard_add_visits',
+    text: `WITH locked AS (
+             SELECT b.id, v.visits
+             FROM bookmarks b JOIN unnest($1::text[], $2::bigint[]) AS v (name, visits) ON v.name = b.name
+             ORDER BY b.id
+             FOR UPDATE OF b
+           )
+           UPDATE bookmarks SET visits = bookmarks.visits + locked.visits
+           FROM locked WHERE bookmarks.id = locked.id`,
+  },
+  count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
+} as const satisfies Record<string, { name: string; text: string }>;
+
+/** pg returns bigint (id, visits, count) as strings, since they can exceed 2^53. */
+type Row = {
+  id: string;
+  name: string;
+  uri: string;
+  title: string | null;
+  check_status: number;
+  visits: string;
+  created_at: Date;
+};
+
+function toBookmark(row: Row): Bookmark {
+  return {
+    name: row.name,
+    uri: row.uri,
+    title: row.title,
+    checkStatus: row.check_status,
+    visits: Number(row.visits),
+    createdAt: row.created_at,
+  };
+}
+
+/** Plain identifiers only: the name goes into `search_path` and DDL, where it cannot be a parameter. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  /** Keep the tables in this schema (created if missing) instead of the search_path's first. */
+  schema?: string | undefined;
+  /** Connections this process may hold. */
+  maxConnections?: number | undefined;
+}
+
+export class PostgresStore implements BookmarkStore {
+  readonly engine = 'postgres';
+  readonly #pool: Pool;
+  readonly #schema: string | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    const { schema } = options;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name '${schema}'`);
+    this.#schema = schema;
+    this.#pool = new Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      // Without a limit a down database makes every request (and /readyz) wait forever.
+      connectionTimeoutMillis: 5000,
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    // An idle connection that dies (database restart) must not crash the process: the pool drops
+    // it, and the next query opens a new one or reports the failure to its caller.
+    this.#pool.on('error', () => {});
+  }
+
+  async migrate(): Promise<void> {
+    const client = await this.#pool.connect();
+    let failed = false;
+    try {
+      await client.query('BEGIN');
+      // Processes starting together queue here; the lock ends with the transaction.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('linkyard.migrate'))`);
+      if (this.#schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(this.#schema)}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (
+           version integer PRIMARY KEY,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`,
+      );
+      const { rows } = await client.query<{ version: number | null }>(
+        'SELECT max(version) AS version FROM schema_migrations',
+      );
+      // A newer schema is left alone: steps only add, so this build still works on it.
+      const applied = rows[0]?.version ?? 0;
+      for (const [index, step] of MIGRATIONS.entries()) {
+        if (index < applied) continue;
+        await client.query(step);
+        await client.query('INSERT INTO schema_migrations (version) VALUES ($1)', [index + 1]);
+      }
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      // A failed connection is destroyed, not reused: its transaction state is unknown.
+      client.release(failed);
+    }
+  }
+
+  async create(bookmark: NewBookmark): Promise<CreateOutcome> {
+    const values = [bookmark.name, bookmark.uri, bookmark.title, bookmark.checkStatus];
+    // The unique index decides who wins. Losing and then not finding the winner means it was
+    // deleted in between; trying again settles that, and a row deleted every time is not a real case.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const inserted = await this.#rows<Row>(SQL.insert, values);
+      if (inserted[0] !== undefined) return { kind: 'created', bookmark: toBookmark(inserted[0]) };
+      const existing = await this.get(bookmark.name);
+      if (existing !== undefined) {
+        return existing.uri === bookmark.uri
+          ? { kind: 'exists', bookmark: existing }
+          : { kind: 'conflict', existing };
+      }
+    }
+    throw new Error(`bookmark '${bookmark.name}' neither inserted nor found`);
+  }
+
+  async resolve(name: string): Promise<string | undefined> {
+    const rows = await this.#rows<{ uri: string }>(SQL.resolve, [name]);
+    return rows[0]?.uri;
+  }
+
+  async get(name: string): Promise<Bookmark | undefined> {
+    const rows = await this.#rows<Row>(SQL.get, [name]);
+    return rows[0] === undefined ? undefined : toBookmark(rows[0]);
+  }
+
+  async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    const rows =
+      cursor === undefined
+        ? await this.#rows<Row>(SQL.firstPage, [limit + 1])
+        : await this.#rows<Row>(SQL.olderPage, [decodeCursor(cursor), limit + 1]);
+    return toPage(rows, limit, (row) => Number(row.id), toBookmark);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    const result = await this.#pool.query({ ...SQL.delete, values: [name] });
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+    if (counts.size === 0) return;
+    await this.#pool.query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()]] });
+  }
+
+  async count(): Promise<number> {
+    const rows = await this.#rows<{ count: string }>(SQL.count, []);
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.end();
+    return this.#closing;
+  }
+
+  async #rows<R extends QueryResultRow>(query: { name: string; text: string }, values: unknown[]): Promise<R[]> {
+    const result = await this.#pool.query<R>({ ...query, values });
+    return result.rows;
+  }
+}

@@ -1,0 +1,182 @@
+import Database from 'better-sqlite3';
+import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+
+/** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Schema steps, applied in order; `PRAGMA user_version` records how many ran. Append only: a step
+ * that shipped is never edited, so every database reaches the same schema.
+ */
+const MIGRATIONS: readonly string[] = [
+  // created_at is epoch milliseconds: SQLite has no date type and integers sort and compare exactly.
+  `CREATE TABLE bookmarks (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL UNIQUE,
+     uri TEXT NOT NULL,
+     title TEXT,
+     check_status INTEGER NOT NULL,
+     visits INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL
+   ) STRICT`,
+];
+
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+
+interface Row {
+  id: number;
+  name: string;
+  uri: string;
+  title: string | null;
+  check_status: number;
+  visits: number;
+  created_at: number;
+}
+
+type NewRow = Omit<Row, 'id' | 'visits'>;
+
+function toBookmark(row: Row): Bookmark {
+  return {
+    name: row.name,
+    uri: row.uri,
+    title: row.title,
+    checkStatus: row.check_status,
+    visits: row.visits,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+function prepareStatements(db: Database.Database) {
+  const insert = db.prepare<NewRow, Row>(
+    `INSERT INTO bookmarks (name, uri, title, check_status, created_at)
+     VALUES (@name, @uri, @title, @check_status, @created_at)
+     ON CONFLICT (name) DO NOTHING
+     RETURNING ${COLUMNS}`,
+  );
+  const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
+  const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
+
+  return {
+    get,
+    resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
+    firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
+    olderPage: db.prepare<[number, number], Row>(
+      `SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
+    count: db.prepare<[], number>('SELECT count(*) FROM bookmarks').pluck(),
+    // Reads a page of the table itself, so it fails when the file does, unlike `SELECT 1`.
+    ping: db.prepare<[], number>('SELECT 1 FROM bookmarks LIMIT 1').pluck(),
+
+    // Insert and read-back share one IMMEDIATE transaction: the unique index picks the winner, and
+    // the row that beat us cannot be deleted before we read it.
+    create: db.transaction((row: NewRow): CreateOutcome => {
+      const inserted = insert.get(row);
+      if (inserted !== undefined) return { kind: 'created', bookmark: toBookmark(inserted) };
+      const existing = get.get(row.name);
+      if (existing === undefined) throw new Error(`bookmark '${row.name}' neither inserted nor found`);
+      return existing.uri === row.uri
+        ? { kind: 'exists', bookmark: toBookmark(existing) }
+        : { kind: 'conflict', existing: toBookmark(existing) };
+    }),
+    addVisits: db.transaction((counts: ReadonlyMap<string, number>) => {
+      for (const [name, visits] of counts) addVisits.run(visits, name);
+    }),
+  };
+}
+
+export interface SqliteStoreOptions {
+  file: string;
+}
+
+/**
+ * One better-sqlite3 connection per process; several processes share the file. WAL lets readers
+ * (the redirects) go on while one process writes, and the busy timeout queues writers behind each
+ * other instead of failing them.
+ */
+export class SqliteStore implements BookmarkStore {
+  readonly engine = 'sqlite';
+  readonly #db: Database.Database;
+  #statements: ReturnType<typeof prepareStatements> | undefined;
+
+  constructor(options: SqliteStoreOptions) {
+    this.#db = new Database(options.file, { timeout: BUSY_TIMEOUT_MS });
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode can lose the last commits on power loss; FULL syncs the WAL on every
+    // commit, which is what "durable when the promise resolves" promises.
+    this.#db.pragma('synchronous = FULL');
+  }
+
+  /** Prepared once, on first use after the schema exists. */
+  get #sql(): ReturnType<typeof prepareStatements> {
+    this.#statements ??= prepareStatements(this.#db);
+    return this.#statements;
+  }
+
+  async migrate(): Promise<void> {
+    // IMMEDIATE takes the write lock before reading the version, so processes starting together
+    // run each step once, one after the other.
+    this.#db
+      .transaction(() => {
+        const applied = this.#db.pragma('user_version', { simple: true });
+        if (typeof applied !== 'number') throw new Error(`unexpected user_version ${String(applied)}`);
+        // A newer schema is left alone: steps only add, so this build still works on it.
+        if (applied >= MIGRATIONS.length) return;
+        for (const step of MIGRATIONS.slice(applied)) this.#db.exec(step);
+        this.#db.pragma(`user_version = ${MIGRATIONS.length}`);
+      })
+      .immediate();
+    // Preparing now makes a broken schema fail start-up rather than the first request.
+    void this.#sql;
+  }
+
+  async create(bookmark: NewBookmark): Promise<CreateOutcome> {
+    return this.#sql.create.immediate({
+      name: bookmark.name,
+      uri: bookmark.uri,
+      title: bookmark.title,
+      check_status: bookmark.checkStatus,
+      created_at: Date.now(),
+    });
+  }
+
+  async resolve(name: string): Promise<string | undefined> {
+    return this.#sql.resolve.get(name);
+  }
+
+  async get(name: string): Promise<Bookmark | undefined> {
+    const row = this.#sql.get.get(name);
+    return row === undefined ? undefined : toBookmark(row);
+  }
+
+  async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    const rows =
+      cursor === undefined
+        ? this.#sql.firstPage.all(limit + 1)
+        : this.#sql.olderPage.all(decodeCursor(cursor), limit + 1);
+    return toPage(rows, limit, (row) => row.id, toBookmark);
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.#sql.delete.run(name).changes > 0;
+  }
+
+  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+    if (counts.size === 0) return;
+    this.#sql.addVisits.immediate(counts);
+  }
+
+  async count(): Promise<number> {
+    return this.#sql.count.get() ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    this.#sql.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}

@@ -1,0 +1,26 @@
+import ipaddr from 'ipaddr.js';
+
+export type AddressMatcher = (address: string) => boolean;
+
+/**
+ * Compiles `127.0.0.1,::1,10.0.0.0/8`-style lists into a matcher. IPv4-mapped IPv6 peers
+ * (`::ffff:127.0.0.1`, how a dual-stack socket reports an IPv4 client) match their IPv4 entry.
+ * Throws on an entry that is not an address or range.
+ */
+export function compileAddressMatcher(entries: readonly string[]): AddressMatcher {
+  const ranges = entries.map((entry) => {
+    try {
+      return entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), entry.includes(':') ? 128 : 32] as const);
+    } catch {
+      throw new Error(`'${entry}' is not an IP address or CIDR range`);
+    }
+  });
+  return (address) => {
+    if (!ipaddr.isValid(address)) return false;
+    let parsed = ipaddr.parse(address);
+    if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
+      parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+    }
+    return ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits));
+  };
+}
