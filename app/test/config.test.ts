@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+describe('loadConfig', () => {
+  it('gives the seed\'s defaults for an empty environment', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.publicUrl.href, 'http://localhost:8000/');
+    assert.equal(config.databaseUrl, undefined);
+    assert.match(config.dataDir, /\/data$/);
+    assert.equal(config.check.allowPrivate, false);
+    assert.equal(config.check.timeoutMs, 5000);
+    assert.equal(config.check.maxRedirects, 5);
+    assert.equal(config.check.maxBodyBytes, 65536);
+    assert.ok(config.keepAliveTimeoutMs > 60_000, 'longer than nginx\'s upstream keepalive_timeout');
+  });
+
+  it('reads every variable it documents', () => {
+    const config = loadConfig({
+      PORT: '9001',
+      HOST: '127.0.0.1',
+      PUBLIC_URL: 'https://links.example.org',
+      DATA_DIR: '/var/lib/linkyard',
+      DATABASE_URL: 'postgres://u@db/linkyard',
+      LOG_LEVEL: 'warn',
+      TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1',
+      API_TOKEN: 'tok',
+      SERVE_STATIC: 'false',
+      CHECK_ALLOW_PRIVATE: 'true',
+      CHECK_TIMEOUT_MS: '2500',
+      CHECK_MODE: 'inline',
+    });
+    assert.equal(config.port, 9001);
+    assert.equal(config.publicUrl.origin, 'https://links.example.org');
+    assert.equal(config.dataDir, '/var/lib/linkyard');
+    assert.equal(config.databaseUrl, 'postgres://u@db/linkyard');
+    assert.equal(config.logLevel, 'warn');
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '127.0.0.1']);
+    assert.equal(config.apiToken, 'tok');
+    assert.equal(config.serveStatic, false);
+    assert.equal(config.check.allowPrivate, true);
+    assert.equal(config.check.timeoutMs, 2500);
+    assert.equal(config.check.mode, 'inline');
+  });
+
+  it('stops with the variable\'s name on a bad value', () => {
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ PORT: 'eighty' }, 'PORT'],
+      [{ PORT: '70000' }, 'PORT'],
+      [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
+      [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
+      [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ CHECK_ALLOW_PRIVATE: 'maybe' }, 'CHECK_ALLOW_PRIVATE'],
+      [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
+      [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],
+      [{ CHECK_MODE: 'threads' }, 'CHECK_MODE'],
+    ];
+    for (const [env, variable] of bad) {
+      assert.throws(() => loadConfig(env), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.variable, variable);
+        assert.ok(error.message.startsWith(`${variable}: `));
+        return true;
+      });
+    }
+  });
+});

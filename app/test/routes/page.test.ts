@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { form, htmlPage, startApp, startTarget } from '../helpers.ts';
+
+describe('the form page (GET / and POST /)', () => {
+  it('shows the seed\'s page: title, the two fields, no-cache, a content-hashed stylesheet', async (t) => {
+    const { url } = await startApp(t);
+    const response = await fetch(`${url}/`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal(response.headers.get('cache-control'), 'no-cache');
+    const html = await response.text();
+    assert.match(html, /<title>Bookmark Server<\/title>/);
+    assert.match(html, /name="longuri"/);
+    assert.match(html, /name="shortname"/);
+    assert.match(html, /href="\/static\/style\.[0-9a-f]{8}\.css"/);
+  });
+
+  it('checks the URI by fetching it, stores it, answers 303 to /, and lists it with its page title', async (t) => {
+    let hits = 0;
+    const target = await startTarget(t, (request, response) => {
+      hits++;
+      htmlPage('Example &amp; Co')(request, response);
+    });
+    const { url } = await startApp(t);
+    const post = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/page`, shortname: 'ex' }) });
+    assert.equal(post.status, 303);
+    assert.equal(post.headers.get('location'), '/');
+    assert.equal(hits, 1);
+
+    const html = await (await fetch(`${url}/`)).text();
+    assert.match(html, new RegExp(`href="/ex">ex</a>`));
+    assert.match(html, new RegExp(`${target.url}/page`));
+    assert.match(html, /Example &amp; Co/);
+
+    // The same name and URI again is idempotent: 303, no second fetch, nothing changes.
+    const again = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/page`, shortname: 'ex' }) });
+    assert.equal(again.status, 303);
+    assert.equal(hits, 1);
+  });
+
+  it('lists newest first and paginates instead of rendering the whole table', async (t) => {
+    const target = await startTarget(t, htmlPage('t'));
+    const { url } = await startApp(t, { pageSize: 3 });
+    for (let i = 1; i <= 5; i++) {
+      const r = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/${i}`, shortname: `n${i}` }) });
+      assert.equal(r.status, 303);
+    }
+    const first = await (await fetch(`${url}/`)).text();
+    const names = [...first.matchAll(/href="\/(n\d)"/g)].map((m) => m[1]);
+    assert.deepEqual(names, ['n5', 'n4', 'n3']);
+    const next = /href="(\/\?cursor=[^"]+)" rel="next"/.exec(first)?.[1];
+    assert.ok(next, 'an "older" link');
+    const second = await (await fetch(`${url}${next.replaceAll('&amp;', '&')}`)).text();
+    assert.deepEqual([...second.matchAll(/href="\/(n\d)"/g)].map((m) => m[1]), ['n2', 'n1']);
+    assert.doesNotMatch(second, /rel="next"/);
+
+    const bad = await fetch(`${url}/?cursor=not-a-cursor`);
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /cursor/);
+  });
+
+  it('names a missing field with 400 and keeps what was typed', async (t) => {
+    const { url } = await startApp(t);
+    const noUri = await fetch(`${url}/`, { method: 'POST', ...form({ shortname: 'kept-name' }) });
+    assert.equal(noUri.status, 400);
+    const html = await noUri.text();
+    assert.match(html, /role="alert">Please fill out the Long URI field/);
+    assert.match(html, /value="kept-name"/);
+
+    const noName = await fetch(`${url}/`, { method: 'POST', ...form({ longuri: 'http://example.com/' }) });
+    assert.equal(noName.status, 400);
+    assert.match(await noName.text(), /Short name field/);
+  });
+
+  it('answers the seed\'s 404 "Couldn\'t fetch URI" for a target that is not 2xx, storing nothing', async (t) => {
+    const target = await startTarget(t, (_request, response) => response.writeHead(500).end());
+    const { url } = await startApp(t);
+    const response = await fetch(`${url}/`, { method: 'POST', ...form({ longuri: `${target.url}/broken`, shortname: 'broken' }) });
+    assert.equal(response.status, 404);
+    const html = await response.text();
+    assert.match(html, new RegExp(`Couldn&#39;t fetch URI &#39;${target.url}/broken&#39;`));
+    assert.match(html, /HTTP 500/);
+    assert.match(html, new RegExp(`value="${target.url}/broken"`));
+    assert.equal((await fetch(`${url}/broken`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('refuses non-http schemes, bad and reserved names, and long URIs with 400 before any fetch', async (t) => {
+    let hits = 0;
+    const target = await startTarget(t, (request, response) => {
+      hits++;
+      htmlPage('x')(request, response);
+    });
+    const { url } = await startApp(t);
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ longuri: 'javascript:alert(1)', shortname: 'js' }, /Only http and https/],
+      [{ longuri: 'data:text/html,hi', shortname: 'data' }, /Only http and https/],
+      [{ longuri: 'file:///etc/passwd', shortname: 'file' }, /Only http and https/],
+      [{ longuri: 'example.com', shortname: 'rel' }, /not an absolute URI/],
+      [{ longuri: `${target.url}/${'a'.repeat(2100)}`, shortname: 'long' }, /limit is 2048/],
+      [{ longuri: `${target.url}/`, shortname: 'has space' }, /not allowed/],
+      [{ longuri: `${target.url}/`, shortname: 'x'.repeat(65) }, /not allowed/],
+      [{ longuri: `${target.url}/`, shortname: 'api' }, /reserved/],
+      [{ longuri: `${target.url}/`, shortname: 'Static' }, /reserved/],
+    ];
+    for (const [fields, message] of cases) {
+      const response = await fetch(`${url}/`, { method: 'POST', ...form(fields) });
+      assert.equal(response.status, 400, JSON.stringify(fields).slice(0, 80));
+      assert.match(await response.text(), message);
+    }
+    assert.equal(hits, 0);
+  });
+
+  it('answers 409 for a taken name with another URI, and never overwrites', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const { url } = await startApp(t);
+    await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/one`, shortname: 'taken' }) });
+    const response = await fetch(`${url}/`, { method: 'POST', ...form({ longuri: `${target.url}/two`, shortname: 'taken' }) });
+    assert.equal(response.status, 409);
+    assert.match(await response.text(), /already taken/);
+    assert.equal((await fetch(`${url}/taken`, { redirect: 'manual' })).headers.get('location'), `${target.url}/one`);
+  });
+
+  it('generates a short name when the field is left empty', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const { url } = await startApp(t);
+    const response = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/gen`, shortname: '' }) });
+    assert.equal(response.status, 303);
+    const html = await (await fetch(`${url}/`)).text();
+    const name = /<td class="name"><a href="\/([A-Za-z0-9]{7})">/.exec(html)?.[1];
+    assert.ok(name, 'a generated 7-character name is listed');
+    const redirect = await fetch(`${url}/${name}`, { redirect: 'manual' });
+    assert.equal(redirect.headers.get('location'), `${target.url}/gen`);
+  });
+
+  it('escapes everything that came from a user or a target page', async (t) => {
+    const target = await startTarget(t, htmlPage('&lt;img src=x onerror=alert(1)&gt;'));
+    const { url } = await startApp(t);
+    const evil = `${target.url}/?q="><script>alert(1)</script>`;
+    const post = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: evil, shortname: 'xss' }) });
+    assert.equal(post.status, 303);
+    const html = await (await fetch(`${url}/`)).text();
+    assert.doesNotMatch(html, /<script>alert/);
+    assert.doesNotMatch(html, /<img src=x/);
+    assert.match(html, /&lt;img src=x onerror=alert\(1\)&gt;/);
+
+    const rejected = await (await fetch(`${url}/`, { method: 'POST', ...form({ longuri: 'javascript:"><b>x', shortname: '"><i>' }) })).text();
+    assert.doesNotMatch(rejected, /"><b>|"><i>/);
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * The BookmarkStore contract, one suite for both engines: each engine's test file calls
+ * `storeContract` inside its own describe with a harness that hands out empty databases.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import { InvalidCursorError } from '../../src/store/types.ts';
+import type { BookmarkStore, NewBookmark } from '../../src/store/types.ts';
+import type { WorkerCommand, WorkerReply, WorkerSpec } from './fixtures/store-worker.ts';
+
+export interface StoreTarget {
+  /** A new store with its own connection to this target's database; not migrated. */
+  open(): BookmarkStore;
+  /** How a worker process reaches the same database. */
+  workerSpec: WorkerSpec;
+}
+
+export interface StoreHarness {
+  /** An empty database (an absent SQLite file, a PostgreSQL schema not yet created), removed after the suite. */
+  fresh(): Promise<StoreTarget>;
+}
+
+const WORKER_SCRIPT = new URL('./fixtures/store-worker.ts', import.meta.url).pathname;
+const PROCESSES = 20;
+
+function bookmark(name: string, uri = `https://example.com/${name}`): NewBookmark {
+  return { name, uri, title: `Title of ${name}`, checkStatus: 200 };
+}
+
+async function migratedStore(t: TestContext, target: StoreTarget): Promise<BookmarkStore> {
+  const store = target.open();
+  t.after(() => store.close());
+  await store.migrate();
+  return store;
+}
+
+interface Worker {
+  child: ChildProcessByStdio<Writable, Readable, null>;
+  replies: AsyncIterator<string>;
+}
+
+function startWorkers(t: TestContext, spec: WorkerSpec, count: number): Worker[] {
+  const workers = Array.from({ length: count }, (): Worker => {
+    const child = spawn(process.execPath, [WORKER_SCRIPT, JSON.stringify(spec)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    return { child, replies: createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
+  });
+  t.after(() => Promise.all(workers.map(stopWorker)));
+  return workers;
+}
+
+async function stopWorker({ child }: Worker): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.stdin.end();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(killer);
+}
+
+async function nextReply(worker: Worker): Promise<WorkerReply> {
+  const { value, done } = await worker.replies.next();
+  if (done === true) throw new Error(`worker ${worker.child.pid} exited without replying`);
+  return JSON.parse(String(value)) as WorkerReply;
+}
+
+/** Sends every worker its command at once, so they all act together, and collects the replies. */
+async function commandEveryone(workers: Worker[], commandFor: (index: number) => WorkerCommand): Promise<WorkerReply[]> {
+  for (const [index, worker] of workers.entries()) worker.child.stdin.write(`${JSON.stringify(commandFor(index))}\n`);
+  return Promise.all(workers.map(nextReply));
+}
+
+async function createEverywhere(workers: Worker[], commandFor: (index: number) => WorkerCommand): Promise<string[]> {
+  const replies = await commandEveryone(workers, commandFor);
+  return replies.map((reply) => {
+    if (!('kind' in reply)) throw new Error(`worker failed: ${JSON.stringify(reply)}`);
+    return reply.kind;
+  });
+}
+
+function tally(kinds: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const kind of kinds) counts[kind] = (counts[kind] ?? 0) + 1;
+  return counts;
+}
+
+export function storeContract(harness: StoreHarness): void {
+  test('create reports created, then exists for the same URI and conflict for another', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const before = Date.now();
+
+    const created = await store.create(bookmark('docs', 'https://example.com/docs'));
+    assert.equal(created.kind, 'created');
+    assert.deepEqual({ ...created.bookmark, createdAt: undefined }, {
+      name: 'docs',
+      uri: 'https://example.com/docs',
+      title: 'Title of docs',
+      checkStatus: 200,
+      visits: 0,
+      createdAt: undefined,
+    });
+    assert.ok(created.bookmark.createdAt instanceof Date);
+    assert.ok(Math.abs(created.bookmark.createdAt.getTime() - before) < 60_000);
+
+    const again = await store.create(bookmark('docs', 'https://example.com/docs'));
+    assert.deepEqual(again, { kind: 'exists', bookmark: created.bookmark });
+
+    const other = await store.create(bookmark('docs', 'https://example.com/elsewhere'));
+    assert.deepEqual(other, { kind: 'conflict', existing: created.bookmark });
+    assert.equal(await store.count(), 1);
+  });
+
+  test('a title may be absent', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const outcome = await store.create({ name: 'untitled', uri: 'https://example.com/', title: null, checkStatus: 403 });
+    assert.equal(outcome.kind, 'created');
+    assert.deepEqual(await store.get('untitled'), outcome.kind === 'created' ? outcome.bookmark : undefined);
+    assert.equal((await store.get('untitled'))?.title, null);
+    assert.equal((await store.get('untitled'))?.checkStatus, 403);
+  });
+
+  test('resolve returns the URI of a known name only', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('a', 'https://example.com/a?q=1#frag'));
+    assert.equal(await store.resolve('a'), 'https://example.com/a?q=1#frag');
+    assert.equal(await store.resolve('b'), undefined);
+    assert.equal(await store.resolve('A'), undefined, 'names are case-sensitive');
+  });
+
+  test('get returns the whole bookmark or undefined', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const created = await store.create(bookmark('a'));
+    assert.equal(created.kind, 'created');
+    assert.deepEqual(await store.get('a'), created.bookmark);
+    assert.equal(await store.get('missing'), undefined);
+  });
+
+  test('list pages through 120 bookmarks newest first, 50 at a time', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const names = Array.from({ length: 120 }, (_, index) => `b${String(index).padStart(3, '0')}`);
+    for (const name of names) await store.create(bookmark(name));
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.list({ limit: 50, cursor });
+      pages.push(page.items.map((item) => item.name));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined && pages.length < 10);
+
+    assert.deepEqual(pages.map((page) => page.length), [50, 50, 20]);
+    assert.deepEqual(pages.flat(), names.toReversed());
+  });
+
+  test('list has no next page when the rows end exactly at a page boundary, or there are none', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    assert.deepEqual(await store.list({ limit: 2 }), { items: [], nextCursor: null });
+    for (const name of ['a', 'b', 'c', 'd']) await store.create(bookmark(name));
+
+    const first = await store.list({ limit: 2 });
+    assert.deepEqual(first.items.map((item) => item.name), ['d', 'c']);
+    assert.equal(typeof first.nextCursor, 'string');
+    const second = await store.list({ limit: 2, cursor: first.nextCursor ?? undefined });
+    assert.deepEqual(second.items.map((item) => item.name), ['b', 'a']);
+    assert.equal(second.nextCursor, null);
+  });
+
+  test('a cursor stays valid when the row it points at is deleted', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    for (const name of ['a', 'b', 'c', 'd']) await store.create(bookmark(name));
+    const first = await store.list({ limit: 2 });
+    assert.equal(await store.delete('c'), true);
+    const second = await store.list({ limit: 2, cursor: first.nextCursor ?? undefined });
+    assert.deepEqual(second.items.map((item) => item.name), ['b', 'a']);
+  });
+
+  test('list rejects cursors it did not hand out', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('a'));
+    const forged = [
+      '',
+      'not a cursor',
+      '!!!!',
+      Buffer.from('abc').toString('base64url'),
+      Buffer.from('0').toString('base64url'),
+      Buffer.from('-5').toString('base64url'),
+      Buffer.from('1.5').toString('base64url'),
+      Buffer.from('007').toString('base64url'),
+      Buffer.from('99999999999999999999').toString('base64url'),
+      `${Buffer.from('12').toString('base64url')}==`,
+    ];
+    for (const cursor of forged) {
+      await assert.rejects(store.list({ limit: 10, cursor }), InvalidCursorError, `cursor ${JSON.stringify(cursor)}`);
+    }
+  });
+
+  test('delete removes a bookmark once, and frees its name', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('gone', 'https://example.com/old'));
+    await store.create(bookmark('kept'));
+
+    assert.equal(await store.delete('gone'), true);
+    assert.equal(await store.delete('gone'), false);
+    assert.equal(await store.delete('never'), false);
+    assert.equal(await store.resolve('gone'), undefined);
+    assert.equal(await store.get('gone'), undefined);
+    assert.equal(await store.count(), 1);
+
+    const reused = await store.create(bookmark('gone', 'https://example.com/new'));
+    assert.equal(reused.kind, 'created');
+    assert.equal(await store.resolve('gone'), 'https://example.com/new');
+  });
+
+  test('addVisits adds batched counts and ignores names that are gone', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('a'));
+    await store.create(bookmark('b'));
+
+    await store.addVisits(new Map([['a', 3], ['ghost', 7]]));
+    await store.addVisits(new Map([['a', 2], ['b', 1]]));
+    await store.addVisits(new Map());
+
+    assert.equal((await store.get('a'))?.visits, 5);
+    assert.equal((await store.get('b'))?.visits, 1);
+    assert.equal(await store.get('ghost'), undefined);
+    assert.deepEqual((await store.list({ limit: 10 })).items.map((item) => [item.name, item.visits]), [
+      ['b', 1],
+      ['a', 5],
+    ]);
+  });
+
+  test('visit counts beyond 32 bits come back as numbers', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('popular'));
+    await store.addVisits(new Map([['popular', 2 ** 40]]));
+    await store.addVisits(new Map([['popular', 1]]));
+    assert.equal((await store.get('popular'))?.visits, 2 ** 40 + 1);
+  });
+
+  test('count counts', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    assert.equal(await store.count(), 0);
+    for (const name of ['a', 'b', 'c']) await store.create(bookmark(name));
+    await store.create(bookmark('a'));
+    assert.equal(await store.count(), 3);
+  });
+
+  test('ping answers while open and fails once closed; close is idempotent', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.ping();
+    await store.close();
+    await store.close();
+    await assert.rejects(store.ping());
+    await assert.rejects(store.resolve('a'));
+  });
+
+  test('migrate is idempotent and keeps data', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('a'));
+    await store.migrate();
+    assert.equal(await store.resolve('a'), 'https://example.com/a');
+  });
+
+  test('what was acknowledged is there after closing and reopening', async (t) => {
+    const target = await harness.fresh();
+    const first = await migratedStore(t, target);
+    await first.create(bookmark('a'));
+    await first.addVisits(new Map([['a', 4]]));
+    await first.close();
+
+    const second = await migratedStore(t, target);
+    assert.equal(await second.resolve('a'), 'https://example.com/a');
+    assert.equal((await second.get('a'))?.visits, 4);
+    assert.equal(await second.count(), 1);
+  });
+
+  test(
+    `${PROCESSES} processes migrate a fresh database at once, then race to create the same names`,
+    { timeout: 60_000 },
+    async (t) => {
+      const target = await harness.fresh();
+      const workers = startWorkers(t, target.workerSpec, PROCESSES);
+      const ready = await Promise.all(workers.map(nextReply));
+      assert.deepEqual(ready, workers.map(() => ({ ready: true })));
+      const migrated = await commandEveryone(workers, () => ({ op: 'migrate' }));
+      assert.deepEqual(migrated, workers.map(() => ({ migrated: true })));
+
+      const differentUris = await createEverywhere(workers, (index) => ({
+        op: 'create',
+        name: 'contested',
+        uri: `https://example.com/${index}`,
+      }));
+      assert.deepEqual(tally(differentUris), { created: 1, conflict: PROCESSES - 1 });
+
+      const sameUri = await createEverywhere(workers, () => ({
+        op: 'create',
+        name: 'shared',
+        uri: 'https://example.com/shared',
+      }));
+      assert.deepEqual(tally(sameUri), { created: 1, exists: PROCESSES - 1 });
+
+      const store = await migratedStore(t, target);
+      assert.equal(await store.count(), 2);
+      const winner = differentUris.indexOf('created');
+      assert.equal(await store.resolve('contested'), `https://example.com/${winner}`);
+    },
+  );
+}

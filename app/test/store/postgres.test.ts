@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Pool, escapeIdentifier } from 'pg';
+import { PostgresStore } from '../../src/store/postgres.ts';
+import { storeContract } from './contract.ts';
+import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
+
+describe('PostgresStore', { skip: postgresSkip }, () => {
+  const admin = new Pool({ connectionString: testDatabaseUrl, max: 2 });
+  const created: string[] = [];
+  after(async () => {
+    for (const schema of created) await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+    await admin.end();
+  });
+
+  function freshSchema(): string {
+    const schema = uniqueSchema();
+    created.push(schema);
+    return schema;
+  }
+
+  storeContract({
+    async fresh() {
+      const schema = freshSchema();
+      return {
+        open: () => new PostgresStore({ connectionString: testDatabaseUrl, schema }),
+        workerSpec: { engine: 'postgres', connectionString: testDatabaseUrl, schema },
+      };
+    },
+  });
+
+  test('tables live in the given schema and the migration is recorded', async (t) => {
+    const schema = freshSchema();
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema });
+    t.after(() => store.close());
+    await store.migrate();
+    await store.migrate();
+
+    const { rows } = await admin.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [schema],
+    );
+    assert.deepEqual(rows.map((row) => row.table_name), ['bookmarks', 'schema_migrations']);
+    const versions = await admin.query<{ version: number }>(
+      `SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`,
+    );
+    assert.deepEqual(versions.rows, [{ version: 1 }]);
+  });
+
+  test('separate pools in one process race to migrate and create', async (t) => {
+    const schema = freshSchema();
+    const stores = Array.from({ length: 10 }, () => new PostgresStore({ connectionString: testDatabaseUrl, schema }));
+    t.after(() => Promise.all(stores.map((store) => store.close())));
+    await Promise.all(stores.map((store) => store.migrate()));
+    const outcomes = await Promise.all(
+      stores.map((store, index) =>
+        store.create({ name: 'contested', uri: `https://example.com/${index}`, title: null, checkStatus: 200 }),
+      ),
+    );
+    const created = outcomes.filter((outcome) => outcome.kind === 'created');
+    const conflicts = outcomes.filter((outcome) => outcome.kind === 'conflict');
+    assert.equal(created.length, 1);
+    assert.equal(conflicts.length, 9);
+  });
+
+  test('rejects a schema name that is not a plain identifier', () => {
+    assert.throws(() => new PostgresStore({ connectionString: testDatabaseUrl, schema: 'x; DROP TABLE y' }), /invalid schema/);
+  });
+});
