@@ -82,6 +82,11 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     reply.raw.once('close', () => metrics.inFlight.dec());
     reply.header('x-request-id', request.id);
   });
+  app.addHook('onSend', async (_request, reply) => {
+    // server.close() only closes connections idle at that moment; one that finishes a request
+    // later would stay open for the whole keep-alive timeout and hold the shutdown up.
+    if (context.lifecycle.draining) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status_code: reply.statusCode });

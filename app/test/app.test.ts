@@ -116,7 +116,7 @@ describe('the app as a whole', () => {
     const full = responses.find((response) => response.status === 503);
     assert.ok(full);
     assert.ok(Number(full.headers.get('retry-after')) >= 1);
-    assert.match(await full.text(), /busy/i);
+    assert.match(await full.text(), /Too many URI checks are waiting/);
   });
 
   it('closes a slow client\'s check when it goes away', async (t) => {

@@ -127,8 +127,8 @@ export class SqliteStore implements BookmarkStore {
         this.#db.pragma(`user_version = ${MIGRATIONS.length}`);
       })
       .immediate();
-    // Preparing now makes a broken schema fail start-up rather than the first request.
-    void this.#sql;
+    // Preparing now makes a schema that does not fit fail start-up rather than the first request.
+    this.#statements ??= prepareStatements(this.#db);
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
