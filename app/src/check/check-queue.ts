@@ -1,0 +1,116 @@
+import { DomainError } from '../errors.ts';
+import type { CheckResult } from './types.ts';
+
+/** Runs one check in a slot; rejects only when `signal` aborts. */
+export type RunCheck = (uri: string, signal: AbortSignal | undefined) => Promise<CheckResult>;
+
+interface Waiting {
+  uri: string;
+  signal: AbortSignal | undefined;
+  resolve: (result: CheckResult) => void;
+  reject: (reason: unknown) => void;
+  onAbort: () => void;
+}
+
+/**
+ * The admission bound shared by the pool and the inline checker, so the benchmark compares them
+ * under the same rule: `slots` checks run at once, `maxQueue` more wait, the next is refused with
+ * CHECK_QUEUE_FULL (a 503 with Retry-After).
+ *
+ * The pool keeps its waiting line here rather than in piscina: a waiting check whose caller gives
+ * up is simply dropped from this set (piscina's own `signal` would do that too, but once the task
+ * has reached a worker it aborts by terminating the whole thread and every check on it), and
+ * queueDepth/running are then exact, where piscina cannot tell queued from running.
+ */
+export class CheckQueue {
+  readonly #run: RunCheck;
+  readonly #slots: number;
+  readonly #maxQueue: number;
+  readonly #retryAfter: number;
+  /** A Set keeps arrival order and lets an abandoned check leave from the middle in O(1). */
+  readonly #waiting = new Set<Waiting>();
+  #running = 0;
+  #closed = false;
+
+  constructor(options: { run: RunCheck; slots: number; maxQueue: number; timeoutMs: number }) {
+    this.#run = options.run;
+    this.#slots = options.slots;
+    this.#maxQueue = options.maxQueue;
+    // A slot frees up within one check deadline at the latest.
+    this.#retryAfter = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+  }
+
+  get queueDepth(): number {
+    return this.#waiting.size;
+  }
+
+  get running(): number {
+    return this.#running;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  check(uri: string, signal?: AbortSignal): Promise<CheckResult> {
+    if (this.#closed) return Promise.reject(this.#refusal('URI checks are shutting down; try again shortly.'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#running < this.#slots) return this.#start(uri, signal);
+    if (this.#waiting.size >= this.#maxQueue) {
+      return Promise.reject(this.#refusal('Too many URI checks are waiting; try again shortly.'));
+    }
+
+    const { promise, resolve, reject } = Promise.withResolvers<CheckResult>();
+    const entry: Waiting = {
+      uri,
+      signal,
+      resolve,
+      reject,
+      onAbort: () => {
+        this.#waiting.delete(entry);
+        reject(signal?.reason);
+      },
+    };
+    signal?.addEventListener('abort', entry.onAbort, { once: true });
+    this.#waiting.add(entry);
+    return promise;
+  }
+
+  /** Refuses everything waiting and everything new; running checks finish or are ended by the owner. */
+  close(): void {
+    this.#closed = true;
+    for (const entry of this.#waiting) {
+      entry.signal?.removeEventListener('abort', entry.onAbort);
+      entry.reject(this.#refusal('URI checks are shutting down; try again shortly.'));
+    }
+    this.#waiting.clear();
+  }
+
+  #start(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
+    this.#running++;
+    const run = this.#run(uri, signal).finally(() => {
+      this.#running--;
+      this.#startWaiting();
+    });
+    if (signal === undefined) return run;
+    // The caller stops waiting at once; the slot stays taken until the check has really stopped.
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  #startWaiting(): void {
+    for (const entry of this.#waiting) {
+      if (this.#running >= this.#slots) return;
+      this.#waiting.delete(entry);
+      entry.signal?.removeEventListener('abort', entry.onAbort);
+      this.#start(entry.uri, entry.signal).then(entry.resolve, entry.reject);
+    }
+  }
+
+  #refusal(message: string): DomainError {
+    return new DomainError('CHECK_QUEUE_FULL', message, { retryAfter: this.#retryAfter });
+  }
+}

@@ -1,0 +1,229 @@
+import { TextDecoder } from 'node:util';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
+import { guardedConnector } from './guarded-connector.ts';
+import { TitleFinder } from './page-title.ts';
+import type { CheckFailure, CheckOptions, CheckRejected, CheckResult } from './types.ts';
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** A live server that turns robots away: the link works for people, so it is accepted. */
+const REFUSING_STATUSES = new Set([401, 403, 405, 429]);
+/** Bodies we do not parse are read this far so the connection can be reused, then cut off. */
+const DISCARD_LIMIT_BYTES = 16 * 1024;
+
+type Body = Dispatcher.ResponseData['body'];
+
+/**
+ * Fetches `uri` the way a browser following the link would, and says whether it leads somewhere
+ * alive. Never rejects for anything the target does: every failure becomes a CheckRejected. It
+ * rejects only when `signal` (the caller giving up) aborts, with the signal's reason.
+ *
+ * Runs on a worker thread (the pool) or the main thread (inline); it logs nothing and returns
+ * plain data either way. The whole check, redirects and body included, ends by `timeoutMs`.
+ */
+export async function checkUri(uri: string, options: CheckOptions, signal?: AbortSignal): Promise<CheckResult> {
+  const started = performance.now();
+  const deadline = AbortSignal.timeout(options.timeoutMs);
+  const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline]);
+  let result: CheckResult;
+  try {
+    result = await follow(uri, options, stop);
+  } catch (error) {
+    signal?.throwIfAborted();
+    result = { ok: false, ...describeFailure(error, deadline.aborted, options), status: null, durationMs: 0 };
+  }
+  signal?.throwIfAborted();
+  result.durationMs = Math.round(performance.now() - started);
+  return result;
+}
+
+/**
+ * Redirects are followed here rather than by undici so that every hop is judged like the first:
+ * http(s) only, Location resolved against the current URL, the address policy again, loops and
+ * chains longer than `maxRedirects` refused.
+ */
+async function follow(uri: string, options: CheckOptions, signal: AbortSignal): Promise<CheckResult> {
+  let url = URL.parse(uri);
+  if (url === null || !isHttp(url)) return rejected('network', `'${uri}' is not an http or https URI`, null);
+  const dispatcher = agentFor(options);
+  const headers = { 'user-agent': options.userAgent, accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' };
+  const visited = new Set<string>();
+
+  for (let redirects = 0; ; redirects++) {
+    const refusal = refusedTarget(url, options);
+    if (refusal !== null) return rejected('forbidden_address', refusal, null);
+    visited.add(withoutFragment(url));
+
+    const { statusCode: status, headers: responseHeaders, body } = await request(url, {
+      dispatcher,
+      method: 'GET',
+      headers,
+      signal,
+    });
+
+    if (REDIRECT_STATUSES.has(status)) {
+      discard(body);
+      const location = first(responseHeaders.location);
+      if (location === undefined) return rejected('bad_redirect', `HTTP ${status} without a Location header`, status);
+      const next = URL.parse(location, url.href);
+      if (next === null) return rejected('bad_redirect', `redirect to an invalid URI '${location}'`, status);
+      if (!isHttp(next)) return rejected('bad_redirect', `redirect to a ${next.protocol} URI`, status);
+      if (visited.has(withoutFragment(next))) return rejected('too_many_redirects', 'redirect loop', status);
+      if (redirects >= options.maxRedirects) {
+        return rejected('too_many_redirects', `more than ${options.maxRedirects} redirects`, status);
+      }
+      url = next;
+      continue;
+    }
+
+    const finalUri = url.href;
+    if (status >= 200 && status < 300) {
+      const contentType = first(responseHeaders['content-type']) ?? '';
+      const title = isHtml(contentType) ? await readTitle(body, contentType, options.maxBodyBytes) : discard(body);
+      return { ok: true, status, finalUri, title, warning: null, redirects, durationMs: 0 };
+    }
+    discard(body);
+    if (REFUSING_STATUSES.has(status)) {
+      const warning = `HTTP ${status}: the server is up but refused the check`;
+      return { ok: true, status, finalUri, title: null, warning, redirects, durationMs: 0 };
+    }
+    return rejected('http_status', `HTTP ${status}`, status);
+  }
+}
+
+/** The same rule the connector applies, judged before any socket is opened for an IP literal. */
+function refusedTarget(url: URL, options: CheckOptions): string | null {
+  if (options.allowPrivate || url.origin === new URL(options.selfOrigin).origin) return null;
+  const literal = ipLiteral(url.hostname);
+  if (literal === null || isPublicAddress(literal)) return null;
+  return new ForbiddenAddressError(literal, literal).message;
+}
+
+/**
+ * Reads at most `maxBytes` of an HTML body, and only until </title>: the rest is cancelled when
+ * the loop exits, which is what bounds time and memory on a page that never ends. The status has
+ * already shown the page is alive, so a body cut short (deadline, reset) only costs the title.
+ */
+async function readTitle(body: Body, contentType: string, maxBytes: number): Promise<string | null> {
+  const finder = new TitleFinder();
+  const decoder = decoderFor(contentType);
+  let remaining = maxBytes;
+  try {
+    for await (const chunk of body) {
+      const bytes: Buffer = chunk;
+      const part = bytes.length > remaining ? bytes.subarray(0, remaining) : bytes;
+      remaining -= part.length;
+      finder.write(decoder.decode(part, { stream: true }));
+      if (finder.done || remaining === 0) break;
+    }
+  } catch {
+    // Keep whatever title was found before the body stopped.
+  }
+  return finder.title;
+}
+
+/**
+ * Lets a short unread body drain so the keep-alive socket can be reused; a long one is cut off.
+ * Not awaited: the verdict does not depend on it, and undici's bodyTimeout bounds it.
+ */
+function discard(body: Body): null {
+  body.dump({ limit: DISCARD_LIMIT_BYTES }).catch(() => {});
+  return null;
+}
+
+function decoderFor(contentType: string): TextDecoder {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1];
+  try {
+    return new TextDecoder(charset ?? 'utf-8');
+  } catch {
+    return new TextDecoder('utf-8');
+  }
+}
+
+function isHtml(contentType: string): boolean {
+  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase();
+  return mediaType === 'text/html' || mediaType === 'application/xhtml+xml';
+}
+
+function isHttp(url: URL): boolean {
+  return url.protocol === 'http:' || url.protocol === 'https:';
+}
+
+function withoutFragment(url: URL): string {
+  return url.href.split('#', 1)[0] ?? url.href;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function rejected(reason: CheckFailure, detail: string, status: number | null): CheckRejected {
+  return { ok: false, reason, detail, status, durationMs: 0 };
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EAI_FAIL']);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+/** Turns what undici, net or dns threw into a reason a person (and a metrics label) can use. */
+export function describeFailure(
+  error: unknown,
+  deadlinePassed: boolean,
+  options: Pick<CheckOptions, 'timeoutMs' | 'connectTimeoutMs'>,
+): { reason: CheckFailure; detail: string } {
+  const code = errorCode(error);
+  if (code === 'ERR_FORBIDDEN_ADDRESS') return { reason: 'forbidden_address', detail: messageOf(error) };
+  if (deadlinePassed) return { reason: 'timeout', detail: `timed out after ${options.timeoutMs} ms` };
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return { reason: 'timeout', detail: `connection timed out after ${options.connectTimeoutMs} ms` };
+  }
+  if (code !== undefined && TIMEOUT_CODES.has(code)) return { reason: 'timeout', detail: `timed out (${code})` };
+  if (code !== undefined && DNS_CODES.has(code)) return { reason: 'dns', detail: `DNS lookup failed (${code})` };
+  if (code === 'ECONNREFUSED') return { reason: 'refused', detail: 'connection refused' };
+  return { reason: 'network', detail: code === undefined ? messageOf(error) : `network error (${code})` };
+}
+
+/** net reports a failed connection to every address of a name as an AggregateError. */
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  if ('code' in error && typeof error.code === 'string') return error.code;
+  if (error instanceof AggregateError) return errorCode(error.errors[0]);
+  return undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One keep-alive Agent per distinct set of options, per thread, made on first use: each check
+ * passes its options (workers hold no config), and sockets to a host are reused across checks.
+ * undici's 300 s header and body timeouts are far too long for a check; the deadline signal ends
+ * the check itself, these bound bodies left draining after it.
+ */
+const agents = new Map<string, Agent>();
+
+function agentKey(options: CheckOptions): string {
+  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin]);
+}
+
+function agentFor(options: CheckOptions): Agent {
+  const key = agentKey(options);
+  let agent = agents.get(key);
+  if (agent === undefined) {
+    agent = new Agent({
+      connect: guardedConnector(options),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Closes the sockets kept for `options` (the inline checker's close; a worker's die with it). */
+export async function closeAgent(options: CheckOptions): Promise<void> {
+  const key = agentKey(options);
+  const agent = agents.get(key);
+  agents.delete(key);
+  await agent?.destroy();
+}
