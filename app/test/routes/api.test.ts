@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { BookmarkJson } from '../../src/routes/api.ts';
 import { htmlPage, startApp, startTarget } from '../helpers.ts';
-
-interface BookmarkJson {
-  name: string;
-  uri: string;
-  shortUrl: string;
-  title: string | null;
-  checkStatus: number;
-  visits: number;
-  createdAt: string;
-}
 
 function post(url: string, body: unknown) {
   return fetch(`${url}/api/bookmarks`, {
