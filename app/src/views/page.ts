@@ -1,6 +1,12 @@
+import type { ErrorCode } from '../errors.ts';
 import { WARNING_STATUSES } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
+
+// The page is served with a strict CSP (no inline script or style): everything here is markup
+// and classes; the look is in static/style.css and the one behaviour in static/copy.js.
+
+type FieldName = 'longuri' | 'shortname';
 
 export interface PageModel {
   page: BookmarkPage;
@@ -10,53 +16,121 @@ export interface PageModel {
   stylesheetUrl: string;
   scriptUrl: string;
   logoUrl: string;
-  message?: { kind: 'error' | 'ok'; text: string } | undefined;
+  /** `code`, when given, ties an error to the field it is about (aria-invalid, focus). */
+  message?: { kind: 'error' | 'ok'; text: string; code?: ErrorCode | undefined } | undefined;
   /** What the person typed, kept when the form comes back with an error. */
   values?: { longuri: string; shortname: string } | undefined;
 }
 
+/** The field a person has to change to get past an error; undefined when no field is at fault. */
+function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }): FieldName | undefined {
+  switch (code) {
+    case 'MISSING_FIELD':
+      // The form always sends both fields, so an empty Long URI is the one a person can miss.
+      return values.longuri.trim() === '' ? 'longuri' : 'shortname';
+    case 'INVALID_URI':
+    case 'URI_UNREACHABLE':
+      return 'longuri';
+    case 'INVALID_NAME':
+    case 'RESERVED_NAME':
+    case 'NAME_TAKEN':
+      return 'shortname';
+    default:
+      return undefined;
+  }
+}
+
 function statusBadge(bookmark: Bookmark): string {
   if (WARNING_STATUSES.has(bookmark.checkStatus)) {
-    return `<span class="badge warn" title="The site answered HTTP ${bookmark.checkStatus}: it is up but refuses robots">⚠ HTTP ${bookmark.checkStatus}</span>`;
+    // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
+    return `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span><span class="note">Up, but it refuses robots</span>`;
   }
   return `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
 }
 
 function row(bookmark: Bookmark, publicUrl: URL): string {
   const shortUrl = new URL(bookmark.name, publicUrl).href;
-  const title = bookmark.title === null ? '' : `<span class="title">${e(bookmark.title)}</span>`;
+  const title = bookmark.title === null || bookmark.title.trim() === '' ? '' : `<span class="title">${e(bookmark.title)}</span>`;
   return `<tr>
-<td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a><button type="button" class="copy" data-copy="${e(shortUrl)}" hidden>Copy</button></td>
-<td class="target"><a href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow" title="${e(bookmark.uri)}">${e(bookmark.uri)}</a>${title}</td>
+<td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
+<td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${bookmark.visits}</td>
 <td class="status">${statusBadge(bookmark)}</td>
 </tr>`;
 }
 
-export function renderPage(model: PageModel): string {
-  const values = model.values ?? { longuri: '', shortname: '' };
-  const message = model.message
-    ? `<p class="message ${model.message.kind}" role="${model.message.kind === 'error' ? 'alert' : 'status'}">${e(model.message.text)}</p>`
-    : '';
-  const rows = model.page.items.map((bookmark) => row(bookmark, model.publicUrl)).join('\n');
-  const table = model.page.items.length === 0
-    ? '<p class="empty">No bookmarks yet: add the first one above.</p>'
-    : `<table class="bookmarks">
+interface FieldSpec {
+  name: FieldName;
+  label: string;
+  hint: string;
+  attributes: string;
+}
+
+function field(spec: FieldSpec, value: string, invalid: boolean): string {
+  const hintId = `${spec.name}-hint`;
+  // The error message comes first in the description: it is what the person needs to hear.
+  const describedBy = invalid ? `form-message ${hintId}` : hintId;
+  const state = invalid ? ' aria-invalid="true" autofocus' : '';
+  return `<div class="field">
+<label for="${spec.name}">${spec.label}</label>
+<input id="${spec.name}" name="${spec.name}" type="text" ${spec.attributes} value="${e(value)}" aria-describedby="${describedBy}"${state}>
+<p class="hint" id="${hintId}">${spec.hint}</p>
+</div>`;
+}
+
+const LONG_URI: FieldSpec = {
+  name: 'longuri',
+  label: 'Long URI',
+  hint: 'An http or https address. It is fetched once, to check that it works.',
+  attributes: 'inputmode="url" autocomplete="url" autocapitalize="none" spellcheck="false" aria-required="true" placeholder="https://example.com/a/long/path"',
+};
+
+// No autocomplete="off" here: it also stops the browser from restoring what was typed when the
+// person comes back to the form with the Back button (after nginx's "too many requests" page).
+const SHORT_NAME: FieldSpec = {
+  name: 'shortname',
+  label: 'Short name <span class="optional">(optional)</span>',
+  hint: 'Letters, digits, - or _. Leave it empty for a generated one.',
+  attributes: 'autocapitalize="none" spellcheck="false"',
+};
+
+function bookmarkTable(page: BookmarkPage, publicUrl: URL): string {
+  if (page.items.length === 0) return '<p class="empty">No bookmarks yet: add the first one above.</p>';
+  const rows = page.items.map((bookmark) => row(bookmark, publicUrl)).join('\n');
+  return `<table class="bookmarks">
 <colgroup><col class="name"><col class="target"><col class="visits"><col class="status"></colgroup>
-<thead><tr><th scope="col">Short name</th><th scope="col">Target</th><th scope="col">Visits</th><th scope="col">Check</th></tr></thead>
+<thead><tr><th scope="col">Short name</th><th scope="col">Target</th><th scope="col" class="visits">Visits</th><th scope="col">Check</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
 </table>`;
-  const older = model.page.nextCursor === null ? '<span></span>' : `<a href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
-  const newest = model.cursor === undefined ? '<span></span>' : '<a href="/">← Newest</a>';
+}
+
+function pagination(model: PageModel): string {
+  const newest = model.cursor === undefined ? '' : '<a href="/">← Newest</a>';
+  const older = model.page.nextCursor === null
+    ? ''
+    : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
+  return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;
+}
+
+export function renderPage(model: PageModel): string {
+  const values = model.values ?? { longuri: '', shortname: '' };
+  const { message } = model;
+  const isError = message?.kind === 'error';
+  const invalid = isError ? fieldAtFault(message.code, values) : undefined;
+  const messageHtml = message === undefined
+    ? ''
+    : `<p class="message ${message.kind}" id="form-message" role="${isError ? 'alert' : 'status'}">${e(message.text)}</p>\n`;
+  // A screen reader reads the title first: it should already say that something went wrong.
+  const title = isError ? 'Error: Bookmark Server' : 'Bookmark Server';
 
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Bookmark Server</title>
+<title>${title}</title>
 <link rel="stylesheet" href="${e(model.stylesheetUrl)}">
 <link rel="icon" href="/favicon.ico">
 <script src="${e(model.scriptUrl)}" defer></script>
@@ -66,22 +140,15 @@ ${rows}
 <main>
 <section class="card" aria-labelledby="add-heading">
 <h2 id="add-heading">Add a bookmark</h2>
-${message}<form class="create" method="POST" action="/">
-<label for="longuri">Long URI
-<input id="longuri" name="longuri" type="text" inputmode="url" autocomplete="url" placeholder="https://example.com/a/long/path" value="${e(values.longuri)}" aria-describedby="longuri-hint">
-<span class="hint" id="longuri-hint">An http or https address; it is fetched once to check it works.</span>
-</label>
-<label for="shortname">Short name
-<input id="shortname" name="shortname" type="text" autocomplete="off" spellcheck="false" value="${e(values.shortname)}" aria-describedby="shortname-hint">
-<span class="hint" id="shortname-hint">Letters, digits, - or _; leave empty for a generated one.</span>
-</label>
+${messageHtml}<form class="create" method="POST" action="/">
+${field(LONG_URI, values.longuri, invalid === 'longuri')}
+${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 <button type="submit">Save it!</button>
 </form>
 </section>
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
-${table}
-<nav class="pages" aria-label="Pages">${newest}${older}</nav>
+${bookmarkTable(model.page, model.publicUrl)}${pagination(model)}
 </section>
 </main>
 </body>

@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The linkyard app process: `docker compose up` runs three of these behind nginx (docker-compose.yml).
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no build stage: one
+# stage installs the production dependencies, the other is what runs.
+
+# Node 24 LTS on Debian slim (glibc). better-sqlite3 ships its prebuilt binaries inside its npm
+# package (glibc and musl alike), and no dependency has an install script: `npm ci` needs no
+# compiler, no Python, and no download besides the registry's tarballs.
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing here needs one, and a dependency's script then cannot run at build time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only for the `node` user that runs the app: a compromised process cannot
+# rewrite its own code or dependencies.
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY app/src ./app/src
+COPY app/static ./app/static
+# SQLite's file lives in ./data (DATA_DIR's default) when the image runs alone, without DATABASE_URL;
+# the one folder the app may write.
+RUN mkdir data && chown node:node data
+
+USER node
+EXPOSE 8000
+
+# Ready, not merely alive: store reachable, check pool up, not draining (503 during a graceful stop).
+# Slim images have no curl or wget; Node's own fetch does the request. A short interval because
+# `depends_on: service_healthy` and `docker compose up --wait` wait for the first healthy answer.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/readyz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Exec form: node receives SIGTERM itself (a shell in between would not pass it on) and drains.
+# Not `npm start`: npm does not forward signals reliably and adds a process for nothing.
+CMD ["node", "app/src/server.ts"]

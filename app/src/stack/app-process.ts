@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { pipeLines, type LineSink } from './output.ts';
+import { probeStatus, waitFor } from './wait.ts';
+
+export const SERVER_ENTRY = fileURLToPath(new URL('../server.ts', import.meta.url));
+
+const READY_TIMEOUT_MS = 30_000;
+/** The app drains for up to SHUTDOWN_TIMEOUT_MS (10 s by default) before closing itself. */
+const EXIT_TIMEOUT_MS = 20_000;
+/** A process that ran this long before dying is restarted at once again, not after a long backoff. */
+const STABLE_AFTER_MS = 10_000;
+const MAX_BACKOFF_MS = 5_000;
+
+export interface AppProcessOptions {
+  /** `app1`: the tag on its log lines. */
+  name: string;
+  port: number;
+  /** The whole environment of the process (PORT included). */
+  env: NodeJS.ProcessEnv;
+  log: LineSink;
+}
+
+/**
+ * One app process, supervised: once started, a process that exits without being asked to
+ * (crash, kill -9) is started again on the same port, after a backoff that grows while it keeps
+ * dying. nginx routes around it meanwhile.
+ */
+export class AppProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #log: LineSink;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #ready = false;
+  /** Restart it when it dies: true from a successful start() until stop(). */
+  #supervised = false;
+  #failures = 0;
+  #readyAt = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+
+  constructor({ name, port, env, log }: AppProcessOptions) {
+    this.name = name;
+    this.port = port;
+    this.url = `http://127.0.0.1:${port}`;
+    this.#env = env;
+    this.#log = log;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Running and answered /readyz with 200. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  /** Starts the process and resolves once it is ready; rejects (leaving nothing running) if it is not. */
+  async start(): Promise<void> {
+    clearTimeout(this.#restartTimer);
+    await this.#launch();
+    this.#supervised = true;
+  }
+
+  /** SIGTERM: the app turns /readyz to 503, finishes requests in flight and exits. */
+  async stop(): Promise<void> {
+    this.#supervised = false;
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (child === undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      this.#log(this.name, `still running ${EXIT_TIMEOUT_MS} ms after SIGTERM: killing it`);
+      child.kill('SIGKILL');
+    }, EXIT_TIMEOUT_MS);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  /** Sends a signal as if from outside (tests: SIGKILL); the supervisor restarts the process. */
+  kill(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
+  async #launch(): Promise<void> {
+    // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops the apps
+    // after nginx, so no request is sent to a process that is already gone.
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.#child = child;
+    this.#ready = false;
+    this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      this.#onExit(child, code, signal);
+      resolve();
+    }));
+    pipeLines(child.stdout!, this.name, this.#log);
+    pipeLines(child.stderr!, this.name, this.#log);
+    try {
+      await waitFor(`${this.name} to be ready`, async () => {
+        if (this.#child !== child) throw new Error(`${this.name} exited before it was ready; see its lines above`);
+        return (await probeStatus(`${this.url}/readyz`)) === 200;
+      }, { timeoutMs: READY_TIMEOUT_MS });
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    this.#ready = true;
+    this.#readyAt = Date.now();
+  }
+
+  #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    this.#ready = false;
+    const how = signal ?? `code ${code}`;
+    if (!this.#supervised) {
+      this.#log(this.name, `exited (${how})`);
+      return;
+    }
+    const stable = this.#readyAt !== 0 && Date.now() - this.#readyAt > STABLE_AFTER_MS;
+    this.#failures = stable ? 0 : this.#failures + 1;
+    const delay = stable ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.#failures - 1));
+    this.#readyAt = 0;
+    this.#log(this.name, `exited unexpectedly (${how}); restarting in ${delay} ms`);
+    this.#restartTimer = setTimeout(() => {
+      this.#launch().then(
+        () => this.#log(this.name, `restarted, pid ${this.pid}`),
+        // It died again (#onExit schedules the next try) or never got ready (killed above).
+        (error: unknown) => this.#log(this.name, `restart failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    }, delay);
+  }
+}

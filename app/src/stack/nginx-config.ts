@@ -1,0 +1,91 @@
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** proxy/: nginx.conf, mime.types and snippets/, shared with the compose setup. */
+export const PROXY_DIR = fileURLToPath(new URL('../../../proxy/', import.meta.url));
+
+export interface Upstream {
+  port: number;
+  /** Out of rotation: nginx sends it nothing new (a rolling restart is replacing it). */
+  down: boolean;
+}
+
+/** What differs between one native stack and another: everything proxy/env/ holds. */
+export interface NginxSettings {
+  /** nginx's runtime folder (`-p`): pid file, temp files and the assembled conf/. */
+  prefix: string;
+  /** Public address. */
+  host: string;
+  port: number;
+  /** App processes, all on 127.0.0.1. */
+  upstreams: readonly Upstream[];
+  /** The folder holding static/ (nginx `root`): app/. */
+  staticRoot: string;
+  /** Per-client rate of POST / and of /api/ requests, in nginx's syntax: `10r/s`, `600r/m`. */
+  rateLimit: string;
+  /**
+   * Access log at <prefix>/access.log, which the launcher tails into its output. A file, not
+   * /dev/stdout: Node hands a child a socket for stdio, and nginx cannot open() a socket by path.
+   * Off for load tests, where logging costs more than the app.
+   */
+  accessLog: boolean;
+}
+
+export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
+
+const HEADER = '# Rendered by app/src/stack/nginx-config.ts for the native stack; edits are overwritten.\n';
+
+/** The env/ files proxy/nginx.conf includes, for one native stack. */
+export function renderEnvFiles(settings: NginxSettings): EnvFiles {
+  if (!/^[1-9]\d*r\/[sm]$/.test(settings.rateLimit)) {
+    throw new Error(`rate limit '${settings.rateLimit}' is not in nginx's form, e.g. 10r/s or 600r/m`);
+  }
+  if (settings.upstreams.length === 0) throw new Error('nginx needs at least one app process');
+  const path = (name: string) => quote(join(settings.prefix, name));
+  return {
+    'main.conf': `${HEADER}pid ${path('nginx.pid')};
+error_log stderr warn;
+`,
+    'http.conf': `${HEADER}client_body_temp_path ${path('temp/client_body')};
+proxy_temp_path ${path('temp/proxy')};
+fastcgi_temp_path ${path('temp/fastcgi')};
+uwsgi_temp_path ${path('temp/uwsgi')};
+scgi_temp_path ${path('temp/scgi')};
+
+access_log ${settings.accessLog ? `${path('access.log')} linkyard_json` : 'off'};
+
+limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rateLimit};
+limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLimit};
+`,
+    'upstream.conf': HEADER + settings.upstreams
+      .map(({ port, down }) => `server 127.0.0.1:${port}${down ? ' down' : ' max_fails=2 fail_timeout=3s'};\n`)
+      .join(''),
+    'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
+root ${quote(settings.staticRoot)};
+`,
+  };
+}
+
+/**
+ * Assembles `<prefix>/conf/`: a fresh copy of proxy/ (so edits there apply at the next reload, and
+ * what runs is what `nginx -t` checked) plus the rendered env/. Returns the nginx.conf path.
+ */
+export function writeNginxConfig(settings: NginxSettings): string {
+  const confDir = join(settings.prefix, 'conf');
+  mkdirSync(join(confDir, 'env'), { recursive: true });
+  mkdirSync(join(settings.prefix, 'temp'), { recursive: true });
+  for (const entry of ['nginx.conf', 'mime.types', 'snippets']) {
+    cpSync(join(PROXY_DIR, entry), join(confDir, entry), { recursive: true, force: true });
+  }
+  for (const [name, text] of Object.entries(renderEnvFiles(settings))) {
+    writeFileSync(join(confDir, 'env', name), text);
+  }
+  return join(confDir, 'nginx.conf');
+}
+
+/** nginx reads an unquoted path up to the first space or `;`. */
+function quote(path: string): string {
+  if (/["\\$]/.test(path)) throw new Error(`nginx paths may not contain quotes, backslashes or $: ${path}`);
+  return `"${path}"`;
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { freePorts } from '../../src/stack/ports.ts';
+import { probeStatus, waitFor } from '../../src/stack/wait.ts';
+
+const LAUNCHER = new URL('../../src/stack/launcher.ts', import.meta.url).pathname;
+const ROLLING_RESTART = new URL('../../src/stack/rolling-restart.ts', import.meta.url).pathname;
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'linkyard-launcher-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs a CLI to its end; its whole output. */
+function collect(child: ChildProcess): { stdout: () => string; stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk));
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
+describe('npm start (the launcher)', { timeout: 90_000 }, () => {
+  it('says how to install nginx when there is none, and fails', async (t) => {
+    const dir = tempDir(t);
+    const child = spawn(process.execPath, [LAUNCHER], {
+      env: { ...process.env, NGINX_BIN: join(dir, 'no-nginx-here'), STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collect(child);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(output.stderr(), /apt-get install nginx-light/);
+  });
+
+  it('tags every line with its process, restarts on request, and stops cleanly on Ctrl-C', async (t) => {
+    const dir = tempDir(t);
+    const [port] = await freePorts(1);
+    assert.ok(port);
+    const url = `http://127.0.0.1:${port}`;
+    const env = { ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' };
+    const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => launcher.kill('SIGKILL'));
+    const output = collect(launcher);
+
+    await waitFor('the launcher to say it is up', () => output.stdout().includes('linkyard is up at'), { timeoutMs: 30_000 });
+    assert.equal(await probeStatus(`${url}/`), 200);
+
+    const restart = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const restartOutput = collect(restart);
+    const [restartCode] = (await once(restart, 'exit')) as [number | null];
+    assert.equal(restartCode, 0, restartOutput.stderr());
+    assert.match(restartOutput.stdout(), /app1: restarted as pid \d+/);
+    assert.match(restartOutput.stdout(), /app2: restarted as pid \d+/);
+    assert.match(restartOutput.stdout(), /rolling restart done/);
+
+    // SIGHUP does the same, reporting in the launcher's own output.
+    launcher.kill('SIGHUP');
+    await waitFor('the SIGHUP rolling restart', () => output.stdout().split('rolling restart done').length === 3, { timeoutMs: 30_000 });
+
+    // A second stack on the same state folder would overwrite the first one's nginx files.
+    const second = spawn(process.execPath, [LAUNCHER], { env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const secondOutput = collect(second);
+    const [secondCode] = (await once(second, 'exit')) as [number | null];
+    assert.equal(secondCode, 1);
+    assert.match(secondOutput.stderr(), /a stack already runs with its files in/);
+    assert.equal(await probeStatus(`${url}/`), 200, 'the first one is untouched');
+
+    launcher.kill('SIGINT');
+    const [code] = (await once(launcher, 'exit')) as [number | null];
+    assert.equal(code, 0, output.stderr());
+
+    const lines = output.stdout().trimEnd().split('\n');
+    const untagged = lines.filter((line) => !/^(app[12]|nginx|stack) *\| /.test(line));
+    assert.deepEqual(untagged, []);
+    assert.ok(lines.some((line) => /^app1 +\| \{"level":30/.test(line)), 'app log lines are tagged');
+    assert.ok(lines.some((line) => /^nginx +\| \{"time":/.test(line)), 'access log lines are tagged');
+    assert.match(lines.at(-1) ?? '', /^stack +\| stopped$/);
+    assert.equal(await probeStatus(`${url}/`), undefined, 'nginx is gone');
+
+    // With nothing running, the rolling restart says so.
+    const orphan = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const orphanOutput = collect(orphan);
+    const [orphanCode] = (await once(orphan, 'exit')) as [number | null];
+    assert.equal(orphanCode, 1);
+    assert.match(orphanOutput.stderr(), /No running stack/);
+  });
+});

@@ -1,0 +1,85 @@
+// What every scenario reads from the environment (`k6 run -e NAME=value` or the shell's env).
+// Keeping it in one module means the scenarios differ in their load and their questions, not in
+// how they find the service.
+import http from 'k6/http';
+
+function env(name: string): string | undefined {
+  const value = __ENV[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** nginx's address: the public entry point. */
+export const BASE_URL = (env('BASE_URL') ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+
+export function numberFromEnv(name: string, fallback: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got '${raw}'`);
+  return value;
+}
+
+export function stringFromEnv(name: string, fallback: string): string {
+  return env(name) ?? fallback;
+}
+
+/**
+ * Each app process keeps its own http_requests_in_flight gauge and counters, so each one's
+ * /metrics is read: METRICS_URLS=http://127.0.0.1:8001/metrics,http://127.0.0.1:8002/metrics
+ */
+export const METRICS_URLS: readonly string[] = (env('METRICS_URLS') ?? '')
+  .split(',')
+  .map((url) => url.trim())
+  .filter((url) => url !== '');
+
+/** nginx stub_status; answered to loopback and private networks only. Empty turns it off. */
+export const NGINX_STATUS_URL: string | undefined = env('NGINX_STATUS_URL') ?? `${BASE_URL}/nginx_status`;
+
+/** Where handleSummary writes `<scenario>.json` and `<scenario>.txt`. */
+export const RESULTS_DIR = (env('RESULTS_DIR') ?? 'k6/results').replace(/\/+$/, '');
+
+/** setup(): stop at once, with a reason, when the service is not there (no point loading it). */
+export function requireReady(): void {
+  const response = http.get(`${BASE_URL}/readyz`, { tags: { name: 'setup' } });
+  if (response.status !== 200) {
+    throw new Error(`linkyard is not ready at ${BASE_URL}/readyz (got ${response.status} ${String(response.error)}). Start it first: npm start, or docker compose up.`);
+  }
+}
+
+interface BookmarkList {
+  items: Array<{ name: string }>;
+}
+
+/**
+ * Short names to follow: NAMES (comma-separated), else the newest bookmarks; when there are none,
+ * creates some pointing at SEED_URI (the service checks that URI, so it must answer).
+ */
+export function shortNames(wanted: number): string[] {
+  const given = env('NAMES');
+  if (given !== undefined) return given.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const listed = http.get(`${BASE_URL}/api/bookmarks?limit=${Math.min(500, wanted)}`, { tags: { name: 'setup' } });
+  const names = listed.status === 200 ? (listed.json() as unknown as BookmarkList).items.map((item) => item.name) : [];
+  if (names.length > 0) return names;
+  const seedUri = stringFromEnv('SEED_URI', 'https://example.com/');
+  for (let i = 0; i < Math.min(wanted, 20); i++) {
+    const created = http.post(`${BASE_URL}/api/bookmarks`, JSON.stringify({ uri: `${seedUri}#k6-${i}`, name: `k6-${i}` }), {
+      headers: { 'content-type': 'application/json' },
+      tags: { name: 'setup' },
+    });
+    if (created.status !== 201 && created.status !== 200) {
+      throw new Error(`no bookmarks to follow, and creating one for ${seedUri} failed with ${created.status}: ${String(created.body)}. Set NAMES or SEED_URI.`);
+    }
+    names.push(`k6-${i}`);
+  }
+  return names;
+}
+
+/** The page's stylesheet, hashed name and all, as a browser finds it. */
+export function stylesheetPath(): string {
+  const page = http.get(`${BASE_URL}/`, { tags: { name: 'setup' } });
+  const match = /<link\s+rel="stylesheet"\s+href="([^"]+)"/.exec(String(page.body));
+  if (page.status !== 200 || match?.[1] === undefined) {
+    throw new Error(`GET ${BASE_URL}/ gave ${page.status} and no stylesheet link`);
+  }
+  return match[1];
+}

@@ -1,0 +1,68 @@
+// REDIRECTS: throughput and latency of the hot path, GET /<name> → 303.
+//
+// Constant arrival rate, so latency is measured at a stated load rather than at whatever rate a
+// fixed number of VUs happens to reach. Every short name goes into one metric series
+// (tags.name = 'GET /:name'), not one series per name.
+//
+//   k6 run -e BASE_URL=http://127.0.0.1:8080 -e RATE=2000 -e DURATION=30 k6/redirects.ts
+import { check } from 'k6';
+import http from 'k6/http';
+import type { Options } from 'k6/options';
+import { BASE_URL, RESULTS_DIR, numberFromEnv, requireReady, shortNames } from './lib/config.ts';
+import { TREND_STATS, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+
+const RATE = numberFromEnv('RATE', 1000);
+const DURATION_SECONDS = numberFromEnv('DURATION', 30);
+const P99_MS = numberFromEnv('P99_MS', 10);
+
+export const options: Options = {
+  scenarios: {
+    redirects: {
+      executor: 'constant-arrival-rate',
+      rate: RATE,
+      timeUnit: '1s',
+      duration: `${DURATION_SECONDS}s`,
+      preAllocatedVUs: Math.max(10, Math.ceil(RATE / 50)),
+      maxVUs: Math.max(100, Math.ceil(RATE / 5)),
+    },
+  },
+  summaryTrendStats: TREND_STATS,
+  thresholds: {
+    // The goal: every redirect answered, 99% of them within P99_MS (10 ms by default).
+    'http_req_failed{name:GET /:name}': ['rate<0.001'],
+    'http_req_duration{name:GET /:name}': [`p(99)<${P99_MS}`],
+    'http_reqs{name:GET /:name}': ['count>0'],
+    dropped_iterations: ['count==0'],
+    checks: ['rate>0.999'],
+  },
+};
+
+export function setup(): { names: string[] } {
+  requireReady();
+  return { names: shortNames(100) };
+}
+
+export default function redirect(data: { names: string[] }): void {
+  const name = data.names[Math.floor(Math.random() * data.names.length)] ?? '';
+  // redirects: 0: the 303 is the answer; following it would time the target site instead.
+  const response = http.get(`${BASE_URL}/${name}`, { redirects: 0, tags: { name: 'GET /:name' } });
+  check(response, { '303 with a Location': (r) => r.status === 303 && r.headers.Location !== undefined });
+}
+
+export function handleSummary(data: SummaryData): Record<string, string> {
+  const series = 'http_req_duration{name:GET /:name}';
+  const result = {
+    rate: RATE,
+    durationSeconds: DURATION_SECONDS,
+    requests: metricValue(data, 'http_reqs{name:GET /:name}', 'count'),
+    rps: metricValue(data, 'http_reqs{name:GET /:name}', 'rate'),
+    latencyMs: { avg: metricValue(data, series, 'avg'), p50: metricValue(data, series, 'med'), p90: metricValue(data, series, 'p(90)'), p99: metricValue(data, series, 'p(99)') },
+    failedRate: metricValue(data, 'http_req_failed{name:GET /:name}', 'rate'),
+  };
+  const lines = [
+    `${fmt(result.requests)} redirects at ${fmt(result.rps)} req/s (asked for ${RATE}/s)`,
+    `latency: avg ${fmt(result.latencyMs.avg)} ms, p50 ${fmt(result.latencyMs.p50)} ms, p90 ${fmt(result.latencyMs.p90)} ms, p99 ${fmt(result.latencyMs.p99)} ms (target p99 < ${P99_MS} ms)`,
+    `failed: ${fmt(result.failedRate * 100)}%`,
+  ];
+  return writeSummary(data, { scenario: 'redirects', lines, result }, RESULTS_DIR);
+}

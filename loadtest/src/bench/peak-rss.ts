@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * A process's peak resident set size in bytes (VmHWM, the kernel's high-water mark), or undefined
+ * when it is gone or this is not Linux. Exact, where sampling RSS would miss a short peak; the
+ * process's worker threads (the check pool) are in it too.
+ */
+export function peakRssBytes(pid: number): number | undefined {
+  return statusField(pid, 'VmHWM');
+}
+
+/** Resident set size now (VmRSS), next to the peak: a start-up spike and a steady state differ. */
+export function rssBytes(pid: number): number | undefined {
+  return statusField(pid, 'VmRSS');
+}
+
+function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,175 @@
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cacheSavingsReport } from './report/cache-savings.ts';
+import { inFlightReport } from './report/in-flight.ts';
+import { redirectsReport } from './report/redirects.ts';
+import { writeResults, type Report } from './report/write.ts';
+import { Progress } from './progress.ts';
+import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from './scenarios/cache-savings.ts';
+import { IN_FLIGHT_DEFAULTS, runInFlight } from './scenarios/in-flight.ts';
+import { REDIRECTS_DEFAULTS, runRedirects } from './scenarios/redirects.ts';
+import { openTarget, type Target } from './target.ts';
+
+export const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
+
+const USAGE = `npm run loadtest -- <scenario> [options]
+
+Scenarios:
+  in-flight      page views at a constant rate; Little's L = λ·W next to the in-flight counts
+                 sampled from the apps (http_requests_in_flight) and nginx (stub_status)
+  cache-savings  browsers without a cache, always revalidating, and honouring Cache-Control:
+                 requests sent, reaching nginx, reaching the apps; next to the seed's arithmetic
+  redirects      GET /<name> → 303 as fast as N connections go: req/s and latency percentiles
+
+Target (default: start the native stack in temp folders, and stop it at the end):
+  --url URL                 an already running stack (nginx's URL) instead
+  --metrics-urls A,B        with --url: each app process's /metrics
+  --nginx-status-url URL    with --url: stub_status (default <url>/nginx_status)
+  --instances N             app processes of the started stack (default 2)
+
+Load:
+  --rate N          in-flight: page views per second (default ${IN_FLIGHT_DEFAULTS.viewsPerSecond})
+  --duration S      in-flight, redirects: seconds (default ${IN_FLIGHT_DEFAULTS.durationSeconds}, ${REDIRECTS_DEFAULTS.durationSeconds})
+  --tolerance F     in-flight: allowed |observed − λ·W| / λ·W (default ${IN_FLIGHT_DEFAULTS.tolerance})
+  --visitors N      cache-savings: browsers (default ${CACHE_SAVINGS_DEFAULTS.visitors})
+  --visits N        cache-savings: visits per browser (default ${CACHE_SAVINGS_DEFAULTS.visitsPerVisitor})
+  --connections N   redirects: connections (default ${REDIRECTS_DEFAULTS.connections})
+  --warmup S        in-flight, redirects: unmeasured load first (default 1)
+
+Output:
+  --out DIR         where <scenario>.json, .md and the charts go (default loadtest/results)
+  --quiet           no progress lines
+`;
+
+type Scenario = 'in-flight' | 'cache-savings' | 'redirects';
+const SCENARIOS: readonly Scenario[] = ['in-flight', 'cache-savings', 'redirects'];
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
+  return value;
+}
+
+class UsageError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 64) {
+    super(message);
+    this.exitCode = exitCode; // 64: EX_USAGE; 0 for --help
+  }
+}
+
+export interface CliRun {
+  scenario: Scenario;
+  result: unknown;
+  report: Report;
+  written: string[];
+}
+
+function parseCommandLine(argv: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        'metrics-urls': { type: 'string' },
+        'nginx-status-url': { type: 'string' },
+        instances: { type: 'string' },
+        rate: { type: 'string' },
+        duration: { type: 'string' },
+        tolerance: { type: 'string' },
+        visitors: { type: 'string' },
+        visits: { type: 'string' },
+        connections: { type: 'string' },
+        warmup: { type: 'string' },
+        out: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+  }
+}
+
+/** Runs one scenario from command-line arguments; the tests call this too, with small numbers. */
+export async function main(argv: readonly string[]): Promise<CliRun> {
+  const { values, positionals } = parseCommandLine(argv);
+  const scenario = SCENARIOS.find((candidate) => candidate === positionals[0]);
+  if (values.help) throw new UsageError(USAGE, 0);
+  if (scenario === undefined) {
+    throw new UsageError(positionals[0] === undefined ? USAGE : `unknown scenario '${positionals[0]}'\n\n${USAGE}`);
+  }
+  // Every number is checked before anything starts.
+  const warmup = values.warmup === undefined ? undefined : Number(values.warmup);
+  if (warmup !== undefined && !(warmup >= 0)) throw new UsageError(`--warmup must be 0 or more seconds, got '${values.warmup}'`);
+  const inFlight = {
+    ...IN_FLIGHT_DEFAULTS,
+    viewsPerSecond: positive('rate', values.rate, IN_FLIGHT_DEFAULTS.viewsPerSecond),
+    durationSeconds: positive('duration', values.duration, IN_FLIGHT_DEFAULTS.durationSeconds),
+    tolerance: positive('tolerance', values.tolerance, IN_FLIGHT_DEFAULTS.tolerance),
+    warmupSeconds: warmup ?? IN_FLIGHT_DEFAULTS.warmupSeconds,
+  };
+  const cacheSavings = {
+    visitors: positive('visitors', values.visitors, CACHE_SAVINGS_DEFAULTS.visitors),
+    visitsPerVisitor: positive('visits', values.visits, CACHE_SAVINGS_DEFAULTS.visitsPerVisitor),
+  };
+  const redirects = {
+    connections: positive('connections', values.connections, REDIRECTS_DEFAULTS.connections),
+    durationSeconds: positive('duration', values.duration, REDIRECTS_DEFAULTS.durationSeconds),
+    warmupSeconds: warmup ?? REDIRECTS_DEFAULTS.warmupSeconds,
+  };
+  const instances = positive('instances', values.instances, 2);
+  const progress = new Progress({ quiet: values.quiet });
+  const outDir = values.out ?? RESULTS_DIR;
+
+  progress.log(values.url === undefined ? `starting the native stack (${instances} app processes)` : `using the stack at ${values.url}`);
+  const target: Target = await openTarget({
+    url: values.url,
+    metricsUrls: values['metrics-urls']?.split(',').map((url) => url.trim()).filter(Boolean),
+    nginxStatusUrl: values['nginx-status-url'],
+    instances,
+  });
+  const stopOnSignal = () => {
+    progress.log('interrupted: stopping the stack');
+    void target.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  try {
+    let result: unknown;
+    let report: Report;
+    if (scenario === 'in-flight') {
+      const run = await runInFlight(target, inFlight, progress);
+      result = run;
+      report = inFlightReport(run);
+    } else if (scenario === 'cache-savings') {
+      const run = await runCacheSavings(target, cacheSavings, progress);
+      result = run;
+      report = cacheSavingsReport(run);
+    } else {
+      const run = await runRedirects(target, redirects, progress);
+      result = run;
+      report = redirectsReport(run);
+    }
+    const written = writeResults(outDir, scenario, result, report);
+    return { scenario, result, report, written };
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    progress.log('stopping');
+    await target.stop();
+  }
+}
+
+if (import.meta.filename === process.argv[1]) {
+  try {
+    const run = await main(process.argv.slice(2));
+    process.stdout.write(`\n${run.report.table}\n\nwritten: ${run.written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    throw error;
+  }
+}

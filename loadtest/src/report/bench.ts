@@ -1,0 +1,154 @@
+import type { HammerResult } from '../hammer.ts';
+import { describeRun, type RunInfo } from '../run-info.ts';
+import { markdownTable, mark, textTable, type Row } from './markdown.ts';
+import { PALETTE, barChart } from './svg.ts';
+import type { Report } from './write.ts';
+
+export interface Leg extends HammerResult {
+  name: string;
+}
+
+export interface SlowChecksResult {
+  without: Leg;
+  with: Leg;
+  /** Checks the apps reported running or queued once all were sent. */
+  checksReported: number;
+  /** Σ http_requests_in_flight meanwhile: here the gauge sees them, since they wait on I/O. */
+  inFlightGauge: number;
+  creationStatuses: Record<string, number>;
+}
+
+export interface BenchResult {
+  scenario: 'bench';
+  run: RunInfo;
+  options: { connections: number; durationSeconds: number; instances: number; slowChecks: number; slowTargetDelayMs: number };
+  throughput: { returnCeiling: Leg; mapCeiling: Leg; oneApp: Leg; fullStack: Leg };
+  ratios: { stackOverReturn: number; stackOverMap: number };
+  slowChecks: { pool: SlowChecksResult; inline: SlowChecksResult };
+  create: Leg;
+  rss: Array<{ stack: string; app: number; peakBytes: number; rssBytes: number }>;
+  elapsedSeconds: number;
+}
+
+export interface Target {
+  name: string;
+  value: string;
+  goal: string;
+  met: boolean;
+}
+
+const MiB = 2 ** 20;
+
+export function benchTargets(result: BenchResult): Target[] {
+  const { ratios, throughput, slowChecks, rss } = result;
+  const slowdown = (run: SlowChecksResult) => run.with.latency.p99 / run.without.latency.p99;
+  const peak = Math.max(...rss.map((entry) => entry.peakBytes));
+  return [
+    { name: 'stack / architecture ceiling, req/s: (4)/(2)', value: ratios.stackOverMap.toFixed(2), goal: '≥ 0.6', met: ratios.stackOverMap >= 0.6 },
+    { name: 'redirect p99 through the stack (4)', value: `${throughput.fullStack.latency.p99.toFixed(2)} ms`, goal: '< 10 ms', met: throughput.fullStack.latency.p99 < 10 },
+    { name: `redirect p99 with ${result.options.slowChecks} slow checks, checks in the pool`, value: `${slowdown(slowChecks.pool).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.pool) <= 1.5 },
+    { name: `redirect p99 with ${result.options.slowChecks} slow checks, checks on the main thread`, value: `${slowdown(slowChecks.inline).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.inline) <= 1.5 },
+    { name: 'peak RSS of an app process', value: `${(peak / MiB).toFixed(0)} MiB`, goal: '< 150 MB', met: peak < 150e6 },
+  ];
+}
+
+function legRow(leg: Leg, extra: Row = []): Row {
+  const failed = leg.errors;
+  return [leg.name, Math.round(leg.rps), leg.latency.p50, leg.latency.p99, leg.latency.max, leg.requests, failed, ...extra];
+}
+
+const LEG_HEADER: Row = ['', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'no answer'];
+
+export function benchReport(result: BenchResult): Report {
+  const { throughput, ratios, slowChecks, create, options } = result;
+  const throughputRows: Row[] = [
+    legRow(throughput.returnCeiling, ['']),
+    legRow(throughput.mapCeiling, ['']),
+    legRow(throughput.oneApp, ['']),
+    legRow(throughput.fullStack, [`(4)/(1) = ${ratios.stackOverReturn.toFixed(2)}, (4)/(2) = ${ratios.stackOverMap.toFixed(2)}`]),
+  ];
+  const checkRows: Row[] = (['pool', 'inline'] as const).flatMap((mode) => {
+    const run = slowChecks[mode];
+    const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}`;
+    return [legRow({ ...run.without, name: `${mode}: without checks` }, ['']), legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note])];
+  });
+  const created = create.statuses['201'] ?? 0;
+  const createRows: Row[] = [legRow(create, [`${Math.round(created / create.durationSeconds)} created/s; ${Object.entries(create.statuses).map(([s, c]) => `${s}: ${c}`).join(', ')}`])];
+  const rssRows: Row[] = result.rss.map((entry) => [entry.stack, `app${entry.app}`, (entry.peakBytes / MiB).toFixed(1), (entry.rssBytes / MiB).toFixed(1)]);
+  const targets = benchTargets(result);
+  const targetRows: Row[] = targets.map((target) => [target.name, target.value, target.goal, mark(target.met)]);
+
+  const throughputChart = barChart({
+    title: `Redirects per second, ${options.connections} connections`,
+    yLabel: 'requests per second',
+    groups: [
+      { label: '(1) nginx', bars: [{ name: 'req/s', value: throughput.returnCeiling.rps }] },
+      { label: '(2) node:http', bars: [{ name: 'req/s', value: throughput.mapCeiling.rps }] },
+      { label: '(3) one app', bars: [{ name: 'req/s', value: throughput.oneApp.rps }] },
+      { label: '(4) stack', bars: [{ name: 'req/s', value: throughput.fullStack.rps }] },
+    ],
+    colors: { 'req/s': PALETTE[0] },
+  });
+  const latencyChart = barChart({
+    title: 'Redirect latency (ms)',
+    yLabel: 'milliseconds',
+    groups: [
+      { label: '(1)', leg: throughput.returnCeiling },
+      { label: '(2)', leg: throughput.mapCeiling },
+      { label: '(3)', leg: throughput.oneApp },
+      { label: '(4)', leg: throughput.fullStack },
+      { label: 'pool+checks', leg: slowChecks.pool.with },
+      { label: 'inline+checks', leg: slowChecks.inline.with },
+    ].map(({ label, leg }) => ({ label, bars: [{ name: 'p50', value: leg.latency.p50 }, { name: 'p99', value: leg.latency.p99 }] })),
+    colors: { p50: PALETTE[0], p99: PALETTE[1] },
+  });
+
+  const header = (extra: string): Row => [...LEG_HEADER, extra];
+  const markdown = `# Bench: where the time goes on the hot path
+
+\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, undici), ${options.durationSeconds} s a leg after a warm-up; ${result.elapsedSeconds.toFixed(0)} s in all.
+
+## Targets
+
+${markdownTable(['', 'measured', 'goal', ''], targetRows)}
+
+Reported, never asserted: a shared or busy machine moves every number here.
+
+## Redirect throughput: GET /<name> → 303
+
+${markdownTable(header(''), throughputRows)}
+
+- (1) nginx answering \`return 303\` itself, no access log: the proxy ceiling — and, with the load generator on the same ${result.run.cpus} CPU(s), largely the generator's ceiling too: it is one Node thread.
+- (2) the same nginx in front of ${options.instances} processes of plain \`node:http\` doing a Map lookup: the ceiling of this architecture (Node behind nginx), with nothing of the app in it.
+- (3) one app process as shipped (Fastify, SQLite, visit counting, request logging at info), straight to its port.
+- (4) the whole stack as shipped: nginx (access log on) → ${options.instances} app processes on one SQLite file. The stack's launcher reads every process's log lines in the bench's own process, as \`npm start\` would in its own, so logging costs CPU on the generator's side too.
+
+![Throughput](bench-throughput.svg)
+
+## Redirects while slow URI checks are in flight
+
+${options.slowChecks} bookmark creations, each waiting on a check of a local site that answers after ${options.slowTargetDelayMs / 1000} s, are put in flight (sent to the app processes directly, round-robin: nginx's per-client burst limit would refuse most of 200 at once), then redirects are measured again through nginx on the same stack. "gauges" is Σ http_requests_in_flight meanwhile: requests parked on I/O are the ones a scrape can see. \`CHECK_MODE=pool\` runs checks on worker threads (piscina), \`inline\` on the request thread.
+
+${markdownTable(header(''), checkRows)}
+
+![Latency](bench-latency.svg)
+
+## Creating bookmarks: POST /api/bookmarks
+
+Each request a new name, its URI on a fast local site (so every creation runs a real check), through nginx with the rate limit lifted.
+
+${markdownTable(header(''), createRows)}
+
+## Peak RSS per app process (VmHWM)
+
+${markdownTable(['stack', 'process', 'peak MiB', 'at the end MiB'], rssRows)}
+
+Read from /proc/<pid>/status after the stack's legs: VmHWM is the kernel's high-water mark of the whole process, its check-pool worker threads (each a V8 isolate of its own) included.
+`;
+  const table = [
+    textTable(header(''), [...throughputRows, ...checkRows, ...createRows]),
+    textTable(['stack', 'process', 'peak RSS MiB', 'RSS at the end MiB'], rssRows),
+    textTable(['target', 'measured', 'goal', ''], targetRows),
+  ].join('\n\n');
+  return { table, markdown, charts: { 'bench-throughput.svg': throughputChart, 'bench-latency.svg': latencyChart } };
+}

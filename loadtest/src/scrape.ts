@@ -1,0 +1,57 @@
+import { Agent, request } from 'undici';
+import { appCounters, parsePrometheusText, type AppCounters } from './prometheus.ts';
+import { parseStubStatus, type StubStatus } from './stub-status.ts';
+
+/**
+ * The harness's own connections for reading /metrics and stub_status, apart from the load
+ * generator's: a scrape never waits behind load for a socket, and load never waits behind a scrape.
+ */
+export const scrapeAgent = new Agent({ connections: 4, keepAliveTimeout: 10_000, pipelining: 1 });
+
+const SCRAPE_TIMEOUT_MS = 2000;
+
+async function getText(url: string): Promise<string> {
+  const response = await request(url, {
+    dispatcher: scrapeAgent,
+    headersTimeout: SCRAPE_TIMEOUT_MS,
+    bodyTimeout: SCRAPE_TIMEOUT_MS,
+  });
+  const text = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`GET ${url} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+  return text;
+}
+
+export async function scrapeApp(metricsUrl: string): Promise<AppCounters> {
+  return appCounters(parsePrometheusText(await getText(metricsUrl)));
+}
+
+export function scrapeApps(metricsUrls: readonly string[]): Promise<AppCounters[]> {
+  return Promise.all(metricsUrls.map(scrapeApp));
+}
+
+export async function scrapeNginx(statusUrl: string): Promise<StubStatus> {
+  return parseStubStatus(await getText(statusUrl));
+}
+
+/** Totals across every app process: each process keeps its own counters. */
+export function totalCounters(each: readonly AppCounters[]): AppCounters {
+  const total: AppCounters = { requests: 0, durationSum: 0, durationCount: 0, inFlight: 0, residentBytes: 0 };
+  for (const counters of each) {
+    total.requests += counters.requests;
+    total.durationSum += counters.durationSum;
+    total.durationCount += counters.durationCount;
+    total.inFlight += counters.inFlight;
+    total.residentBytes += counters.residentBytes;
+  }
+  return total;
+}
+
+export function counterDelta(before: AppCounters, after: AppCounters): AppCounters {
+  return {
+    requests: after.requests - before.requests,
+    durationSum: after.durationSum - before.durationSum,
+    durationCount: after.durationCount - before.durationCount,
+    inFlight: after.inFlight,
+    residentBytes: after.residentBytes,
+  };
+}

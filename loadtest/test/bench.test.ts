@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { renderCeilingConfig } from '../src/bench/nginx.ts';
+import { runBench } from '../src/bench.ts';
+import { Progress } from '../src/progress.ts';
+import { benchReport, benchTargets } from '../src/report/bench.ts';
+
+test('the ceiling nginx configs are ones nginx accepts', (t) => {
+  const prefix = mkdtempSync(join(tmpdir(), 'linkyard-bench-conf-'));
+  t.after(() => rmSync(prefix, { recursive: true, force: true }));
+  mkdirSync(join(prefix, 'tmp')); // startNginx makes it; nginx -t wants the temp paths to exist
+  for (const config of [{ kind: 'return', port: 18_999 }, { kind: 'proxy', port: 18_999, upstreamPorts: [18_001, 18_002] }] as const) {
+    const path = join(prefix, 'nginx.conf');
+    writeFileSync(path, renderCeilingConfig(prefix, config));
+    const check = spawnSync('nginx', ['-t', '-p', prefix, '-c', path], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+  }
+});
+
+test('bench: every leg in miniature, numbers sane, targets marked but not asserted', async () => {
+  const result = await runBench(
+    { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000 },
+    new Progress({ quiet: true }),
+  );
+  for (const leg of [...Object.values(result.throughput), result.slowChecks.pool.with, result.slowChecks.inline.with]) {
+    assert.ok(leg.rps > 0, `${leg.name}: req/s`);
+    assert.deepEqual(Object.keys(leg.statuses), ['303'], `${leg.name}: only 303s`);
+    assert.ok(leg.latency.p99 >= leg.latency.p50);
+  }
+  for (const mode of ['pool', 'inline'] as const) {
+    const run = result.slowChecks[mode];
+    assert.equal(run.checksReported, 10, `${mode}: the apps reported every check in flight`);
+    // Requests parked on I/O are what the in-flight gauge does see.
+    assert.ok(run.inFlightGauge >= 10, `${mode}: gauge ${run.inFlightGauge}`);
+    assert.equal(Object.values(run.creationStatuses).reduce((a, b) => a + b, 0), 10, 'every creation answered');
+  }
+  assert.ok((result.create.statuses['201'] ?? 0) > 0, 'bookmarks were created');
+  assert.ok(result.rss.length >= 3 && result.rss.every((entry) => entry.peakBytes > 10e6));
+  assert.ok(result.ratios.stackOverMap > 0);
+  assert.equal(benchTargets(result).length, 5);
+  assert.match(benchReport(result).markdown, /## Targets/);
+});
