@@ -14,6 +14,8 @@ export interface Config {
   port: number;
   /** Origin people (and the self-link check) reach the service at; used to build short URLs. */
   publicUrl: URL;
+  /** Where the service reaches itself from inside, for the self-link check (compose: http://nginx:8080). */
+  selfUrl: URL;
   dataDir: string;
   /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. */
   databaseUrl: string | undefined;
@@ -126,6 +128,7 @@ export function loadConfig(env: Env = process.env): Config {
     host,
     port,
     publicUrl: httpUrl('PUBLIC_URL', publicUrlRaw),
+    selfUrl: httpUrl('SELF_URL', read(env, 'SELF_URL') ?? publicUrlRaw),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
     databaseUrl,
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),

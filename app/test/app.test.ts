@@ -102,6 +102,19 @@ describe('the app as a whole', () => {
     assert.equal(refused.status, 404);
   });
 
+  it('checks its own public URL where SELF_URL says it reaches itself (compose: through nginx)', async (t) => {
+    const port = await freePort();
+    // A public name that resolves nowhere, as localhost:8080 is nowhere useful inside a container.
+    const publicUrl = new URL('http://links.linkyard.invalid:8080/');
+    const selfUrl = new URL(`http://127.0.0.1:${port}/`);
+    const app = await buildApp(testConfig({ port, publicUrl, selfUrl, dataDir: tempDir(t), check: { allowPrivate: false } }));
+    t.after(() => app.close());
+    await app.listen({ port, host: '127.0.0.1' });
+    const response = await fetch(selfUrl, { method: 'POST', redirect: 'manual', ...form({ longuri: `${publicUrl.href}healthz`, shortname: 'home' }) });
+    assert.equal(response.status, 303);
+    assert.equal((await fetch(`${selfUrl.href}home`, { redirect: 'manual' })).headers.get('location'), `${publicUrl.href}healthz`);
+  });
+
   it('answers 503 with Retry-After when the check queue is full', async (t) => {
     const slow = await startTarget(t, (_request, response) => {
       setTimeout(() => htmlPage('slow')(_request, response), 1500);

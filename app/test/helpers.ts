@@ -13,7 +13,8 @@ export type ConfigOverrides = Partial<Omit<Config, 'check'>> & { check?: Partial
 /** The defaults, as `loadConfig` gives them for an empty environment, with `overrides` on top. */
 export function testConfig(overrides: ConfigOverrides = {}): Config {
   const base = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1' });
-  return { ...base, ...overrides, check: { ...base.check, ...overrides.check } };
+  const selfUrl = overrides.selfUrl ?? overrides.publicUrl ?? base.selfUrl;
+  return { ...base, ...overrides, selfUrl, check: { ...base.check, ...overrides.check } };
 }
 
 export function tempDir(t: TestContext, prefix = 'linkyard-test-'): string {

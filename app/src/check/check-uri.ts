@@ -1,5 +1,5 @@
 import { TextDecoder } from 'node:util';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
 import { TitleFinder } from './page-title.ts';
@@ -54,7 +54,7 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     if (refusal !== null) return rejected('forbidden_address', refusal, null);
     visited.add(withoutFragment(url));
 
-    const { statusCode: status, headers: responseHeaders, body } = await request(url, {
+    const { statusCode: status, headers: responseHeaders, body } = await request(viaSelf(url, options), {
       dispatcher,
       method: 'GET',
       headers,
@@ -89,6 +89,12 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     }
     return rejected('http_status', `HTTP ${status}`, status);
   }
+}
+
+/** A URI under the service's own origin is fetched where the service reaches itself (selfVia). */
+function viaSelf(url: URL, options: CheckOptions): URL {
+  if (options.selfVia === options.selfOrigin || url.origin !== new URL(options.selfOrigin).origin) return url;
+  return new URL(`${url.pathname}${url.search}`, options.selfVia);
 }
 
 /** The same rule the connector applies, judged before any socket is opened for an IP literal. */
@@ -200,30 +206,37 @@ function messageOf(error: unknown): string {
  * undici's 300 s header and body timeouts are far too long for a check; the deadline signal ends
  * the check itself, these bound bodies left draining after it.
  */
-const agents = new Map<string, Agent>();
+const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher }>();
 
 function agentKey(options: CheckOptions): string {
-  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin]);
+  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin, options.selfVia]);
 }
 
-function agentFor(options: CheckOptions): Agent {
+function agentFor(options: CheckOptions): Dispatcher {
   const key = agentKey(options);
-  let agent = agents.get(key);
-  if (agent === undefined) {
-    agent = new Agent({
+  let entry = agents.get(key);
+  if (entry === undefined) {
+    const agent = new Agent({
       connect: guardedConnector(options),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
-    agents.set(key, agent);
+    // A kept-alive socket can be closed by the server just as it is reused (nginx closes idle
+    // client connections on every reload): the GET never reached anyone, so send it once more
+    // on a fresh socket, as browsers do. Statuses are never retried: they are the verdict.
+    const dispatcher = agent.compose(
+      interceptors.retry({ maxRetries: 1, minTimeout: 0, statusCodes: [], errorCodes: ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'] }),
+    );
+    entry = { agent, dispatcher };
+    agents.set(key, entry);
   }
-  return agent;
+  return entry.dispatcher;
 }
 
 /** Closes the sockets kept for `options` (the inline checker's close; a worker's die with it). */
 export async function closeAgent(options: CheckOptions): Promise<void> {
   const key = agentKey(options);
-  const agent = agents.get(key);
+  const entry = agents.get(key);
   agents.delete(key);
-  await agent?.destroy();
+  await entry?.agent.destroy();
 }

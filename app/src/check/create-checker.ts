@@ -12,6 +12,7 @@ export function checkOptionsFrom(config: Config): CheckOptions {
     maxBodyBytes,
     allowPrivate,
     selfOrigin: config.publicUrl.origin,
+    selfVia: config.selfUrl.origin,
     // Says who is knocking and where to read about it, as a well-behaved robot should.
     userAgent: `linkyard-link-check/0.1 (+${config.publicUrl.href})`,
   };

@@ -7,6 +7,7 @@ export interface ConnectorOptions {
   connectTimeoutMs: number;
   allowPrivate: boolean;
   selfOrigin: string;
+  selfVia: string;
 }
 
 /**
@@ -22,9 +23,9 @@ export function guardedConnector(options: ConnectorOptions): buildConnector.conn
   if (options.allowPrivate) return open;
 
   const guarded = buildConnector({ timeout: options.connectTimeoutMs, lookup: publicOnlyLookup });
-  const selfOrigin = new URL(options.selfOrigin).origin;
+  const selfOrigins = new Set([new URL(options.selfOrigin).origin, new URL(options.selfVia).origin]);
   return (target, callback) => {
-    if (originOf(target) === selfOrigin) return open(target, callback);
+    if (selfOrigins.has(originOf(target))) return open(target, callback);
     const literal = ipLiteral(target.hostname);
     if (literal !== null && !isPublicAddress(literal)) {
       // undici expects the callback after connect() returns, as a socket would call it.

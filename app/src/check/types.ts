@@ -46,6 +46,11 @@ export interface CheckOptions {
   allowPrivate: boolean;
   /** The service's own origin: always allowed, so a bookmark to the service itself works. */
   selfOrigin: string;
+  /**
+   * Where the check reaches that origin from inside (usually selfOrigin itself). In compose,
+   * PUBLIC_URL's localhost:8080 is the app's own container; the service is at http://nginx:8080.
+   */
+  selfVia: string;
   userAgent: string;
 }
 

@@ -63,7 +63,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
       request.log.info({ code: error.code }, 'form rejected');
-      return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message } });
+      return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
   });
 

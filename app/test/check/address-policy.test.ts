@@ -52,7 +52,7 @@ function connect(connector: buildConnector.connector, target: { hostname: string
   });
 }
 
-const strict = { connectTimeoutMs: 1000, allowPrivate: false, selfOrigin: 'http://linkyard.invalid' };
+const strict = { connectTimeoutMs: 1000, allowPrivate: false, selfOrigin: 'http://linkyard.invalid', selfVia: 'http://linkyard.invalid' };
 
 test('the connector refuses private literals and names without opening a socket', async (t) => {
   const v4 = await startTarget(t, '127.0.0.1');
