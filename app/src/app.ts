@@ -15,6 +15,7 @@ import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerStaticRoutes } from './routes/static.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
+import { OneLinePerRequest } from './request-log.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
@@ -53,6 +54,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       if (typeof given === 'string' && REQUEST_ID.test(given) && peer !== undefined && isTrustedProxy(peer)) return given;
       return randomUUID();
     },
+    logController: new OneLinePerRequest(),
     bodyLimit: BODY_LIMIT,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     requestTimeout: config.keepAliveTimeoutMs + 15_000,

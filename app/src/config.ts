@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { compileAddressMatcher } from './trusted-proxies.ts';
 
@@ -143,7 +142,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBodyBytes: integer(env, 'CHECK_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024),
       allowPrivate: boolean(env, 'CHECK_ALLOW_PRIVATE', false),
       mode: oneOf(env, 'CHECK_MODE', ['pool', 'inline'] as const, 'pool'),
-      workers: integer(env, 'CHECK_WORKERS', Math.min(2, availableParallelism()), 1, 64),
+      // One thread holds 50 concurrent checks (they wait on I/O); each more costs ~40 MB per process.
+      workers: integer(env, 'CHECK_WORKERS', 1, 1, 64),
       concurrentPerWorker: integer(env, 'CHECK_CONCURRENCY_PER_WORKER', 50, 1, 1000),
       maxQueue: integer(env, 'CHECK_MAX_QUEUE', 200, 0, 100_000),
     },
