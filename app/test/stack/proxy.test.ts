@@ -142,6 +142,22 @@ describe('proxy/ nginx configuration', () => {
     assert.match(String(refused[0]!.headers['content-security-policy']), /frame-ancestors 'none'/);
   });
 
+  it('answers /api/ clients with JSON errors in the app\'s shape', async () => {
+    const calls = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        httpRequest(`${url}/api/bookmarks`, { method: 'POST', body: '{"uri":"https://example.com/"}', headers: { 'content-type': 'application/json' } }),
+      ),
+    );
+    const statuses = new Set(calls.map((call) => call.status));
+    assert.deepEqual([...statuses].sort(), [429, 502], 'no app behind it: 502; over the burst: 429');
+    for (const call of calls) {
+      assert.match(String(call.headers['content-type']), /^application\/json/);
+      const body = JSON.parse(call.body) as { error: string; message: string };
+      assert.equal(body.error, call.status === 429 ? 'RATE_LIMITED' : 'UPSTREAM_UNAVAILABLE');
+      assert.ok(body.message.length > 0);
+    }
+  });
+
   it('keeps /nginx_status and /metrics for the internal network', async () => {
     const inside = await httpRequest(`${url}/nginx_status`);
     assert.equal(inside.status, 200);
