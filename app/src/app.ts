@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import formBody from '@fastify/formbody';
+import { pino } from 'pino';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createChecker } from './check/create-checker.ts';
 import type { UriChecker } from './check/types.ts';
@@ -45,7 +46,13 @@ export interface AppParts {
 export async function buildApp(config: Config, parts: AppParts = {}): Promise<FastifyInstance> {
   const isTrustedProxy = compileAddressMatcher(config.trustedProxies);
   const app = Fastify({
-    logger: { level: config.logLevel, redact: ['req.headers.authorization'] },
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+      // Buffered, written in 4 KiB batches off the request path; pino flushes what is left when
+      // the process exits (a kill -9 can lose the last few lines, never a request).
+      stream: pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    },
     trustProxy: (address: string) => isTrustedProxy(address),
     // The proxy's X-Request-Id ties nginx's access log to ours; from anyone else it is ignored.
     genReqId: (request) => {
