@@ -305,7 +305,8 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     assert.match(await page.title(), /Too many requests/);
     assert.equal(await computedStyle(page, 'header.site', 'background-color'), BRAND);
     assert.match(await page.getByRole('main').textContent() ?? '', /Wait a few seconds/);
-    assert.equal(await page.getByRole('link', { name: /back/i }).getAttribute('href'), '/');
+    assert.match(await page.getByRole('main').textContent() ?? '', /Back button/);
+    assert.equal(await page.getByRole('link', { name: /bookmarks/i }).getAttribute('href'), '/');
     assert.deepEqual(await contrastProblems(page), []);
     await page.screenshot({ path: screenshotPath('rate-limited.png'), fullPage: true });
 
