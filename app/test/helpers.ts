@@ -7,6 +7,7 @@ import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppParts } from '../src/app.ts';
 import { loadConfig, type CheckConfig, type Config } from '../src/config.ts';
+import { freePorts } from '../src/stack/ports.ts';
 
 export type ConfigOverrides = Partial<Omit<Config, 'check'>> & { check?: Partial<CheckConfig> };
 
@@ -66,9 +67,7 @@ export function form(fields: Record<string, string>): { body: string; headers: R
 
 /** A port that was free a moment ago, for configs that must know their own address up front. */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no free port');
   return port;
 }

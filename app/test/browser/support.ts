@@ -266,10 +266,4 @@ export async function startTargetSite(): Promise<TargetSite> {
 }
 
 /** A port nothing listens on: a URI there is unreachable. */
-export async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort as closedPort } from '../helpers.ts';
