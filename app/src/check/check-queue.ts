@@ -1,8 +1,14 @@
 import { DomainError } from '../errors.ts';
-import type { CheckResult } from './types.ts';
+import type { CheckResult, UriChecker } from './types.ts';
 
-/** Runs one check in a slot; rejects only when `signal` aborts. */
-export type RunCheck = (uri: string, signal: AbortSignal | undefined) => Promise<CheckResult>;
+/** Where checks run: worker threads (the pool) or the request thread (inline). */
+export interface CheckEngine {
+  /** Runs one check in a slot; rejects only when `signal` aborts. */
+  run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult>;
+  /** False once the engine has failed (a worker module that does not load). */
+  readonly healthy: boolean;
+  close(): Promise<void>;
+}
 
 interface Waiting {
   uri: string;
@@ -13,8 +19,8 @@ interface Waiting {
 }
 
 /**
- * The admission bound shared by the pool and the inline checker, so the benchmark compares them
- * under the same rule: `slots` checks run at once, `maxQueue` more wait, the next is refused with
+ * The checker the app uses, whatever the engine: the admission bound is the same for both, so the
+ * benchmark compares them under the same rule: `slots` checks run at once, `maxQueue` more wait, the next is refused with
  * CHECK_QUEUE_FULL (a 503 with Retry-After).
  *
  * The pool keeps its waiting line here rather than in piscina: a waiting check whose caller gives
@@ -22,8 +28,8 @@ interface Waiting {
  * has reached a worker it aborts by terminating the whole thread and every check on it), and
  * queueDepth/running are then exact, where piscina cannot tell queued from running.
  */
-export class CheckQueue {
-  readonly #run: RunCheck;
+export class CheckQueue implements UriChecker {
+  readonly #engine: CheckEngine;
   readonly #slots: number;
   readonly #maxQueue: number;
   readonly #retryAfter: number;
@@ -32,8 +38,8 @@ export class CheckQueue {
   #running = 0;
   #closed = false;
 
-  constructor(options: { run: RunCheck; slots: number; maxQueue: number; timeoutMs: number }) {
-    this.#run = options.run;
+  constructor(engine: CheckEngine, options: { slots: number; maxQueue: number; timeoutMs: number }) {
+    this.#engine = engine;
     this.#slots = options.slots;
     this.#maxQueue = options.maxQueue;
     // A slot frees up within one check deadline at the latest.
@@ -48,8 +54,8 @@ export class CheckQueue {
     return this.#running;
   }
 
-  get closed(): boolean {
-    return this.#closed;
+  get healthy(): boolean {
+    return !this.#closed && this.#engine.healthy;
   }
 
   check(uri: string, signal?: AbortSignal): Promise<CheckResult> {
@@ -76,19 +82,20 @@ export class CheckQueue {
     return promise;
   }
 
-  /** Refuses everything waiting and everything new; running checks finish or are ended by the owner. */
-  close(): void {
+  /** Refuses everything waiting and everything new, then closes the engine (ending running checks). */
+  async close(): Promise<void> {
     this.#closed = true;
     for (const entry of this.#waiting) {
       entry.signal?.removeEventListener('abort', entry.onAbort);
       entry.reject(this.#refusal('URI checks are shutting down; try again shortly.'));
     }
     this.#waiting.clear();
+    await this.#engine.close();
   }
 
   #start(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
     this.#running++;
-    const run = this.#run(uri, signal).finally(() => {
+    const run = this.#engine.run(uri, signal).finally(() => {
       this.#running--;
       this.#startWaiting();
     });

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
-import { InlineChecker } from './inline-checker.ts';
-import { PoolChecker } from './pool-checker.ts';
+import { CheckQueue } from './check-queue.ts';
+import { inlineEngine } from './inline-engine.ts';
+import { PoolEngine } from './pool-engine.ts';
 import type { CheckOptions, UriChecker } from './types.ts';
 
 export function checkOptionsFrom(config: Config): CheckOptions {
@@ -21,6 +22,6 @@ export function checkOptionsFrom(config: Config): CheckOptions {
 export function createChecker(config: Config): UriChecker {
   const options = checkOptionsFrom(config);
   const { mode, workers, concurrentPerWorker, maxQueue } = config.check;
-  if (mode === 'inline') return new InlineChecker(options, { slots: workers * concurrentPerWorker, maxQueue });
-  return new PoolChecker(options, { workers, concurrentPerWorker, maxQueue });
+  const engine = mode === 'inline' ? inlineEngine(options) : new PoolEngine(options, { workers, concurrentPerWorker });
+  return new CheckQueue(engine, { slots: workers * concurrentPerWorker, maxQueue, timeoutMs: options.timeoutMs });
 }

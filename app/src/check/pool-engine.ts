@@ -1,13 +1,12 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { CheckQueue } from './check-queue.ts';
+import type { CheckEngine } from './check-queue.ts';
 import type { CheckTask } from './worker.ts';
-import type { CheckOptions, CheckResult, UriChecker } from './types.ts';
+import type { CheckOptions, CheckResult } from './types.ts';
 
-export interface PoolCheckerOptions {
+export interface PoolOptions {
   workers: number;
   concurrentPerWorker: number;
-  maxQueue: number;
 }
 
 /**
@@ -20,13 +19,12 @@ export interface PoolCheckerOptions {
  * its sockets), so the slot frees at once. A caller that never aborts costs no channel, and the
  * in-task deadline (timeoutMs) ends every check regardless.
  */
-export class PoolChecker implements UriChecker {
+export class PoolEngine implements CheckEngine {
   readonly #pool: Piscina<CheckTask, CheckResult>;
-  readonly #queue: CheckQueue;
   readonly #options: CheckOptions;
   #failed = false;
 
-  constructor(options: CheckOptions, pool: PoolCheckerOptions) {
+  constructor(options: CheckOptions, pool: PoolOptions) {
     this.#options = options;
     const slots = pool.workers * pool.concurrentPerWorker;
     this.#pool = new Piscina<CheckTask, CheckResult>({
@@ -49,36 +47,17 @@ export class PoolChecker implements UriChecker {
     this.#pool.on('error', () => {
       this.#failed = true;
     });
-    this.#queue = new CheckQueue({
-      run: (uri, signal) => this.#run(uri, signal),
-      slots,
-      maxQueue: pool.maxQueue,
-      timeoutMs: options.timeoutMs,
-    });
-  }
-
-  check(uri: string, signal?: AbortSignal): Promise<CheckResult> {
-    return this.#queue.check(uri, signal);
-  }
-
-  get queueDepth(): number {
-    return this.#queue.queueDepth;
-  }
-
-  get running(): number {
-    return this.#queue.running;
   }
 
   get healthy(): boolean {
-    return !this.#failed && !this.#queue.closed;
+    return !this.#failed;
   }
 
   async close(): Promise<void> {
-    this.#queue.close();
     await this.#pool.destroy();
   }
 
-  async #run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
+  async run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
     const started = performance.now();
     const channel = signal === undefined ? undefined : new MessageChannel();
     const cancel = (): void => channel?.port1.postMessage('cancel');
