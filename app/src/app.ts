@@ -71,9 +71,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
 
   const store = parts.store ?? (await openStore(config));
   const checker = parts.checker ?? createChecker(config);
-  let visits: VisitCounter | undefined;
-  const metrics = createMetrics({ checker, visits: () => visits });
-  visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
+  const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
+  const metrics = createMetrics({ checker, visits });
   const context: AppContext = {
     config,
     store,
@@ -85,21 +84,29 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   };
   app.decorate('lifecycle', context.lifecycle);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // These hooks run on every request, the redirect included: callback style (no promise each) and
+  // no closure made per request.
+  const leaveFlight = (): void => {
+    metrics.inFlight.dec();
+  };
+  app.addHook('onRequest', (request, reply, done) => {
     metrics.inFlight.inc();
     // 'close' fires once per response, finished or aborted, so the gauge never drifts.
-    reply.raw.once('close', () => metrics.inFlight.dec());
+    reply.raw.once('close', leaveFlight);
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // server.close() only closes connections idle at that moment; one that finishes a request
     // later would stay open for the whole keep-alive timeout and hold the shutdown up.
     if (context.lifecycle.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status_code: reply.statusCode });
     metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.

@@ -15,7 +15,7 @@ export interface Metrics {
   visits: Counter;
 }
 
-export function createMetrics(sources: { checker: UriChecker; visits: () => VisitCounter | undefined }): Metrics {
+export function createMetrics(sources: { checker: UriChecker; visits: VisitCounter }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics: Metrics = {
@@ -71,7 +71,7 @@ export function createMetrics(sources: { checker: UriChecker; visits: () => Visi
     help: 'Visits counted in memory, not yet flushed to the store',
     registers: [registry],
     collect() {
-      this.set(sources.visits()?.pending ?? 0);
+      this.set(sources.visits.pending);
     },
   });
   return metrics;

@@ -3,20 +3,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { probeStatus, waitFor } from '../src/stack/wait.ts';
 import { form, freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname;
 
-async function waitReady(url: string, deadline = Date.now() + 15_000): Promise<void> {
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(50);
-  }
-  throw new Error(`${url} did not become ready`);
+function waitReady(url: string): Promise<void> {
+  return waitFor(`${url}/readyz`, async () => (await probeStatus(`${url}/readyz`)) === 200, { timeoutMs: 15_000 });
 }
 
 describe('the server process', () => {
