@@ -4,7 +4,7 @@ import { startSlowTarget } from './check-targets.ts';
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { peakRssBytes, rssBytes } from './bench/peak-rss.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
-import { hammer, type Request } from './hammer.ts';
+import { wrk, type WrkRequest } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 import { benchReport, type BenchResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { writeResults } from './report/write.ts';
@@ -20,7 +20,7 @@ import { openTarget, shortNames, type Target } from './target.ts';
  */
 export interface BenchOptions {
   connections: number;
-  /** Seconds of each throughput leg (after a warm-up of a fifth of it, at least 0.5 s). */
+  /** Seconds of each throughput leg, after a warm-up of a fifth of it (whole seconds: wrk counts no finer). */
   durationSeconds: number;
   instances: number;
   slowChecks: number;
@@ -41,21 +41,22 @@ const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResult> {
   const started = performance.now();
   const run = runInfo();
-  const warmup = Math.max(0.5, options.durationSeconds / 5);
+  const warmup = Math.max(1, Math.round(options.durationSeconds / 5));
   const shorter = Math.max(1, options.durationSeconds * 0.8);
   const names = Array.from({ length: 100 }, (_, i) => `bench-${i}`);
-  const redirects: Request[] = names.map((name) => ({ method: 'GET', path: `/${name}` }));
+  const redirects: WrkRequest[] = names.map((name) => ({ method: 'GET', path: `/${name}` }));
 
-  const measure = async (label: string, url: string, seconds: number, requests: Request[], warm = true): Promise<Leg> => {
-    if (warm) await hammer({ url, connections: options.connections, durationSeconds: warmup, requests });
-    const result = await hammer({
-      url,
-      connections: options.connections,
-      durationSeconds: seconds,
-      requests,
-      onTick: ({ requests: count, rps }) => progress.log(`${label}: ${count} requests, ${Math.round(rps)} req/s`),
-    });
-    return { name: label, ...result };
+  const measure = async (label: string, url: string, seconds: number, requests: WrkRequest[], warm = true): Promise<Leg> => {
+    if (warm) await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
+    const started = performance.now();
+    progress.every(() => `${label}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds} s`);
+    try {
+      const result = await wrk({ url, connections: options.connections, durationSeconds: seconds, requests });
+      progress.log(`${label}: ${Math.round(result.rps)} req/s, p99 ${result.latency.p99.toFixed(2)} ms`);
+      return { name: label, ...result };
+    } finally {
+      progress.stop();
+    }
   };
   const rss: BenchResult['rss'] = [];
   const recordRss = (stack: string, target: Target) => {
@@ -113,12 +114,11 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
     const pool = await slowChecks(target, 'pool');
     // Every POST a new name, each checked against the fast local site.
-    let n = 0;
-    const creations: Request[] = [{
+    const creations: WrkRequest[] = [{
       method: 'POST',
       path: '/api/bookmarks',
       headers: { 'content-type': 'application/json' },
-      body: () => JSON.stringify({ uri: `${target.checkTarget.url}/created/${n}`, name: `created-${n++}` }),
+      body: JSON.stringify({ uri: `${target.checkTarget.url}/created/{n}`, name: 'created-{n}' }),
     }];
     const create = await measure('POST /api/bookmarks', target.url, shorter, creations);
     recordRss(`stack (${options.instances} apps, pool)`, target);

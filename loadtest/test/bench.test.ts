@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
+import { luaString, renderWrkScript } from '../src/bench/wrk.ts';
 import { runBench } from '../src/bench.ts';
 import { Progress } from '../src/progress.ts';
 import { benchReport, benchTargets } from '../src/report/bench.ts';
@@ -19,6 +20,13 @@ test('the ceiling nginx configs are ones nginx accepts', (t) => {
     const check = spawnSync('nginx', ['-t', '-p', prefix, '-c', path], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr);
   }
+});
+
+test('wrk scripts take printable ASCII only, quoted for Lua', () => {
+  assert.equal(luaString('say "hi" \\ bye'), '"say \\"hi\\" \\\\ bye"');
+  assert.throws(() => luaString('caf\u00e9'), /not printable ASCII/);
+  assert.throws(() => luaString('a\nb'), /not printable ASCII/);
+  assert.throws(() => renderWrkScript([]), /nothing to send/);
 });
 
 test('bench: every leg in miniature, numbers sane, targets marked but not asserted', async () => {
@@ -39,6 +47,9 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.equal(Object.values(run.creationStatuses).reduce((a, b) => a + b, 0), 10, 'every creation answered');
   }
   assert.ok((result.create.statuses['201'] ?? 0) > 0, 'bookmarks were created');
+  // A repeated name would be answered 200 (same URI again) or 409: wrk's {n} must be unique.
+  assert.equal(result.create.statuses['200'] ?? 0, 0);
+  assert.equal(result.create.statuses['409'] ?? 0, 0);
   assert.ok(result.rss.length >= 3 && result.rss.every((entry) => entry.peakBytes > 10e6));
   assert.ok(result.ratios.stackOverMap > 0);
   assert.equal(benchTargets(result).length, 5);

@@ -106,7 +106,7 @@ export function benchReport(result: BenchResult): Report {
   const header = (extra: string): Row => [...LEG_HEADER, extra];
   const markdown = `# Bench: where the time goes on the hot path
 
-\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, undici), ${options.durationSeconds} s a leg after a warm-up; ${result.elapsedSeconds.toFixed(0)} s in all.
+\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg after a warm-up; ${result.elapsedSeconds.toFixed(0)} s in all.
 
 ## Targets
 
@@ -118,10 +118,10 @@ Reported, never asserted: a shared or busy machine moves every number here.
 
 ${markdownTable(header(''), throughputRows)}
 
-- (1) nginx answering \`return 303\` itself, no access log: the proxy ceiling — and, with the load generator on the same ${result.run.cpus} CPU(s), largely the generator's ceiling too: it is one Node thread.
+- (1) nginx answering \`return 303\` itself, no access log: the proxy ceiling, with the load generator (one wrk thread) on the same ${result.run.cpus} CPU(s).
 - (2) the same nginx in front of ${options.instances} processes of plain \`node:http\` doing a Map lookup: the ceiling of this architecture (Node behind nginx), with nothing of the app in it.
 - (3) one app process as shipped (Fastify, SQLite, visit counting, request logging at info), straight to its port.
-- (4) the whole stack as shipped: nginx (access log on) → ${options.instances} app processes on one SQLite file. The stack's launcher reads every process's log lines in the bench's own process, as \`npm start\` would in its own, so logging costs CPU on the generator's side too.
+- (4) the whole stack as shipped: nginx (access log on) → ${options.instances} app processes on one SQLite file. The stack's launcher reads every process's log lines in the bench's own process, as \`npm start\` would in its own.
 
 ![Throughput](bench-throughput.svg)
 
