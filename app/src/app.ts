@@ -61,7 +61,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       if (typeof given === 'string' && REQUEST_ID.test(given) && peer !== undefined && isTrustedProxy(peer)) return given;
       return randomUUID();
     },
-    logController: new OneLinePerRequest(),
+    logController: new OneLinePerRequest({ logRequests: config.logRequests }),
     bodyLimit: BODY_LIMIT,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     requestTimeout: config.keepAliveTimeoutMs + 15_000,

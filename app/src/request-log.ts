@@ -4,12 +4,21 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
  * One log line per request, written when it completes and carrying the request too, instead of
  * Fastify's two (received, completed): on a redirect, logging is a large share of the work
  * (see the benchmark), and the one line still says what was asked, what was answered, and how long
- * it took, under the request id nginx logged too.
+ * it took, under the request id nginx logged too. With `logRequests` off (behind nginx, which logs
+ * every request), only failures get their line: errors and 5xx answers.
  */
 export class OneLinePerRequest extends LogController {
+  readonly #logRequests: boolean;
+
+  constructor(options: { logRequests: boolean }) {
+    super();
+    this.#logRequests = options.logRequests;
+  }
+
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!this.#logRequests && !error && reply.statusCode < 500) return;
     if (this.isLogDisabled(request)) return;
     // Plain fields rather than Fastify's req/res serializers: same facts, a fraction of the work.
     const entry = {

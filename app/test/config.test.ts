@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     assert.equal(config.check.timeoutMs, 5000);
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
+    assert.equal(config.logRequests, true, 'an app alone logs its requests');
     assert.ok(config.keepAliveTimeoutMs > 60_000, 'longer than nginx\'s upstream keepalive_timeout');
   });
 
@@ -25,6 +26,7 @@ describe('loadConfig', () => {
       DATA_DIR: '/var/lib/linkyard',
       DATABASE_URL: 'postgres://u@db/linkyard',
       LOG_LEVEL: 'warn',
+      LOG_REQUESTS: 'false',
       TRUSTED_PROXIES: '10.0.0.0/8, 127.0.0.1',
       API_TOKEN: 'tok',
       SERVE_STATIC: 'false',
@@ -37,6 +39,7 @@ describe('loadConfig', () => {
     assert.equal(config.dataDir, '/var/lib/linkyard');
     assert.equal(config.databaseUrl, 'postgres://u@db/linkyard');
     assert.equal(config.logLevel, 'warn');
+    assert.equal(config.logRequests, false);
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '127.0.0.1']);
     assert.equal(config.apiToken, 'tok');
     assert.equal(config.serveStatic, false);
@@ -53,6 +56,7 @@ describe('loadConfig', () => {
       [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
       [{ CHECK_ALLOW_PRIVATE: 'maybe' }, 'CHECK_ALLOW_PRIVATE'],
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],
