@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readFileSync } from 'node:fs';
+import { APP_NODE_FLAGS } from '../src/stack/app-process.ts';
 import { probeStatus, waitFor } from '../src/stack/wait.ts';
 import { form, freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
 
@@ -13,6 +15,22 @@ function waitReady(url: string): Promise<void> {
 }
 
 describe('the server process', () => {
+  it('runs with APP_NODE_FLAGS from `npm run app` too, and V8 takes them', async (t) => {
+    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    assert.equal(scripts.app, ['node', ...APP_NODE_FLAGS, 'app/src/server.ts'].join(' '));
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t) };
+    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER], { env, stdio: 'ignore' });
+    t.after(() => child.kill('SIGKILL'));
+    await waitReady(url);
+    // Two semi-spaces of at most 4 MiB each (16 MiB each without the flag).
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const newSpace = Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(newSpace > 0 && newSpace <= 8 * 1024 * 1024, `new space ${newSpace} bytes`);
+  });
+
   it('stops at start-up naming a bad variable', async () => {
     const child = spawn(process.execPath, [SERVER], { env: { ...process.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

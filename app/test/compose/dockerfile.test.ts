@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { APP_NODE_FLAGS } from '../../src/stack/app-process.ts';
 import { startApp } from '../helpers.ts';
 import { ROOT, readDockerfileStages, type DockerfileStage } from './compose-files.ts';
 
@@ -52,7 +53,7 @@ describe('Dockerfile', () => {
     const users = argsOf(runtime, 'USER');
     assert.equal(users.at(-1), 'node');
     assert.deepEqual(argsOf(runtime, 'EXPOSE'), ['8000']);
-    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [['node', 'app/src/server.ts']]);
+    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [['node', ...APP_NODE_FLAGS, 'app/src/server.ts']]);
   });
 
   it('copies only what the app needs, none of which .dockerignore leaves out', () => {

@@ -1,0 +1,11 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { openTarget, shortNames } from './loadtest/src/target.ts';
+import { startMapCeiling } from './loadtest/src/bench/ceilings.ts';
+const which = process.argv[2];
+const srv = which === 'map' ? await startMapCeiling(2) : await openTarget({ instances: 2, logging: true, env: { NODE_OPTIONS: '--perf-basic-prof' } });
+if (which !== 'map') await shortNames(srv as Awaited<ReturnType<typeof openTarget>>, 100, 'bench-');
+execFileSync('wrk', ['-t1', '-c64', '-d2s', '-s', '/tmp/probe/bench.lua', srv.url]);
+const perf = spawn('perf', ['record', '-e', 'cpu-clock', '-F', '999', '-a', '-g', '-o', `/tmp/probe/perf-${which}.data`], { stdio: 'ignore' });
+console.log(execFileSync('wrk', ['-t1', '-c64', '-d6s', '-s', '/tmp/probe/bench.lua', srv.url]).toString().split('\n').filter((l) => /Requests\/sec/.test(l)).join(''));
+perf.kill('SIGINT'); await new Promise((r) => perf.on('close', r));
+await srv.stop();
