@@ -78,7 +78,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     store,
     checker,
     metrics,
-    service: new BookmarkService({ store, checker, visits, metrics }),
+    service: new BookmarkService({ store, checker, visits, metrics, redirectCacheMs: config.redirectCacheMs }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },
   };

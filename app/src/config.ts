@@ -35,6 +35,13 @@ export interface Config {
   pageSize: number;
   check: CheckConfig;
   visitsFlushMs: number;
+  /**
+   * How long a process may keep answering a name from memory: a deleted bookmark stops
+   * redirecting at once on the process that deleted it, and within this on every other. 0: every
+   * redirect reads the store (one SQLite read was a tenth of a redirect's CPU; with PostgreSQL it
+   * is a network round trip).
+   */
+  redirectCacheMs: number;
   /** Longer than nginx's upstream keepalive_timeout (60 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -156,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueue: integer(env, 'CHECK_MAX_QUEUE', 200, 0, 100_000),
     },
     visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
+    redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
   };

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.ts';
 import { NAME_PATTERN } from '../services/validation.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
-/** GET /<name> → 303 to the long URI: the hot path, one indexed read and no write. */
+/** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
 export function registerRedirectRoute(app: FastifyInstance, { service }: AppContext): void {
   app.get<{ Params: { name: string } }>('/:name', async (request, reply) => {
     const { name } = request.params;
@@ -11,7 +11,7 @@ export function registerRedirectRoute(app: FastifyInstance, { service }: AppCont
     if (uri === undefined) {
       return reply.code(404).type('text/plain; charset=utf-8').send(`I don't know '${name}'.`);
     }
-    // A redirect is resolved afresh each time, so that a deleted bookmark stops redirecting.
+    // Browsers and caches ask again each time, so that a deleted bookmark stops redirecting.
     return reply.code(303).header('location', uri).header('cache-control', 'no-store').send();
   });
   answerOtherMethods(app, '/:name', ['GET']);

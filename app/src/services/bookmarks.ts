@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { DomainError } from '../errors.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import type { Metrics } from '../metrics.ts';
@@ -21,6 +22,8 @@ export interface CreateResult {
 const GENERATED_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
+/** Names kept for redirects: the busy ones, and a bound on the memory they take. */
+const RECENT_NAMES = 10_000;
 
 /** Statuses from a live server that refuses robots: accepted, with a warning shown. */
 export const WARNING_STATUSES: ReadonlySet<number> = new Set([401, 403, 405, 429]);
@@ -37,12 +40,19 @@ export class BookmarkService {
   readonly #checker: UriChecker;
   readonly #visits: VisitCounter;
   readonly #metrics: Metrics;
+  /**
+   * Names resolved in the last `redirectCacheMs`. Only names that exist: a bookmark just created
+   * on another process must redirect at once, and a name never changes its URI (a different one
+   * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
+   */
+  readonly #recent: LRUCache<string, string> | undefined;
 
-  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics }) {
+  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics; redirectCacheMs: number }) {
     this.#store = deps.store;
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
+    this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: RECENT_NAMES, ttl: deps.redirectCacheMs }) : undefined;
   }
 
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
@@ -73,9 +83,13 @@ export class BookmarkService {
     });
   }
 
-  /** The redirect's hot path: one indexed read, and a visit counted in memory. */
+  /** The redirect's hot path: memory or one indexed read, and a visit counted in memory. */
   async resolve(name: string): Promise<string | undefined> {
-    const uri = await this.#store.resolve(name);
+    let uri = this.#recent?.get(name);
+    if (uri === undefined) {
+      uri = await this.#store.resolve(name);
+      if (uri !== undefined) this.#recent?.set(name, uri);
+    }
     if (uri !== undefined) {
       this.#visits.record(name);
       this.#metrics.visits.inc();
@@ -98,8 +112,11 @@ export class BookmarkService {
     }
   }
 
-  delete(name: string): Promise<boolean> {
-    return this.#store.delete(name);
+  async delete(name: string): Promise<boolean> {
+    const deleted = await this.#store.delete(name);
+    // After the delete: a redirect read from the store before it committed cannot put it back.
+    this.#recent?.delete(name);
+    return deleted;
   }
 
   #settleExisting(existing: Bookmark, uri: string): CreateResult {

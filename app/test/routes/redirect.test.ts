@@ -26,6 +26,36 @@ describe('GET /<name>', () => {
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
   });
 
+  it('answers busy names from memory: new names at once everywhere, a delete elsewhere within REDIRECT_CACHE_MS', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const dataDir = tempDir(t);
+    // Two app processes' worth of apps on one SQLite file, as behind nginx.
+    const cached = { dataDir, apiToken: 'tok', redirectCacheMs: 1500 };
+    const a = await buildApp(testConfig({ ...cached, check: { allowPrivate: true } }));
+    const b = await buildApp(testConfig({ ...cached, check: { allowPrivate: true } }));
+    const uncached = await buildApp(testConfig({ ...cached, redirectCacheMs: 0, check: { allowPrivate: true } }));
+    t.after(() => Promise.all([a.close(), b.close(), uncached.close()]));
+
+    assert.equal((await b.inject('/fresh')).statusCode, 404, 'unknown on b');
+    await a.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/`, name: 'fresh' } });
+    assert.equal((await b.inject('/fresh')).statusCode, 303, 'a miss is not remembered: created on a, found on b at once');
+    assert.equal((await uncached.inject('/fresh')).statusCode, 303);
+
+    const deleted = await a.inject({ method: 'DELETE', url: '/api/bookmarks/fresh', headers: { authorization: 'Bearer tok' } });
+    assert.equal(deleted.statusCode, 204);
+    assert.equal((await a.inject('/fresh')).statusCode, 404, 'gone at once where it was deleted');
+    assert.equal((await uncached.inject('/fresh')).statusCode, 404, 'gone at once without the cache');
+    assert.equal((await b.inject('/fresh')).statusCode, 303, 'b still answers from memory');
+    const deadline = Date.now() + 10_000;
+    let status = 303;
+    while (status === 303 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      status = (await b.inject('/fresh')).statusCode;
+    }
+    assert.equal(status, 404, 'b forgets it once its entry expires');
+    assert.equal((await b.inject('/api/bookmarks/fresh')).statusCode, 404);
+  });
+
   it('counts visits without writing on the hot path, and keeps them across a graceful restart', async (t) => {
     const target = await startTarget(t, htmlPage('x'));
     const dataDir = tempDir(t);
