@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * The two ceilings' nginx, rendered under a temp prefix: no access log, nothing but the one
- * location, so it measures nginx itself. worker_processes matches the stack's (`auto`).
+ * location, so it measures nginx itself. worker_processes and the upstream keepalive match the
+ * stack's (proxy/nginx.conf, proxy/snippets/upstream.conf).
  */
 export type CeilingConfig =
   | { kind: 'return'; port: number }
@@ -19,7 +20,7 @@ export function renderCeilingConfig(prefix: string, config: CeilingConfig): stri
   upstream ceiling {
     least_conn;
 ${config.upstreamPorts.map((port) => `    server 127.0.0.1:${port};`).join('\n')}
-    keepalive 32;
+    keepalive 128;
     keepalive_timeout 60s;
     keepalive_requests 10000;
   }
