@@ -2,7 +2,8 @@ import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSlowTarget } from './check-targets.ts';
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
-import { peakRssBytes, rssBytes } from './bench/peak-rss.ts';
+import { anonymousBytes, peakRssBytes, rssBytes } from './bench/peak-rss.ts';
+import { sampleRunnableTasks } from './bench/run-queue.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
 import { wrk, type WrkRequest } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
@@ -30,10 +31,10 @@ export interface BenchOptions {
 
 export const BENCH_DEFAULTS: BenchOptions = {
   connections: 64,
-  durationSeconds: 5,
+  durationSeconds: 10,
   instances: 2,
   slowChecks: 200,
-  slowTargetDelayMs: 15_000,
+  slowTargetDelayMs: 25_000,
 };
 
 const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
@@ -51,9 +52,11 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const started = performance.now();
     progress.every(() => `${label}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds} s`);
     try {
+      const runnable = sampleRunnableTasks();
       const result = await wrk({ url, connections: options.connections, durationSeconds: seconds, requests });
+      const runnableTasks = runnable.stop();
       progress.log(`${label}: ${Math.round(result.rps)} req/s, p99 ${result.latency.p99.toFixed(2)} ms`);
-      return { name: label, ...result };
+      return { name: label, ...result, ...(runnableTasks !== undefined && { runnableTasks }) };
     } finally {
       progress.stop();
     }
@@ -63,7 +66,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     target.pids().forEach((pid, i) => {
       const peak = pid === undefined ? undefined : peakRssBytes(pid);
       const now = pid === undefined ? undefined : rssBytes(pid);
-      if (peak !== undefined && now !== undefined) rss.push({ stack, app: i + 1, peakBytes: peak, rssBytes: now });
+      const anonymous = pid === undefined ? undefined : anonymousBytes(pid);
+      if (peak !== undefined && now !== undefined) rss.push({ stack, app: i + 1, peakBytes: peak, rssBytes: now, ...(anonymous !== undefined && { anonymousBytes: anonymous }) });
     });
   };
   /** The stack as shipped (access log and info-level request logs on), with names to follow. */
@@ -110,24 +114,29 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     recordRss('one app', target);
     return leg;
   });
-  const { fullStack, pool, create } = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), async (target) => {
-    const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
-    const pool = await slowChecks(target, 'pool');
-    // Every POST a new name, each checked against the fast local site.
-    const creations: WrkRequest[] = [{
+  /** Every POST a new name, each checked against the fast local site. */
+  const creations = async (target: Target, mode: 'pool' | 'inline'): Promise<Leg> => {
+    const requests: WrkRequest[] = [{
       method: 'POST',
       path: '/api/bookmarks',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ uri: `${target.checkTarget.url}/created/{n}`, name: 'created-{n}' }),
     }];
-    const create = await measure('POST /api/bookmarks', target.url, shorter, creations);
+    return measure(`${mode}: POST /api/bookmarks`, target.url, shorter, requests);
+  };
+  // Both modes run the same legs (slow checks, then creations), so their peak RSS compares.
+  const { fullStack, pool, poolCreate } = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), async (target) => {
+    const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
+    const pool = await slowChecks(target, 'pool');
+    const poolCreate = await creations(target, 'pool');
     recordRss(`stack (${options.instances} apps, pool)`, target);
-    return { fullStack, pool, create };
+    return { fullStack, pool, poolCreate };
   });
-  const inline = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), async (target) => {
-    const result = await slowChecks(target, 'inline');
+  const { inline, inlineCreate } = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), async (target) => {
+    const inline = await slowChecks(target, 'inline');
+    const inlineCreate = await creations(target, 'inline');
     recordRss(`stack (${options.instances} apps, inline)`, target);
-    return result;
+    return { inline, inlineCreate };
   });
 
   return {
@@ -137,7 +146,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     throughput: { returnCeiling, mapCeiling, oneApp, fullStack },
     ratios: { stackOverReturn: fullStack.rps / returnCeiling.rps, stackOverMap: fullStack.rps / mapCeiling.rps },
     slowChecks: { pool, inline },
-    create,
+    create: { pool: poolCreate, inline: inlineCreate },
     rss,
     elapsedSeconds: (performance.now() - started) / 1000,
   };

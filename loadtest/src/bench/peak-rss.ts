@@ -22,3 +22,16 @@ function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined 
     return undefined;
   }
 }
+
+/**
+ * The part of RSS that is the process's own (heaps, stacks, malloc): the rest is file-backed,
+ * mostly the node binary's code, which every Node process on the host maps and shares.
+ */
+export function anonymousBytes(pid: number): number | undefined {
+  try {
+    const match = /^Anonymous:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
+  }
+}

@@ -6,6 +6,8 @@ import type { Report } from './write.ts';
 
 export interface Leg extends HammerResult {
   name: string;
+  /** Tasks running or queued for a CPU, on average over the leg (every process on the machine). */
+  runnableTasks?: number;
 }
 
 export interface SlowChecksResult {
@@ -25,8 +27,8 @@ export interface BenchResult {
   throughput: { returnCeiling: Leg; mapCeiling: Leg; oneApp: Leg; fullStack: Leg };
   ratios: { stackOverReturn: number; stackOverMap: number };
   slowChecks: { pool: SlowChecksResult; inline: SlowChecksResult };
-  create: Leg;
-  rss: Array<{ stack: string; app: number; peakBytes: number; rssBytes: number }>;
+  create: { pool: Leg; inline: Leg };
+  rss: Array<{ stack: string; app: number; peakBytes: number; rssBytes: number; anonymousBytes?: number }>;
   elapsedSeconds: number;
 }
 
@@ -54,10 +56,11 @@ export function benchTargets(result: BenchResult): Target[] {
 
 function legRow(leg: Leg, extra: Row = []): Row {
   const failed = leg.errors;
-  return [leg.name, Math.round(leg.rps), leg.latency.p50, leg.latency.p99, leg.latency.max, leg.requests, failed, ...extra];
+  const runnable = leg.runnableTasks === undefined ? '–' : leg.runnableTasks.toFixed(1);
+  return [leg.name, Math.round(leg.rps), leg.latency.p50, leg.latency.p99, leg.latency.max, leg.requests, failed, runnable, ...extra];
 }
 
-const LEG_HEADER: Row = ['', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'no answer'];
+const LEG_HEADER: Row = ['', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 'no answer', 'runnable tasks'];
 
 export function benchReport(result: BenchResult): Report {
   const { throughput, ratios, slowChecks, create, options } = result;
@@ -72,9 +75,19 @@ export function benchReport(result: BenchResult): Report {
     const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}`;
     return [legRow({ ...run.without, name: `${mode}: without checks` }, ['']), legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note])];
   });
-  const created = create.statuses['201'] ?? 0;
-  const createRows: Row[] = [legRow(create, [`${Math.round(created / create.durationSeconds)} created/s; ${Object.entries(create.statuses).map(([s, c]) => `${s}: ${c}`).join(', ')}`])];
-  const rssRows: Row[] = result.rss.map((entry) => [entry.stack, `app${entry.app}`, (entry.peakBytes / MiB).toFixed(1), (entry.rssBytes / MiB).toFixed(1)]);
+  const createRows: Row[] = [create.pool, create.inline].map((leg) => {
+    const created = leg.statuses['201'] ?? 0;
+    return legRow(leg, [`${Math.round(created / leg.durationSeconds)} created/s; ${Object.entries(leg.statuses).map(([s, c]) => `${s}: ${c}`).join(', ')}`]);
+  });
+  const rssRows: Row[] = result.rss.map((entry) => [
+    entry.stack,
+    `app${entry.app}`,
+    (entry.peakBytes / MiB).toFixed(1),
+    (entry.rssBytes / MiB).toFixed(1),
+    entry.anonymousBytes === undefined ? '–' : (entry.anonymousBytes / MiB).toFixed(1),
+    entry.anonymousBytes === undefined ? '–' : ((entry.rssBytes - entry.anonymousBytes) / MiB).toFixed(1),
+  ]);
+  const RSS_HEADER: Row = ['stack', 'process', 'peak MiB', 'at the end MiB', 'of it anonymous', 'of it file-backed'];
   const targets = benchTargets(result);
   const targetRows: Row[] = targets.map((target) => [target.name, target.value, target.goal, mark(target.met)]);
 
@@ -120,8 +133,10 @@ ${markdownTable(header(''), throughputRows)}
 
 - (1) nginx answering \`return 303\` itself, no access log: the proxy ceiling, with the load generator (one wrk thread) on the same ${result.run.cpus} CPU(s).
 - (2) the same nginx in front of ${options.instances} processes of plain \`node:http\` doing a Map lookup: the ceiling of this architecture (Node behind nginx), with nothing of the app in it.
-- (3) one app process as shipped (Fastify, SQLite, visit counting, request logging at info), straight to its port.
+- (3) one app process as the stack runs it (Fastify, SQLite, visit counting, failures logged), straight to its port.
 - (4) the whole stack as shipped: nginx (access log on) → ${options.instances} app processes on one SQLite file. The stack's launcher reads every process's log lines in the bench's own process, as \`npm start\` would in its own.
+
+"runnable tasks" is how many tasks on the machine were running or queued for a CPU, on average over the leg (/proc/stat's procs_running, sampled every 50 ms): above ${result.run.cpus}, the one per CPU, the rest wait their turn. With generator, nginx's workers and the apps all busy on the same cores, a request's tail latency is mostly that wait, not the code that answers it.
 
 ![Throughput](bench-throughput.svg)
 
@@ -135,19 +150,19 @@ ${markdownTable(header(''), checkRows)}
 
 ## Creating bookmarks: POST /api/bookmarks
 
-Each request a new name, its URI on a fast local site (so every creation runs a real check), through nginx with the rate limit lifted.
+Each request a new name, its URI on a fast local site (so every creation runs a real check), through nginx with the rate limit lifted, with the checks in the pool and then on the main thread. The 429s are nginx's per-client limit: the bench raises its rate to 100 000 r/s, but ${options.connections} connections from one address still arrive in bursts above its burst of 20.
 
 ${markdownTable(header(''), createRows)}
 
 ## Peak RSS per app process (VmHWM)
 
-${markdownTable(['stack', 'process', 'peak MiB', 'at the end MiB'], rssRows)}
+${markdownTable(RSS_HEADER, rssRows)}
 
-Read from /proc/<pid>/status after the stack's legs: VmHWM is the kernel's high-water mark of the whole process, its check-pool worker threads (each a V8 isolate of its own) included.
+Read from /proc/<pid>/status after the stack's legs: VmHWM is the kernel's high-water mark of the whole process, its check-pool worker threads (each a V8 isolate of its own) included. At the end, /proc/<pid>/smaps_rollup splits RSS into anonymous memory (the process's own: V8 heaps, the type-stripping compiler, malloc) and file-backed pages (mostly the node binary's code, mapped by every Node process on the host and shared between them).
 `;
   const table = [
     textTable(header(''), [...throughputRows, ...checkRows, ...createRows]),
-    textTable(['stack', 'process', 'peak RSS MiB', 'RSS at the end MiB'], rssRows),
+    textTable(RSS_HEADER, rssRows),
     textTable(['target', 'measured', 'goal', ''], targetRows),
   ].join('\n\n');
   return { table, markdown, charts: { 'bench-throughput.svg': throughputChart, 'bench-latency.svg': latencyChart } };
