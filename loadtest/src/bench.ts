@@ -5,7 +5,7 @@ import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { anonymousBytes, peakRssBytes, rssBytes } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
-import { wrk, type WrkRequest } from './bench/wrk.ts';
+import { combineSlices, wrk, type WrkRequest } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 import { benchReport, type BenchResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { writeResults } from './report/write.ts';
@@ -38,6 +38,8 @@ export const BENCH_DEFAULTS: BenchOptions = {
 };
 
 const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
+/** A leg is wrk runs of this long, back to back; combineSlices says why. */
+const SLICE_SECONDS = 2;
 
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResult> {
   const started = performance.now();
@@ -53,7 +55,12 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     progress.every(() => `${label}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds} s`);
     try {
       const runnable = sampleRunnableTasks();
-      const result = await wrk({ url, connections: options.connections, durationSeconds: seconds, requests });
+      const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
+      const results = [];
+      for (let i = 0; i < slices; i++) {
+        results.push(await wrk({ url, connections: options.connections, durationSeconds: seconds / slices, requests }));
+      }
+      const result = combineSlices(results);
       const runnableTasks = runnable.stop();
       progress.log(`${label}: ${Math.round(result.rps)} req/s, p99 ${result.latency.p99.toFixed(2)} ms`);
       return { name: label, ...result, ...(runnableTasks !== undefined && { runnableTasks }) };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
-import { luaString, renderWrkScript } from '../src/bench/wrk.ts';
+import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
 import { runBench } from '../src/bench.ts';
 import { Progress } from '../src/progress.ts';
 import { benchReport, benchTargets } from '../src/report/bench.ts';
@@ -56,4 +56,25 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   assert.ok(result.ratios.stackOverMap > 0);
   assert.equal(benchTargets(result).length, 5);
   assert.match(benchReport(result).markdown, /## Targets/);
+});
+
+test('a leg made of slices: counts add up, percentiles are the median of the slices\', max the worst', () => {
+  const slice = (requests: number, p99: number, max: number, statuses: Record<string, number>) => ({
+    requests,
+    durationSeconds: 2,
+    rps: requests / 2,
+    latency: { count: requests, mean: 1, p50: 1, p90: p99 / 2, p99, max },
+    statuses,
+    errors: 1,
+  });
+  const leg = combineSlices([slice(100, 5, 9, { 303: 100 }), slice(300, 40, 80, { 303: 299, 404: 1 }), slice(200, 6, 10, { 303: 200 })]);
+  assert.equal(leg.requests, 600);
+  assert.equal(leg.durationSeconds, 6);
+  assert.equal(leg.rps, 100);
+  assert.equal(leg.latency.p99, 6, 'one stalled slice does not decide the p99');
+  assert.equal(leg.latency.max, 80);
+  assert.deepEqual(leg.statuses, { 303: 599, 404: 1 });
+  assert.equal(leg.errors, 3);
+  assert.equal(combineSlices([slice(10, 4, 4, {}), slice(10, 8, 8, {})]).latency.p99, 6, 'an even count takes the middle two');
+  assert.throws(() => combineSlices([]), /no slices/);
 });

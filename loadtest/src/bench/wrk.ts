@@ -168,3 +168,38 @@ function run(command: string, args: readonly string[]): Promise<string> {
     child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`wrk exited with ${code}: ${stderr}${stdout}`))));
   });
 }
+
+/**
+ * One leg from several wrk runs back to back. Counts add up; p50, p90 and p99 are the median of
+ * the runs' own: the p99 of one long run is decided by its worst few hundred milliseconds, and one
+ * stall there (a task that had the core, a major GC) moved it by half from run to run; the
+ * median of five slices is not moved by one bad one. max stays the worst of all.
+ */
+export function combineSlices(slices: readonly HammerResult[]): HammerResult {
+  if (slices.length === 0) throw new Error('no slices to combine');
+  const sum = (pick: (slice: HammerResult) => number) => slices.reduce((total, slice) => total + pick(slice), 0);
+  const median = (pick: (slice: HammerResult) => number) => {
+    const sorted = slices.map(pick).sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
+  };
+  const requests = sum((slice) => slice.requests);
+  const durationSeconds = sum((slice) => slice.durationSeconds);
+  const statuses: Record<string, number> = {};
+  for (const slice of slices) for (const [status, count] of Object.entries(slice.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return {
+    requests,
+    durationSeconds,
+    rps: requests / durationSeconds,
+    latency: {
+      count: sum((slice) => slice.latency.count),
+      mean: sum((slice) => slice.latency.mean * slice.latency.count) / Math.max(1, sum((slice) => slice.latency.count)),
+      p50: median((slice) => slice.latency.p50),
+      p90: median((slice) => slice.latency.p90),
+      p99: median((slice) => slice.latency.p99),
+      max: Math.max(...slices.map((slice) => slice.latency.max)),
+    },
+    statuses,
+    errors: sum((slice) => slice.errors),
+  };
+}

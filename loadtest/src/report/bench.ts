@@ -119,7 +119,7 @@ export function benchReport(result: BenchResult): Report {
   const header = (extra: string): Row => [...LEG_HEADER, extra];
   const markdown = `# Bench: where the time goes on the hot path
 
-\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg after a warm-up; ${result.elapsedSeconds.toFixed(0)} s in all.
+\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg after a warm-up, run as slices of 2 s whose p50/p99 are the median of the slices' (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all.
 
 ## Targets
 
