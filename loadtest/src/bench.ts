@@ -77,7 +77,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       if (peak !== undefined && now !== undefined) rss.push({ stack, app: i + 1, peakBytes: peak, rssBytes: now, ...(anonymous !== undefined && { anonymousBytes: anonymous }) });
     });
   };
-  /** The stack as shipped (access log and info-level request logs on), with names to follow. */
+  /** The stack as shipped (nginx's access log on, the apps logging failures), with names to follow. */
   const stack = async (instances: number, env: Record<string, string>): Promise<Target> => {
     const target = await openTarget({ instances, logging: true, env: { CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000), ...env } });
     try {
