@@ -1,14 +1,16 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positive, UsageError } from './arguments.ts';
 import { startSlowTarget } from './check-targets.ts';
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { anonymousBytes, peakRssBytes, rssBytes } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest } from './bench/wrk.ts';
+import type { HammerResult } from './hammer.ts';
 import { Progress } from './progress.ts';
 import { benchReport, type BenchResult, type Leg, type SlowChecksResult } from './report/bench.ts';
-import { writeResults } from './report/write.ts';
+import { RESULTS_DIR, writeResults } from './report/write.ts';
 import { runInfo } from './run-info.ts';
 import { openTarget, shortNames, type Target } from './target.ts';
 
@@ -37,7 +39,6 @@ export const BENCH_DEFAULTS: BenchOptions = {
   slowTargetDelayMs: 25_000,
 };
 
-const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
 /** A leg is wrk runs of this long, back to back; combineSlices says why. */
 const SLICE_SECONDS = 2;
 
@@ -51,12 +52,12 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
 
   const measure = async (label: string, url: string, seconds: number, requests: WrkRequest[], warm = true): Promise<Leg> => {
     if (warm) await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
-    const started = performance.now();
-    progress.every(() => `${label}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds} s`);
+    const legStarted = performance.now();
+    progress.every(() => `${label}: ${((performance.now() - legStarted) / 1000).toFixed(0)} of ${seconds} s`);
     try {
       const runnable = sampleRunnableTasks();
       const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
-      const results = [];
+      const results: HammerResult[] = [];
       for (let i = 0; i < slices; i++) {
         results.push(await wrk({ url, connections: options.connections, durationSeconds: seconds / slices, requests }));
       }
@@ -159,32 +160,42 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   };
 }
 
+function parseBenchArgs(args: string[]) {
+  const options = {
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    instances: { type: 'string' },
+    checks: { type: 'string' },
+    out: { type: 'string' },
+    quiet: { type: 'boolean', default: false },
+  } as const;
+  try {
+    return parseArgs({ args, options });
+  } catch (error) {
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nnpm run bench -- [--duration S] [--connections N] [--instances N] [--checks N] [--out DIR] [--quiet]`);
+  }
+}
+
 if (import.meta.filename === process.argv[1]) {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string' },
-      connections: { type: 'string' },
-      instances: { type: 'string' },
-      checks: { type: 'string' },
-      out: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
-    },
-  });
-  const number = (raw: string | undefined, fallback: number) => {
-    const value = raw === undefined ? fallback : Number(raw);
-    if (!(value > 0)) throw new Error(`expected a positive number, got '${raw}'`);
-    return value;
-  };
-  const options: BenchOptions = {
-    ...BENCH_DEFAULTS,
-    durationSeconds: number(values.duration, BENCH_DEFAULTS.durationSeconds),
-    connections: number(values.connections, BENCH_DEFAULTS.connections),
-    instances: number(values.instances, BENCH_DEFAULTS.instances),
-    slowChecks: number(values.checks, BENCH_DEFAULTS.slowChecks),
-  };
-  const progress = new Progress({ quiet: values.quiet });
-  const result = await runBench(options, progress);
-  const report = benchReport(result);
-  const written = writeResults(values.out ?? RESULTS_DIR, 'bench', result, report);
-  process.stdout.write(`\n${report.table}\n\nwritten: ${written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
+  try {
+    const { values } = parseBenchArgs(process.argv.slice(2));
+    const options: BenchOptions = {
+      ...BENCH_DEFAULTS,
+      durationSeconds: positive('duration', values.duration, BENCH_DEFAULTS.durationSeconds),
+      connections: positive('connections', values.connections, BENCH_DEFAULTS.connections),
+      instances: positive('instances', values.instances, BENCH_DEFAULTS.instances),
+      slowChecks: positive('checks', values.checks, BENCH_DEFAULTS.slowChecks),
+    };
+    const progress = new Progress({ quiet: values.quiet });
+    const result = await runBench(options, progress);
+    const report = benchReport(result);
+    const written = writeResults(values.out ?? RESULTS_DIR, 'bench', result, report);
+    process.stdout.write(`\n${report.table}\n\nwritten: ${written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    throw error;
+  }
 }

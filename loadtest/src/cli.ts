@@ -1,16 +1,15 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { positive, UsageError } from './arguments.ts';
 import { cacheSavingsReport } from './report/cache-savings.ts';
 import { inFlightReport } from './report/in-flight.ts';
 import { redirectsReport } from './report/redirects.ts';
-import { writeResults, type Report } from './report/write.ts';
+import { RESULTS_DIR, writeResults, type Report } from './report/write.ts';
 import { Progress } from './progress.ts';
 import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from './scenarios/cache-savings.ts';
 import { IN_FLIGHT_DEFAULTS, runInFlight } from './scenarios/in-flight.ts';
 import { REDIRECTS_DEFAULTS, runRedirects } from './scenarios/redirects.ts';
 import { openTarget, type Target } from './target.ts';
-
-export const RESULTS_DIR = new URL('../results/', import.meta.url).pathname;
 
 const USAGE = `npm run loadtest -- <scenario> [options]
 
@@ -43,21 +42,6 @@ Output:
 
 type Scenario = 'in-flight' | 'cache-savings' | 'redirects';
 const SCENARIOS: readonly Scenario[] = ['in-flight', 'cache-savings', 'redirects'];
-
-function positive(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`--${name} must be a positive number, got '${raw}'`);
-  return value;
-}
-
-class UsageError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 64) {
-    super(message);
-    this.exitCode = exitCode; // 64: EX_USAGE; 0 for --help
-  }
-}
 
 export interface CliRun {
   scenario: Scenario;

@@ -6,21 +6,12 @@ import { readFileSync } from 'node:fs';
  * process's worker threads (the check pool) are in it too.
  */
 export function peakRssBytes(pid: number): number | undefined {
-  return statusField(pid, 'VmHWM');
+  return kilobytesField(`/proc/${pid}/status`, 'VmHWM');
 }
 
 /** Resident set size now (VmRSS), next to the peak: a start-up spike and a steady state differ. */
 export function rssBytes(pid: number): number | undefined {
-  return statusField(pid, 'VmRSS');
-}
-
-function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
-  try {
-    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
-  } catch {
-    return undefined;
-  }
+  return kilobytesField(`/proc/${pid}/status`, 'VmRSS');
 }
 
 /**
@@ -28,8 +19,13 @@ function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined 
  * mostly the node binary's code, which every Node process on the host maps and shares.
  */
 export function anonymousBytes(pid: number): number | undefined {
+  return kilobytesField(`/proc/${pid}/smaps_rollup`, 'Anonymous');
+}
+
+/** A `Name:   1234 kB` line of a /proc file, in bytes. */
+function kilobytesField(path: string, field: string): number | undefined {
   try {
-    const match = /^Anonymous:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(path, 'utf8'));
     return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
   } catch {
     return undefined;

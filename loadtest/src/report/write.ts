@@ -1,6 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Where reports go unless --out says otherwise: loadtest/results/, committed. */
+export const RESULTS_DIR = new URL('../../results/', import.meta.url).pathname;
+
 /** What a scenario's report is made of: the table for the terminal, the Markdown, its charts. */
 export interface Report {
   table: string;
