@@ -17,7 +17,7 @@ function waitReady(url: string): Promise<void> {
 describe('the server process', () => {
   it('runs with APP_NODE_FLAGS from `npm run app` too, and V8 takes them', async (t) => {
     const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    assert.equal(scripts.app, ['node', ...APP_NODE_FLAGS, 'app/src/server.ts'].join(' '));
+    assert.equal(scripts.app, ['exec sh scripts/with-node.sh node', ...APP_NODE_FLAGS, 'app/src/server.ts'].join(' '));
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
