@@ -1,4 +1,5 @@
 import { controlSocketPath, serveControl } from './control.ts';
+import { ensureNginx } from './nginx-install.ts';
 import { NginxMissingError } from './nginx-process.ts';
 import { tagLine } from './output.ts';
 import { DEFAULT_STATE_DIR, startStack, type Stack } from './stack.ts';
@@ -13,7 +14,8 @@ import { DEFAULT_STATE_DIR, startStack, type Stack } from './stack.ts';
  *   DATA_DIR       the store every process shares (default ./data)
  *   RATE_LIMIT     per-client rate of bookmark creation and API calls, nginx syntax (default 10r/s)
  *   STACK_DIR      runtime files: nginx's prefix, control socket (default .stack/)
- *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin)
+ *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin; when there is none, root gets
+ *                  nginx-light with apt-get unless LINKYARD_NO_INSTALL is set)
  * Anything else (LOG_LEVEL, CHECK_ALLOW_PRIVATE, PUBLIC_URL, …) is passed to the app processes.
  */
 
@@ -35,6 +37,7 @@ const stateDir = process.env.STACK_DIR || DEFAULT_STATE_DIR;
 
 let stack: Stack;
 try {
+  await ensureNginx(process.env, process.getuid?.(), (source, line) => process.stdout.write(`${tagLine(source, line, 5)}\n`));
   stack = await startStack({
     instances,
     port,

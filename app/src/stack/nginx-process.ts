@@ -8,11 +8,9 @@ import { probeStatus, waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
-export const NGINX_INSTALL_HINT = [
-  'nginx was not found: the native stack runs it in front of the app processes.',
-  'Install it with `sudo apt-get install nginx-light` (Debian, Ubuntu) or `brew install nginx` (macOS),',
-  'or point NGINX_BIN at an nginx binary.',
-].join('\n');
+export const NGINX_INSTALL_HINT =
+  'linkyard: nginx is missing (the stack runs it in front of the app processes): install it with ' +
+  '`sudo apt-get install nginx-light` (Debian, Ubuntu) or `brew install nginx` (macOS), or point NGINX_BIN at an nginx binary';
 
 export class NginxMissingError extends Error {
   constructor() {
@@ -21,23 +19,31 @@ export class NginxMissingError extends Error {
   }
 }
 
+const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
+
 /**
- * NGINX_BIN, else `nginx` on PATH, else the sbin folders Debian installs it to (they are not on
- * an ordinary user's PATH there).
+ * The executable `name` from PATH, else from `otherDirs`; undefined when there is none. Debian
+ * installs system tools such as nginx in sbin folders, which are not on an ordinary user's PATH.
  */
-export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
-  const candidates = env.NGINX_BIN
-    ? [env.NGINX_BIN]
-    : [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/sbin'].map((dir) => join(dir, 'nginx'));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
+export function findExecutable(name: string, env: NodeJS.ProcessEnv, otherDirs: readonly string[] = SBIN_DIRS): string | undefined {
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...otherDirs];
+  return dirs.map((dir) => join(dir, name)).find(isExecutable);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
-  throw new NginxMissingError();
+}
+
+/** NGINX_BIN, else `nginx` on PATH or in the sbin folders. */
+export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
+  const nginx = env.NGINX_BIN ? (isExecutable(env.NGINX_BIN) ? env.NGINX_BIN : undefined) : findExecutable('nginx', env);
+  if (nginx === undefined) throw new NginxMissingError();
+  return nginx;
 }
 
 /** Old workers finish requests in flight for at most worker_shutdown_timeout (30 s) after a reload. */

@@ -36,7 +36,7 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     const output = collect(child);
     const [code] = (await once(child, 'exit')) as [number | null];
     assert.equal(code, 1);
-    assert.match(output.stderr(), /apt-get install nginx-light/);
+    assert.match(output.stderr(), /^linkyard: nginx is missing [^\n]*apt-get install nginx-light[^\n]*\n$/, 'one line');
   });
 
   it('tags every line with its process, restarts on request, and stops cleanly on Ctrl-C', async (t) => {
