@@ -4,8 +4,11 @@
 # run the project: better-sqlite3 is the one native addon, and one that does not load on that Node
 # is better reported now, in one line, than as a stack trace from every process of the stack.
 #
-# No rebuild here: better-sqlite3 ships Node-API binaries (one per platform, for every Node >= 22)
-# inside its package, so what npm installs under any Node loads under the project's Node.
+# Nothing is built: better-sqlite3 ships Node-API binaries (the same file loads in every Node >= 22)
+# inside its package for Linux (glibc, musl), macOS and Windows on x64 and arm64. Its install script,
+# a node-gyp run that finds those binaries and compiles nothing, is denied in package.json
+# (allowScripts): it would only need Python, make and Node's headers (a download from nodejs.org
+# unless npm's nodedir points at them) for no result.
 set -eu
 
 if output=$(node -e "new (require('better-sqlite3'))(':memory:').close()" 2>&1); then exit 0; fi
