@@ -4,7 +4,7 @@
 # run the project: better-sqlite3 is the one native addon, and one that does not load on that Node
 # is better reported now, in one line, than as a stack trace from every process of the stack.
 #
-# Nothing is built: better-sqlite3 ships Node-API binaries (the same file loads in every Node >= 22)
+# Nothing is built: better-sqlite3 ships Node-API binaries (one file loads in every Node >= 22.19)
 # inside its package for Linux (glibc, musl), macOS and Windows on x64 and arm64. Its install script,
 # a node-gyp run that finds those binaries and compiles nothing, is denied in package.json
 # (allowScripts): it would only need Python, make and Node's headers (a download from nodejs.org
