@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { aptGetForNginx, ensureNginx } from '../../src/stack/nginx-install.ts';
+import { aptGetForNginx, aptInstallNginx, ensureNginx } from '../../src/stack/nginx-install.ts';
 import { NginxMissingError, findExecutable } from '../../src/stack/nginx-process.ts';
 import { tempDir } from '../helpers.ts';
 
 // Installing nginx for real would change this shared machine, so what is tested is the decision
 // (who may install, with which apt-get) and that a refusal is the one-line NginxMissingError;
-// the apt-get steps themselves are not run by the tests.
+// apt-get itself is not run: a failing stand-in shows how a failure is reported.
 
-function executable(dir: string, name: string, mode = 0o755): string {
+function executable(dir: string, name: string, mode = 0o755, body = 'exit 1'): string {
   const path = join(dir, name);
-  writeFileSync(path, '#!/bin/sh\nexit 1\n');
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
   chmodSync(path, mode);
   return path;
 }
@@ -56,5 +56,18 @@ describe('getting nginx for `npm start`', () => {
       return true;
     });
     assert.deepEqual(lines, [], 'apt-get was not run');
+  });
+
+  it('shows apt-get\'s lines as they come and reports its failure in one line naming the fix', async (t) => {
+    const aptGet = executable(tempDir(t), 'apt-get', 0o755, 'echo "Reading package lists..."; echo "E: Could not resolve deb.debian.org" >&2; exit 100');
+    const lines: string[] = [];
+    await assert.rejects(aptInstallNginx(aptGet, (source, line) => lines.push(`${source} | ${line}`)), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /^apt-get update failed \(exit 100; its lines are above\): install nginx yourself \(apt-get install nginx-light\) or point NGINX_BIN at one$/);
+      return true;
+    });
+    // stdout and stderr are two pipes: their lines may come in either order.
+    assert.equal(lines[0], 'apt | apt-get update -q');
+    assert.deepEqual(lines.slice(1).sort(), ['apt | E: Could not resolve deb.debian.org', 'apt | Reading package lists...'], 'stopped after the failed update');
   });
 });
