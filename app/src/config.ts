@@ -42,7 +42,7 @@ export interface Config {
    * is a network round trip).
    */
   redirectCacheMs: number;
-  /** Longer than nginx's upstream keepalive_timeout (60 s), else nginx reuses a socket Node is closing. */
+  /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
 }

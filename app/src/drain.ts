@@ -34,3 +34,18 @@ export function stopAcceptingAndDrain(server: HttpServer, timeoutMs: number): Pr
     });
   });
 }
+
+/**
+ * What closing needs once the connections are gone: flushing visits, stopping the check pool,
+ * closing the store (well under 100 ms here; a remote PostgreSQL adds round trips).
+ */
+const CLOSE_RESERVE_MS = 1000;
+
+/**
+ * How long the connections get out of SHUTDOWN_TIMEOUT_MS: what is left after closing. It must
+ * outlast nginx's upstream keepalive_timeout (proxy/snippets/upstream.conf; app/test/config.test.ts
+ * holds the defaults to that), so the drain ends because nginx closed its connections.
+ */
+export function drainWindowMs(shutdownTimeoutMs: number): number {
+  return Math.max(shutdownTimeoutMs - CLOSE_RESERVE_MS, shutdownTimeoutMs / 2);
+}

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { stopAcceptingAndDrain } from './drain.ts';
+import { drainWindowMs, stopAcceptingAndDrain } from './drain.ts';
 
 // The entry point only reads the config, listens, and shuts down; everything else is buildApp's.
 let config: Config;
@@ -15,19 +15,12 @@ try {
 
 const app = await buildApp(config);
 
-/**
- * What closing needs once the connections are gone: flushing visits, stopping the check pool,
- * closing the store (well under 100 ms here; a remote PostgreSQL adds round trips).
- */
-const CLOSE_RESERVE_MS = 1000;
-
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an uncaught error');
   else app.log.info({ signal }, 'draining: finishing requests in flight');
   app.lifecycle.draining = true;
-  // Connections get what SHUTDOWN_TIMEOUT_MS leaves after closing; behind nginx they are gone
-  // within its upstream keepalive_timeout (proxy/snippets/upstream.conf).
-  const drainMs = Math.max(config.shutdownTimeoutMs - CLOSE_RESERVE_MS, config.shutdownTimeoutMs / 2);
+  // Behind nginx the connections are gone within its upstream keepalive_timeout.
+  const drainMs = drainWindowMs(config.shutdownTimeoutMs);
   const leftOpen = await stopAcceptingAndDrain(app.server, drainMs);
   if (leftOpen > 0) app.log.warn({ connections: leftOpen }, `connections still open after ${drainMs} ms of draining: closing them`);
   await app.close();

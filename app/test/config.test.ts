@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { drainWindowMs } from '../src/drain.ts';
 
 describe('loadConfig', () => {
   it('gives the seed\'s defaults for an empty environment', () => {
@@ -15,7 +17,17 @@ describe('loadConfig', () => {
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
     assert.equal(config.logRequests, true, 'an app alone logs its requests');
-    assert.ok(config.keepAliveTimeoutMs > 60_000, 'longer than nginx\'s upstream keepalive_timeout');
+  });
+
+  it('keeps the app\'s timeouts around nginx\'s upstream keepalive_timeout', () => {
+    const upstream = readFileSync(new URL('../../proxy/snippets/upstream.conf', import.meta.url), 'utf8');
+    const seconds = Number(/^\s*keepalive_timeout (\d+)s;$/m.exec(upstream)?.[1]);
+    assert.ok(seconds > 0, 'snippets/upstream.conf sets keepalive_timeout in seconds');
+    const config = loadConfig({});
+    // nginx closes an idle connection before Node would, so it never sends on one Node is closing…
+    assert.ok(config.keepAliveTimeoutMs > seconds * 1000, `KEEP_ALIVE_TIMEOUT_MS ${config.keepAliveTimeoutMs} > ${seconds} s`);
+    // …and a drain outlasts it, so nginx has closed every idle connection before the app gives up.
+    assert.ok(drainWindowMs(config.shutdownTimeoutMs) > seconds * 1000, `drain window ${drainWindowMs(config.shutdownTimeoutMs)} ms > ${seconds} s`);
   });
 
   it('reads every variable it documents', () => {
