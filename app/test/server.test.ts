@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { APP_NODE_FLAGS } from '../src/stack/app-process.ts';
-import { probeStatus, waitFor } from '../src/stack/wait.ts';
+import { probeStatus, refusesConnections, waitFor } from '../src/stack/wait.ts';
 import { freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
 import { formPost, httpRequest } from './stack/client.ts';
 
@@ -75,18 +75,6 @@ class KeptConnection {
   destroy(): void {
     this.#socket.destroy();
   }
-}
-
-/** Whether a new TCP connection to the port is refused. */
-function refuses(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
-  });
 }
 
 function waitReady(url: string): Promise<void> {
@@ -185,7 +173,7 @@ describe('the server process', () => {
     }
 
     child.kill('SIGTERM');
-    await waitFor('new connections to be refused', () => refuses(port), { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor('new connections to be refused', () => refusesConnections(port), { timeoutMs: 10_000, intervalMs: 20 });
     // Idle for a while after SIGTERM: the server closes neither, and keeps running for them.
     await sleep(500);
     assert.equal(first.ended, false, 'an idle connection is left open');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pipeLines, type LineSink } from './output.ts';
-import { probeStatus, waitFor } from './wait.ts';
+import { probeStatus, refusesConnections, waitFor } from './wait.ts';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../server.ts', import.meta.url));
 
@@ -89,6 +89,41 @@ export class AppProcess {
     clearTimeout(timer);
   }
 
+  /**
+   * A new process in place of the running one, on the same port, without nginx being told
+   * anything: SIGTERM makes the old one close its listener at once (nginx's next connect is
+   * refused and retried on another process, a POST included) and drain the connections nginx
+   * holds to it (see app/src/drain.ts). As soon as the port refuses connections, the new one is
+   * started on it; nginx's passive health check (max_fails) keeps away meanwhile and tries the
+   * port again after fail_timeout. Resolves once the new one is ready and the old one has exited;
+   * rejects if the new one does not get ready (the old one still drains and exits).
+   */
+  async replace(): Promise<void> {
+    const old = this.#child;
+    if (old === undefined) {
+      // Not running (crashed, or a restart failed): nothing to drain.
+      await this.start();
+      return;
+    }
+    this.#supervised = false;
+    clearTimeout(this.#restartTimer);
+    const oldExited = this.#exited;
+    old.kill('SIGTERM');
+    const killTimer = setTimeout(() => {
+      this.#log(this.name, `pid ${old.pid} still running ${EXIT_TIMEOUT_MS} ms after SIGTERM: killing it`);
+      old.kill('SIGKILL');
+    }, EXIT_TIMEOUT_MS);
+    try {
+      await waitFor(`${this.name} (pid ${old.pid}) to close its listener`, async () =>
+        old.exitCode !== null || old.signalCode !== null || (await refusesConnections(this.port)),
+      { timeoutMs: EXIT_TIMEOUT_MS, intervalMs: 20 });
+      await this.start();
+    } finally {
+      await oldExited;
+      clearTimeout(killTimer);
+    }
+  }
+
   /** Sends a signal as if from outside (tests: SIGKILL); the supervisor restarts the process. */
   kill(signal: NodeJS.Signals): void {
     this.#child?.kill(signal);
@@ -120,10 +155,14 @@ export class AppProcess {
   }
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.#child !== child) return;
+    const how = signal ?? `code ${code}`;
+    if (this.#child !== child) {
+      // Replaced: its successor already runs on the port.
+      this.#log(this.name, `pid ${child.pid} exited (${how}) after draining`);
+      return;
+    }
     this.#child = undefined;
     this.#ready = false;
-    const how = signal ?? `code ${code}`;
     if (!this.#supervised) {
       this.#log(this.name, `exited (${how})`);
       return;
