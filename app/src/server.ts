@@ -1,4 +1,6 @@
+import type { ListenOptions } from 'node:net';
 import closeWithGrace from 'close-with-grace';
+import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { drainWindowMs, stopAcceptingAndDrain } from './drain.ts';
@@ -27,4 +29,10 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   app.log.info('closed');
 });
 
-await app.listen({ port: config.port, host: config.host });
+// Fastify hands these options to Node's server.listen() as they are; its types lack reusePort.
+const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort };
+await app.listen(listenOptions);
+// A supervisor that shares the port with a process being replaced (REUSE_PORT) cannot tell from
+// the port which one answers /readyz; this tells it (app/src/stack/app-process.ts). The store and
+// the check pool are open by now: buildApp opened them.
+process.send?.('listening');

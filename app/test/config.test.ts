@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
     assert.equal(config.logRequests, true, 'an app alone logs its requests');
+    assert.equal(config.reusePort, false, 'a taken port is an error, not shared');
   });
 
   it('keeps the app\'s timeouts around nginx\'s upstream keepalive_timeout', () => {
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '9001',
       HOST: '127.0.0.1',
+      REUSE_PORT: 'true',
       PUBLIC_URL: 'https://links.example.org',
       DATA_DIR: '/var/lib/linkyard',
       DATABASE_URL: 'postgres://u@db/linkyard',
@@ -47,6 +49,7 @@ describe('loadConfig', () => {
       CHECK_MODE: 'inline',
     });
     assert.equal(config.port, 9001);
+    assert.equal(config.reusePort, true);
     assert.equal(config.publicUrl.origin, 'https://links.example.org');
     assert.equal(config.dataDir, '/var/lib/linkyard');
     assert.equal(config.databaseUrl, 'postgres://u@db/linkyard');
@@ -69,6 +72,7 @@ describe('loadConfig', () => {
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
+      [{ REUSE_PORT: 'shared' }, 'REUSE_PORT'],
       [{ CHECK_ALLOW_PRIVATE: 'maybe' }, 'CHECK_ALLOW_PRIVATE'],
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],

@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { APP_NODE_FLAGS } from '../src/stack/app-process.ts';
-import { probeStatus, refusesConnections, waitFor } from '../src/stack/wait.ts';
-import { freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
+import { probeStatus, waitFor } from '../src/stack/wait.ts';
+import { freePort, htmlPage, refusesConnections, startTarget, tempDir } from './helpers.ts';
 import { formPost, httpRequest } from './stack/client.ts';
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname;

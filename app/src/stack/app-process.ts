@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { pipeLines, type LineSink } from './output.ts';
-import { probeStatus, refusesConnections, waitFor } from './wait.ts';
+import { probeStatus, waitFor } from './wait.ts';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../server.ts', import.meta.url));
 
@@ -90,38 +90,44 @@ export class AppProcess {
   }
 
   /**
-   * A new process in place of the running one, on the same port, without nginx being told
-   * anything: SIGTERM makes the old one close its listener at once (nginx's next connect is
-   * refused and retried on another process, a POST included) and drain the connections nginx
-   * holds to it (see app/src/drain.ts). As soon as the port refuses connections, the new one is
-   * started on it; nginx's passive health check (max_fails) keeps away meanwhile and tries the
-   * port again after fail_timeout. Resolves once the new one is ready and the old one has exited;
-   * rejects if the new one does not get ready (the old one still drains and exits).
+   * A new process in place of the running one, on the same port, without nginx noticing: the new
+   * one listens next to the old one (REUSE_PORT: both bound, the kernel spreads new connections
+   * over them), and once it is ready the old one gets SIGTERM: it closes its listener, so every
+   * new connection reaches the new one, and drains the connections nginx holds to it (see
+   * app/src/drain.ts). The port never refuses a connection, so nginx's passive health check never
+   * takes it out. Resolves once the old one has exited. Rejects if the new one does not get
+   * ready; the old one then keeps serving.
    */
   async replace(): Promise<void> {
     const old = this.#child;
     if (old === undefined) {
-      // Not running (crashed, or a restart failed): nothing to drain.
+      // Not running (a restart after a crash failed): nothing to drain.
       await this.start();
       return;
     }
-    this.#supervised = false;
-    clearTimeout(this.#restartTimer);
     const oldExited = this.#exited;
+    clearTimeout(this.#restartTimer);
+    // Not supervised while the successor starts: a crash of either is reported, not restarted here.
+    this.#supervised = false;
+    try {
+      await this.#launch();
+    } catch (error) {
+      if (old.exitCode === null && old.signalCode === null) {
+        this.#child = old;
+        this.#exited = oldExited;
+        this.#ready = true;
+      }
+      this.#supervised = true;
+      throw error;
+    }
+    this.#supervised = true;
     old.kill('SIGTERM');
     const killTimer = setTimeout(() => {
       this.#log(this.name, `pid ${old.pid} still running ${EXIT_TIMEOUT_MS} ms after SIGTERM: killing it`);
       old.kill('SIGKILL');
     }, EXIT_TIMEOUT_MS);
-    try {
-      await waitFor(`${this.name} (pid ${old.pid}) to close its listener`, async () =>
-        old.exitCode !== null || old.signalCode !== null || (await refusesConnections(this.port)),
-      { timeoutMs: EXIT_TIMEOUT_MS, intervalMs: 20 });
-      await this.start();
-    } finally {
-      await oldExited;
-      clearTimeout(killTimer);
-    }
+    await oldExited;
+    clearTimeout(killTimer);
   }
 
   /** Sends a signal as if from outside (tests: SIGKILL); the supervisor restarts the process. */
@@ -132,9 +138,15 @@ export class AppProcess {
   async #launch(): Promise<void> {
     // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops the apps
     // after nginx, so no request is sent to a process that is already gone.
-    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // An IPC channel: the app says 'listening' on it (server.ts). With REUSE_PORT the port may also
+    // be the old process's while this one starts, so /readyz on the port proves nothing yet.
+    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     this.#child = child;
     this.#ready = false;
+    let listening = false;
+    child.on('message', (message) => {
+      if (message === 'listening') listening = true;
+    });
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       this.#onExit(child, code, signal);
       resolve();
@@ -144,7 +156,7 @@ export class AppProcess {
     try {
       await waitFor(`${this.name} to be ready`, async () => {
         if (this.#child !== child) throw new Error(`${this.name} exited before it was ready; see its lines above`);
-        return (await probeStatus(`${this.url}/readyz`)) === 200;
+        return listening && (await probeStatus(`${this.url}/readyz`)) === 200;
       }, { timeoutMs: READY_TIMEOUT_MS });
     } catch (error) {
       child.kill('SIGKILL');

@@ -43,7 +43,7 @@ export interface Stack {
   /**
    * Replaces every app process, one at a time, without failing a request and without touching
    * nginx (a reload would close its clients' idle connections): the old process stops accepting
-   * and drains, the new one starts on the same port as soon as it is free (AppProcess#replace).
+   * and drains once its successor listens next to it on the same port (AppProcess#replace).
    * Rejects if a new process does not get ready: that one stays down (nginx routes around it)
    * and the ones not yet reached keep running the old code.
    */
@@ -99,6 +99,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PUBLIC_URL: url,
     ...options.env,
     HOST: '127.0.0.1',
+    // A replacement listens next to the process it replaces (AppProcess#replace).
+    REUSE_PORT: 'true',
     DATA_DIR: dataDir,
     SERVE_STATIC: 'false',
   };
@@ -161,9 +163,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const app of apps) {
       if (stopping) throw new Error('the stack is stopping');
       const began = Date.now();
-      report(`${app.name}: replacing pid ${app.pid ?? '(none)'}: it stops accepting and drains nginx's connections; the new one starts on its port`);
+      report(`${app.name}: replacing pid ${app.pid ?? '(none)'}: a new process starts next to it on port ${app.port}; once it is ready the old one stops accepting and drains`);
       await app.replace();
-      report(`${app.name}: restarted as pid ${app.pid}, the old one drained and exited (${Date.now() - began} ms)`);
+      report(`${app.name}: restarted as pid ${app.pid}; the old one drained and exited (${Date.now() - began} ms)`);
     }
     report('rolling restart done: every process is new and in rotation');
   };

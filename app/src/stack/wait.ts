@@ -1,5 +1,4 @@
 import { request } from 'node:http';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Polls `check` until it is true; rejects naming `what` after `timeoutMs`. */
@@ -29,20 +28,5 @@ export function probeStatus(url: string, timeoutMs = 1000): Promise<number | und
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
     req.end();
-  });
-}
-
-/**
- * Whether a new connection to 127.0.0.1:`port` is refused: a draining app has closed its
- * listener (the connection, if one is made, is closed at once by this side, before any request).
- */
-export function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
 }
