@@ -47,10 +47,16 @@ describe('the compose rolling restart', () => {
     const commands = script.split('\n').filter((line) => !/^\s*#/.test(line)).join('\n');
     // A reload closes nginx's clients' idle keep-alive connections: the resets this avoids.
     assert.doesNotMatch(commands, /nginx -s|docker compose (exec|restart|kill)[^\n]*nginx|SIGHUP|kill -HUP/);
-    const resolverValid = Number(/^resolver \S+ valid=(\d+)s/m.exec(readFileSync(join(ROOT, 'proxy/compose/env/upstream.conf.template'), 'utf8'))?.[1]);
+    const upstream = readFileSync(join(ROOT, 'proxy/compose/env/upstream.conf.template'), 'utf8');
+    const resolverValid = Number(/^resolver \S+ valid=(\d+)s/m.exec(upstream)?.[1]);
     assert.ok(resolverValid > 0, 'the compose upstream re-resolves its servers');
     const resolveSeconds = Number(/RESOLVE_SECONDS:-(\d+)/.exec(script)?.[1]);
     assert.ok(resolveSeconds > resolverValid, `waits ${resolveSeconds} s, longer than the resolver's valid=${resolverValid}s`);
+    // The app it just replaced refused connections while it drained: nginx counts it failed for
+    // fail_timeout (to the second). Stopping the next one sooner could leave no server nginx
+    // would try, and nginx answers 502 by itself then.
+    const failTimeouts = [...upstream.matchAll(/fail_timeout=(\d+)s/g)].map((match) => Number(match[1]));
+    assert.ok(failTimeouts.length > 0 && failTimeouts.every((seconds) => resolveSeconds > seconds + 1), `waits ${resolveSeconds} s, longer than fail_timeout ${failTimeouts.join(', ')} s and a second`);
     const up = commands.indexOf('docker compose up');
     const wait = commands.indexOf('sleep "$RESOLVE_SECONDS"');
     assert.ok(up >= 0 && wait > up, 'after each container is replaced');
