@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -159,6 +159,8 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
 
   it('replaces every process in a rolling restart under load without a reset or a failed GET or POST, for a client that never resends', async (t) => {
     const pidsBefore = stack.pids();
+    const accessLog = join(dir, 'state', 'nginx', 'access.log');
+    const logOffset = statSync(accessLog).size;
     const created: { name: string; longuri: string }[] = [];
     const began = Date.now();
     const progress: string[] = [];
@@ -187,6 +189,13 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     const pidsAfter = stack.pids();
     for (const [i, pid] of pidsAfter.entries()) assert.notEqual(pid, pidsBefore[i], `app${i + 1} was replaced`);
     for (const pid of pidsBefore) assert.throws(() => process.kill(pid!, 0), { code: 'ESRCH' }, `old pid ${pid} has exited`);
+
+    // Not one connection was refused or failed on nginx's side either: no request needed a second
+    // process (a retry shows as two upstreams in the access log), so the passive check never fired.
+    const entries = readFileSync(accessLog, 'utf8').slice(logOffset).split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line) as { upstream_addr: string; upstream_status: string; uri: string });
+    assert.ok(entries.length >= load.requests, `the access log has the load's ${load.requests} requests (${entries.length})`);
+    assert.deepEqual(entries.filter((entry) => entry.upstream_addr.includes(',')).map((entry) => `${entry.uri}: ${entry.upstream_addr} ${entry.upstream_status}`), []);
 
     // Every POST that was answered 303 is in the store.
     const missing: string[] = [];
