@@ -169,8 +169,8 @@ export class AppProcess {
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const how = signal ?? `code ${code}`;
     if (this.#child !== child) {
-      // Replaced: its successor already runs on the port.
-      this.#log(this.name, `pid ${child.pid} exited (${how}) after draining`);
+      // Not the current process (replace()): a drained predecessor, or a successor that failed.
+      this.#log(this.name, `pid ${child.pid} exited (${how})`);
       return;
     }
     this.#child = undefined;
