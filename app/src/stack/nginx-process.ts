@@ -45,8 +45,8 @@ const WORKERS_GONE_TIMEOUT_MS = 40_000;
 
 /**
  * nginx in the foreground (`daemon off`) in its own prefix: the master is our child, so its
- * stderr (error log) and stdout (access log) come to us, and a reload is a SIGHUP to it (what
- * `nginx -s reload` sends).
+ * stderr (the error log) comes to us, and a reload is a SIGHUP to it (what `nginx -s reload`
+ * sends). The access log is a file in the prefix (see stack.ts).
  */
 export class NginxProcess {
   readonly #bin: string;
@@ -114,6 +114,15 @@ export class NginxProcess {
       const workers = childPids(master);
       return workers.length > 0 && !workers.some((pid) => oldWorkers.includes(pid));
     }, { timeoutMs: WORKERS_GONE_TIMEOUT_MS, intervalMs: 20 });
+  }
+
+  /**
+   * Has nginx reopen its log files (SIGUSR1, what `nginx -s reopen` sends) after the access log
+   * was renamed: the master opens a new one and its workers switch to it.
+   */
+  reopenLogs(): void {
+    const master = this.#child?.pid;
+    if (master !== undefined) process.kill(master, 'SIGUSR1');
   }
 
   /** Graceful stop (SIGQUIT): requests in flight are finished; SIGKILL if that takes too long. */
