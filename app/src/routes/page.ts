@@ -66,7 +66,8 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      request.log.info({ code: error.code }, 'form rejected');
+      // Debug: nginx's access log has every answer once; at info a flood of refusals would write each again.
+      request.log.debug({ code: error.code }, 'form rejected');
       return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
   });

@@ -1,0 +1,257 @@
+/**
+ * Clients that misbehave, against the native stack as shipped (nginx's limits and timeouts from
+ * proxy/, its access log on, the default rate limit, 2 app processes on one SQLite file): a flood
+ * of a couple of thousand connections, and a few hundred that drip their requests. Loopback only,
+ * bounded in time, everything stopped even when an assertion fails. Latencies are reported as
+ * figures (t.diagnostic), never asserted: this machine is shared.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { peakRssBytes, rssBytes } from '../../../loadtest/src/bench/peak-rss.ts';
+import { childPids } from '../../src/stack/nginx-process.ts';
+import { startStack, type Stack } from '../../src/stack/stack.ts';
+import { startTarget, type Target } from '../check/fixtures/target.ts';
+import { formPost, httpRequest } from './client.ts';
+import type { FloodReport, FloodSpec } from './fixtures/flood.ts';
+
+const FLOOD = new URL('./fixtures/flood.ts', import.meta.url).pathname;
+
+const MiB = 1024 * 1024;
+const FLOOD_MS = 4000;
+const GET_CONNECTIONS = 1000;
+const POST_CONNECTIONS = 1000;
+/** POSTs come from 127.0.0.2 … 127.0.0.21: twenty clients, each with its own rate limit, 50 connections each. */
+const POST_CLIENTS = 20;
+/** The bookmarked site is slow but works: each admitted check holds a slot this long. */
+const CHECK_DELAY_MS = 3000;
+/** Ten connections at a time, so a client dripping bytes is never starved by the test itself. */
+const SLOW_CLIENTS = 300;
+/** proxy/snippets/client-limits.conf, tested as shipped. */
+const CLIENT_HEADER_TIMEOUT_MS = 10_000;
+const CLIENT_BODY_TIMEOUT_MS = 10_000;
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function latencies(values: readonly number[]): string {
+  return `n=${values.length} p50 ${percentile(values, 50).toFixed(1)} ms, p99 ${percentile(values, 99).toFixed(1)} ms, max ${Math.max(...values).toFixed(1)} ms`;
+}
+
+/** A redirect every `everyMs` on one kept-alive connection, as a person clicking links would. */
+function probeRedirects(stack: Stack, everyMs: number): { stop(): Promise<{ ms: number[]; failures: string[] }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const ms: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        const response = await httpRequest(`${stack.url}/steady`, { agent });
+        if (response.status === 303) ms.push(performance.now() - started);
+        else failures.push(`HTTP ${response.status}`);
+      } catch (error) {
+        failures.push(error instanceof Error ? error.message : String(error));
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      agent.destroy();
+      return { ms, failures };
+    },
+  };
+}
+
+/** One flood process (fixtures/flood.ts); killed if the test ends first. */
+async function runFlood(t: TestContext, spec: FloodSpec): Promise<FloodReport> {
+  const child = spawn(process.execPath, [FLOOD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => void child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, `the ${spec.kind} flood failed: ${stderr}`);
+  return JSON.parse(stdout) as FloodReport;
+}
+
+function nginxPids(stateDir: string): number[] {
+  const master = Number(readFileSync(join(stateDir, 'nginx', 'nginx.pid'), 'utf8'));
+  return [master, ...childPids(master)];
+}
+
+describe('clients that misbehave, through nginx and 2 app processes', { timeout: 120_000 }, () => {
+  let stack: Stack;
+  let dir: string;
+  let target: Target;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'linkyard-client-faults-'));
+    // nginx started by root runs its workers as nobody: they open the access log after a rotation.
+    chmodSync(dir, 0o755);
+    target = await startTarget({ after: (cleanup) => void cleanups.push(cleanup) });
+    stack = await startStack({
+      instances: 2,
+      port: 0,
+      stateDir: join(dir, 'state'),
+      dataDir: join(dir, 'data'),
+      // As shipped but for the target on loopback; LOG_LEVEL info, the default.
+      env: { CHECK_ALLOW_PRIVATE: 'true' },
+      quiet: true,
+    });
+    const steady = await httpRequest(`${stack.url}/`, formPost({ longuri: `${target.origin}/title`, shortname: 'steady' }));
+    assert.equal(steady.status, 303, steady.body);
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sheds a flood visibly (429 from nginx, 503 + Retry-After from full check queues), keeps every acknowledged bookmark, and recovers', async (t) => {
+    const baselineProbe = probeRedirects(stack, 10);
+    await sleep(1500);
+    const baseline = await baselineProbe.stop();
+    assert.deepEqual(baseline.failures, []);
+
+    const appPids = stack.pids().filter((pid): pid is number => pid !== undefined);
+    const proxyPids = nginxPids(join(dir, 'state'));
+    const rssBefore = [...appPids, ...proxyPids].map((pid) => rssBytes(pid) ?? 0);
+    const logLinesBefore = stack.logTail().length;
+
+    const common = { url: stack.url, durationMs: FLOOD_MS, clients: POST_CLIENTS, targetUri: `${target.origin}/delay/${CHECK_DELAY_MS}`, namePrefix: 'flood' };
+    const during = probeRedirects(stack, 50);
+    const floodStarted = performance.now();
+    const floods = Promise.all([
+      runFlood(t, { ...common, kind: 'get', path: '/steady', connections: GET_CONNECTIONS }),
+      runFlood(t, { ...common, kind: 'post', path: '/', connections: POST_CONNECTIONS }),
+    ]);
+    await sleep(FLOOD_MS);
+    // The flood ends; requests still in flight (admitted checks) finish meanwhile.
+    const duringFlood = await during.stop();
+    const afterFlood = probeRedirects(stack, 50);
+    const [gets, posts] = await floods;
+    const drainedMs = performance.now() - floodStarted - FLOOD_MS;
+    await sleep(3000);
+    const recovered = await afterFlood.stop();
+
+    const peaks = [...appPids, ...proxyPids].map((pid) => peakRssBytes(pid) ?? 0);
+    // The tail keeps 500 lines: fewer than that after the flood means none were dropped from it.
+    const tailAfter = stack.logTail();
+    const floodLogLines = tailAfter.slice(logLinesBefore);
+
+    t.diagnostic(`flood: ${GET_CONNECTIONS} GET connections ${JSON.stringify(gets.statuses)}, ${POST_CONNECTIONS} POST connections from ${POST_CLIENTS} addresses ${JSON.stringify(posts.statuses)}, for ${FLOOD_MS} ms`);
+    t.diagnostic(`POSTs refused by nginx (429) answered in ${latencies(posts.refusedMs['429'] ?? [])}; by a check queue (503) in ${latencies(posts.refusedMs['503'] ?? [])}; the flood's last request ended ${Math.round(drainedMs)} ms after it`);
+    t.diagnostic(`redirects by a bystander: before ${latencies(baseline.ms)}; during ${latencies(duringFlood.ms)}; in the 3 s after ${latencies(recovered.ms)} (first ${recovered.ms[0]?.toFixed(1)} ms)`);
+    t.diagnostic(`RSS before → peak (MiB): apps ${appPids.map((_, i) => `${(rssBefore[i]! / MiB).toFixed(0)} → ${(peaks[i]! / MiB).toFixed(0)}`).join(', ')}; nginx ${proxyPids.map((_, i) => `${(rssBefore[appPids.length + i]! / MiB).toFixed(0)} → ${(peaks[appPids.length + i]! / MiB).toFixed(0)}`).join(', ')}`);
+    t.diagnostic(`${floodLogLines.length} lines in the launcher's output during the flood${floodLogLines.length > 0 ? `, e.g.\n${floodLogLines.slice(-3).join('\n')}` : ''}`);
+
+    // Shed visibly: both kinds of refusal happened, and every 503 said when to come back.
+    assert.ok((posts.statuses['429'] ?? 0) > 0, 'nginx refused POSTs over the rate limit with 429');
+    assert.ok((posts.statuses['503'] ?? 0) > 0, 'full check queues refused POSTs with 503');
+    assert.equal(posts.missingRetryAfter, 0, 'every 503 carries Retry-After');
+    // No timeouts, no resets: every request got one of the answers above.
+    assert.deepEqual([...gets.failures, ...posts.failures].slice(0, 10), []);
+    assert.deepEqual(duringFlood.failures, [], 'redirects kept working during the flood');
+    assert.deepEqual(recovered.failures, []);
+    assert.ok(recovered.ms.length > 10, 'redirects answered after the flood');
+
+    // Nothing acknowledged is lost: every 303 is a bookmark that redirects.
+    assert.ok(posts.acknowledged.length > 0, 'some POSTs were admitted');
+    for (const name of posts.acknowledged) {
+      const response = await httpRequest(`${stack.url}/${name}`);
+      assert.equal(response.status, 303, `${name} was acknowledged but does not redirect`);
+    }
+
+    // Memory bounded: nothing grew by more than a burst of checks could explain (the bench sees
+    // 235 MiB at most per app process under 2 500 creations a second).
+    for (const [i, pid] of appPids.entries()) assert.ok(peaks[i]! < 512 * MiB, `app pid ${pid} peaked at ${(peaks[i]! / MiB).toFixed(0)} MiB`);
+    for (const [i, pid] of proxyPids.entries()) {
+      const peak = peaks[appPids.length + i]!;
+      assert.ok(peak < 128 * MiB, `nginx pid ${pid} peaked at ${(peak / MiB).toFixed(0)} MiB`);
+    }
+    // Refusals are in the access log once, not also a line each in the output.
+    assert.ok(tailAfter.length < 500 && floodLogLines.length < 20, `the output got ${floodLogLines.length} lines during the flood`);
+  });
+
+  it('closes clients that drip their headers or stall their bodies, while redirects keep their latency', async (t) => {
+    const baselineProbe = probeRedirects(stack, 20);
+    await sleep(1500);
+    const baseline = await baselineProbe.stop();
+
+    const { port } = new URL(stack.url);
+    const sockets: Socket[] = [];
+    t.after(() => sockets.forEach((socket) => socket.destroy()));
+    const closedAfterMs: Record<'header' | 'body', number[]> = { header: [], body: [] };
+    const answers: Record<'header' | 'body', string[]> = { header: [], body: [] };
+    const opened = performance.now();
+    const dripping: Promise<void>[] = [];
+    for (let i = 0; i < SLOW_CLIENTS; i++) {
+      const kind = i % 2 === 0 ? 'header' : 'body';
+      // Bodies from addresses of their own: POST / is rate limited per client, and a refusal
+      // (429 at once, from one address's 21st POST on) is not what is tested here.
+      const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress: kind === 'header' ? '127.0.0.1' : `127.0.1.${1 + (i >> 1)}` });
+      sockets.push(socket);
+      let received = '';
+      socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+      socket.on('error', () => {});
+      // Headers a byte every 500 ms, never finished. Bodies: complete headers promising 100 bytes,
+      // three of them a second apart, then nothing.
+      const bytes = kind === 'header'
+        ? Buffer.from(`GET /steady HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`)
+        : Buffer.from('abc');
+      if (kind === 'body') socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n`);
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent < bytes.length && !socket.destroyed) socket.write(bytes.subarray(sent, ++sent));
+      }, kind === 'header' ? 500 : 1000);
+      dripping.push(new Promise<void>((resolve) => {
+        socket.once('close', () => {
+          clearInterval(timer);
+          closedAfterMs[kind].push(performance.now() - opened);
+          answers[kind].push(received.split('\r\n', 1)[0] || '(closed without an answer)');
+          resolve();
+        });
+      }));
+    }
+
+    const during = probeRedirects(stack, 20);
+    const bound = Math.max(CLIENT_HEADER_TIMEOUT_MS, 3000 + CLIENT_BODY_TIMEOUT_MS) + 5000;
+    const allClosed = await Promise.race([Promise.all(dripping).then(() => true), sleep(bound).then(() => false)]);
+    const redirects = await during.stop();
+
+    const summary = (kind: 'header' | 'body') => {
+      const kinds = new Map<string, number>();
+      for (const answer of answers[kind]) kinds.set(answer, (kinds.get(answer) ?? 0) + 1);
+      return `${closedAfterMs[kind].length} closed after ${latencies(closedAfterMs[kind])} (${JSON.stringify(Object.fromEntries(kinds))})`;
+    };
+    t.diagnostic(`${SLOW_CLIENTS / 2} dripping headers: ${summary('header')}`);
+    t.diagnostic(`${SLOW_CLIENTS / 2} stalling bodies: ${summary('body')}`);
+    t.diagnostic(`redirects by a bystander: before ${latencies(baseline.ms)}; meanwhile ${latencies(redirects.ms)}`);
+
+    assert.ok(allClosed, `nginx closed ${closedAfterMs.header.length + closedAfterMs.body.length} of ${SLOW_CLIENTS} slow clients within ${bound} ms`);
+    // Closed by nginx's timeouts, not sooner (they were never answered as if complete) and not much later.
+    assert.ok(Math.min(...closedAfterMs.header) >= CLIENT_HEADER_TIMEOUT_MS - 500, `a header dripper closed after ${Math.min(...closedAfterMs.header)} ms`);
+    assert.ok(Math.min(...closedAfterMs.body) >= 3000 + CLIENT_BODY_TIMEOUT_MS - 500, `a body staller closed after ${Math.min(...closedAfterMs.body)} ms`);
+    assert.ok(answers.body.every((answer) => answer === '(closed without an answer)' || answer.startsWith('HTTP/1.1 408')), answers.body.join(', '));
+    assert.deepEqual(redirects.failures, [], 'every redirect meanwhile was answered');
+    assert.ok(redirects.ms.length > 100, `${redirects.ms.length} redirects meanwhile`);
+  });
+});
