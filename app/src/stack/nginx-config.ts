@@ -61,9 +61,7 @@ limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLim
     'upstream.conf': HEADER + settings.upstreams
       .map(({ port, down }) => `server 127.0.0.1:${port}${down ? ' down' : ' max_fails=2 fail_timeout=3s'};\n`)
       .join(''),
-    // backlog: nginx's default (511) drops the SYNs of a burst of new connections past it, and
-    // each dropped client waits a second or more to retry; 4096 is Linux's usual somaxconn.
-    'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server backlog=4096;
+    'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
 root ${quote(settings.staticRoot)};
 `,
   };
