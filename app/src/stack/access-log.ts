@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { open, rename, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { LineSink } from './output.ts';
 
 /**
@@ -57,6 +59,23 @@ export function rotateBySize(path: string, rotation: LogRotation, reopen: () => 
       await running;
     },
   };
+}
+
+/**
+ * Run as root, nginx's workers are `nobody`, and after a rotation each worker opens the new log
+ * itself: every folder above it must let others in (o+x). The first folder that does not, else
+ * undefined (also when not root: the workers are then this user).
+ */
+export function folderWorkersCannotEnter(path: string): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    try {
+      if ((statSync(dir).mode & 0o001) === 0) return dir;
+    } catch {
+      return undefined; // not created yet: nginx would say so itself
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
 }
 
 function ignoreMissing(error: NodeJS.ErrnoException): void {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACCESS_LOG_ROTATION, lastLines, rotateBySize, type LogRotation } from './access-log.ts';
+import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, lastLines, rotateBySize, type LogRotation } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
 import type { NginxSettings } from './nginx-config.ts';
 import { NginxProcess, findNginx } from './nginx-process.ts';
@@ -165,6 +165,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     throw error;
   }
   log('stack', `${url} → ${apps.map((app) => `${app.name} :${app.port}`).join(', ')}`);
+  const closed = accessLog === undefined ? undefined : folderWorkersCannotEnter(accessLogPath);
+  if (closed !== undefined) {
+    log('stack', `warning: run as root, nginx's workers cannot enter ${closed} (no o+x), so they cannot reopen ${accessLogPath} after a rotation and would keep writing the rotated file: its size is then unbounded. Set STACK_DIR to a folder others may enter, or run as a user.`);
+  }
 
   const rollingRestart = async (onProgress?: (message: string) => void): Promise<void> => {
     const report = (message: string) => {

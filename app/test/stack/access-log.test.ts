@@ -100,4 +100,15 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     const bound = (ROTATION.keep + 1) * ROTATION.maxBytes + 256 * 1024;
     assert.ok(peakBytes < bound, `the log files reached ${peakBytes} bytes; the bound is ${bound}`);
   });
+
+  it('warns at start, run as root, when nginx\'s workers could not reopen the log after a rotation', { skip: process.getuid?.() !== 0 && 'only as root do the workers run as another user' }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'linkyard-access-log-closed-')); // 0700: nobody may enter
+    const stack = await startStack({ instances: 1, port: 0, stateDir: join(dir, 'state'), dataDir: join(dir, 'data'), env: { LOG_LEVEL: 'warn' }, quiet: true });
+    t.after(async () => {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const warning = stack.logTail().find((line) => line.includes('warning: run as root'));
+    assert.ok(warning?.includes(`cannot enter ${dir} (no o+x)`), warning);
+  });
 });
