@@ -157,7 +157,7 @@ export class NginxProcess {
 }
 
 /** Child processes of `parent`, from /proc (Linux): nginx's workers are its master's children. */
-export function childPids(parent: number): number[] {
+function childPids(parent: number): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -16,7 +16,6 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { peakRssBytes, rssBytes } from '../../../loadtest/src/bench/peak-rss.ts';
-import { childPids } from '../../src/stack/nginx-process.ts';
 import { startStack, type Stack } from '../../src/stack/stack.ts';
 import { startTarget, type Target } from '../check/fixtures/target.ts';
 import { formPost, httpRequest } from './client.ts';
@@ -90,9 +89,11 @@ async function runFlood(t: TestContext, spec: FloodSpec): Promise<FloodReport> {
   return JSON.parse(stdout) as FloodReport;
 }
 
+/** nginx's master (its pid file) and its workers (the master's children, as Linux lists them). */
 function nginxPids(stateDir: string): number[] {
   const master = Number(readFileSync(join(stateDir, 'nginx', 'nginx.pid'), 'utf8'));
-  return [master, ...childPids(master)];
+  const workers = readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  return [master, ...workers];
 }
 
 describe('clients that misbehave, through nginx and 2 app processes', { timeout: 120_000 }, () => {
