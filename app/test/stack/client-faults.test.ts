@@ -31,8 +31,9 @@ const POST_CONNECTIONS = 1000;
 const POST_CLIENTS = 20;
 /** The bookmarked site is slow but works: each admitted check holds a slot this long. */
 const CHECK_DELAY_MS = 3000;
-/** Ten connections at a time, so a client dripping bytes is never starved by the test itself. */
-const SLOW_CLIENTS = 300;
+const HEADER_DRIPPERS = 150;
+const BODY_STALLERS = 150;
+const BODY_TRICKLERS = 100;
 /** proxy/snippets/client-limits.conf, tested as shipped. */
 const CLIENT_HEADER_TIMEOUT_MS = 10_000;
 const CLIENT_BODY_TIMEOUT_MS = 10_000;
@@ -120,6 +121,25 @@ function merged(a: FloodReport, b: FloodReport): FloodReport {
     missingRetryAfter: a.missingRetryAfter + b.missingRetryAfter,
     acknowledged: [...a.acknowledged, ...b.acknowledged],
   };
+}
+
+/**
+ * Summed over the app processes, asked of each directly: form posts answered, and requests in
+ * flight (each scrape counts itself).
+ */
+async function appFormPosts(stack: Stack): Promise<{ answered: number; inFlight: number }> {
+  let answered = 0;
+  let inFlight = 0;
+  for (const appUrl of stack.appUrls) {
+    const metrics = await httpRequest(`${appUrl}/metrics`);
+    for (const line of metrics.body.split('\n')) {
+      const match = /^http_requests_total\{(.*)\} (\d+)$/.exec(line);
+      if (match?.[1]?.includes('method="POST"') && match[1].includes('route="/"')) answered += Number(match[2]);
+      const gauge = /^http_requests_in_flight (\d+)$/.exec(line);
+      if (gauge) inFlight += Number(gauge[1]);
+    }
+  }
+  return { answered, inFlight };
 }
 
 /** nginx's master (its pid file) and its workers (the master's children, as Linux lists them). */
@@ -232,38 +252,48 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     assert.ok(tailAfter.length < 500 && floodLogLines.length < 20, `the output got ${floodLogLines.length} lines during the flood`);
   });
 
-  it('closes clients that drip their headers or stall their bodies, while redirects keep their latency', async (t) => {
+  it('closes clients that drip their headers or stall their bodies, keeps bodies dripped steadily from the apps, and redirects keep their latency', async (t) => {
     const baselineProbe = probeRedirects(stack, 20);
     await sleep(1500);
     const baseline = await baselineProbe.stop();
+    const postsBefore = await appFormPosts(stack);
 
     const { port } = new URL(stack.url);
     const sockets: Socket[] = [];
     t.after(() => sockets.forEach((socket) => socket.destroy()));
-    const closedAfterMs: Record<'header' | 'body', number[]> = { header: [], body: [] };
-    const answers: Record<'header' | 'body', string[]> = { header: [], body: [] };
+    type Kind = 'header' | 'body' | 'trickle';
+    const closedAfterMs: Record<Kind, number[]> = { header: [], body: [], trickle: [] };
+    const answers: Record<Kind, string[]> = { header: [], body: [], trickle: [] };
     const opened = performance.now();
-    const dripping: Promise<void>[] = [];
-    for (let i = 0; i < SLOW_CLIENTS; i++) {
-      const kind = i % 2 === 0 ? 'header' : 'body';
+    const closing: Record<Kind, Promise<void>[]> = { header: [], body: [], trickle: [] };
+    const kinds: Kind[] = [
+      ...Array.from({ length: HEADER_DRIPPERS }, () => 'header' as const),
+      ...Array.from({ length: BODY_STALLERS }, () => 'body' as const),
+      ...Array.from({ length: BODY_TRICKLERS }, () => 'trickle' as const),
+    ];
+    for (const [i, kind] of kinds.entries()) {
       // Bodies from addresses of their own: POST / is rate limited per client, and a refusal
       // (429 at once, from one address's 21st POST on) is not what is tested here.
-      const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress: kind === 'header' ? '127.0.0.1' : `127.0.1.${1 + (i >> 1)}` });
+      const localAddress = kind === 'header' ? '127.0.0.1' : `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+      const socket = connect({ port: Number(port), host: '127.0.0.1', localAddress });
       sockets.push(socket);
       let received = '';
       socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
       socket.on('error', () => {});
-      // Headers a byte every 500 ms, never finished. Bodies: complete headers promising 100 bytes,
-      // three of them a second apart, then nothing.
-      const bytes = kind === 'header'
-        ? Buffer.from(`GET /steady HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`)
-        : Buffer.from('abc');
-      if (kind === 'body') socket.write(`POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n`);
+      // Headers: a byte every 500 ms, never finished. Bodies: complete headers promising 100
+      // bytes, then three of them a second apart and nothing more (stalled), or one a second
+      // until the test ends (a trickle).
+      let bytes: Buffer;
+      if (kind === 'header') bytes = Buffer.from(`GET /steady HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`);
+      else {
+        socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n');
+        bytes = Buffer.from(kind === 'body' ? 'abc' : 'x'.repeat(99));
+      }
       let sent = 0;
       const timer = setInterval(() => {
         if (sent < bytes.length && !socket.destroyed) socket.write(bytes.subarray(sent, ++sent));
       }, kind === 'header' ? 500 : 1000);
-      dripping.push(new Promise<void>((resolve) => {
+      closing[kind].push(new Promise<void>((resolve) => {
         socket.once('close', () => {
           clearInterval(timer);
           closedAfterMs[kind].push(performance.now() - opened);
@@ -274,24 +304,39 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     }
 
     const during = probeRedirects(stack, 20);
+    // Midway, every slow client is connected and sending: none of them may be at an app.
+    const midway = sleep(5000).then(() => appFormPosts(stack));
     const bound = Math.max(CLIENT_HEADER_TIMEOUT_MS, 3000 + CLIENT_BODY_TIMEOUT_MS) + 5000;
-    const allClosed = await Promise.race([Promise.all(dripping).then(() => true), sleep(bound).then(() => false)]);
+    const allClosed = await Promise.race([
+      Promise.all([...closing.header, ...closing.body]).then(() => true),
+      sleep(bound).then(() => false),
+    ]);
     const redirects = await during.stop();
+    const postsAfter = await appFormPosts(stack);
+    const { inFlight: inFlightMidway } = await midway;
 
-    const summary = (kind: 'header' | 'body') => {
-      const kinds = new Map<string, number>();
-      for (const answer of answers[kind]) kinds.set(answer, (kinds.get(answer) ?? 0) + 1);
-      return `${closedAfterMs[kind].length} closed after ${latencies(closedAfterMs[kind])} (${JSON.stringify(Object.fromEntries(kinds))})`;
+    const summary = (kind: Kind) => {
+      const seen = new Map<string, number>();
+      for (const answer of answers[kind]) seen.set(answer, (seen.get(answer) ?? 0) + 1);
+      return `${closedAfterMs[kind].length} closed${closedAfterMs[kind].length > 0 ? ` after ${latencies(closedAfterMs[kind])} (${JSON.stringify(Object.fromEntries(seen))})` : ''}`;
     };
-    t.diagnostic(`${SLOW_CLIENTS / 2} dripping headers: ${summary('header')}`);
-    t.diagnostic(`${SLOW_CLIENTS / 2} stalling bodies: ${summary('body')}`);
+    const elapsedMs = performance.now() - opened;
+    t.diagnostic(`${HEADER_DRIPPERS} dripping headers: ${summary('header')}`);
+    t.diagnostic(`${BODY_STALLERS} stalling bodies: ${summary('body')}`);
+    t.diagnostic(`${BODY_TRICKLERS} bodies trickling a byte a second: ${summary('trickle')} in ${Math.round(elapsedMs)} ms; form posts that reached an app meanwhile: ${postsAfter.answered - postsBefore.answered} answered, ${inFlightMidway} in flight midway`);
     t.diagnostic(`redirects by a bystander: before ${latencies(baseline.ms)}; meanwhile ${latencies(redirects.ms)}`);
 
-    assert.ok(allClosed, `nginx closed ${closedAfterMs.header.length + closedAfterMs.body.length} of ${SLOW_CLIENTS} slow clients within ${bound} ms`);
+    assert.ok(allClosed, `nginx closed ${closedAfterMs.header.length + closedAfterMs.body.length} of ${HEADER_DRIPPERS + BODY_STALLERS} slow clients within ${bound} ms`);
     // Closed by nginx's timeouts, not sooner (they were never answered as if complete) and not much later.
     assert.ok(Math.min(...closedAfterMs.header) >= CLIENT_HEADER_TIMEOUT_MS - 500, `a header dripper closed after ${Math.min(...closedAfterMs.header)} ms`);
     assert.ok(Math.min(...closedAfterMs.body) >= 3000 + CLIENT_BODY_TIMEOUT_MS - 500, `a body staller closed after ${Math.min(...closedAfterMs.body)} ms`);
     assert.ok(answers.body.every((answer) => answer === '(closed without an answer)' || answer.startsWith('HTTP/1.1 408')), answers.body.join(', '));
+    // client_body_timeout is per read: a steady trickle keeps its connection (up to 16 KiB at a
+    // byte a second), but only at nginx, which reads a body whole before passing it on.
+    assert.equal(closedAfterMs.trickle.length, 0, 'nginx keeps a body that keeps coming');
+    assert.equal(postsAfter.answered - postsBefore.answered, 0, 'no slow body was answered by an app');
+    // The scrapes themselves and a bystander's redirect at most; 250 if nginx passed bodies on as they came.
+    assert.ok(inFlightMidway <= stack.appUrls.length + 1, `${inFlightMidway} requests in flight at the apps midway`);
     assert.deepEqual(redirects.failures, [], 'every redirect meanwhile was answered');
     assert.ok(redirects.ms.length > 100, `${redirects.ms.length} redirects meanwhile`);
   });
