@@ -96,8 +96,9 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     assert.equal(new Set(kept).size, kept.length, 'no line written twice');
     assert.ok(kept.length < REQUESTS / 2, `rotation dropped old lines (${kept.length} kept)`);
 
-    // Bounded: three files of the set size, plus what is written between two looks at the size.
-    const bound = (ROTATION.keep + 1) * ROTATION.maxBytes + 256 * 1024;
+    // Bounded: three files of the set size, plus what is written between two looks at the size
+    // (generous: a loaded machine delays the looks; unbounded, the log would reach about 1.7 MiB).
+    const bound = (ROTATION.keep + 1) * ROTATION.maxBytes + 512 * 1024;
     assert.ok(peakBytes < bound, `the log files reached ${peakBytes} bytes; the bound is ${bound}`);
   });
 
