@@ -101,7 +101,9 @@ function nginxTimes(accessLog: string): string {
     if (line === '') continue;
     const entry = JSON.parse(line) as { method: string; status: number; request_time: number };
     const key = `${entry.method} ${entry.status}`;
-    times.set(key, [...(times.get(key) ?? []), entry.request_time * 1000]);
+    const ms = times.get(key) ?? [];
+    ms.push(entry.request_time * 1000);
+    times.set(key, ms);
   }
   return [...times].sort().map(([key, ms]) => `${key}: ${latencies(ms)}`).join('; ');
 }
