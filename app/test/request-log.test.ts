@@ -25,7 +25,8 @@ async function loggedApp(logRequests: boolean) {
   });
   const app = Fastify({ logger: { level: 'info', stream }, logController: new OneLinePerRequest({ logRequests }) });
   app.get('/short', (_request, reply) => reply.redirect('https://example.org/', 303));
-  app.get('/busy', (_request, reply) => reply.code(503).send('queue full'));
+  app.get('/busy', (_request, reply) => reply.code(503).send('store unavailable'));
+  app.get('/shedding', (_request, reply) => reply.code(503).header('retry-after', '5').send('queue full'));
   app.get('/broken', () => {
     throw new Error('boom');
   });
@@ -47,10 +48,10 @@ describe('request log', () => {
     assert.ok(typeof line?.reqId === 'string' && typeof line.responseTime === 'number');
   });
 
-  it('with logRequests off (nginx logs every request), writes only failures', async (t) => {
+  it('with logRequests off (nginx logs every request), writes only failures, not load shed on purpose', async (t) => {
     const { app, lines } = await loggedApp(false);
     t.after(() => app.close());
-    for (const url of ['/short', '/missing', '/busy', '/broken']) await app.inject(url);
+    for (const url of ['/short', '/missing', '/busy', '/shedding', '/broken']) await app.inject(url);
     const logged = lines.filter((line) => line.url !== undefined).map((line) => [line.url, line.statusCode, line.msg]);
     assert.deepEqual(logged, [
       ['/busy', 503, 'request completed'],

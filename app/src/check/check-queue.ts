@@ -16,12 +16,21 @@ interface Waiting {
   resolve: (result: CheckResult) => void;
   reject: (reason: unknown) => void;
   onAbort: () => void;
+  /** Refuses the check if no slot came free within maxWaitMs. */
+  expiry: NodeJS.Timeout | undefined;
+  /** performance.now() when it began to wait. */
+  since: number;
 }
 
 /**
  * The checker the app uses, whatever the engine: the admission bound is the same for both, so the
  * benchmark compares them under the same rule: `slots` checks run at once, `maxQueue` more wait, the next is refused with
- * CHECK_QUEUE_FULL (a 503 with Retry-After).
+ * CHECK_QUEUE_FULL (a 503 with Retry-After). A check also waits at most one check deadline for a
+ * slot, then is refused the same way: under a flood of slow checks a queue of 200 behind 50 slots
+ * would otherwise hold its last arrival for four deadlines before its own check even began, and
+ * clients (and nginx) would time out instead of being told to come back. And once the check at
+ * the head of the line has waited half that, the line is not moving: new checks are refused at
+ * once rather than queued only to be refused later.
  *
  * The pool keeps its waiting line here rather than in piscina: a waiting check whose caller gives
  * up is simply dropped from this set (piscina's own `signal` would do that too, but once the task
@@ -33,6 +42,7 @@ export class CheckQueue implements UriChecker {
   readonly #slots: number;
   readonly #maxQueue: number;
   readonly #retryAfter: number;
+  readonly #maxWaitMs: number;
   /** A Set keeps arrival order and lets an abandoned check leave from the middle in O(1). */
   readonly #waiting = new Set<Waiting>();
   #running = 0;
@@ -44,6 +54,7 @@ export class CheckQueue implements UriChecker {
     this.#maxQueue = options.maxQueue;
     // A slot frees up within one check deadline at the latest.
     this.#retryAfter = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    this.#maxWaitMs = options.timeoutMs;
   }
 
   get queueDepth(): number {
@@ -62,7 +73,7 @@ export class CheckQueue implements UriChecker {
     if (this.#closed) return Promise.reject(this.#refusal('URI checks are shutting down; try again shortly.'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#running < this.#slots) return this.#start(uri, signal);
-    if (this.#waiting.size >= this.#maxQueue) {
+    if (this.#waiting.size >= this.#maxQueue || this.#stalled()) {
       return Promise.reject(this.#refusal('Too many URI checks are waiting; try again shortly.'));
     }
 
@@ -74,10 +85,18 @@ export class CheckQueue implements UriChecker {
       reject,
       onAbort: () => {
         this.#waiting.delete(entry);
+        clearTimeout(entry.expiry);
         reject(signal?.reason);
       },
+      expiry: undefined,
+      since: performance.now(),
     };
     signal?.addEventListener('abort', entry.onAbort, { once: true });
+    entry.expiry = setTimeout(() => {
+      this.#waiting.delete(entry);
+      signal?.removeEventListener('abort', entry.onAbort);
+      reject(this.#refusal('No URI check slot came free in time; try again shortly.'));
+    }, this.#maxWaitMs);
     this.#waiting.add(entry);
     return promise;
   }
@@ -87,6 +106,7 @@ export class CheckQueue implements UriChecker {
     this.#closed = true;
     for (const entry of this.#waiting) {
       entry.signal?.removeEventListener('abort', entry.onAbort);
+      clearTimeout(entry.expiry);
       entry.reject(this.#refusal('URI checks are shutting down; try again shortly.'));
     }
     this.#waiting.clear();
@@ -113,8 +133,15 @@ export class CheckQueue implements UriChecker {
       if (this.#running >= this.#slots) return;
       this.#waiting.delete(entry);
       entry.signal?.removeEventListener('abort', entry.onAbort);
+      clearTimeout(entry.expiry);
       this.#start(entry.uri, entry.signal).then(entry.resolve, entry.reject);
     }
+  }
+
+  /** The oldest waiting check (a Set iterates in arrival order) has waited half its allowance. */
+  #stalled(): boolean {
+    const oldest = this.#waiting.values().next().value;
+    return oldest !== undefined && performance.now() - oldest.since > this.#maxWaitMs / 2;
   }
 
   #refusal(message: string): DomainError {

@@ -1,4 +1,6 @@
+import { pipeline, type Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
@@ -46,7 +48,12 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
   let url = URL.parse(uri);
   if (url === null || !isHttp(url)) return rejected('network', `'${uri}' is not an http or https URI`, null);
   const dispatcher = agentFor(options);
-  const headers = { 'user-agent': options.userAgent, accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' };
+  const headers = {
+    'user-agent': options.userAgent,
+    accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
+    // As browsers ask: a compressed page costs the target and us less, and its title is found all the same.
+    'accept-encoding': 'gzip, deflate, br',
+  };
   const visited = new Set<string>();
 
   for (let redirects = 0; ; redirects++) {
@@ -79,7 +86,8 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     const finalUri = url.href;
     if (status >= 200 && status < 300) {
       const contentType = first(responseHeaders['content-type']) ?? '';
-      const title = isHtml(contentType) ? await readTitle(body, contentType, options.maxBodyBytes) : discard(body);
+      const encoding = first(responseHeaders['content-encoding']) ?? '';
+      const title = isHtml(contentType) ? await readTitle(body, contentType, encoding, options.maxBodyBytes) : discard(body);
       return { ok: true, status, finalUri, title, warning: null, redirects, durationMs: 0 };
     }
     discard(body);
@@ -106,16 +114,25 @@ function refusedTarget(url: URL, options: CheckOptions): string | null {
 }
 
 /**
- * Reads at most `maxBytes` of an HTML body, and only until </title>: the rest is cancelled when
- * the loop exits, which is what bounds time and memory on a page that never ends. The status has
- * already shown the page is alive, so a body cut short (deadline, reset) only costs the title.
+ * Reads at most `maxBytes` of an HTML body, decoded, and only until </title>: the rest is
+ * cancelled when the loop exits, which is what bounds time and memory on a page that never ends.
+ * The cap counts decoded bytes, so a gzip bomb (a small body that inflates to gigabytes) is
+ * inflated no further than `maxBytes` plus the decompressor's one buffered chunk: zlib streams
+ * stop inflating while their output is not read. The status has already shown the page is alive,
+ * so a body cut short (deadline, reset, corrupt compression) only costs the title.
  */
-async function readTitle(body: Body, contentType: string, maxBytes: number): Promise<string | null> {
+async function readTitle(body: Body, contentType: string, contentEncoding: string, maxBytes: number): Promise<string | null> {
+  const decompressor = decompressorFor(contentEncoding);
+  if (decompressor === undefined) {
+    discard(body);
+    return null;
+  }
   const finder = new TitleFinder();
   const decoder = decoderFor(contentType);
   let remaining = maxBytes;
+  const decoded = decompressor === null ? body : pipeline(body, decompressor, () => {});
   try {
-    for await (const chunk of body) {
+    for await (const chunk of decoded) {
       const bytes: Buffer = chunk;
       const part = bytes.length > remaining ? bytes.subarray(0, remaining) : bytes;
       remaining -= part.length;
@@ -124,8 +141,32 @@ async function readTitle(body: Body, contentType: string, maxBytes: number): Pro
     }
   } catch {
     // Keep whatever title was found before the body stopped.
+  } finally {
+    // Leaving the loop destroys `decoded`; the pipeline passes that on to the body.
+    body.destroy();
   }
   return finder.title;
+}
+
+/**
+ * The decoder for a Content-Encoding (null: none needed; undefined: one we cannot decode, so the
+ * body is not read for a title). We ask for gzip, deflate and br; a server may send them unasked.
+ */
+function decompressorFor(contentEncoding: string): Transform | null | undefined {
+  switch (contentEncoding.trim().toLowerCase()) {
+    case '':
+    case 'identity':
+      return null;
+    case 'gzip':
+    case 'x-gzip':
+      return createGunzip();
+    case 'deflate':
+      return createInflate();
+    case 'br':
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -185,6 +226,7 @@ export function describeFailure(
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { reason: 'timeout', detail: `timed out (${code})` };
   if (code !== undefined && DNS_CODES.has(code)) return { reason: 'dns', detail: `DNS lookup failed (${code})` };
   if (code === 'ECONNREFUSED') return { reason: 'refused', detail: 'connection refused' };
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return { reason: 'network', detail: 'the response headers never ended (over 16 KiB)' };
   return { reason: 'network', detail: code === undefined ? messageOf(error) : `network error (${code})` };
 }
 

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
+import { couldNotFetch } from '../services/bookmarks.ts';
+import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { renderPage, type PageModel } from '../views/page.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -59,10 +61,13 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       }
       await service.create({ uri: longuri, name: shortname.trim() }, clientAbortSignal(reply));
       return reply.code(303).header('location', '/').send();
-    } catch (error) {
+    } catch (caught) {
+      // The seed's form answered text it could not fetch, URI or not, with its 404; so does ours.
+      const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      request.log.info({ code: error.code }, 'form rejected');
+      // Debug: nginx's access log has every answer once; at info a flood of refusals would write each again.
+      request.log.debug({ code: error.code }, 'form rejected');
       return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
   });

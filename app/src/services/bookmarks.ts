@@ -34,6 +34,11 @@ function generateName(): string {
   return name;
 }
 
+/** The seed's answer to a long URI it cannot fetch, with the reason a person can act on. */
+export function couldNotFetch(uri: string, reason: string): DomainError {
+  return new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${reason})`);
+}
+
 /** The rules of the service, shared by the HTML form and the JSON API. */
 export class BookmarkService {
   readonly #store: BookmarkStore;
@@ -137,8 +142,7 @@ export class BookmarkService {
     }
     if (!result.ok) {
       this.#metrics.checks.inc({ outcome: result.reason });
-      // The seed's words, with the reason a person can act on.
-      throw new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${result.detail})`);
+      throw couldNotFetch(uri, result.detail);
     }
     this.#metrics.checks.inc({ outcome: result.warning ? 'accepted_with_warning' : 'accepted' });
     return { title: result.title, status: result.status };

@@ -25,24 +25,49 @@ export function validateName(name: string): string {
   return name;
 }
 
+/**
+ * A long URI refused before any fetch. `reason` says why in words that read after the seed's
+ * "Couldn't fetch URI '…'. Sorry!", which is how the form answers it (the seed's fetch raised on
+ * such text, so its check said no); the JSON API answers `message`, a 400.
+ */
+export class InvalidUriError extends DomainError {
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super('INVALID_URI', message);
+    this.reason = reason;
+  }
+}
+
 /** Returns the URI in its normalised form (what is stored and compared for idempotency). */
 export function validateUri(raw: string): string {
   const uri = raw.trim();
   if (uri.length > MAX_URI_LENGTH) {
-    throw new DomainError('INVALID_URI', `The long URI is ${uri.length} characters; the limit is ${MAX_URI_LENGTH}.`);
+    throw new InvalidUriError(
+      `The long URI is ${uri.length} characters; the limit is ${MAX_URI_LENGTH}.`,
+      `it is ${uri.length} characters; the limit is ${MAX_URI_LENGTH}`,
+    );
   }
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw new DomainError('INVALID_URI', `'${uri}' is not an absolute URI (it needs http:// or https://).`);
+    throw new InvalidUriError(
+      `'${uri}' is not an absolute URI (it needs http:// or https://).`,
+      'not an absolute URI: it needs http:// or https://',
+    );
   }
   // javascript:, data:, file:, ftp: and friends would turn a redirect into an attack or a dead end.
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new DomainError('INVALID_URI', `Only http and https URIs can be bookmarked, not '${url.protocol}'.`);
+    throw new InvalidUriError(
+      `Only http and https URIs can be bookmarked, not '${url.protocol}'.`,
+      `only http and https URIs can be bookmarked, not '${url.protocol}'`,
+    );
   }
   if (url.href.length > MAX_URI_LENGTH) {
-    throw new DomainError('INVALID_URI', `The long URI is over ${MAX_URI_LENGTH} characters once normalised.`);
+    throw new InvalidUriError(
+      `The long URI is over ${MAX_URI_LENGTH} characters once normalised.`,
+      `it is over ${MAX_URI_LENGTH} characters once normalised`,
+    );
   }
   return url.href;
 }

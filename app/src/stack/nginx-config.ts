@@ -23,9 +23,9 @@ export interface NginxSettings {
   /** Per-client rate of POST / and of /api/ requests, in nginx's syntax: `10r/s`, `600r/m`. */
   rateLimit: string;
   /**
-   * Access log at <prefix>/access.log, which the launcher tails into its output. A file, not
-   * /dev/stdout: Node hands a child a socket for stdio, and nginx cannot open() a socket by path.
-   * Off for load tests, where logging costs more than the app.
+   * Access log at <prefix>/access.log, rotated by size (access-log.ts). A file, not /dev/stdout:
+   * Node hands a child a socket for stdio, and nginx cannot open() a socket by path. Off for load
+   * tests, where logging costs more than the app.
    */
   accessLog: boolean;
 }

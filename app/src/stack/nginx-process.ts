@@ -51,9 +51,9 @@ const WORKERS_GONE_TIMEOUT_MS = 40_000;
 
 /**
  * nginx in the foreground (`daemon off`) in its own prefix: the master is our child, so its
- * stderr (error log) and stdout (access log) come to us. It is never reloaded: a reload closes
- * the idle keep-alive connections of nginx's clients, and a rolling restart of the apps does not
- * need one (stack.ts).
+ * stderr (the error log) comes to us; the access log is a file in the prefix (see stack.ts). It is
+ * never reloaded: a reload closes the idle keep-alive connections of nginx's clients, and a
+ * rolling restart of the apps does not need one (stack.ts).
  */
 export class NginxProcess {
   readonly #bin: string;
@@ -102,6 +102,15 @@ export class NginxProcess {
       if (this.#child !== child) throw new Error('nginx exited during start; see its lines above');
       return (await probeStatus(statusUrl)) === 200;
     }, { timeoutMs: 10_000 });
+  }
+
+  /**
+   * Has nginx reopen its log files (SIGUSR1, what `nginx -s reopen` sends) after the access log
+   * was renamed: the master opens a new one and its workers switch to it.
+   */
+  reopenLogs(): void {
+    const master = this.#child?.pid;
+    if (master !== undefined) process.kill(master, 'SIGUSR1');
   }
 
   /** Graceful stop (SIGQUIT): requests in flight are finished; SIGKILL if that takes too long. */

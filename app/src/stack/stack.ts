@@ -1,10 +1,11 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, lastLines, rotateBySize, type LogRotation } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
 import type { NginxSettings } from './nginx-config.ts';
 import { NginxProcess, findNginx } from './nginx-process.ts';
-import { LogTail, tagLine, tailLines, type LineSink } from './output.ts';
+import { LogTail, tagLine, type LineSink } from './output.ts';
 import { freePorts } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -27,8 +28,13 @@ export interface StackOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Per-client rate of POST / and of /api/ requests, nginx syntax. Default `10r/s`; load tests raise it. */
   rateLimit?: string;
-  /** nginx access log lines in the output. Default true; load tests turn it off. */
+  /**
+   * nginx's access log, `<stateDir>/nginx/access.log`: every request once, there only (not in the
+   * output). Default true; load tests turn it off.
+   */
   accessLog?: boolean;
+  /** When the access log is rotated and how many old files are kept. Default ACCESS_LOG_ROTATION. */
+  accessLogRotation?: LogRotation;
   /** Where the tagged output lines go. Default: stdout. `quiet: true` drops them (see logTail). */
   quiet?: boolean;
 }
@@ -54,6 +60,10 @@ export interface Stack {
   stop(): Promise<void>;
   /** The last lines every process printed, tagged, whether they were printed or not. */
   logTail(): string[];
+  /** The path of nginx's access log (the live file; rotated ones are `<path>.1`, `<path>.2`, …). */
+  readonly accessLogPath: string;
+  /** The last lines of the live access log (the last 256 KiB of it at most). */
+  accessLogLines(): Promise<string[]>;
 }
 
 /**
@@ -116,7 +126,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     accessLog: options.accessLog ?? true,
   };
   const nginx = new NginxProcess(nginxBin, settings, log);
-  const accessLog = settings.accessLog ? tailLines(join(prefix, 'access.log'), 'nginx', log) : undefined;
+  const accessLogPath = join(prefix, 'access.log');
+  // Written once, to its file: copying each line into the output as well doubled what a busy
+  // stack wrote (about 300 bytes a redirect, twice), and neither copy was bounded.
+  const accessLog = settings.accessLog
+    ? rotateBySize(accessLogPath, options.accessLogRotation ?? ACCESS_LOG_ROTATION, () => nginx.reopenLogs(), log)
+    : undefined;
 
   // Whatever ends this process, no app or nginx is left behind.
   const killAll = () => {
@@ -132,9 +147,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     stopping ??= (async () => {
       await rolling?.catch(() => {});
       log('stack', 'stopping: nginx first (no new requests), then the app processes (they drain)');
+      await accessLog?.stop();
       await nginx.stop();
       await Promise.all(apps.map((app) => app.stop()));
-      await accessLog?.stop();
       process.off('exit', killAll);
       log('stack', 'stopped');
     })();
@@ -152,6 +167,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     throw error;
   }
   log('stack', `${url} → ${apps.map((app) => `${app.name} :${app.port}`).join(', ')}`);
+  const closed = accessLog === undefined ? undefined : folderWorkersCannotEnter(accessLogPath);
+  if (closed !== undefined) {
+    log('stack', `warning: run as root, nginx's workers cannot enter ${closed} (no o+x), so they cannot reopen ${accessLogPath} after a rotation and would keep writing the rotated file: its size is then unbounded. Set STACK_DIR to a folder others may enter, or run as a user.`);
+  }
 
   const rollingRestart = async (onProgress?: (message: string) => void): Promise<void> => {
     const report = (message: string) => {
@@ -196,6 +215,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     stop,
     logTail: () => tail.lines(),
+    accessLogPath,
+    accessLogLines: () => lastLines(accessLogPath),
   };
 }
 

@@ -224,6 +224,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     const cases = [
       { what: 'missing field', longuri: '', shortname: 'lonely', status: 400, message: /^Please fill out the Long URI field\.$/ },
       { what: 'unreachable URI', longuri: unreachable, shortname: 'nowhere', status: 404, message: /^Couldn't fetch URI '.*nothing-here'/ },
+      { what: 'not a URI', longuri: 'my favourite recipe', shortname: 'words', status: 404, message: /^Couldn't fetch URI 'my favourite recipe'\. Sorry! \(not an absolute URI/ },
       { what: 'name taken', longuri: `${target.url}/recipes/bread`, shortname: 'garden', status: 409, message: /short name 'garden' is already taken/ },
       { what: 'bad name', longuri: `${target.url}/garden`, shortname: 'has space', status: 400, message: /not allowed/ },
     ];

@@ -153,13 +153,12 @@ export async function requestsNginxSaw(stack: Stack, action: () => Promise<void>
   const start = await logMarker(stack);
   await action();
   const end = await logMarker(stack);
-  const uris = nginxUris(stack);
+  const uris = await nginxUris(stack);
   return uris.slice(uris.indexOf(start) + 1, uris.indexOf(end));
 }
 
-function nginxUris(stack: Stack): string[] {
-  return stack.logTail()
-    .filter((line) => line.startsWith('nginx'))
+async function nginxUris(stack: Stack): Promise<string[]> {
+  return (await stack.accessLogLines())
     .map((line) => /"uri":"([^"]*)"/.exec(line)?.[1])
     .filter((uri): uri is string => uri !== undefined);
 }
@@ -168,7 +167,7 @@ async function logMarker(stack: Stack): Promise<string> {
   const marker = `/healthz?marker=${Math.random().toString(36).slice(2)}`;
   await (await fetch(stack.url + marker)).arrayBuffer();
   const deadline = Date.now() + 5_000;
-  while (!nginxUris(stack).includes(marker)) {
+  while (!(await nginxUris(stack)).includes(marker)) {
     if (Date.now() > deadline) throw new Error(`nginx's access log did not show ${marker} within 5 s`);
     await sleep(50);
   }

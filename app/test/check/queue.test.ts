@@ -65,6 +65,49 @@ for (const mode of ['pool', 'inline'] as const) {
       assert.equal(checker.healthy, true);
     });
 
+    test('a check that waits longer than one deadline for a slot is refused with CHECK_QUEUE_FULL, unsent', async (t) => {
+      const target = await startTarget(t);
+      const checker = createChecker(
+        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '2000' }),
+      );
+      t.after(() => checker.close());
+      // The pool's worker thread starts on the first check: not inside the waits measured here.
+      assert.equal((await checker.check(`${target.origin}/title`)).ok, true);
+      target.requests.length = 0;
+      // Each takes 1.2 s: the second waits 1.2 s (under the 2 s bound), the third would wait 2.4 s.
+      const checks = ['a', 'b', 'c'].map((name) => checker.check(`${target.origin}/delay/1200?${name}`));
+      const started = performance.now();
+      const [first, second, third] = await Promise.allSettled(checks);
+      assert.equal(first?.status === 'fulfilled' && first.value.ok, true, JSON.stringify(first));
+      assert.equal(second?.status === 'fulfilled' && second.value.ok, true, JSON.stringify(second));
+      assert.equal(third?.status, 'rejected');
+      assert.ok(third.reason instanceof DomainError && third.reason.code === 'CHECK_QUEUE_FULL', String(third.reason));
+      assert.equal(third.reason.retryAfter, 2);
+      assert.deepEqual(target.requests, ['/delay/1200', '/delay/1200'], 'the refused check was never sent');
+      assert.equal(checker.queueDepth, 0);
+      assert.ok(performance.now() - started < 5000);
+    });
+
+    test('once the oldest waiting check has waited half a deadline, new checks are refused at once', async (t) => {
+      const target = await startTarget(t);
+      const checker = createChecker(
+        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '3000' }),
+      );
+      t.after(() => checker.close());
+      assert.equal((await checker.check(`${target.origin}/title`)).ok, true);
+      // The slot is held until the 3 s deadline; the second check waits behind it.
+      const running = checker.check(`${target.origin}/slow`);
+      const waiting = checker.check(`${target.origin}/plain`);
+      assert.equal(checker.queueDepth, 1);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const asked = performance.now();
+      await assert.rejects(checker.check(`${target.origin}/long-title`), { code: 'CHECK_QUEUE_FULL' });
+      const answeredMs = performance.now() - asked;
+      assert.ok(answeredMs < 500, `refused after ${answeredMs} ms`);
+      assert.ok(!target.requests.includes('/long-title'), 'the refused check was never sent');
+      await Promise.allSettled([running, waiting]);
+    });
+
     test('an already-aborted signal is refused before anything runs', async (t) => {
       const target = await startTarget(t);
       const checker = oneSlot(mode);
@@ -79,7 +122,8 @@ for (const mode of ['pool', 'inline'] as const) {
     test('many checks, more than the slots, all complete', async (t) => {
       const target = await startTarget(t);
       const checker = createChecker(
-        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '2', CHECK_CONCURRENCY_PER_WORKER: '8', CHECK_MAX_QUEUE: '500' }),
+        // A long deadline: a check waits at most one for a slot, and a loaded machine must not make this test about that.
+        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '2', CHECK_CONCURRENCY_PER_WORKER: '8', CHECK_MAX_QUEUE: '500', CHECK_TIMEOUT_MS: '20000' }),
       );
       t.after(() => checker.close());
       const paths = ['/title', '/hop/2', '/status/404', '/status/403', '/plain'];

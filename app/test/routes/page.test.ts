@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { escapeHtml } from '../../src/views/html.ts';
 import { form, htmlPage, startApp, startTarget } from '../helpers.ts';
 
 describe('the form page (GET / and POST /)', () => {
@@ -85,7 +86,36 @@ describe('the form page (GET / and POST /)', () => {
     assert.equal((await fetch(`${url}/broken`, { redirect: 'manual' })).status, 404);
   });
 
-  it('refuses non-http schemes, bad and reserved names, and long URIs with 400 before any fetch', async (t) => {
+  it('answers text it cannot fetch (not a URI, another scheme, too long) as the seed did: 404 with the reason, no fetch', async (t) => {
+    let hits = 0;
+    const target = await startTarget(t, (request, response) => {
+      hits++;
+      htmlPage('x')(request, response);
+    });
+    const { url } = await startApp(t);
+    const tooLong = `${target.url}/${'a'.repeat(2100)}`;
+    const cases: Array<[string, string]> = [
+      ['javascript:alert(1)', "only http and https URIs can be bookmarked, not 'javascript:'"],
+      ['data:text/html,hi', "only http and https URIs can be bookmarked, not 'data:'"],
+      ['file:///etc/passwd', "only http and https URIs can be bookmarked, not 'file:'"],
+      ['example.com', 'not an absolute URI: it needs http:// or https://'],
+      ['  not a URI at all ', 'not an absolute URI: it needs http:// or https://'],
+      [tooLong, `it is ${tooLong.length} characters; the limit is 2048`],
+    ];
+    for (const [longuri, reason] of cases) {
+      const response = await fetch(`${url}/`, { method: 'POST', ...form({ longuri, shortname: 'kept' }) });
+      assert.equal(response.status, 404, longuri.slice(0, 80));
+      const html = await response.text();
+      const message = escapeHtml(`Couldn't fetch URI '${longuri.trim()}'. Sorry! (${reason})`);
+      assert.ok(html.includes(`role="alert">${message}<`), `${longuri.slice(0, 80)}: ${/role="alert">[^<]*/.exec(html)?.[0]}`);
+      assert.ok(html.includes(`value="${escapeHtml(longuri)}"`), 'what was typed is kept');
+      assert.match(html, /id="longuri"[^>]*aria-invalid="true"/);
+    }
+    assert.equal(hits, 0);
+    assert.equal((await fetch(`${url}/kept`, { redirect: 'manual' })).status, 404, 'nothing was stored');
+  });
+
+  it('refuses bad and reserved names with 400 before any fetch', async (t) => {
     let hits = 0;
     const target = await startTarget(t, (request, response) => {
       hits++;
@@ -93,11 +123,6 @@ describe('the form page (GET / and POST /)', () => {
     });
     const { url } = await startApp(t);
     const cases: Array<[Record<string, string>, RegExp]> = [
-      [{ longuri: 'javascript:alert(1)', shortname: 'js' }, /Only http and https/],
-      [{ longuri: 'data:text/html,hi', shortname: 'data' }, /Only http and https/],
-      [{ longuri: 'file:///etc/passwd', shortname: 'file' }, /Only http and https/],
-      [{ longuri: 'example.com', shortname: 'rel' }, /not an absolute URI/],
-      [{ longuri: `${target.url}/${'a'.repeat(2100)}`, shortname: 'long' }, /limit is 2048/],
       [{ longuri: `${target.url}/`, shortname: 'has space' }, /not allowed/],
       [{ longuri: `${target.url}/`, shortname: 'x'.repeat(65) }, /not allowed/],
       [{ longuri: `${target.url}/`, shortname: 'api' }, /reserved/],

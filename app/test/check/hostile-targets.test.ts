@@ -1,0 +1,137 @@
+/**
+ * Check targets that attack the checker rather than fail: a gzip bomb, a body dripped a byte a
+ * second, headers that never end, two hosts redirecting to each other. Each is a real server on
+ * loopback. Every check must end with a verdict and its reason within the deadline, and the
+ * process's memory must not jump: RSS is sampled while the check runs (the pool's worker thread
+ * is in this process too) and its peak compared with the level before.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { createChecker } from '../../src/check/create-checker.ts';
+import type { CheckResult, UriChecker } from '../../src/check/types.ts';
+import { checkConfig, startTarget, TITLE_TEXT } from './fixtures/target.ts';
+
+const MiB = 1024 * 1024;
+/**
+ * How much the process may grow during one hostile check. A bomb inflated past the 64 KiB cap
+ * grows it by hundreds of MiB within the deadline (its server sends 16 MiB of spaces per 16 KiB);
+ * undici's and zlib's buffers, a worker's heap growing a little, stay well under this.
+ */
+const RSS_TOLERANCE = 48 * MiB;
+const DEADLINE_MS = 1500;
+
+/** Runs `check` while sampling RSS every 2 ms; the result, how long it took, and the growth seen. */
+async function measured(check: () => Promise<CheckResult>): Promise<{ result: CheckResult; elapsedMs: number; rssGrowth: number }> {
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 2);
+  const started = performance.now();
+  try {
+    const result = await check();
+    return { result, elapsedMs: performance.now() - started, rssGrowth: Math.max(peak, process.memoryUsage.rss()) - baseline };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+function report(t: TestContext, what: string, run: { result: CheckResult; elapsedMs: number; rssGrowth: number }): void {
+  const verdict = run.result.ok ? `accepted (HTTP ${run.result.status}, title ${JSON.stringify(run.result.title)})` : `${run.result.reason}: ${run.result.detail}`;
+  t.diagnostic(`${what}: ${verdict} in ${Math.round(run.elapsedMs)} ms, RSS +${(run.rssGrowth / MiB).toFixed(1)} MiB`);
+}
+
+function assertBounded(run: { elapsedMs: number; rssGrowth: number }): void {
+  assert.ok(run.elapsedMs < DEADLINE_MS + 1000, `took ${Math.round(run.elapsedMs)} ms; the deadline is ${DEADLINE_MS} ms`);
+  assert.ok(run.rssGrowth < RSS_TOLERANCE, `RSS grew ${(run.rssGrowth / MiB).toFixed(1)} MiB during the check`);
+}
+
+for (const mode of ['pool', 'inline'] as const) {
+  describe(`${mode} checker against hostile targets`, () => {
+    let checker: UriChecker;
+    before(async () => {
+      checker = createChecker(checkConfig({ CHECK_MODE: mode, CHECK_TIMEOUT_MS: String(DEADLINE_MS), CHECK_MAX_BODY_BYTES: '65536' }));
+      // The worker thread starts, and undici's agent is made, before anything is measured.
+      const warm = await startTarget({ after: (cleanup) => void after(cleanup) });
+      await checker.check(`${warm.origin}/title`);
+    });
+    after(() => checker.close());
+
+    test('a compressed page (gzip, br) is decoded and its title found', async (t) => {
+      const target = await startTarget(t);
+      for (const encoding of ['gzip', 'br']) {
+        const result = await checker.check(`${target.origin}/compressed/${encoding}`);
+        assert.equal(result.ok, true, JSON.stringify(result));
+        assert.equal(result.ok && result.title, TITLE_TEXT, encoding);
+      }
+    });
+
+    test('a gzip bomb is inflated no further than the 64 KiB cap, and memory stays flat', async (t) => {
+      const target = await startTarget(t);
+      const run = await measured(() => checker.check(`${target.origin}/gzip-bomb`));
+      report(t, 'gzip bomb', run);
+      // Alive by its 200; no title in 64 KiB of decoded spaces, and reading stopped there.
+      assert.deepEqual([run.result.ok, run.result.status, run.result.ok && run.result.title], [true, 200, null]);
+      assertBounded(run);
+      assert.ok(run.result.durationMs < DEADLINE_MS, `${run.result.durationMs} ms: it read until the deadline`);
+      const sent = target.endlessBytes;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(target.endlessBytes, sent, 'the server is no longer sending');
+      // Most of it never left the socket buffers: the check read a few KiB of it.
+      t.diagnostic(`the bomb's server wrote ${(sent / MiB).toFixed(1)} MiB of gzip (a thousand times that inflated) before it was cut off`);
+    });
+
+    test('a body dripped a byte a second ends at the deadline: accepted on its 200, with the title as far as it came', async (t) => {
+      const target = await startTarget(t);
+      const run = await measured(() => checker.check(`${target.origin}/drip`));
+      report(t, 'dripped body', run);
+      assert.deepEqual([run.result.ok, run.result.status], [true, 200]);
+      assert.match((run.result.ok && run.result.title) || '', /^Drip(p*)$/);
+      assert.ok(run.result.durationMs >= DEADLINE_MS - 10, `${run.result.durationMs} ms`);
+      assertBounded(run);
+      assert.equal(await eventuallyClosed(target), true, 'the dripping connection was closed');
+    });
+
+    test('headers that never end: a timeout when slow, an overflow when fast', async (t) => {
+      const target = await startTarget(t);
+      const slow = await measured(() => checker.check(`${target.origin}/endless-headers/slow`));
+      report(t, 'slow endless headers', slow);
+      assert.deepEqual([slow.result.ok, !slow.result.ok && slow.result.reason, !slow.result.ok && slow.result.detail], [false, 'timeout', `timed out after ${DEADLINE_MS} ms`]);
+      assertBounded(slow);
+
+      const fast = await measured(() => checker.check(`${target.origin}/endless-headers/fast`));
+      report(t, 'fast endless headers', fast);
+      assert.equal(fast.result.ok, false);
+      assert.equal(!fast.result.ok && fast.result.detail, 'the response headers never ended (over 16 KiB)');
+      assertBounded(fast);
+      assert.ok(fast.result.durationMs < DEADLINE_MS, `${fast.result.durationMs} ms: it waited for the deadline`);
+    });
+
+    test('two hosts redirecting to each other: a loop, or past the redirect limit', async (t) => {
+      const a = await startTarget(t);
+      const b = await startTarget(t, '::1');
+      const loop = await measured(() => checker.check(`${a.origin}/pingpong?peer=${encodeURIComponent(b.origin)}`));
+      report(t, 'two-host loop', loop);
+      assert.deepEqual([loop.result.ok, !loop.result.ok && loop.result.reason, !loop.result.ok && loop.result.detail], [false, 'too_many_redirects', 'redirect loop']);
+      assert.deepEqual([a.requests.length, b.requests.length], [1, 1]);
+      assertBounded(loop);
+
+      const chain = await measured(() => checker.check(`${a.origin}/pingpong/0?peer=${encodeURIComponent(b.origin)}`));
+      report(t, 'two-host endless chain', chain);
+      assert.deepEqual([chain.result.ok, !chain.result.ok && chain.result.detail], [false, 'more than 5 redirects']);
+      // The first request and five redirects followed, alternating between the two hosts.
+      assert.deepEqual([a.requests.length, b.requests.length], [1 + 3, 1 + 3]);
+      assertBounded(chain);
+    });
+  });
+}
+
+/** True once the target saw every socket it accepted close (the check let go of it). */
+async function eventuallyClosed(target: { connections: number; closedSockets: number }, timeoutMs = 2000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (target.closedSockets < target.connections) {
+    if (Date.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
