@@ -1,12 +1,22 @@
 import type { BookmarkStore } from './store/types.ts';
 
 /**
+ * Distinct names whose visits are kept while the store cannot take them. A count is a number
+ * per name, so this bounds the memory (about 10 MB) however long the store is away; visits to a
+ * name beyond it are counted in `dropped` (and in /metrics) instead of kept.
+ */
+export const MAX_PENDING_NAMES = 100_000;
+
+/**
  * Counts redirects in memory and writes them in one batch every `flushMs`, so the redirect's hot
- * path never waits on a store write. `close()` flushes what is left: a visit counted survives a
- * graceful restart (a kill -9 loses at most one interval, which is the price of the batching).
+ * path never waits on a store write. A batch the store refuses (down, full, read-only) is kept
+ * and written by a later flush, once the store is back. `close()` flushes what is left: a visit
+ * counted survives a graceful restart (a kill -9 loses at most what was counted since the last
+ * flush, which is the price of the batching).
  */
 export class VisitCounter {
   #pending = new Map<string, number>();
+  #dropped = 0;
   #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   readonly #store: BookmarkStore;
@@ -20,7 +30,7 @@ export class VisitCounter {
   }
 
   record(name: string): void {
-    this.#pending.set(name, (this.#pending.get(name) ?? 0) + 1);
+    this.#add(name, 1);
   }
 
   /** Visits counted here but not yet written. */
@@ -28,6 +38,11 @@ export class VisitCounter {
     let total = 0;
     for (const count of this.#pending.values()) total += count;
     return total;
+  }
+
+  /** Visits given up because MAX_PENDING_NAMES names were already waiting for the store. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   flush(): Promise<void> {
@@ -40,7 +55,7 @@ export class VisitCounter {
         await this.#store.addVisits(batch);
       } catch (error) {
         // Put the batch back so the next flush tries again rather than losing it.
-        for (const [name, count] of batch) this.#pending.set(name, (this.#pending.get(name) ?? 0) + count);
+        for (const [name, count] of batch) this.#add(name, count);
         this.#onError(error);
       }
     });
@@ -50,5 +65,12 @@ export class VisitCounter {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.flush();
+  }
+
+  #add(name: string, visits: number): void {
+    const count = this.#pending.get(name);
+    if (count !== undefined) this.#pending.set(name, count + visits);
+    else if (this.#pending.size < MAX_PENDING_NAMES) this.#pending.set(name, visits);
+    else this.#dropped += visits;
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
+import { StoreUnavailableError } from '../store/unavailable.ts';
 import { assetUrl } from '../static-assets.ts';
 import { renderPage, type PageModel } from '../views/page.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -24,7 +25,15 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
   };
 
   async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | keyof typeof chrome>) {
-    const page = await service.list(config.pageSize, model.cursor);
+    let page: PageModel['page'];
+    try {
+      page = await service.list(config.pageSize, model.cursor);
+    } catch (error) {
+      // An answer that reports an error still shows the form and what was typed when the list
+      // cannot be read; a page that would be a 200 becomes that error instead (GET / below).
+      if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
+      page = undefined;
+    }
     // no-cache: the page links hashed assets, so a new deploy must be seen at once.
     return reply
       .code(status)
@@ -39,6 +48,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       return await sendPage(reply, 200, { cursor });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
+      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
       return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message } });
     }
   });
@@ -62,7 +72,8 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      request.log.info({ code: error.code }, 'form rejected');
+      if (error.statusCode >= 500) request.log.warn({ code: error.code, err: error.cause }, 'form refused: ours to fix');
+      else request.log.info({ code: error.code }, 'form rejected');
       return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
   });

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -23,6 +24,29 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+
+/**
+ * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
+ * locked by another process past the busy timeout. SQLite rolls the transaction back in each case
+ * (a WAL commit is one append), so the file stays whole and the next statement may succeed.
+ */
+export function unavailableReason(error: unknown): UnavailableReason | undefined {
+  if (!(error instanceof Database.SqliteError)) return undefined;
+  const { code } = error;
+  if (code === 'SQLITE_FULL') return 'disk full';
+  if (code.startsWith('SQLITE_READONLY')) return 'read-only';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
+    // A write to a file system remounted read-only fails as an I/O error whose errno says why.
+    return /read-only file system/i.test(error.message) ? 'read-only' : 'I/O error';
+  }
+  return undefined;
+}
+
+function translated(error: unknown): unknown {
+  const reason = unavailableReason(error);
+  return reason === undefined ? error : new StoreUnavailableError(reason, error);
+}
 
 interface Row {
   id: number;
@@ -132,48 +156,79 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    return this.#sql.create.immediate({
-      name: bookmark.name,
-      uri: bookmark.uri,
-      title: bookmark.title,
-      check_status: bookmark.checkStatus,
-      created_at: Date.now(),
-    });
+    try {
+      return this.#sql.create.immediate({
+        name: bookmark.name,
+        uri: bookmark.uri,
+        title: bookmark.title,
+        check_status: bookmark.checkStatus,
+        created_at: Date.now(),
+      });
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async resolve(name: string): Promise<string | undefined> {
-    return this.#sql.resolve.get(name);
+    // try/catch inline rather than a wrapper: this is the redirect, and a closure per call costs.
+    try {
+      return this.#sql.resolve.get(name);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async get(name: string): Promise<Bookmark | undefined> {
-    const row = this.#sql.get.get(name);
-    return row === undefined ? undefined : toBookmark(row);
+    try {
+      const row = this.#sql.get.get(name);
+      return row === undefined ? undefined : toBookmark(row);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
     checkLimit(limit);
-    const rows =
-      cursor === undefined
-        ? this.#sql.firstPage.all(limit + 1)
-        : this.#sql.olderPage.all(decodeCursor(cursor), limit + 1);
-    return toPage(rows, limit, (row) => row.id, toBookmark);
+    const older = cursor === undefined ? undefined : decodeCursor(cursor);
+    try {
+      const rows = older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1);
+      return toPage(rows, limit, (row) => row.id, toBookmark);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.#sql.delete.run(name).changes > 0;
+    try {
+      return this.#sql.delete.run(name).changes > 0;
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
     if (counts.size === 0) return;
-    this.#sql.addVisits.immediate(counts);
+    try {
+      this.#sql.addVisits.immediate(counts);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async count(): Promise<number> {
-    return this.#sql.count.get() ?? 0;
+    try {
+      return this.#sql.count.get() ?? 0;
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async ping(): Promise<void> {
-    this.#sql.ping.get();
+    try {
+      this.#sql.ping.get();
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async close(): Promise<void> {
