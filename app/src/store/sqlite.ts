@@ -36,10 +36,9 @@ export function unavailableReason(error: unknown): UnavailableReason | undefined
   if (code === 'SQLITE_FULL') return 'disk full';
   if (code.startsWith('SQLITE_READONLY')) return 'read-only';
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
-  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) {
-    // A write to a file system remounted read-only fails as an I/O error whose errno says why.
-    return /read-only file system/i.test(error.message) ? 'read-only' : 'I/O error';
-  }
+  // Also a write to a file system the kernel turned read-only (ext4 after an error): SQLite
+  // reports the failed write, not the errno.
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'I/O error';
   return undefined;
 }
 

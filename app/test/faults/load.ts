@@ -16,6 +16,8 @@ export interface Answer {
   /** The phase when the request was sent, and when its answer came. */
   sentIn: string;
   answeredIn: string;
+  /** When the answer came (Date.now()), and how long it took. */
+  at: number;
   ms: number;
   retryAfter: string | undefined;
   /** The form's error text, or the API's `message`. */
@@ -119,6 +121,7 @@ export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> 
       status,
       sentIn,
       answeredIn: phase(),
+      at: Date.now(),
       ms: performance.now() - began,
       retryAfter,
       message: message ?? (error instanceof Error ? error.message : undefined),

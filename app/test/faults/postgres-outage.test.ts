@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { startStack } from '../../src/stack/stack.ts';
+import { startStack, type Stack } from '../../src/stack/stack.ts';
 import { probeStatus, waitFor } from '../../src/stack/wait.ts';
 import { htmlPage, startTarget } from '../helpers.ts';
 import { formPost, httpRequest } from '../stack/client.ts';
@@ -23,12 +23,17 @@ const VISITS_FLUSH_MS = 200;
 describe('PostgreSQL stops under load and starts again', { skip: throwawayPostgresSkip, timeout: 120_000 }, () => {
   test('503s with Retry-After while it is away, cached names keep redirecting, everything recovers by itself', async (t) => {
     const pg = await startThrowawayPostgres();
-    t.after(() => pg.destroy());
     const dir = mkdtempSync(join(tmpdir(), 'linkyard-pg-outage-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    let stack: Stack | undefined;
+    // after() hooks run in the order they were added: one hook, so the stack stops first.
+    t.after(async () => {
+      await stack?.stop();
+      await pg.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const target = await startTarget(t, htmlPage('a page to bookmark'));
 
-    const stack = await startStack({
+    stack = await startStack({
       instances: 2,
       port: 0,
       stateDir: join(dir, 'state'),
@@ -46,7 +51,6 @@ describe('PostgreSQL stops under load and starts again', { skip: throwawayPostgr
       accessLog: false,
       quiet: true,
     });
-    t.after(() => stack.stop());
 
     // Names the redirect loops follow, each visited once through every process so both hold it.
     const cached = ['hot-a', 'hot-b', 'hot-c'];
@@ -111,7 +115,7 @@ describe('PostgreSQL stops under load and starts again', { skip: throwawayPostgr
     const outage = inPhase('outage');
     t.diagnostic(`outage ${outageEnded - outageBegan} ms; processes ready again ${recoveredAfterMs.join(', ')} ms after the start`);
     for (const name of ['before', 'outage', 'back', 'after']) {
-      const answers = load.answers.filter((answer) => answer.sentIn === name);
+      const answers = load.answers.filter((answer) => answer.sentIn === name && answer.answeredIn === name);
       t.diagnostic(`${name}: ${tally(answers)}; slowest ${slowest(answers).toFixed(0)} ms`);
     }
 
