@@ -54,6 +54,8 @@ export interface FaultLoadOptions {
   phase: () => string;
   /** The load stops when this settles. */
   until: Promise<unknown>;
+  /** Told of each answer as it comes, for a scenario that waits on what clients see. */
+  onAnswer?: (answer: Answer) => void;
 }
 
 const ALERT = /role="alert">([^<]*)</;
@@ -115,7 +117,7 @@ export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> 
     } catch (caught) {
       error = caught;
     }
-    record.answers.push({
+    const answer: Answer = {
       what,
       name,
       status,
@@ -126,7 +128,9 @@ export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> 
       retryAfter,
       message: message ?? (error instanceof Error ? error.message : undefined),
       keptTyped,
-    });
+    };
+    record.answers.push(answer);
+    options.onAnswer?.(answer);
     return undefined;
   });
   return record;
