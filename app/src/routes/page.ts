@@ -25,14 +25,16 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
   };
 
   async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | keyof typeof chrome>) {
+    // An answer that reports an error still shows the form and what was typed when the list
+    // cannot be read; a page that would be a 200 becomes that error instead (GET / below). When
+    // the error is the store being away, it is not asked again: that would double the wait.
     let page: PageModel['page'];
-    try {
-      page = await service.list(config.pageSize, model.cursor);
-    } catch (error) {
-      // An answer that reports an error still shows the form and what was typed when the list
-      // cannot be read; a page that would be a 200 becomes that error instead (GET / below).
-      if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
-      page = undefined;
+    if (model.message?.code !== 'STORE_UNAVAILABLE') {
+      try {
+        page = await service.list(config.pageSize, model.cursor);
+      } catch (error) {
+        if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
+      }
     }
     // no-cache: the page links hashed assets, so a new deploy must be seen at once.
     return reply
@@ -49,7 +51,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message } });
+      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message, code: error.code } });
     }
   });
 

@@ -50,6 +50,13 @@ export interface ThrowawayPostgres {
   /** `pg_ctl stop -m fast`: sessions are ended, the server shuts down cleanly. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /**
+   * SIGSTOP of the server and every backend: connections stay open and nothing answers, as with
+   * a frozen host or a network partition. Only deadlines get a client out of that.
+   */
+  freeze(): void;
+  /** SIGCONT: the server carries on where it stopped. */
+  thaw(): void;
   /** Stops it (immediately, if still running) and deletes its folder. Idempotent. */
   destroy(): Promise<void>;
 }
@@ -70,11 +77,16 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir}`;
   const pgCtl = (...args: string[]) => pg('pg_ctl', ['-D', data, '-w', '-t', '30', ...args]);
 
+  /** Processes stopped by freeze(), to continue before any shutdown. */
+  let frozen: number[] = [];
+  const postmasterPid = () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
   // Whatever ends the test process, the server does not outlive it: SIGQUIT is PostgreSQL's
   // immediate shutdown, and the only kind that can be sent from a synchronous 'exit' handler.
   const killNow = () => {
     try {
-      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      for (const pid of frozen) process.kill(pid, 'SIGCONT');
+      const pid = postmasterPid();
       if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGQUIT');
     } catch {
       // not running
@@ -88,6 +100,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     if (destroyed) return;
     destroyed = true;
     process.off('exit', killNow);
+    for (const pid of frozen) process.kill(pid, 'SIGCONT');
     if (existsSync(join(data, 'postmaster.pid'))) await pgCtl('-m', 'immediate', 'stop').catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
@@ -99,8 +112,31 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
     await destroy();
     throw error;
   }
+  /** The server and its children (backends, checkpointer, walwriter…), from /proc. */
+  const serverPids = (): number[] => {
+    const postmaster = postmasterPid();
+    const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
+      try {
+        // Field 4 of /proc/<pid>/stat is the parent; the name before it may hold spaces, in parentheses.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    }).map(Number);
+    return [postmaster, ...children];
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    freeze: () => {
+      // The server first, so that it forks no backend that would escape.
+      frozen = serverPids();
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+    },
+    thaw: () => {
+      for (const pid of frozen.toReversed()) process.kill(pid, 'SIGCONT');
+      frozen = [];
+    },
     stop: async () => {
       await pgCtl('-m', 'fast', 'stop');
     },
