@@ -18,6 +18,12 @@ const MIGRATIONS: readonly string[] = [
      visits bigint NOT NULL DEFAULT 0,
      created_at timestamptz NOT NULL DEFAULT now()
    )`,
+  // Visit batches already applied, so that a retried flush is not counted twice.
+  `CREATE TABLE visit_batches (
+     id text PRIMARY KEY,
+     applied_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
 ];
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
@@ -38,13 +44,19 @@ const SQL = {
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE id < $1 ORDER BY id DESC LIMIT $2`,
   },
   delete: { name: 'linkyard_delete', text: 'DELETE FROM bookmarks WHERE name = $1' },
-  // One statement is one transaction and one round trip. The rows are locked in id order first so
-  // two processes flushing overlapping names at once cannot deadlock.
+  // One statement is one transaction and one round trip. The batch id is recorded first: if it
+  // was already, nothing else happens. The rows are locked in id order so two processes flushing
+  // overlapping names at once cannot deadlock. Ids older than a day are let go.
   addVisits: {
     name: 'linkyard_add_visits',
-    text: `WITH locked AS (
+    text: `WITH batch AS (
+             INSERT INTO visit_batches (id) VALUES ($3) ON CONFLICT (id) DO NOTHING RETURNING id
+           ), expired AS (
+             DELETE FROM visit_batches WHERE applied_at < now() - interval '1 day'
+           ), locked AS (
              SELECT b.id, v.visits
              FROM bookmarks b JOIN unnest($1::text[], $2::bigint[]) AS v (name, visits) ON v.name = b.name
+             WHERE EXISTS (SELECT FROM batch)
              ORDER BY b.id
              FOR UPDATE OF b
            )
@@ -232,9 +244,9 @@ export class PostgresStore implements BookmarkStore {
     return (result.rowCount ?? 0) > 0;
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
     if (counts.size === 0) return;
-    await this.#query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()]] });
+    await this.#query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()], batchId] });
   }
 
   async count(): Promise<number> {

@@ -21,7 +21,16 @@ const MIGRATIONS: readonly string[] = [
      visits INTEGER NOT NULL DEFAULT 0,
      created_at INTEGER NOT NULL
    ) STRICT`,
+  // Visit batches already applied, so that a retried flush is not counted twice.
+  `CREATE TABLE visit_batches (
+     id TEXT PRIMARY KEY,
+     applied_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
 ];
+
+/** How long an applied batch id is remembered: far longer than any retry of it. */
+const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
 
@@ -79,6 +88,8 @@ function prepareStatements(db: Database.Database) {
   );
   const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
+  const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+  const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
 
   return {
     get,
@@ -103,7 +114,10 @@ function prepareStatements(db: Database.Database) {
         ? { kind: 'exists', bookmark: toBookmark(existing) }
         : { kind: 'conflict', existing: toBookmark(existing) };
     }),
-    addVisits: db.transaction((counts: ReadonlyMap<string, number>) => {
+    addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string) => {
+      const now = Date.now();
+      if (recordBatch.run(batchId, now).changes === 0) return;
+      expireBatches.run(now - BATCH_ID_KEPT_MS);
       for (const [name, visits] of counts) addVisits.run(visits, name);
     }),
   };
@@ -205,10 +219,10 @@ export class SqliteStore implements BookmarkStore {
     }
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
     if (counts.size === 0) return;
     try {
-      this.#sql.addVisits.immediate(counts);
+      this.#sql.addVisits.immediate(counts, batchId);
     } catch (error) {
       throw translated(error);
     }
