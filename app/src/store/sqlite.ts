@@ -169,21 +169,17 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    try {
-      return this.#sql.create.immediate({
-        name: bookmark.name,
-        uri: bookmark.uri,
-        title: bookmark.title,
-        check_status: bookmark.checkStatus,
-        created_at: Date.now(),
-      });
-    } catch (error) {
-      throw translated(error);
-    }
+    return this.#guard(() => this.#sql.create.immediate({
+      name: bookmark.name,
+      uri: bookmark.uri,
+      title: bookmark.title,
+      check_status: bookmark.checkStatus,
+      created_at: Date.now(),
+    }));
   }
 
   async resolve(name: string): Promise<string | undefined> {
-    // try/catch inline rather than a wrapper: this is the redirect, and a closure per call costs.
+    // try/catch inline rather than #guard: this is the redirect, and a closure per call costs.
     try {
       return this.#sql.resolve.get(name);
     } catch (error) {
@@ -192,59 +188,45 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async get(name: string): Promise<Bookmark | undefined> {
-    try {
-      const row = this.#sql.get.get(name);
-      return row === undefined ? undefined : toBookmark(row);
-    } catch (error) {
-      throw translated(error);
-    }
+    const row = this.#guard(() => this.#sql.get.get(name));
+    return row === undefined ? undefined : toBookmark(row);
   }
 
   async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
     checkLimit(limit);
     const older = cursor === undefined ? undefined : decodeCursor(cursor);
-    try {
-      const rows = older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1);
-      return toPage(rows, limit, (row) => row.id, toBookmark);
-    } catch (error) {
-      throw translated(error);
-    }
+    const rows = this.#guard(() =>
+      older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1));
+    return toPage(rows, limit, (row) => row.id, toBookmark);
   }
 
   async delete(name: string): Promise<boolean> {
-    try {
-      return this.#sql.delete.run(name).changes > 0;
-    } catch (error) {
-      throw translated(error);
-    }
+    return this.#guard(() => this.#sql.delete.run(name).changes > 0);
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
     if (counts.size === 0) return;
-    try {
-      this.#sql.addVisits.immediate(counts, batchId);
-    } catch (error) {
-      throw translated(error);
-    }
+    this.#guard(() => this.#sql.addVisits.immediate(counts, batchId));
   }
 
   async count(): Promise<number> {
-    try {
-      return this.#sql.count.get() ?? 0;
-    } catch (error) {
-      throw translated(error);
-    }
+    return this.#guard(() => this.#sql.count.get() ?? 0);
   }
 
   async ping(): Promise<void> {
-    try {
-      this.#sql.ping.get();
-    } catch (error) {
-      throw translated(error);
-    }
+    this.#guard(() => this.#sql.ping.get());
   }
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  /** Runs a statement; a failure of the disk beneath becomes StoreUnavailableError. */
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw translated(error);
+    }
   }
 }
