@@ -82,9 +82,10 @@ async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
 
   const scenario = (async () => {
     await sleep(1500);
-    phase = 'outage';
     outageBegan = Date.now();
     await fault.begin(pg);
+    // From here the store is away for certain (pg_ctl stop waits until it is down).
+    phase = 'outage';
     // Each process says so itself, and what a person and a program see through nginx.
     for (const appUrl of stack.appUrls) readyDuringOutage.push(await probeStatus(`${appUrl}/readyz`, 5000));
     const unknownName = await httpRequest(`${stack.url}/never-cached`);
