@@ -74,7 +74,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      if (error.statusCode >= 500) request.log.warn({ code: error.code, err: error.cause }, 'form refused: ours to fix');
+      if (error.statusCode >= 500 && error.cause !== undefined) request.log.warn({ code: error.code, err: error.cause }, 'form refused: ours to fix');
       else request.log.info({ code: error.code }, 'form rejected');
       return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
