@@ -145,6 +145,8 @@ function sendError(error: FastifyError | DomainError, request: FastifyRequest, r
     message = error.message;
     if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
     if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
+    // The store away: the operator needs the driver's error, which no access log has.
+    if (status >= 500 && error.cause !== undefined) request.log.warn({ code, err: error.cause }, message);
   } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     status = error.statusCode;
     code = error.validation ? 'INVALID_REQUEST' : (error.code ?? 'BAD_REQUEST');

@@ -24,6 +24,12 @@ export interface Config {
   dataDir: string;
   /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. */
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL deadlines: to open a connection (or wait for a free one), and for one statement.
+   * While the database is away, requests fail within these with 503 instead of hanging.
+   */
+  databaseConnectTimeoutMs: number;
+  databaseQueryTimeoutMs: number;
   logLevel: LogLevel;
   /**
    * One line per request. Behind nginx, whose access log has every request under the same
@@ -151,6 +157,8 @@ export function loadConfig(env: Env = process.env): Config {
     selfUrl: httpUrl('SELF_URL', read(env, 'SELF_URL') ?? publicUrlRaw),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
     databaseUrl,
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logRequests: boolean(env, 'LOG_REQUESTS', true),
     trustedProxies,

@@ -15,6 +15,7 @@ export const httpStatus = {
   API_DISABLED: 403,
   CHECK_QUEUE_FULL: 503,
   NAMES_EXHAUSTED: 503,
+  STORE_UNAVAILABLE: 503,
 } as const;
 
 export type ErrorCode = keyof typeof httpStatus;

@@ -74,5 +74,14 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
       this.set(sources.visits.pending);
     },
   });
+  new Counter({
+    name: 'linkyard_visits_dropped_total',
+    help: 'Visits given up because too many names were waiting for an unavailable store',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.visits.dropped);
+    },
+  });
   return metrics;
 }

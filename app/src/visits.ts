@@ -1,12 +1,28 @@
+import { randomUUID } from 'node:crypto';
 import type { BookmarkStore } from './store/types.ts';
 
 /**
+ * Distinct names whose visits are kept while the store cannot take them: those waiting, and as
+ * many again in the one batch being retried. A count is a number per name, so this bounds the
+ * memory (about 10 MB each) however long the store is away; visits to a name beyond it are
+ * counted in `dropped` (and in /metrics) instead of kept.
+ */
+export const MAX_PENDING_NAMES = 100_000;
+
+/**
  * Counts redirects in memory and writes them in one batch every `flushMs`, so the redirect's hot
- * path never waits on a store write. `close()` flushes what is left: a visit counted survives a
- * graceful restart (a kill -9 loses at most one interval, which is the price of the batching).
+ * path never waits on a store write. A batch the store refuses (down, full, read-only, past a
+ * deadline) is retried as it was, under the same id, until it is written: the store applies an id
+ * once, so a batch that was in fact written before its answer was lost is not counted twice.
+ * Visits counted meanwhile wait for the next batch. `close()` flushes what is left: a visit
+ * counted survives a graceful restart (a kill -9 loses at most what was counted since the last
+ * flush, which is the price of the batching).
  */
 export class VisitCounter {
   #pending = new Map<string, number>();
+  /** The batch the store refused, retried before any other. */
+  #unsent: { id: string; counts: Map<string, number> } | undefined;
+  #dropped = 0;
   #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   readonly #store: BookmarkStore;
@@ -20,27 +36,38 @@ export class VisitCounter {
   }
 
   record(name: string): void {
-    this.#pending.set(name, (this.#pending.get(name) ?? 0) + 1);
+    const count = this.#pending.get(name);
+    if (count !== undefined) this.#pending.set(name, count + 1);
+    else if (this.#pending.size < MAX_PENDING_NAMES) this.#pending.set(name, 1);
+    else this.#dropped++;
   }
 
   /** Visits counted here but not yet written. */
   get pending(): number {
     let total = 0;
     for (const count of this.#pending.values()) total += count;
+    for (const count of this.#unsent?.counts.values() ?? []) total += count;
     return total;
+  }
+
+  /** Visits given up because MAX_PENDING_NAMES names were already waiting for the store. */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   flush(): Promise<void> {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
-      if (this.#pending.size === 0) return;
-      const batch = this.#pending;
-      this.#pending = new Map();
+      if (this.#unsent === undefined) {
+        if (this.#pending.size === 0) return;
+        this.#unsent = { id: randomUUID(), counts: this.#pending };
+        this.#pending = new Map();
+      }
       try {
-        await this.#store.addVisits(batch);
+        await this.#store.addVisits(this.#unsent.counts, this.#unsent.id);
+        this.#unsent = undefined;
       } catch (error) {
-        // Put the batch back so the next flush tries again rather than losing it.
-        for (const [name, count] of batch) this.#pending.set(name, (this.#pending.get(name) ?? 0) + count);
+        // Kept as it is, for the next flush to try again under the same id.
         this.#onError(error);
       }
     });
@@ -51,4 +78,5 @@ export class VisitCounter {
     clearInterval(this.#timer);
     await this.flush();
   }
+
 }

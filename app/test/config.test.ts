@@ -47,6 +47,8 @@ describe('loadConfig', () => {
       CHECK_ALLOW_PRIVATE: 'true',
       CHECK_TIMEOUT_MS: '2500',
       CHECK_MODE: 'inline',
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
+      DATABASE_QUERY_TIMEOUT_MS: '3000',
     });
     assert.equal(config.port, 9001);
     assert.equal(config.reusePort, true);
@@ -61,6 +63,8 @@ describe('loadConfig', () => {
     assert.equal(config.check.allowPrivate, true);
     assert.equal(config.check.timeoutMs, 2500);
     assert.equal(config.check.mode, 'inline');
+    assert.equal(config.databaseConnectTimeoutMs, 1500);
+    assert.equal(config.databaseQueryTimeoutMs, 3000);
   });
 
   it('stops with the variable\'s name on a bad value', () => {
@@ -70,6 +74,8 @@ describe('loadConfig', () => {
       [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
       [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+      [{ DATABASE_CONNECT_TIMEOUT_MS: '0' }, 'DATABASE_CONNECT_TIMEOUT_MS'],
+      [{ DATABASE_QUERY_TIMEOUT_MS: 'forever' }, 'DATABASE_QUERY_TIMEOUT_MS'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
       [{ REUSE_PORT: 'shared' }, 'REUSE_PORT'],

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
 import { InvalidUriError } from '../services/validation.ts';
+import { StoreUnavailableError } from '../store/unavailable.ts';
 import { assetUrl } from '../static-assets.ts';
 import { renderPage, type PageModel } from '../views/page.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -26,7 +27,17 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
   };
 
   async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | keyof typeof chrome>) {
-    const page = await service.list(config.pageSize, model.cursor);
+    // An answer that reports an error still shows the form and what was typed when the list
+    // cannot be read; a page that would be a 200 becomes that error instead (GET / below). When
+    // the error is the store being away, it is not asked again: that would double the wait.
+    let page: PageModel['page'];
+    if (model.message?.code !== 'STORE_UNAVAILABLE') {
+      try {
+        page = await service.list(config.pageSize, model.cursor);
+      } catch (error) {
+        if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
+      }
+    }
     // no-cache: the page links hashed assets, so a new deploy must be seen at once.
     return reply
       .code(status)
@@ -41,7 +52,8 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       return await sendPage(reply, 200, { cursor });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message } });
+      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message, code: error.code } });
     }
   });
 
@@ -66,8 +78,9 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
       if (!(error instanceof DomainError)) throw error;
       if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+      if (error.statusCode >= 500 && error.cause !== undefined) request.log.warn({ code: error.code, err: error.cause }, 'form refused: ours to fix');
       // Debug: nginx's access log has every answer once; at info a flood of refusals would write each again.
-      request.log.debug({ code: error.code }, 'form rejected');
+      else request.log.debug({ code: error.code }, 'form rejected');
       return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
     }
   });

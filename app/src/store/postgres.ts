@@ -1,7 +1,8 @@
-import { Pool, escapeIdentifier } from 'pg';
-import type { QueryResultRow } from 'pg';
+import { DatabaseError, Pool, escapeIdentifier } from 'pg';
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /**
  * Schema steps, applied in order; `schema_migrations` records which ran. Append only: a step that
@@ -17,6 +18,12 @@ const MIGRATIONS: readonly string[] = [
      visits bigint NOT NULL DEFAULT 0,
      created_at timestamptz NOT NULL DEFAULT now()
    )`,
+  // Visit batches already applied, so that a retried flush is not counted twice.
+  `CREATE TABLE visit_batches (
+     id text PRIMARY KEY,
+     applied_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
 ];
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
@@ -37,13 +44,19 @@ const SQL = {
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE id < $1 ORDER BY id DESC LIMIT $2`,
   },
   delete: { name: 'linkyard_delete', text: 'DELETE FROM bookmarks WHERE name = $1' },
-  // One statement is one transaction and one round trip. The rows are locked in id order first so
-  // two processes flushing overlapping names at once cannot deadlock.
+  // One statement is one transaction and one round trip. The batch id is recorded first: if it
+  // was already, nothing else happens. The rows are locked in id order so two processes flushing
+  // overlapping names at once cannot deadlock. Ids older than a day are let go.
   addVisits: {
     name: 'linkyard_add_visits',
-    text: `WITH locked AS (
+    text: `WITH batch AS (
+             INSERT INTO visit_batches (id) VALUES ($3) ON CONFLICT (id) DO NOTHING RETURNING id
+           ), expired AS (
+             DELETE FROM visit_batches WHERE applied_at < now() - interval '1 day'
+           ), locked AS (
              SELECT b.id, v.visits
              FROM bookmarks b JOIN unnest($1::text[], $2::bigint[]) AS v (name, visits) ON v.name = b.name
+             WHERE EXISTS (SELECT FROM batch)
              ORDER BY b.id
              FOR UPDATE OF b
            )
@@ -75,6 +88,37 @@ function toBookmark(row: Row): Bookmark {
   };
 }
 
+/**
+ * Failures that pass without the query changing: the server is down, restarting, out of disk or
+ * connections, or too slow. Anything else (a bug, a constraint) is not the store being away.
+ */
+export function unavailableReason(error: unknown): UnavailableReason | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error instanceof DatabaseError) {
+    const state = error.code ?? '';
+    if (state === '53100') return 'disk full';
+    if (state === '25006') return 'read-only';
+    // 57014: statement_timeout; class 53: out of connections or memory.
+    if (state === '57014' || state.startsWith('53')) return 'busy';
+    // Class 08: connection exception; 57P01–57P03: shut down, crashed, starting up.
+    if (state.startsWith('08') || state.startsWith('57P')) return 'unreachable';
+    if (state.startsWith('58')) return 'I/O error';
+    return undefined;
+  }
+  // No SQLSTATE: the connection itself failed. A socket error (ECONNREFUSED, ECONNRESET…), or
+  // pg's own "timeout exceeded when trying to connect", "Connection terminated unexpectedly",
+  // "Query read timeout".
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return 'unreachable';
+  if (/\b(connect|connection|terminated|timeout)\b/i.test(error.message)) return 'unreachable';
+  return undefined;
+}
+
+function translated(error: unknown): unknown {
+  const reason = unavailableReason(error);
+  return reason === undefined ? error : new StoreUnavailableError(reason, error);
+}
+
 /** Plain identifiers only: the name goes into `search_path` and DDL, where it cannot be a parameter. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -84,7 +128,18 @@ export interface PostgresStoreOptions {
   schema?: string | undefined;
   /** Connections this process may hold. */
   maxConnections?: number | undefined;
+  /** Deadline to open a connection, or to wait for a free one in the pool. Default 2000 ms. */
+  connectTimeoutMs?: number | undefined;
+  /** Deadline for one statement, on the server and (a little later) on the client. Default 5000 ms. */
+  queryTimeoutMs?: number | undefined;
 }
+
+/**
+ * The client-side deadline comes this much after the server's statement_timeout: a server that
+ * answers cancels the statement itself and keeps the connection; only a server that does not
+ * answer at all (frozen, partitioned) is given up on by the client, which then drops the connection.
+ */
+const CLIENT_DEADLINE_MARGIN_MS = 1000;
 
 export class PostgresStore implements BookmarkStore {
   readonly engine = 'postgres';
@@ -96,11 +151,17 @@ export class PostgresStore implements BookmarkStore {
     const { schema } = options;
     if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name '${schema}'`);
     this.#schema = schema;
+    const queryTimeoutMs = options.queryTimeoutMs ?? 5000;
     this.#pool = new Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
-      // Without a limit a down database makes every request (and /readyz) wait forever.
-      connectionTimeoutMillis: 5000,
+      // Without deadlines a database that is down or frozen makes every request (and /readyz)
+      // wait forever: a refused connection fails at once, a silent one within these.
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
+      statement_timeout: queryTimeoutMs,
+      query_timeout: queryTimeoutMs + CLIENT_DEADLINE_MARGIN_MS,
+      // A peer that vanished without closing (host gone, cable cut) is noticed on idle connections too.
+      keepAlive: true,
       ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     });
     // An idle connection that dies (database restart) must not crash the process: the pool drops
@@ -179,13 +240,13 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    const result = await this.#pool.query({ ...SQL.delete, values: [name] });
+    const result = await this.#query({ ...SQL.delete, values: [name] });
     return (result.rowCount ?? 0) > 0;
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
     if (counts.size === 0) return;
-    await this.#pool.query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()]] });
+    await this.#query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()], batchId] });
   }
 
   async count(): Promise<number> {
@@ -194,7 +255,7 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async ping(): Promise<void> {
-    await this.#pool.query('SELECT 1');
+    await this.#query({ text: 'SELECT 1' });
   }
 
   close(): Promise<void> {
@@ -203,7 +264,16 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async #rows<R extends QueryResultRow>(query: { name: string; text: string }, values: unknown[]): Promise<R[]> {
-    const result = await this.#pool.query<R>({ ...query, values });
+    const result = await this.#query<R>({ ...query, values });
     return result.rows;
+  }
+
+  /** Every query after start-up goes through here, so an outage is one kind of error everywhere. */
+  async #query<R extends QueryResultRow>(query: QueryConfig): Promise<QueryResult<R>> {
+    try {
+      return await this.#pool.query<R>(query);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 }

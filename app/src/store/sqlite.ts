@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -20,9 +21,40 @@ const MIGRATIONS: readonly string[] = [
      visits INTEGER NOT NULL DEFAULT 0,
      created_at INTEGER NOT NULL
    ) STRICT`,
+  // Visit batches already applied, so that a retried flush is not counted twice.
+  `CREATE TABLE visit_batches (
+     id TEXT PRIMARY KEY,
+     applied_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
 ];
 
+/** How long an applied batch id is remembered: far longer than any retry of it. */
+const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
+
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+
+/**
+ * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
+ * locked by another process past the busy timeout. SQLite rolls the transaction back in each case
+ * (a WAL commit is one append), so the file stays whole and the next statement may succeed.
+ */
+export function unavailableReason(error: unknown): UnavailableReason | undefined {
+  if (!(error instanceof Database.SqliteError)) return undefined;
+  const { code } = error;
+  if (code === 'SQLITE_FULL') return 'disk full';
+  if (code.startsWith('SQLITE_READONLY')) return 'read-only';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return 'busy';
+  // Also a write to a file system the kernel turned read-only (ext4 after an error): SQLite
+  // reports the failed write, not the errno.
+  if (code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CANTOPEN')) return 'I/O error';
+  return undefined;
+}
+
+function translated(error: unknown): unknown {
+  const reason = unavailableReason(error);
+  return reason === undefined ? error : new StoreUnavailableError(reason, error);
+}
 
 interface Row {
   id: number;
@@ -56,6 +88,8 @@ function prepareStatements(db: Database.Database) {
   );
   const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
+  const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+  const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
 
   return {
     get,
@@ -80,7 +114,10 @@ function prepareStatements(db: Database.Database) {
         ? { kind: 'exists', bookmark: toBookmark(existing) }
         : { kind: 'conflict', existing: toBookmark(existing) };
     }),
-    addVisits: db.transaction((counts: ReadonlyMap<string, number>) => {
+    addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string) => {
+      const now = Date.now();
+      if (recordBatch.run(batchId, now).changes === 0) return;
+      expireBatches.run(now - BATCH_ID_KEPT_MS);
       for (const [name, visits] of counts) addVisits.run(visits, name);
     }),
   };
@@ -132,51 +169,64 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    return this.#sql.create.immediate({
+    return this.#guard(() => this.#sql.create.immediate({
       name: bookmark.name,
       uri: bookmark.uri,
       title: bookmark.title,
       check_status: bookmark.checkStatus,
       created_at: Date.now(),
-    });
+    }));
   }
 
   async resolve(name: string): Promise<string | undefined> {
-    return this.#sql.resolve.get(name);
+    // try/catch inline rather than #guard: this is the redirect, and a closure per call costs.
+    try {
+      return this.#sql.resolve.get(name);
+    } catch (error) {
+      throw translated(error);
+    }
   }
 
   async get(name: string): Promise<Bookmark | undefined> {
-    const row = this.#sql.get.get(name);
+    const row = this.#guard(() => this.#sql.get.get(name));
     return row === undefined ? undefined : toBookmark(row);
   }
 
   async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
     checkLimit(limit);
-    const rows =
-      cursor === undefined
-        ? this.#sql.firstPage.all(limit + 1)
-        : this.#sql.olderPage.all(decodeCursor(cursor), limit + 1);
+    const older = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = this.#guard(() =>
+      older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1));
     return toPage(rows, limit, (row) => row.id, toBookmark);
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.#sql.delete.run(name).changes > 0;
+    return this.#guard(() => this.#sql.delete.run(name).changes > 0);
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>): Promise<void> {
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
     if (counts.size === 0) return;
-    this.#sql.addVisits.immediate(counts);
+    this.#guard(() => this.#sql.addVisits.immediate(counts, batchId));
   }
 
   async count(): Promise<number> {
-    return this.#sql.count.get() ?? 0;
+    return this.#guard(() => this.#sql.count.get() ?? 0);
   }
 
   async ping(): Promise<void> {
-    this.#sql.ping.get();
+    this.#guard(() => this.#sql.ping.get());
   }
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  /** Runs a statement; a failure of the disk beneath becomes StoreUnavailableError. */
+  #guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw translated(error);
+    }
   }
 }

@@ -51,8 +51,12 @@ export interface BookmarkStore {
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;
   delete(name: string): Promise<boolean>;
-  /** Adds batched visit counts; names that no longer exist are ignored. */
-  addVisits(counts: ReadonlyMap<string, number>): Promise<void>;
+  /**
+   * Adds batched visit counts; names that no longer exist are ignored. A batch already applied
+   * under `batchId` is not applied again: a flush that failed without knowing whether it was
+   * written (the connection died, a deadline passed) is retried safely. Ids are kept a day.
+   */
+  addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void>;
   count(): Promise<number>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;

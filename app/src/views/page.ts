@@ -9,7 +9,8 @@ import { escapeHtml as e } from './html.ts';
 type FieldName = 'longuri' | 'shortname';
 
 export interface PageModel {
-  page: BookmarkPage;
+  /** Undefined when the store cannot be read: the form still comes back, with what was typed. */
+  page: BookmarkPage | undefined;
   /** Where this page of the list starts (absent: the newest). */
   cursor?: string | undefined;
   publicUrl: URL;
@@ -94,7 +95,8 @@ const SHORT_NAME: FieldSpec = {
   attributes: 'autocapitalize="none" spellcheck="false"',
 };
 
-function bookmarkTable(page: BookmarkPage, publicUrl: URL): string {
+function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL): string {
+  if (page === undefined) return '<p class="empty">The bookmarks cannot be shown right now; they are safe, and will be back shortly.</p>';
   if (page.items.length === 0) return '<p class="empty">No bookmarks yet: add the first one above.</p>';
   const rows = page.items.map((bookmark) => row(bookmark, publicUrl)).join('\n');
   return `<table class="bookmarks">
@@ -108,7 +110,7 @@ ${rows}
 
 function pagination(model: PageModel): string {
   const newest = model.cursor === undefined ? '' : '<a href="/">← Newest</a>';
-  const older = model.page.nextCursor === null
+  const older = model.page === undefined || model.page.nextCursor === null
     ? ''
     : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
   return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;

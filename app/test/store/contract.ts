@@ -223,9 +223,9 @@ export function storeContract(harness: StoreHarness): void {
     await store.create(bookmark('a'));
     await store.create(bookmark('b'));
 
-    await store.addVisits(new Map([['a', 3], ['ghost', 7]]));
-    await store.addVisits(new Map([['a', 2], ['b', 1]]));
-    await store.addVisits(new Map());
+    await store.addVisits(new Map([['a', 3], ['ghost', 7]]), 'batch-1');
+    await store.addVisits(new Map([['a', 2], ['b', 1]]), 'batch-2');
+    await store.addVisits(new Map(), 'batch-3');
 
     assert.equal((await store.get('a'))?.visits, 5);
     assert.equal((await store.get('b'))?.visits, 1);
@@ -236,11 +236,23 @@ export function storeContract(harness: StoreHarness): void {
     ]);
   });
 
+  test('a visit batch retried under the same id is applied once, from any connection', async (t) => {
+    const target = await harness.fresh();
+    const store = await migratedStore(t, target);
+    const other = await migratedStore(t, target);
+    await store.create(bookmark('a'));
+    await store.addVisits(new Map([['a', 3]]), 'retried');
+    await store.addVisits(new Map([['a', 3]]), 'retried');
+    await other.addVisits(new Map([['a', 3]]), 'retried');
+    await other.addVisits(new Map([['a', 1]]), 'another');
+    assert.equal((await store.get('a'))?.visits, 4);
+  });
+
   test('visit counts beyond 32 bits come back as numbers', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     await store.create(bookmark('popular'));
-    await store.addVisits(new Map([['popular', 2 ** 40]]));
-    await store.addVisits(new Map([['popular', 1]]));
+    await store.addVisits(new Map([['popular', 2 ** 40]]), 'batch-1');
+    await store.addVisits(new Map([['popular', 1]]), 'batch-2');
     assert.equal((await store.get('popular'))?.visits, 2 ** 40 + 1);
   });
 
@@ -272,7 +284,7 @@ export function storeContract(harness: StoreHarness): void {
     const target = await harness.fresh();
     const first = await migratedStore(t, target);
     await first.create(bookmark('a'));
-    await first.addVisits(new Map([['a', 4]]));
+    await first.addVisits(new Map([['a', 4]]), 'batch-1');
     await first.close();
 
     const second = await migratedStore(t, target);

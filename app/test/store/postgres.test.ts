@@ -40,11 +40,11 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
     );
-    assert.deepEqual(rows.map((row) => row.table_name), ['bookmarks', 'schema_migrations']);
+    assert.deepEqual(rows.map((row) => row.table_name), ['bookmarks', 'schema_migrations', 'visit_batches']);
     const versions = await admin.query<{ version: number }>(
       `SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`,
     );
-    assert.deepEqual(versions.rows, [{ version: 1 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {
