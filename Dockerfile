@@ -1,5 +1,7 @@
-# syntax=docker/dockerfile:1
 # The linkyard app process: `docker compose up` runs three of these behind nginx (docker-compose.yml).
+# No `syntax` parser directive: with one, BuildKit first pulls that frontend image from a registry,
+# which an air-gapped build cannot reach and a mirrored one must mirror too (and `:1` floats). The
+# builder's own Dockerfile frontend reads everything here.
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build stage: one
 # stage installs the production dependencies, the other is what runs.
 

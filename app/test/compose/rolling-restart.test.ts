@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { APP_SERVICES, ROOT, run, services, readCompose } from './compose-files.ts';
 
-// The script needs Docker Compose v2 and a Docker engine, neither of which is here: it is checked
-// statically. Its nginx half, mark-upstream.sh, runs for real in nginx-config.test.ts.
+// Checked statically here (`npm test` may run without Docker); it runs for real under k6 load in
+// app/test/containers/compose-operations.e2e.ts. Its nginx half, mark-upstream.sh, also runs in
+// nginx-config.test.ts.
 
 const SCRIPT = 'proxy/compose/rolling-restart.sh';
 const MARK_UPSTREAM = 'proxy/compose/mark-upstream.sh';
