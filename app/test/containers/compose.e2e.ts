@@ -146,8 +146,8 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
   it('runs the k6 redirects scenario in the k6 service: every redirect answered', async (t) => {
     // Short and light: this proves the scenario runs in compose and no request fails; the
     // README's figures come from full-length runs.
-    const summary = await runScenario(t, 'redirects.ts', { RATE: '200', DURATION: '10' }, 'redirects.json');
-    assert.ok(metric(summary, 'http_reqs{name:GET /:name}', 'count') > 1000);
+    const summary = await runScenario(t, 'redirects.ts', { RATE: '100', DURATION: '10' }, 'redirects.json');
+    assert.ok(metric(summary, 'http_reqs{name:GET /:name}', 'count') > 500);
   });
 
   it('runs the k6 cache-savings scenario in the k6 service: the browser cache fetches the stylesheet about once per visitor', async (t) => {
