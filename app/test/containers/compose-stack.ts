@@ -73,6 +73,16 @@ export async function logsOnFailure(t: TestContext | SuiteContext): Promise<void
 }
 
 /**
+ * What nginx logged that was not a success: 5xx and 4xx answers from its JSON access log, and its
+ * error log's warnings and errors. For the message of a test that counted failed requests.
+ */
+export async function nginxTrouble(lines = 40): Promise<string> {
+  const logs = await project.logs(100_000, ['nginx']);
+  const trouble = logs.split('\n').filter((line) => /"status":[45]\d\d|\[(warn|error|crit|alert|emerg)\]/.test(line));
+  return trouble.length === 0 ? 'nothing: no 4xx/5xx answer or error in its logs' : tail(trouble.join('\n'), lines);
+}
+
+/**
  * Runs a small JavaScript program with the node of a service's container (the app image's),
  * and returns what it printed: a request from inside the compose network, such as one app
  * directly, with nginx out of the way.

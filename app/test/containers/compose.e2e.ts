@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { formPost, httpRequest } from '../stack/client.ts';
-import { APPS, BASE_URL, PUBLIC_URL, SERVICES, logsOnFailure, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
+import { APPS, BASE_URL, PUBLIC_URL, SERVICES, logsOnFailure, nginxTrouble, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
 import { writableK6Results } from './docker.ts';
 
 // The compose stack as a user runs it: `docker compose up --wait` on the project's own
@@ -42,7 +42,11 @@ async function runScenario(t: TestContext, script: string, env: Record<string, s
   if (run.code === 99) t.diagnostic(`k6 ${script}: a timing threshold was crossed on this shared machine:\n${run.stderr.split('\n').filter((line) => line.includes('level=')).join('\n')}`);
   const summary = k6Summary(summaryFile);
   assert.ok(metric(summary, 'http_reqs', 'count') > 0, 'k6 sent requests');
-  assert.equal(metric(summary, 'http_req_failed', 'passes'), 0, 'no failed request');
+  const failed = metric(summary, 'http_req_failed', 'passes');
+  if (failed !== 0) {
+    const k6Warnings = run.stderr.split('\n').filter((line) => line.includes('level=warn')).slice(-20).join('\n');
+    assert.fail(`${failed} requests failed.\nk6:\n${k6Warnings}\nnginx: ${await nginxTrouble()}`);
+  }
   assert.equal(metric(summary, 'checks', 'fails'), 0, 'no failed check');
   t.diagnostic(readFileSync(join(writableK6Results(K6_RESULTS), summaryFile.replace(/\.json$/, '.txt')), 'utf8').split('\n\nmetrics')[0] ?? '');
   return summary;
