@@ -70,6 +70,24 @@ export async function logsOnFailure(t: TestContext | SuiteContext): Promise<void
   // A test's context (afterEach gets one) has both; `passed` is newer than this @types/node.
   if (!('diagnostic' in t) || !('passed' in t) || t.passed === true) return;
   t.diagnostic(tail(await project.logs(), 80));
+  t.diagnostic(await serviceNamesResolve());
+}
+
+/**
+ * Whether Docker's embedded DNS still answers service names. On an engine shared with swarm
+ * work, `docker swarm leave` silently breaks it for running containers on bridge networks
+ * (moby/moby#45144): every app then loses PostgreSQL, and the failure looks like the app's.
+ */
+async function serviceNamesResolve(): Promise<string> {
+  const program = `import { lookup } from 'node:dns/promises';
+    const name = 'postgres';
+    lookup(name).then(({ address }) => console.log(name + ' resolves to ' + address), (error) => console.log(name + ': ' + error.code));`;
+  try {
+    const answer = (await nodeIn('app1', program)).trim();
+    return answer.includes('resolves') ? `Docker's DNS: ${answer}` : `Docker's DNS does not resolve service names (${answer}): was \`docker swarm leave\` run on this engine? (moby/moby#45144)`;
+  } catch (error) {
+    return `Docker's DNS not checked: ${(error as Error).message.split('\n')[0] ?? ''}`;
+  }
 }
 
 /**
