@@ -43,8 +43,9 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     assert.equal(run.exitCode, 0, run.output);
     const { result } = readAnswer<{ requests: number; failedRate: number; dropped: number }>(results, 'redirects');
     assert.equal(result.failedRate, 0);
-    // k6 starts an arrival at 0 s and one at 2 s: 201 in all, each one redirect unless dropped.
-    assert.equal(result.requests + result.dropped, 201);
+    // k6 schedules an arrival at 0 s, every 10 ms, and one at 2 s, which it may reach only after
+    // the scenario has ended on a busy machine: 201 or 200, each one redirect unless dropped.
+    assert.ok([200, 201].includes(result.requests + result.dropped), `${result.requests} sent, ${result.dropped} dropped`);
     const load = (await readRequests(out)).filter((request) => request.scenario === 'redirects');
     assert.equal(load.length, result.requests);
     assert.deepEqual([...new Set(load.map((request) => request.status))], [303]);
@@ -66,7 +67,9 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     const { result, summary } = readAnswer<InFlight>(results, 'in-flight');
     const { client, apps, nginx } = result;
     assert.equal(client.failedRate, 0);
-    assert.equal(client.requests, 3 * (91 - result.load.dropped), 'three requests a view, 30 views/s for 3 s and one at the end');
+    // 30 views/s for 3 s, and maybe one at 3 s (see redirects), three requests each.
+    assert.equal(client.requests % 3, 0);
+    assert.ok([90, 91].includes(client.requests / 3 + result.load.dropped), `${client.requests} sent, ${result.load.dropped} views dropped`);
     assert.ok(client.w > 0 && client.w < 1, `W = ${client.w} s`);
     assert.ok(Math.abs(client.littleL - client.lambda * client.w) < 1e-12);
     assert.ok(Math.abs(client.lambda - client.requests / 3) < 1e-9);
