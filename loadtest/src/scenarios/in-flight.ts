@@ -97,12 +97,8 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
   const sampler = new InFlightSampler({ appMetricsUrls: target.metricsUrls, nginxStatusUrl: target.nginxStatusUrl });
   progress.log(`k6: ${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}; sampling nginx and ${target.metricsUrls.length} app(s) beside it`);
   sampler.start();
-  let k6Run;
-  try {
-    k6Run = await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress);
-  } finally {
-    await sampler.stop();
-  }
+  const k6Run = await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress)
+    .finally(() => sampler.stop());
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const { answer } = k6Run;
   const load = k6Run.requests.filter((request) => request.scenario === 'page_views');
