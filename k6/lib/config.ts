@@ -55,7 +55,8 @@ export function arrivalRateVUs(ratePerSecond: number, slowestSeconds: number): {
  * a scenario's exit code must mean that the service missed its goal, not that k6 was late.
  */
 export function droppedArrivalsThreshold(ratePerSecond: number, durationSeconds: number, share = 0.01): string {
-  return `count<=${Math.floor(ratePerSecond * durationSeconds * share)}`;
+  // Rounded up: in a run of a few seconds, one late arrival is not a service missing its goal.
+  return `count<=${Math.ceil(ratePerSecond * durationSeconds * share)}`;
 }
 
 /** Where handleSummary writes `<scenario>.json` and `<scenario>.txt`. */
