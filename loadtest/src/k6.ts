@@ -31,7 +31,7 @@ export class K6MissingError extends Error {
   }
 }
 
-/** k6's exit codes that carry an answer: the run ended and handleSummary wrote it. */
+/** k6's exit code when thresholds were crossed: the run ended, and handleSummary wrote its answer. */
 export const K6_THRESHOLDS_FAILED = 99;
 
 export interface K6RunOptions {
@@ -63,7 +63,8 @@ export interface K6Run {
 export async function runK6(options: K6RunOptions): Promise<K6Run> {
   const k6 = findK6();
   if (k6 === undefined) throw new K6MissingError();
-  const args = ['run', '--no-usage-report', '--no-color'];
+  // Only the -e variables reach the script's __ENV: a RATE or NAMES left in the shell must not.
+  const args = ['run', '--no-usage-report', '--no-color', '--include-system-env-vars=false'];
   for (const [name, value] of Object.entries({ ...options.env, RESULTS_DIR: options.resultsDir })) args.push('-e', `${name}=${value}`);
   if (options.outJson !== undefined) args.push('--out', `json=${options.outJson}`);
   args.push(k6Script(options.scenario));
