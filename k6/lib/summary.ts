@@ -21,6 +21,14 @@ export function metricValue(data: SummaryData, metric: string, stat: string): nu
   return data.metrics[metric]?.values[stat] ?? Number.NaN;
 }
 
+/**
+ * A Counter's total. k6 leaves a metric out of the summary until something is added to it, and a
+ * count of nothing is 0, not NaN (cache-savings with CACHE=none serves nothing from cache).
+ */
+export function counterValue(data: SummaryData, metric: string): number {
+  return data.metrics[metric]?.values.count ?? 0;
+}
+
 export function fmt(value: number, digits = 3): string {
   if (!Number.isFinite(value)) return String(value);
   if (Number.isInteger(value)) return String(value);

@@ -6,8 +6,7 @@ import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { anonymousBytes, peakRssBytes, rssBytes } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
-import { combineSlices, wrk, type WrkRequest } from './bench/wrk.ts';
-import type { HammerResult } from './hammer.ts';
+import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 import { benchReport, type BenchResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { RESULTS_DIR, writeResults } from './report/write.ts';
@@ -57,7 +56,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     try {
       const runnable = sampleRunnableTasks();
       const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
-      const results: HammerResult[] = [];
+      const results: WrkResult[] = [];
       for (let i = 0; i < slices; i++) {
         results.push(await wrk({ url, connections: options.connections, durationSeconds: seconds / slices, requests }));
       }

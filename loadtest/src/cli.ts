@@ -1,6 +1,7 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { positive, UsageError } from './arguments.ts';
+import { findK6, K6MissingError } from './k6.ts';
 import { cacheSavingsReport } from './report/cache-savings.ts';
 import { inFlightReport } from './report/in-flight.ts';
 import { redirectsReport } from './report/redirects.ts';
@@ -13,12 +14,15 @@ import { openTarget, type Target } from './target.ts';
 
 const USAGE = `npm run loadtest -- <scenario> [options]
 
+Runs the k6 scenario k6/<scenario>.ts (k6 from K6_BIN or the PATH) against the stack, samples
+nginx and the apps beside it, and writes the report.
+
 Scenarios:
   in-flight      page views at a constant rate; Little's L = λ·W next to the in-flight counts
                  sampled from the apps (http_requests_in_flight) and nginx (stub_status)
   cache-savings  browsers without a cache, always revalidating, and honouring Cache-Control:
                  requests sent, reaching nginx, reaching the apps; next to the seed's arithmetic
-  redirects      GET /<name> → 303 as fast as N connections go: req/s and latency percentiles
+  redirects      GET /<name> → 303 at a constant rate: req/s and latency percentiles
 
 Target (default: start the native stack in temp folders, and stop it at the end):
   --url URL                 an already running stack (nginx's URL) instead
@@ -27,17 +31,20 @@ Target (default: start the native stack in temp folders, and stop it at the end)
   --instances N             app processes of the started stack (default 2)
 
 Load:
-  --rate N          in-flight: page views per second (default ${IN_FLIGHT_DEFAULTS.viewsPerSecond})
+  --rate N          in-flight: page views per second (default ${IN_FLIGHT_DEFAULTS.viewsPerSecond});
+                    redirects: requests per second (default ${REDIRECTS_DEFAULTS.rate})
   --duration S      in-flight, redirects: seconds (default ${IN_FLIGHT_DEFAULTS.durationSeconds}, ${REDIRECTS_DEFAULTS.durationSeconds})
   --tolerance F     in-flight: allowed |observed − λ·W| / λ·W (default ${IN_FLIGHT_DEFAULTS.tolerance})
   --visitors N      cache-savings: browsers (default ${CACHE_SAVINGS_DEFAULTS.visitors})
   --visits N        cache-savings: visits per browser (default ${CACHE_SAVINGS_DEFAULTS.visitsPerVisitor})
-  --connections N   redirects: connections (default ${REDIRECTS_DEFAULTS.connections})
   --warmup S        in-flight, redirects: unmeasured load first (default 1)
 
 Output:
   --out DIR         where <scenario>.json, .md and the charts go (default loadtest/results)
   --quiet           no progress lines
+
+Exit status: 0 when k6's thresholds (the scenario's goal) were met, 1 when they were missed
+(the report is written either way), 2 for a usage error.
 `;
 
 type Scenario = 'in-flight' | 'cache-savings' | 'redirects';
@@ -48,6 +55,8 @@ export interface CliRun {
   result: unknown;
   report: Report;
   written: string[];
+  /** k6's thresholds, the scenario's goal, were met (in every run of it). */
+  goalMet: boolean;
 }
 
 function parseCommandLine(argv: readonly string[]) {
@@ -65,7 +74,6 @@ function parseCommandLine(argv: readonly string[]) {
         tolerance: { type: 'string' },
         visitors: { type: 'string' },
         visits: { type: 'string' },
-        connections: { type: 'string' },
         warmup: { type: 'string' },
         out: { type: 'string' },
         quiet: { type: 'boolean', default: false },
@@ -100,7 +108,7 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
     visitsPerVisitor: positive('visits', values.visits, CACHE_SAVINGS_DEFAULTS.visitsPerVisitor),
   };
   const redirects = {
-    connections: positive('connections', values.connections, REDIRECTS_DEFAULTS.connections),
+    rate: positive('rate', values.rate, REDIRECTS_DEFAULTS.rate),
     durationSeconds: positive('duration', values.duration, REDIRECTS_DEFAULTS.durationSeconds),
     warmupSeconds: warmup ?? REDIRECTS_DEFAULTS.warmupSeconds,
   };
@@ -108,6 +116,8 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
   const progress = new Progress({ quiet: values.quiet });
   const outDir = values.out ?? RESULTS_DIR;
 
+  // Before anything starts: without k6 there is no load to generate.
+  if (findK6() === undefined) throw new K6MissingError();
   progress.log(values.url === undefined ? `starting the native stack (${instances} app processes)` : `using the stack at ${values.url}`);
   const target: Target = await openTarget({
     url: values.url,
@@ -123,21 +133,25 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
   try {
     let result: unknown;
     let report: Report;
+    let goalMet: boolean;
     if (scenario === 'in-flight') {
       const run = await runInFlight(target, inFlight, progress);
       result = run;
       report = inFlightReport(run);
+      goalMet = run.k6.thresholdsMet;
     } else if (scenario === 'cache-savings') {
       const run = await runCacheSavings(target, cacheSavings, progress);
       result = run;
       report = cacheSavingsReport(run);
+      goalMet = run.phases.every((phase) => phase.thresholdsMet);
     } else {
       const run = await runRedirects(target, redirects, progress);
       result = run;
       report = redirectsReport(run);
+      goalMet = run.k6.thresholdsMet;
     }
     const written = writeResults(outDir, scenario, result, report);
-    return { scenario, result, report, written };
+    return { scenario, result, report, written, goalMet };
   } finally {
     process.off('SIGINT', stopOnSignal);
     progress.log('stopping');
@@ -149,10 +163,18 @@ if (import.meta.filename === process.argv[1]) {
   try {
     const run = await main(process.argv.slice(2));
     process.stdout.write(`\n${run.report.table}\n\nwritten: ${run.written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
+    if (!run.goalMet) {
+      process.stderr.write(`${run.scenario}: k6's thresholds were missed: the service did not meet the scenario's goal (see the report)\n`);
+      process.exitCode = 1;
+    }
   } catch (error) {
     if (error instanceof UsageError) {
       (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
       process.exit(error.exitCode);
+    }
+    if (error instanceof K6MissingError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
     }
     throw error;
   }

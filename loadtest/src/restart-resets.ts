@@ -5,8 +5,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../../app/src/stack/stack.ts';
 import { positive, UsageError } from './arguments.ts';
-import { wrk } from './bench/wrk.ts';
-import type { HammerResult } from './hammer.ts';
+import { wrk, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 
 /**
@@ -27,7 +26,7 @@ export interface RestartResetsOptions {
 }
 
 export interface RestartResetsResult {
-  load: HammerResult;
+  load: WrkResult;
   /** How long each rolling restart took, ms. */
   roundsMs: number[];
   /** Answers other than the expected 303 and 201, and requests with no answer at all. */

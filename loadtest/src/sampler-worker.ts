@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SamplerMessage, SamplerWorkerData } from './sampler.ts';
+import type { SamplerMessage, SamplerOptions } from './sampler.ts';
 import { scrapeAgent, scrapeApps, scrapeNginx } from './scrape.ts';
 import { nginxInFlight } from './stub-status.ts';
 
-// The sampler's thread (see InFlightSampler): reads the shared client count and scrapes the apps
-// and nginx, posting each sample to the main thread, until told to stop or maxSamples is reached.
-const options = workerData as SamplerWorkerData;
-const counter = new Int32Array(options.counter);
+// The sampler's thread (see InFlightSampler): scrapes the apps and nginx, posting each sample to
+// the main thread, until told to stop or maxSamples is reached.
+const options = workerData as SamplerOptions;
 const port = parentPort;
 if (port === null) throw new Error('sampler-worker.ts runs as a worker thread');
 
@@ -17,13 +16,12 @@ port.on('message', () => {
 });
 
 const now = () => performance.timeOrigin + performance.now();
-const { meanIntervalMs = 100, maxSamples = 100_000, appMetricsUrls, nginxStatusUrl, originEpochMs } = options;
+const { meanIntervalMs = 100, maxSamples = 100_000, appMetricsUrls, nginxStatusUrl } = options;
 let failures = 0;
 for (let taken = 0; !stopped && taken < maxSamples; taken++) {
   await sleep(meanIntervalMs * (0.5 + Math.random()));
   if (stopped) break;
-  const t = (now() - originEpochMs) / 1000;
-  const client = Atomics.load(counter, 0);
+  const at = now();
   const [apps, nginx] = await Promise.allSettled([
     appMetricsUrls.length === 0 ? Promise.resolve(undefined) : scrapeApps(appMetricsUrls),
     nginxStatusUrl === undefined ? Promise.resolve(undefined) : scrapeNginx(nginxStatusUrl),
@@ -34,8 +32,7 @@ for (let taken = 0; !stopped && taken < maxSamples; taken++) {
   const message: SamplerMessage = {
     kind: 'sample',
     sample: {
-      t,
-      client,
+      at,
       apps: appCounters?.reduce((sum, counters) => sum + Math.max(0, counters.inFlight - 1), 0),
       nginx: status === undefined ? undefined : nginxInFlight(status),
       nginxActive: status === undefined ? undefined : Math.max(0, status.active - 1),

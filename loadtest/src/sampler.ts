@@ -1,10 +1,9 @@
 import { Worker } from 'node:worker_threads';
 
-export interface InFlightSample {
-  /** Seconds since the run began. */
-  t: number;
-  /** The load generator's own count of requests sent and not yet answered. */
-  client: number;
+/** What the service's own observers said at one instant. */
+export interface ObserverSample {
+  /** Epoch milliseconds (performance.timeOrigin + now(): the clock k6 stamps its requests with). */
+  at: number;
   /** Σ http_requests_in_flight over the apps, less one per app for the scrape reading it. */
   apps: number | undefined;
   /** nginx Reading + Writing, less the status request. */
@@ -16,48 +15,21 @@ export interface InFlightSample {
 export interface SamplerOptions {
   appMetricsUrls: readonly string[];
   nginxStatusUrl: string | undefined;
-  /** The load generator's in-flight count, shared memory (see ClientCounter). */
-  clientCounter: ClientCounter;
-  /** performance.timeOrigin + performance.now() at the start of the run, so times line up. */
-  originEpochMs: number;
   meanIntervalMs?: number;
   maxSamples?: number;
 }
 
-export type SamplerWorkerData = Omit<SamplerOptions, 'clientCounter'> & { counter: SharedArrayBuffer };
-export type SamplerMessage = { kind: 'sample'; sample: InFlightSample } | { kind: 'done'; failures: number };
+export type SamplerMessage = { kind: 'sample'; sample: ObserverSample } | { kind: 'done'; failures: number };
 
 /**
- * The load generator's count of requests in flight, in shared memory so that a sampler on
- * another thread can read it at any instant, not only between the generator's own callbacks.
- */
-export class ClientCounter {
-  readonly buffer = new SharedArrayBuffer(4);
-  readonly #view = new Int32Array(this.buffer);
-
-  increment(): void {
-    Atomics.add(this.#view, 0, 1);
-  }
-
-  decrement(): void {
-    Atomics.sub(this.#view, 0, 1);
-  }
-
-  get value(): number {
-    return Atomics.load(this.#view, 0);
-  }
-}
-
-/**
- * Samples in-flight counts about every 100 ms, from a worker thread of its own. A sampler on the
- * load generator's event loop would only ever look between two of its callbacks (timers run
- * right after the poll phase has handled every answer that arrived), and its samples came out a
- * third below the time average. The interval is jittered (uniform 50–150 ms) so samples do not
- * fall in step with a constant arrival rate either: a time average needs sample instants that do
- * not depend on the state being sampled.
+ * Samples the in-flight counts of nginx and the apps about every 100 ms while k6 runs, from a
+ * worker thread of its own, so a sample is taken when it is due and not when this process's
+ * event loop gets round to it. The interval is jittered (uniform 50–150 ms) so samples do not
+ * fall in step with a constant arrival rate: a time average needs sample instants that do not
+ * depend on the state being sampled.
  */
 export class InFlightSampler {
-  readonly samples: InFlightSample[] = [];
+  readonly samples: ObserverSample[] = [];
   failures = 0;
   readonly #options: SamplerOptions;
   #worker: Worker | undefined;
@@ -68,9 +40,7 @@ export class InFlightSampler {
   }
 
   start(): void {
-    const { clientCounter, ...rest } = this.#options;
-    const workerData: SamplerWorkerData = { ...rest, counter: clientCounter.buffer };
-    const worker = new Worker(new URL('./sampler-worker.ts', import.meta.url), { workerData });
+    const worker = new Worker(new URL('./sampler-worker.ts', import.meta.url), { workerData: this.#options });
     this.#worker = worker;
     this.#done = new Promise((resolve, reject) => {
       worker.on('message', (message: SamplerMessage) => {
@@ -82,7 +52,7 @@ export class InFlightSampler {
     });
   }
 
-  async stop(): Promise<InFlightSample[]> {
+  async stop(): Promise<ObserverSample[]> {
     this.#worker?.postMessage('stop');
     // Bounded: a scrape times out after 2 s, so the worker is gone well within this.
     const timer = setTimeout(() => void this.#worker?.terminate(), 5000);

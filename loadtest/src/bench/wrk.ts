@@ -2,11 +2,22 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HammerResult } from '../hammer.ts';
+import type { LatencySummary } from '../latency.ts';
+
+/** One wrk run (or slices of runs combined): requests, rate, latency and every status. */
+export interface WrkResult {
+  requests: number;
+  durationSeconds: number;
+  rps: number;
+  latency: LatencySummary;
+  statuses: Record<string, number>;
+  /** Requests that got no answer at all (connection error or timeout). */
+  errors: number;
+}
 
 /**
  * The bench's load generator: wrk, one thread, closed loop (each connection sends its next request
- * when the last is answered), like the harness's Node generator but in C. The bench asks what
+ * when the last is answered). The bench asks what
  * nginx and the apps can do; a generator in Node tops out near 55 000 req/s on one core here and
  * so hid the proxy's ceiling (158 000 with wrk) and added its own event loop to every latency.
  * wrk's Lua hooks count every status; its histogram keeps microseconds.
@@ -117,7 +128,7 @@ export function parseWrkReport(stdout: string): WrkReport {
   return JSON.parse(line.slice(REPORT_MARK.length)) as WrkReport;
 }
 
-export async function wrk(options: WrkOptions): Promise<HammerResult> {
+export async function wrk(options: WrkOptions): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-wrk-'));
   const script = join(dir, 'run.lua');
   try {
@@ -175,10 +186,10 @@ function run(command: string, args: readonly string[]): Promise<string> {
  * stall there (a task that had the core, a major GC) moved it by half from run to run; the
  * median of five slices is not moved by one bad one. max stays the worst of all.
  */
-export function combineSlices(slices: readonly HammerResult[]): HammerResult {
+export function combineSlices(slices: readonly WrkResult[]): WrkResult {
   if (slices.length === 0) throw new Error('no slices to combine');
-  const sum = (pick: (slice: HammerResult) => number) => slices.reduce((total, slice) => total + pick(slice), 0);
-  const median = (pick: (slice: HammerResult) => number) => {
+  const sum = (pick: (slice: WrkResult) => number) => slices.reduce((total, slice) => total + pick(slice), 0);
+  const median = (pick: (slice: WrkResult) => number) => {
     const sorted = slices.map(pick).sort((a, b) => a - b);
     const middle = sorted.length >> 1;
     return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;

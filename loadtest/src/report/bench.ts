@@ -1,10 +1,10 @@
-import type { HammerResult } from '../hammer.ts';
+import type { WrkResult } from '../bench/wrk.ts';
 import { describeRun, type RunInfo } from '../run-info.ts';
 import { markdownTable, mark, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart } from './svg.ts';
 import type { Report } from './write.ts';
 
-export interface Leg extends HammerResult {
+export interface Leg extends WrkResult {
   name: string;
   /** Tasks running or queued for a CPU, on average over the leg (every process on the machine). */
   runnableTasks?: number;

@@ -1,24 +1,25 @@
 import type { CacheSavingsResult } from '../scenarios/cache-savings.ts';
 import { describeRun } from '../run-info.ts';
-import { markdownTable, percent, textTable, type Row } from './markdown.ts';
+import { markdownTable, mark, percent, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart } from './svg.ts';
 import type { Report } from './write.ts';
 
-const HEADER: Row = ['browsers', 'visits', 'resources needed', 'sent by clients', 'from cache', '304', 'CSS downloads', 'reached nginx', 'reached apps', 'KiB received', 'failed'];
+const HEADER: Row = ['browsers', 'visits', 'resources needed', 'sent by clients', 'from cache', '304', 'CSS downloads', 'reached nginx', 'reached apps', 'KiB received', 'failed', 'k6 thresholds'];
 
 function rows(result: CacheSavingsResult): Row[] {
   return result.phases.map((phase) => [
     phase.policy,
-    phase.totals.visits,
-    phase.totals.clientRequests + phase.totals.fromCache,
-    phase.totals.clientRequests,
-    phase.totals.fromCache,
-    phase.totals.notModified,
-    phase.totals.stylesheetDownloads,
+    phase.visits,
+    phase.resourcesNeeded,
+    phase.clientRequests,
+    phase.fromCache,
+    phase.notModified,
+    phase.stylesheetDownloads,
     phase.nginxRequests ?? 'n/a',
     phase.appRequests,
-    Math.round(phase.totals.bytesReceived / 1024),
-    phase.totals.failed,
+    Math.round(phase.bytesReceived / 1024),
+    phase.failed,
+    mark(phase.thresholdsMet),
   ]);
 }
 
@@ -38,10 +39,10 @@ export function cacheSavingsReport(result: CacheSavingsResult): Report {
     groups: result.phases.map((phase) => ({
       label: phase.policy,
       bars: [
-        { name: 'sent by clients', value: phase.totals.clientRequests },
+        { name: 'sent by clients', value: phase.clientRequests },
         { name: 'reached nginx', value: phase.nginxRequests ?? Number.NaN },
         { name: 'reached apps', value: phase.appRequests },
-        { name: '304 answers', value: phase.totals.notModified },
+        { name: '304 answers', value: phase.notModified },
       ],
     })),
     colors: { 'sent by clients': PALETTE[0], 'reached nginx': PALETTE[2], 'reached apps': PALETTE[1], '304 answers': PALETTE[3] },
@@ -54,7 +55,7 @@ ${seedLine}
 
 ${scaledLine}
 
-${options.visitors} visitors × ${options.visitsPerVisitor} visits, three times over with fresh browsers of each kind; a visit needs the page, its stylesheet and one short link (the seed's three requests, a third of them CSS). ${result.target.apps} app process(es) behind nginx, which serves /static itself with \`Cache-Control: public, max-age=31536000, immutable\` and an ETag.
+k6 (\`k6/cache-savings.ts\`, one run for each \`CACHE\`): ${options.visitors} visitors × ${options.visitsPerVisitor} visits, three times over with fresh browsers of each kind; a visit needs the page, its stylesheet and one short link (the seed's three requests, a third of them CSS). ${result.target.apps} app process(es) behind nginx, which serves /static itself with \`Cache-Control: public, max-age=31536000, immutable\` and an ETag.
 
 ${markdownTable(HEADER, rows(result))}
 
@@ -67,7 +68,7 @@ ${markdownTable(['counted at', 'saving'], savingRows)}
 ## How to read it
 
 - **none** is the seed's "before": every visit fetches the stylesheet. **browser** is the "after": it is fetched on each visitor's first visit only (the hashed name is fresh for a year), which is ${percent(seedScaled.fetchShare)} of visits here, as the seed's 1%. **validate** shows what an ETag alone would buy: the same number of requests, answered 304 without a body, so it saves bytes, not requests.
-- Counted at three places: requests the simulated browsers sent; requests nginx counted (stub_status \`requests\`, read before and after each phase with nothing else talking to it; the status request itself is taken off); requests the apps answered (Σ of every process's \`http_requests_total\` deltas, /metrics and health checks left out).
+- Counted at three places: requests the simulated browsers sent (k6 has no HTTP cache: each VU is one browser with a cache of its own in the script); requests nginx counted (stub_status \`requests\`, read in k6's setup() and teardown(), with nothing else talking to it in between; the status request itself is taken off); requests the apps answered (Σ of every process's \`http_requests_total\` deltas, /metrics and health checks left out).
 - The apps' count does not move between kinds: nginx serves /static itself, so the stylesheet never reached the apps in the first place. The caching saves nginx's work and the network, which is the seed's point about serving "from cache rather than the app server" taken one step further.
 - The page itself is \`Cache-Control: no-cache\` without a validator, and a redirect is \`no-store\`, so neither is ever served from a cache: a third is all there is to save. The page also links a script, a logo and a favicon, which a browser caches the same way; they are left out so a visit is the seed's three requests.
 `;

@@ -28,7 +28,7 @@ function boundaryRows(result: InFlightResult): Row[] {
   ];
   const verdict = (check: typeof clientCheck) => check === undefined ? 'n/a' : `${percent(check.gap)} ${mark(check.held)}`;
   return [
-    ['client (load generator)', client.arrivalRate, ms(client.meanTimeInSystem), client.inFlight, result.observed.client, verdict(clientCheck)],
+    ['client (k6)', client.arrivalRate, ms(client.meanTimeInSystem), client.inFlight, result.observed.client, verdict(clientCheck)],
     ['nginx', client.arrivalRate, `${ms(result.nginxDerivedW).toFixed(3)} (L/λ)`, '–', result.observed.nginx, 'n/a'],
     ['apps (Σ over processes)', apps.arrivalRate, ms(apps.meanTimeInSystem), apps.inFlight, result.observed.apps, verdict(appsCheck)],
   ];
@@ -90,7 +90,7 @@ export function inFlightReport(result: InFlightResult): Report {
 
 ${seedLine}
 
-This run: ${options.viewsPerSecond} page views/s at a constant arrival rate (open model) for ${options.durationSeconds} s, each view the page, its stylesheet and one short link (303, not followed): ${client.requests} requests, ${client.failed} failed, ${client.dropped} views dropped. ${result.target.apps} app process(es) behind nginx (access log off, LOG_LEVEL=warn when the harness starts the stack); ${result.observed.samples} samples (${result.observed.failedScrapes} with a failed scrape), about every 100 ms.
+This run: k6 (\`k6/in-flight.ts\`) sent ${options.viewsPerSecond} page views/s at a constant arrival rate (open model) for ${options.durationSeconds} s, each view the page, its stylesheet and one short link (303, not followed): ${client.requests} requests, ${client.failed} failed, ${client.dropped} views dropped by k6 for want of a VU; k6's thresholds ${result.k6.thresholdsMet ? 'met ✅' : 'missed ❌'}. ${result.target.apps} app process(es) behind nginx (access log off, LOG_LEVEL=warn when the harness starts the stack); ${result.observed.samples} samples while the load ran (${result.observed.failedScrapes} with a failed scrape), about every 100 ms.
 
 ${markdownTable(header, boundaries)}
 
@@ -104,11 +104,11 @@ ${markdownTable(LATENCY_HEADER, latencyRows(result))}
 
 ## How to read it
 
-- **λ** is requests completed over the window they were measured in; **W** is their mean time in system at that boundary: from sent to answered at the client, from \`onRequest\` to response finished at the apps (\`http_request_duration_seconds\` sum / count deltas). **L = λ·W** is then the time-average number in flight, whatever the distributions.
-- **Client**: the generator keeps its in-flight count in shared memory, and a worker thread samples it, so sample instants do not depend on the generator's event loop (sampled on that loop, the mean came out a third low: timers run right after the loop has handled every answer that arrived). This is the check that Little's law and sampling agree. What is left of a bias reads low too: the sampler needs a CPU to take a sample, and on a machine whose CPUs the load keeps busy it gets one soonest when little is in flight.
-- **nginx** sees every client request, so its λ is the client's; stub_status gives L (Reading + Writing, less the status request itself; Waiting connections are idle). Its W is not measured, so the table derives it as L/λ: the part of the client's time spent inside nginx and behind it. The rest is the client's own time (undici, the generator's event loop, the loopback).
+- **λ** is requests completed over the window they were measured in (from k6's first request sent to its last answered); **W** is their mean time in system at that boundary: from sent to answered at the client (k6's \`http_req_duration\` of each request, from its \`--out json\` record), from \`onRequest\` to response finished at the apps (\`http_request_duration_seconds\` sum / count deltas). **L = λ·W** is then the time-average number in flight, whatever the distributions.
+- **Client**: k6 records each request's answer time and duration, so the client's count in flight at each sample instant is the number of requests sent before it and answered after it. The sample instants are the harness's (a worker thread of its own, jittered 50–150 ms), independent of k6, so this is the check that Little's law and sampling agree. What is left of a bias reads low: the sampler needs a CPU to take a sample, and on a machine whose CPUs the load keeps busy it gets one soonest when little is in flight.
+- **nginx** sees every client request, so its λ is the client's; stub_status gives L (Reading + Writing, less the status request itself; Waiting connections are idle). Its W is not measured, so the table derives it as L/λ: the part of the client's time spent inside nginx and behind it. The rest is the client's own time (k6's HTTP client, the loopback).
 - **Apps**: the gauge is \`http_requests_in_flight\` of each process, less one per scrape (the scrape is in flight while it reads the gauge). It reads **near zero even when λ·W is not**, and this is a bias of where it is read, not a broken gauge: the scrape is served by the same single-threaded event loop as the requests, so it can only run between them. A redirect or page read from SQLite (synchronous) never yields the thread, so no scrape ever finds one half done; only requests parked on I/O (a URI check, PostgreSQL, a slow client) are ever seen. The unbiased in-flight figure for a Node process is the one on the left: \`rate(http_request_duration_seconds_sum[1m])\` in Prometheus **is** λ·W.
-- Other biases: sampling every ~100 ms (jittered) over ${options.durationSeconds} s gives ~${Math.round(options.durationSeconds * 10)} samples, so a mean in flight below 1 carries a sampling error of tens of per cent; the load generator, nginx and the apps share ${result.run.cpus} CPU(s), so W at the client includes waiting for a CPU; the first second of arrivals (warm-up, ${options.warmupSeconds} s) is not measured.
+- Other biases: sampling every ~100 ms (jittered) over ${options.durationSeconds} s gives ~${Math.round(options.durationSeconds * 10)} samples, so a mean in flight below 1 carries a sampling error of tens of per cent; k6, nginx and the apps share ${result.run.cpus} CPU(s), so W at the client includes waiting for a CPU; a warm-up run of ${options.warmupSeconds} s before is not measured.
 `;
   return {
     table: `${seedLine}\n\n${textTable(header, boundaries)}\n${nesting}\n\n${textTable(LATENCY_HEADER, latencyRows(result))}`,

@@ -9,7 +9,7 @@ export const REDIRECT_P99_TARGET_MS = 10;
 
 export function redirectsReport(result: RedirectsResult): Report {
   const { load, options, littlesLaw } = result;
-  const header: Row = ['requests', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `p99 < ${REDIRECT_P99_TARGET_MS} ms`, 'statuses', 'errors'];
+  const header: Row = ['requests', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `p99 < ${REDIRECT_P99_TARGET_MS} ms`, 'statuses', 'errors', 'dropped by k6'];
   const rows: Row[] = [[
     load.requests,
     load.rps,
@@ -21,8 +21,9 @@ export function redirectsReport(result: RedirectsResult): Report {
     mark(load.latency.p99 < REDIRECT_P99_TARGET_MS),
     Object.entries(load.statuses).map(([status, count]) => `${status}: ${count}`).join(', '),
     load.errors,
+    load.dropped,
   ]];
-  const little = `Closed loop, so Little's law runs backwards: ${options.connections} requests are always in flight, and λ·W = ${load.rps.toFixed(0)} req/s × ${load.latency.mean.toFixed(3)} ms = ${littlesLaw.inFlight.toFixed(1)}.`;
+  const little = `Open model: ${options.rate} arrivals a second whatever the answers, so L = λ·W = ${load.rps.toFixed(0)} req/s × ${load.latency.mean.toFixed(3)} ms = ${littlesLaw.inFlight.toFixed(2)} redirects in flight on average. k6's thresholds: ${result.k6.thresholdsMet ? 'met ✅' : 'missed ❌'}.`;
   const charts = {
     'redirects-throughput.svg': lineChart({
       title: 'Redirects per second',
@@ -48,7 +49,7 @@ export function redirectsReport(result: RedirectsResult): Report {
 
 \`npm run loadtest -- redirects\` — ${describeRun(result.run)}.
 
-GET /<name> → 303 through nginx, ${options.connections} keep-alive connections (closed loop, undici) for ${options.durationSeconds} s after a ${options.warmupSeconds} s warm-up, cycling through ${result.names} short names; redirects are not followed. ${result.target.apps} app process(es); the apps answered ${result.appRequests} requests. A stack the harness starts runs with nginx's access log off and LOG_LEVEL=warn, so this is the app without its logging; \`npm run bench\` leg (4) is the stack with logging as shipped.
+GET /<name> → 303 through nginx from k6 (\`k6/redirects.ts\`), ${options.rate} a second at a constant arrival rate for ${options.durationSeconds} s after a ${options.warmupSeconds} s warm-up, each to one of ${result.names} short names at random; redirects are not followed. ${result.target.apps} app process(es); the apps answered ${result.appRequests} requests. A stack the harness starts runs with nginx's access log off and LOG_LEVEL=warn, so this is the app without its logging; \`npm run bench\` leg (4) is the stack with logging as shipped.
 
 ${markdownTable(header, rows)}
 
@@ -58,7 +59,7 @@ ${little}
 
 ![Latency](redirects-latency.svg)
 
-Each request is timed around undici's request(), fractions of a millisecond kept, every status counted. Not autocannon: after a connection is re-opened it times each answer from the request before it (see loadtest/src/hammer.ts), which doubled latencies and put λ·W above the number of connections.
+Each request is timed by k6 (\`http_req_duration\`: sending, waiting and receiving, fractions of a millisecond kept), every status counted from its per-request record. How fast the stack can go at all is \`npm run bench\`'s question, with wrk: k6 (like any Node generator) needs more CPU per request than nginx does to answer it, so on two cores it cannot find the ceiling.
 `;
   return { table: `${textTable(header, rows)}\n${little}`, markdown, charts };
 }

@@ -1,10 +1,9 @@
-import { CACHE_POLICIES, type CachePolicy } from '../browser-cache.ts';
 import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../littles-law.ts';
 import type { Progress } from '../progress.ts';
+import { requestWindow, statusCounts } from '../request-log.ts';
 import { runInfo, type RunInfo } from '../run-info.ts';
-import { scrapeApps, scrapeNginx, totalCounters } from '../scrape.ts';
 import { shortNames, type Target } from '../target.ts';
-import { VisitorLoad, type VisitTotals } from '../visitors.ts';
+import { k6Scenario } from './k6-scenario.ts';
 
 export interface CacheSavingsOptions {
   visitors: number;
@@ -13,15 +12,50 @@ export interface CacheSavingsOptions {
 
 export const CACHE_SAVINGS_DEFAULTS: CacheSavingsOptions = { visitors: 40, visitsPerVisitor: 100 };
 
+/** k6/cache-savings.ts's CACHE: what each simulated browser does with the stylesheet. */
+export type CachePolicy = 'none' | 'validate' | 'browser';
+
+export const CACHE_POLICIES: Readonly<Record<CachePolicy, string>> = {
+  none: 'nothing kept: every visit fetches everything (the seed\'s "before")',
+  validate: 'copies kept but always revalidated: If-None-Match → 304 (what an ETag alone buys)',
+  browser: 'Cache-Control honoured: nothing sent while fresh, revalidated when stale (the seed\'s "after")',
+};
+
+/** What k6/cache-savings.ts answers (its handleSummary `result`). */
+interface K6CacheSavings {
+  visits: number;
+  resourcesNeeded: number;
+  clientRequests: number;
+  stylesheetRequests: number;
+  servedFromCache: number;
+  notModified: number;
+  bytesReceived: number;
+  nginxRequests: number | null;
+  appRequests: number | null;
+}
+
 export interface CachePhase {
   policy: CachePolicy;
   description: string;
   seconds: number;
-  totals: VisitTotals;
-  /** Requests nginx counted (stub_status `requests` delta, less the status request itself). */
+  visits: number;
+  resourcesNeeded: number;
+  /** Requests the browsers sent (a stylesheet served from cache sends none). */
+  clientRequests: number;
+  stylesheetRequests: number;
+  /** Stylesheet bodies actually transferred (200, not 304). */
+  stylesheetDownloads: number;
+  fromCache: number;
+  notModified: number;
+  bytesReceived: number;
+  failed: number;
+  statuses: Record<string, number>;
+  /** Requests nginx counted (stub_status `requests` delta over the load, less the status request). */
   nginxRequests: number | undefined;
   /** Requests the apps answered (Σ http_requests_total deltas, scrapes and health checks left out). */
   appRequests: number;
+  /** k6's thresholds for this kind of browser (with `browser`: the stylesheet about once per visitor). */
+  thresholdsMet: boolean;
 }
 
 export interface Saving {
@@ -47,41 +81,47 @@ export interface CacheSavingsResult {
 const PHASES: readonly CachePolicy[] = ['none', 'validate', 'browser'];
 
 /**
- * The same visitors three times over, each time with fresh browsers of one kind (no cache, always
- * revalidate, honour Cache-Control), counting what the browsers sent, what reached nginx and what
- * reached the apps. The nginx and app counters are read before and after each phase with no other
- * traffic in between, so the deltas are exact.
+ * k6/cache-savings.ts three times over, each time with fresh browsers of one kind (no cache,
+ * always revalidate, honour Cache-Control). k6 counts what the browsers needed and sent, and
+ * reads nginx's and the apps' counters in setup() and teardown(), with nothing else talking to
+ * them in between, so every count is exact.
  */
 export async function runCacheSavings(target: Target, options: CacheSavingsOptions, progress: Progress): Promise<CacheSavingsResult> {
   const run = runInfo();
   const names = await shortNames(target, 50);
   const phases: CachePhase[] = [];
   for (const policy of PHASES) {
-    const nginxBefore = target.nginxStatusUrl === undefined ? undefined : await scrapeNginx(target.nginxStatusUrl);
-    const appsBefore = totalCounters(await scrapeApps(target.metricsUrls));
-    const load = new VisitorLoad({ baseUrl: target.url, visitors: options.visitors, visitsPerVisitor: options.visitsPerVisitor, policy, names });
-    progress.log(`${policy}: ${options.visitors} visitors × ${options.visitsPerVisitor} visits — ${CACHE_POLICIES[policy]}`);
-    let last = 0;
-    progress.every(() => {
-      const sent = load.totals.clientRequests;
-      const line = `${policy}: ${load.totals.visits} visits, ${sent} requests sent, ${sent - last} req/s, ${load.totals.fromCache} from cache, in flight ${load.inFlight}`;
-      last = sent;
-      return line;
-    });
-    const started = performance.now();
-    const totals = await load.run();
-    const seconds = (performance.now() - started) / 1000;
-    progress.stop();
-    const appsAfter = totalCounters(await scrapeApps(target.metricsUrls));
-    const nginxAfter = target.nginxStatusUrl === undefined ? undefined : await scrapeNginx(target.nginxStatusUrl);
+    progress.log(`k6, CACHE=${policy}: ${options.visitors} visitors × ${options.visitsPerVisitor} visits — ${CACHE_POLICIES[policy]}`);
+    const env = {
+      BASE_URL: target.url,
+      NAMES: names.join(','),
+      METRICS_URLS: target.metricsUrls.join(','),
+      NGINX_STATUS_URL: target.nginxStatusUrl ?? 'none',
+      CACHE: policy,
+      VISITORS: String(options.visitors),
+      VISITS: String(options.visitsPerVisitor),
+    };
+    const { k6, answer, requests } = await k6Scenario<K6CacheSavings>('cache-savings', `cache-savings-${policy}`, env, 300, progress);
+    const load = requests.filter((request) => request.scenario === 'visitors');
+    const { result } = answer;
+    if (result.appRequests === null) throw new Error('k6 did not count the apps\' requests: did it get METRICS_URLS?');
     phases.push({
       policy,
       description: CACHE_POLICIES[policy],
-      seconds,
-      totals,
-      // stub_status counts the request that asks for it: the after-scrape is in the delta.
-      nginxRequests: nginxBefore === undefined || nginxAfter === undefined ? undefined : nginxAfter.requests - nginxBefore.requests - 1,
-      appRequests: appsAfter.requests - appsBefore.requests,
+      seconds: requestWindow(load).seconds,
+      visits: result.visits,
+      resourcesNeeded: result.resourcesNeeded,
+      clientRequests: result.clientRequests,
+      stylesheetRequests: result.stylesheetRequests,
+      stylesheetDownloads: load.filter((request) => request.name === 'stylesheet' && request.status === 200).length,
+      fromCache: result.servedFromCache,
+      notModified: result.notModified,
+      bytesReceived: result.bytesReceived,
+      failed: load.filter((request) => request.status === 0 || request.status >= 400).length,
+      statuses: statusCounts(load),
+      nginxRequests: result.nginxRequests ?? undefined,
+      appRequests: result.appRequests,
+      thresholdsMet: k6.thresholdsMet,
     });
   }
 
@@ -97,15 +137,15 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
     options,
     phases,
     saving: {
-      clientRequests: fraction(none.totals.clientRequests, browser.totals.clientRequests),
+      clientRequests: fraction(none.clientRequests, browser.clientRequests),
       nginxRequests: none.nginxRequests === undefined || browser.nginxRequests === undefined ? undefined : fraction(none.nginxRequests, browser.nginxRequests),
       appRequests: fraction(none.appRequests, browser.appRequests),
-      bytes: fraction(none.totals.bytesReceived, browser.totals.bytesReceived),
+      bytes: fraction(none.bytesReceived, browser.bytesReceived),
     },
     seed: SEED_CACHE,
     seedScaled: cacheArithmetic(
-      none.totals.clientRequests,
-      none.totals.sent.stylesheet / Math.max(1, none.totals.clientRequests),
+      none.clientRequests,
+      none.stylesheetRequests / Math.max(1, none.clientRequests),
       options.visitors / Math.max(1, visits),
     ),
   };

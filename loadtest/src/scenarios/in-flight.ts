@@ -1,16 +1,16 @@
 import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../littles-law.ts';
 import type { LatencySummary } from '../latency.ts';
-import { PageViewLoad, type RequestKind } from '../page-views.ts';
 import type { Progress } from '../progress.ts';
+import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
 import { runInfo, type RunInfo } from '../run-info.ts';
-import { InFlightSampler, meanOf, type InFlightSample } from '../sampler.ts';
+import { InFlightSampler, meanOf } from '../sampler.ts';
 import { counterDelta, scrapeApps, totalCounters } from '../scrape.ts';
-import { shortNames, stylesheetPath, type Target } from '../target.ts';
+import { shortNames, type Target } from '../target.ts';
+import { k6Scenario } from './k6-scenario.ts';
 
 export interface InFlightOptions {
   viewsPerSecond: number;
   durationSeconds: number;
-  maxConcurrentViews: number;
   /** Allowed |observed − λ·W| / λ·W. */
   tolerance: number;
   warmupSeconds: number;
@@ -20,19 +20,37 @@ export const IN_FLIGHT_DEFAULTS: InFlightOptions = {
   viewsPerSecond: 200,
   // ~300 samples: below that, the sampling error of a mean under 1 in flight is tens of per cent.
   durationSeconds: 30,
-  maxConcurrentViews: 256,
   tolerance: 0.25,
   warmupSeconds: 1,
 };
+
+export type RequestKind = 'page' | 'stylesheet' | 'redirect';
+/** k6/in-flight.ts names each of a page view's three requests with its `name` tag. */
+const KINDS: Record<string, RequestKind> = { page: 'page', stylesheet: 'stylesheet', 'GET /:name': 'redirect' };
+
+export interface InFlightSample {
+  /** Seconds since the first request of the run was sent. */
+  t: number;
+  /** Requests k6 had sent and not yet seen answered at that instant (from its record of each one). */
+  client: number;
+  /** Σ http_requests_in_flight over the apps, less one per app for the scrape reading it. */
+  apps: number | undefined;
+  /** nginx Reading + Writing, less the status request. */
+  nginx: number | undefined;
+  nginxActive: number | undefined;
+}
 
 export interface InFlightResult {
   scenario: 'in-flight';
   run: RunInfo;
   target: { url: string; apps: number };
   options: InFlightOptions;
+  /** k6 ran k6/in-flight.ts; its thresholds are the scenario's goal. */
+  k6: { exitCode: number; thresholdsMet: boolean };
   client: {
     requests: number;
     failed: number;
+    /** Arrivals k6 dropped for want of a VU. */
     dropped: number;
     windowSeconds: number;
     statuses: Record<string, number>;
@@ -53,49 +71,58 @@ export interface InFlightResult {
 }
 
 /**
- * Page views at a constant arrival rate while the sampler reads the in-flight counts; then λ, W
- * and L = λ·W from the load generator's own timings, and from the apps' own counters, each next
- * to the mean of what was sampled at the same boundary.
+ * k6 sends page views at a constant arrival rate (k6/in-flight.ts) while this process samples the
+ * in-flight counts of nginx and the apps beside it; then λ, W and L = λ·W from k6's record of
+ * every request, and from the apps' own counters, each next to the mean of what was sampled at
+ * the same boundary. The client's own in-flight count at each sample instant comes from k6's
+ * record too: the requests sent before it and answered after it.
  */
 export async function runInFlight(target: Target, options: InFlightOptions, progress: Progress): Promise<InFlightResult> {
   const run = runInfo();
   const names = await shortNames(target, 50);
-  const stylesheet = await stylesheetPath(target.url);
-  const base = { baseUrl: target.url, stylesheetPath: stylesheet, names, maxConcurrentViews: options.maxConcurrentViews };
-
+  const env = {
+    BASE_URL: target.url,
+    NAMES: names.join(','),
+    RATE: String(options.viewsPerSecond),
+    TOLERANCE: String(options.tolerance),
+    // This process samples nginx and the apps; k6's own sampler would be a second one.
+    SAMPLE_MS: '0',
+  };
   if (options.warmupSeconds > 0) {
     progress.log(`warming up for ${options.warmupSeconds} s (not measured)`);
-    await new PageViewLoad({ ...base, viewsPerSecond: options.viewsPerSecond, durationSeconds: options.warmupSeconds, origin: performance.now() }).run();
+    await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
   }
 
   const before = totalCounters(await scrapeApps(target.metricsUrls));
-  const origin = performance.now();
-  const load = new PageViewLoad({ ...base, viewsPerSecond: options.viewsPerSecond, durationSeconds: options.durationSeconds, origin });
-  const sampler = new InFlightSampler({
-    appMetricsUrls: target.metricsUrls,
-    nginxStatusUrl: target.nginxStatusUrl,
-    clientCounter: load.inFlight,
-    originEpochMs: performance.timeOrigin + origin,
-  });
-  progress.log(`${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}`);
-  let lastCount = 0;
-  progress.every(() => {
-    const rps = load.completed - lastCount;
-    lastCount = load.completed;
-    const last = sampler.samples.at(-1);
-    return `${load.completed} requests, ${rps} req/s, in flight now: client ${load.inFlight.value}, nginx ${last?.nginx ?? '–'}, apps ${last?.apps ?? '–'}`;
-  });
+  const sampler = new InFlightSampler({ appMetricsUrls: target.metricsUrls, nginxStatusUrl: target.nginxStatusUrl });
+  progress.log(`k6: ${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}; sampling nginx and ${target.metricsUrls.length} app(s) beside it`);
   sampler.start();
-  await load.run();
-  const samples = await sampler.stop();
-  progress.stop();
+  const k6Run = await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress)
+    .finally(() => sampler.stop());
   const after = totalCounters(await scrapeApps(target.metricsUrls));
+  const { answer } = k6Run;
+  const load = k6Run.requests.filter((request) => request.scenario === 'page_views');
+  const window = requestWindow(load);
 
-  const client = littlesLaw(load.completed, load.windowSeconds, load.latency.all.mean / 1000);
+  // Only the samples taken while the load ran: before k6's first request and after its last
+  // answer, every count is 0, and they would pull the means down.
+  const inWindow = sampler.samples.filter((sample) => sample.at >= window.start && sample.at <= window.end);
+  const clientCounts = inFlightAt(load, inWindow.map((sample) => sample.at));
+  const samples: InFlightSample[] = inWindow.map((sample, i) => ({
+    t: (sample.at - window.start) / 1000,
+    client: clientCounts[i] ?? 0,
+    apps: sample.apps,
+    nginx: sample.nginx,
+    nginxActive: sample.nginxActive,
+  }));
+
+  const all = latencyOf(load);
+  const client = littlesLaw(load.length, window.seconds, all.mean / 1000);
   const delta = counterDelta(before, after);
   const apps = {
-    // Over the load's window, the one the samples were taken in: the apps had no other traffic.
-    ...littlesLaw(delta.requests, load.windowSeconds, delta.durationCount === 0 ? 0 : delta.durationSum / delta.durationCount),
+    // Over the load's window, the one the samples were taken in: the apps had no other traffic
+    // but setup()'s one page view, read for its stylesheet link.
+    ...littlesLaw(delta.requests, window.seconds, delta.durationCount === 0 ? 0 : delta.durationSum / delta.durationCount),
     requests: delta.requests,
   };
   const observed = {
@@ -116,24 +143,22 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
     client: client.inFlight,
     holds: Number.isNaN(observed.nginx) || apps.inFlight <= observed.nginx * (1 + options.tolerance) && observed.nginx <= client.inFlight * (1 + options.tolerance),
   };
+  const ofKind = (kind: RequestKind) => latencyOf(load.filter((request) => KINDS[request.name] === kind));
+  const statuses = statusCounts(load);
 
   return {
     scenario: 'in-flight',
     run,
     target: { url: target.url, apps: target.metricsUrls.length },
     options,
+    k6: k6Run.k6,
     client: {
-      requests: load.completed,
-      failed: load.failed,
-      dropped: load.dropped,
-      windowSeconds: load.windowSeconds,
-      statuses: load.statuses,
-      latencyMs: {
-        all: load.latency.all.summary(),
-        page: load.latency.page.summary(),
-        stylesheet: load.latency.stylesheet.summary(),
-        redirect: load.latency.redirect.summary(),
-      },
+      requests: load.length,
+      failed: load.filter((request) => request.status === 0 || request.status >= 400).length,
+      dropped: answer.summary.metrics.dropped_iterations?.values.count ?? 0,
+      windowSeconds: window.seconds,
+      statuses,
+      latencyMs: { all, page: ofKind('page'), stylesheet: ofKind('stylesheet'), redirect: ofKind('redirect') },
     },
     littlesLaw: { client, apps },
     observed,
@@ -142,6 +167,6 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
     nesting,
     seed: seedInFlight(),
     samples,
-    perSecond: load.perSecond.map((bucket, second) => ({ second, littleL: bucket.sumMs / 1000 })),
+    perSecond: perSecond(load, window.start).map(({ second, littleL }) => ({ second, littleL })),
   };
 }

@@ -1,63 +1,79 @@
-import { hammer, type HammerResult } from '../hammer.ts';
+import type { LatencySummary } from '../latency.ts';
 import { littlesLaw, type LittlesLaw } from '../littles-law.ts';
 import type { Progress } from '../progress.ts';
+import { latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
 import { runInfo, type RunInfo } from '../run-info.ts';
 import { scrapeApps, totalCounters } from '../scrape.ts';
 import { shortNames, type Target } from '../target.ts';
+import { k6Scenario } from './k6-scenario.ts';
 
 export interface RedirectsOptions {
-  connections: number;
+  rate: number;
   durationSeconds: number;
   warmupSeconds: number;
 }
 
-export const REDIRECTS_DEFAULTS: RedirectsOptions = { connections: 64, durationSeconds: 10, warmupSeconds: 1 };
+export const REDIRECTS_DEFAULTS: RedirectsOptions = { rate: 1000, durationSeconds: 10, warmupSeconds: 1 };
 
 export interface RedirectsResult {
   scenario: 'redirects';
   run: RunInfo;
   target: { url: string; apps: number };
   options: RedirectsOptions;
-  load: HammerResult;
-  /** A closed loop keeps `connections` requests in flight, so λ·W must come out at that number. */
+  /** k6 ran k6/redirects.ts; its thresholds (p99, failures, dropped arrivals) are the goal. */
+  k6: { exitCode: number; thresholdsMet: boolean };
+  load: {
+    requests: number;
+    durationSeconds: number;
+    rps: number;
+    latency: LatencySummary;
+    statuses: Record<string, number>;
+    /** Requests that got no answer at all. */
+    errors: number;
+    /** Arrivals k6 dropped for want of a VU. */
+    dropped: number;
+  };
+  /** Open model: L = λ·W is how many redirects were in flight on average. */
   littlesLaw: LittlesLaw;
   names: number;
   appRequests: number;
   perSecond: Array<{ second: number; rps: number }>;
 }
 
-/** GET /<name> → 303 through nginx as fast as `connections` keep-alive connections can go. */
+/** GET /<name> → 303 through nginx at a constant arrival rate, from k6 (k6/redirects.ts). */
 export async function runRedirects(target: Target, options: RedirectsOptions, progress: Progress): Promise<RedirectsResult> {
   const run = runInfo();
   const names = await shortNames(target, 100);
-  const requests = names.map((name) => ({ method: 'GET' as const, path: `/${name}` }));
+  const env = { BASE_URL: target.url, NAMES: names.join(','), RATE: String(options.rate) };
   if (options.warmupSeconds > 0) {
     progress.log(`warming up for ${options.warmupSeconds} s (not measured)`);
-    await hammer({ url: target.url, connections: options.connections, durationSeconds: options.warmupSeconds, requests });
+    await k6Scenario('redirects', 'redirects', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
   }
   const before = totalCounters(await scrapeApps(target.metricsUrls));
-  progress.log(`${options.connections} connections for ${options.durationSeconds} s of GET /<name> against ${target.url}`);
-  const perSecond: RedirectsResult['perSecond'] = [];
-  const load = await hammer({
-    url: target.url,
-    connections: options.connections,
-    durationSeconds: options.durationSeconds,
-    requests,
-    onTick: ({ elapsed, requests: count, rps }) => {
-      perSecond.push({ second: Math.round(elapsed), rps });
-      progress.log(`${count} requests, ${Math.round(rps)} req/s, in flight: ${options.connections} (closed loop)`);
-    },
-  });
+  progress.log(`k6: ${options.rate} GET /<name> a second for ${options.durationSeconds} s against ${target.url}`);
+  const { k6, answer, requests } = await k6Scenario('redirects', 'redirects', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress);
   const after = totalCounters(await scrapeApps(target.metricsUrls));
+  const load = requests.filter((request) => request.scenario === 'redirects');
+  const window = requestWindow(load);
+  const latency = latencyOf(load);
   return {
     scenario: 'redirects',
     run,
     target: { url: target.url, apps: target.metricsUrls.length },
     options,
-    load,
-    littlesLaw: littlesLaw(load.requests, load.durationSeconds, load.latency.mean / 1000),
+    k6,
+    load: {
+      requests: load.length,
+      durationSeconds: window.seconds,
+      rps: load.length / window.seconds,
+      latency,
+      statuses: statusCounts(load),
+      errors: load.filter((request) => request.status === 0).length,
+      dropped: answer.summary.metrics.dropped_iterations?.values.count ?? 0,
+    },
+    littlesLaw: littlesLaw(load.length, window.seconds, latency.mean / 1000),
     names: names.length,
     appRequests: after.requests - before.requests,
-    perSecond,
+    perSecond: perSecond(load, window.start).map(({ second, requests: count }) => ({ second, rps: count })),
   };
 }

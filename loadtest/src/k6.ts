@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants, createReadStream, readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The k6 scripts: one scenario per file (see k6/README.md). */
+export const K6_DIR = new URL('../../k6/', import.meta.url).pathname;
+
+export type K6Scenario = 'in-flight' | 'cache-savings' | 'redirects' | 'rolling-restart';
+
+export function k6Script(scenario: K6Scenario): string {
+  return join(K6_DIR, `${scenario}.ts`);
+}
+
+/** k6 to run: K6_BIN, else the first `k6` on the PATH; undefined when there is none. */
+export function findK6(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const candidates = env.K6_BIN ? [env.K6_BIN] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'k6'));
+  return candidates.find((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export class K6MissingError extends Error {
+  constructor() {
+    super('k6 was not found: put it on the PATH or set K6_BIN (this repository\'s .ci/run uses ../shared/tools/k6/k6; see k6/README.md)');
+  }
+}
+
+/** k6's exit code when thresholds were crossed: the run ended, and handleSummary wrote its answer. */
+export const K6_THRESHOLDS_FAILED = 99;
+
+export interface K6RunOptions {
+  scenario: K6Scenario;
+  /** Passed with -e, so the script sees these and nothing else from this process's environment. */
+  env: Readonly<Record<string, string>>;
+  /** Where handleSummary writes `<answer>.json` and `.txt` (RESULTS_DIR). */
+  resultsDir: string;
+  /** k6 `--out json=`: one line per metric sample, every request included. */
+  outJson?: string;
+  /** Each line k6 prints (progress and its summary), as it comes. */
+  onLine?: (line: string) => void;
+  /** k6 is killed after this long; a scenario's own duration and setup must fit. */
+  timeoutMs: number;
+}
+
+export interface K6Run {
+  exitCode: number;
+  /** The thresholds, i.e. the scenario's goal: met (exit 0) or missed (exit 99). */
+  thresholdsMet: boolean;
+  output: string;
+}
+
+/**
+ * Runs one k6 scenario to its end. Resolves for exit 0 and 99 (thresholds missed: the service
+ * missed its goal, and the answer is still written); rejects for anything else (a script error,
+ * setup refusing a service that is not ready, a timeout) with k6's last lines.
+ */
+export async function runK6(options: K6RunOptions): Promise<K6Run> {
+  const k6 = findK6();
+  if (k6 === undefined) throw new K6MissingError();
+  // Only the -e variables reach the script's __ENV: a RATE or NAMES left in the shell must not.
+  const args = ['run', '--no-usage-report', '--no-color', '--include-system-env-vars=false'];
+  for (const [name, value] of Object.entries({ ...options.env, RESULTS_DIR: options.resultsDir })) args.push('-e', `${name}=${value}`);
+  if (options.outJson !== undefined) args.push('--out', `json=${options.outJson}`);
+  args.push(k6Script(options.scenario));
+  const child = spawn(k6, args, {
+    // A k6/x/ import would otherwise make k6 try to download a build of itself.
+    env: { ...process.env, K6_AUTO_EXTENSION_RESOLUTION: 'false', K6_NO_USAGE_REPORT: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      lines.push(line);
+      options.onLine?.(line);
+    });
+  }
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+  const exitCode = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  }).finally(() => clearTimeout(timer));
+  const output = lines.join('\n');
+  if (exitCode !== 0 && exitCode !== K6_THRESHOLDS_FAILED) {
+    throw new Error(`k6 run ${options.scenario}.ts exited ${exitCode}:\n${lines.slice(-15).join('\n')}`);
+  }
+  return { exitCode, thresholdsMet: exitCode === 0, output };
+}
+
+/** What a scenario's handleSummary wrote as `<answer>.json` (k6/lib/summary.ts). */
+export interface K6Answer<Result> {
+  scenario: string;
+  result: Result;
+  summary: { metrics: Record<string, { values: Record<string, number> } | undefined> };
+}
+
+export function readAnswer<Result>(resultsDir: string, answer: string): K6Answer<Result> {
+  return JSON.parse(readFileSync(join(resultsDir, `${answer}.json`), 'utf8')) as K6Answer<Result>;
+}
+
+/** One HTTP request k6 made, from its `http_req_duration` sample. */
+export interface K6Request {
+  /** Epoch milliseconds the answer was received (k6 stamps the sample then). */
+  end: number;
+  durationMs: number;
+  /** 0 when no answer came. */
+  status: number;
+  /** The request's `name` tag (the URL unless the script named it). */
+  name: string;
+  /** Empty for setup() and teardown(). */
+  scenario: string;
+}
+
+interface JsonPoint {
+  metric: string;
+  type: string;
+  data: { time: string; value: number; tags?: Record<string, string> };
+}
+
+/** k6's RFC 3339 times carry nanoseconds; Date.parse would keep milliseconds, and a redirect takes one. */
+export function epochMs(time: string): number {
+  const match = /^(.*?)(?:\.(\d+))?Z$/.exec(time);
+  if (match === null) throw new Error(`not a UTC time: '${time}'`);
+  return Date.parse(`${match[1]}Z`) + Number(`0.${match[2] ?? '0'}`) * 1000;
+}
+
+/** Every request in a `--out json` file, in the order k6 wrote them. */
+export async function readRequests(path: string): Promise<K6Request[]> {
+  const requests: K6Request[] = [];
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    // Most lines are other metrics of the same requests: skip them before parsing.
+    if (!line.includes('"metric":"http_req_duration","type":"Point"')) continue;
+    const point = JSON.parse(line) as JsonPoint;
+    const tags = point.data.tags ?? {};
+    requests.push({
+      end: epochMs(point.data.time),
+      durationMs: point.data.value,
+      status: Number(tags.status ?? 0),
+      name: tags.name ?? '',
+      scenario: tags.scenario ?? '',
+    });
+  }
+  return requests;
+}
