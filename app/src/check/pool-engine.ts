@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { siblingModule } from '../module-path.ts';
 import type { CheckEngine } from './check-queue.ts';
 import type { CheckTask } from './worker.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
@@ -28,7 +29,7 @@ export class PoolEngine implements CheckEngine {
     this.#options = options;
     const slots = pool.workers * pool.concurrentPerWorker;
     this.#pool = new Piscina<CheckTask, CheckResult>({
-      filename: new URL('./worker.ts', import.meta.url).href,
+      filename: siblingModule('./worker', import.meta.url).href,
       minThreads: pool.workers,
       maxThreads: pool.workers,
       concurrentTasksPerWorker: pool.concurrentPerWorker,

@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../module-path.ts';
 import { pipeLines, type LineSink } from './output.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
-export const SERVER_ENTRY = fileURLToPath(new URL('../server.ts', import.meta.url));
+/** server.ts from the sources, server.js from the build: whichever this module was loaded from. */
+export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta.url));
 
 /**
  * V8 flags an app process runs with, here, in package.json's `app` script and in the Dockerfile's
