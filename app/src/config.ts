@@ -62,6 +62,11 @@ export interface CheckConfig {
   concurrentPerWorker: number;
   /** Checks waiting for a worker before new ones are refused with 503. */
   maxQueue: number;
+  /**
+   * A check worker thread with no check for this long is stopped, and started again by the next
+   * check: a process that only redirects does not keep a second V8 isolate.
+   */
+  workerIdleMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -161,6 +166,7 @@ export function loadConfig(env: Env = process.env): Config {
       workers: integer(env, 'CHECK_WORKERS', 1, 1, 64),
       concurrentPerWorker: integer(env, 'CHECK_CONCURRENCY_PER_WORKER', 50, 1, 1000),
       maxQueue: integer(env, 'CHECK_MAX_QUEUE', 200, 0, 100_000),
+      workerIdleMs: integer(env, 'CHECK_WORKER_IDLE_MS', 30_000, 100, 86_400_000),
     },
     visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),

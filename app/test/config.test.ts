@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     assert.equal(config.check.timeoutMs, 5000);
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
+    assert.equal(config.check.workerIdleMs, 30_000);
     assert.equal(config.logRequests, true, 'an app alone logs its requests');
     assert.ok(config.keepAliveTimeoutMs > 60_000, 'longer than nginx\'s upstream keepalive_timeout');
   });
@@ -33,6 +34,7 @@ describe('loadConfig', () => {
       CHECK_ALLOW_PRIVATE: 'true',
       CHECK_TIMEOUT_MS: '2500',
       CHECK_MODE: 'inline',
+      CHECK_WORKER_IDLE_MS: '600000',
     });
     assert.equal(config.port, 9001);
     assert.equal(config.publicUrl.origin, 'https://links.example.org');
@@ -46,6 +48,7 @@ describe('loadConfig', () => {
     assert.equal(config.check.allowPrivate, true);
     assert.equal(config.check.timeoutMs, 2500);
     assert.equal(config.check.mode, 'inline');
+    assert.equal(config.check.workerIdleMs, 600_000);
   });
 
   it('stops with the variable\'s name on a bad value', () => {
@@ -61,6 +64,8 @@ describe('loadConfig', () => {
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],
       [{ CHECK_MODE: 'threads' }, 'CHECK_MODE'],
+      [{ CHECK_WORKER_IDLE_MS: '10' }, 'CHECK_WORKER_IDLE_MS'],
+      [{ CHECK_WORKER_IDLE_MS: 'never' }, 'CHECK_WORKER_IDLE_MS'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(() => loadConfig(env), (error: unknown) => {

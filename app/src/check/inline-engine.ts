@@ -10,6 +10,7 @@ export function inlineEngine(options: CheckOptions): CheckEngine {
   return {
     run: (uri, signal) => checkUri(uri, options, signal),
     healthy: true,
+    threads: 0,
     close: () => closeAgent(options),
   };
 }

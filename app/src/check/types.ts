@@ -64,7 +64,9 @@ export interface UriChecker {
   readonly queueDepth: number;
   /** Checks running now. */
   readonly running: number;
-  /** False once a worker pool has failed or is closing. */
+  /** False once a worker pool has failed or is closing; an idle pool with no thread is healthy. */
   readonly healthy: boolean;
+  /** Check worker threads alive now (0 inline, and while an idle pool has retired its thread). */
+  readonly threads: number;
   close(): Promise<void>;
 }
