@@ -5,8 +5,9 @@ import { PoolEngine } from './pool-engine.ts';
 import type { CheckOptions, UriChecker } from './types.ts';
 
 export function checkOptionsFrom(config: Config): CheckOptions {
-  const { timeoutMs, connectTimeoutMs, maxRedirects, maxBodyBytes, allowPrivate } = config.check;
+  const { timeoutMs, connectTimeoutMs, maxRedirects, maxBodyBytes, allowPrivate, extraCa } = config.check;
   return {
+    ...(extraCa !== undefined && { extraCa }),
     timeoutMs,
     connectTimeoutMs,
     maxRedirects,

@@ -52,6 +52,8 @@ export interface CheckOptions {
    */
   selfVia: string;
   userAgent: string;
+  /** PEM certificates checks trust besides Node's defaults (CHECK_EXTRA_CA_FILE): an internal CA. */
+  extraCa?: string | undefined;
 }
 
 export interface UriChecker {
