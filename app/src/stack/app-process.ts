@@ -30,6 +30,8 @@ export interface AppProcessOptions {
   /** The whole environment of the process (PORT included). */
   env: NodeJS.ProcessEnv;
   log: LineSink;
+  /** The server module to run. Default SERVER_ENTRY; the bench runs the build's from sources. */
+  entry?: string | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export class AppProcess {
   readonly url: string;
   readonly #env: NodeJS.ProcessEnv;
   readonly #log: LineSink;
+  readonly #entry: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #ready = false;
@@ -52,7 +55,8 @@ export class AppProcess {
   #readyAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
 
-  constructor({ name, port, env, log }: AppProcessOptions) {
+  constructor({ name, port, env, log, entry }: AppProcessOptions) {
+    this.#entry = entry ?? SERVER_ENTRY;
     this.name = name;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
@@ -99,7 +103,7 @@ export class AppProcess {
   async #launch(): Promise<void> {
     // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops the apps
     // after nginx, so no request is sent to a process that is already gone.
-    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [...APP_NODE_FLAGS, this.#entry], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.#child = child;
     this.#ready = false;
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {

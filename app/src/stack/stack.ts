@@ -31,6 +31,8 @@ export interface StackOptions {
   accessLog?: boolean;
   /** Where the tagged output lines go. Default: stdout. `quiet: true` drops them (see logTail). */
   quiet?: boolean;
+  /** The app processes' server module. Default: the one next to this module (sources or build). */
+  serverEntry?: string;
 }
 
 export interface Stack {
@@ -101,7 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DATA_DIR: dataDir,
     SERVE_STATIC: 'false',
   };
-  const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log }));
+  const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log, entry: options.serverEntry }));
 
   const down = new Set<number>();
   const settings = (): NginxSettings => ({
