@@ -14,14 +14,6 @@ export function rssBytes(pid: number): number | undefined {
   return kilobytesField(`/proc/${pid}/status`, 'VmRSS');
 }
 
-/**
- * The part of RSS that is the process's own (heaps, stacks, malloc): the rest is file-backed,
- * mostly the node binary's code, which every Node process on the host maps and shares.
- */
-export function anonymousBytes(pid: number): number | undefined {
-  return kilobytesField(`/proc/${pid}/smaps_rollup`, 'Anonymous');
-}
-
 /** The highest anonymous and file-backed RSS seen for one process while tracked. */
 export interface RssSplit {
   anonymousBytes: number;
