@@ -48,7 +48,9 @@ export class PoolEngine implements CheckEngine {
       // Retiring a thread drops its keep-alive sockets too: after a quiet spell they would be stale.
       idleTimeout: pool.idleMs,
       // A target that makes a thread balloon kills that thread (and fails its checks), not the server.
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
+      // 32 MiB is twice the worker's live heap with 50 checks running; a smaller limit also makes
+      // V8 grow the heap by smaller steps (the README's benchmark).
+      resourceLimits: { maxOldGenerationSizeMb: 32 },
     });
     // Emitted when a thread fails with no task to blame, e.g. the worker module does not load.
     this.#pool.on('error', () => {

@@ -12,9 +12,12 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * CMD (app/test/server.test.ts holds the three to the same list). V8's young generation grows to
  * 16 MiB per semi-space by default; at 4 MiB, one app's peak RSS under a burst of creations fell
  * from 293 to 208 MiB with no redirect throughput lost (the README's benchmark). Requests die
- * young, so a small nursery is scavenged often and cheaply.
+ * young, so a small nursery is scavenged often and cheaply. V8 also lets the old generation grow
+ * by a larger factor after each full GC the larger its limit is (up to 4× from about 1 GiB): a
+ * 128 MiB limit, eight times the app's live heap under load, keeps that growth modest; a heap that
+ * does reach it crashes the process, which its supervisor (the launcher, compose) restarts.
  */
-export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 
 const READY_TIMEOUT_MS = 30_000;
 /** The app drains for up to SHUTDOWN_TIMEOUT_MS (10 s by default) before closing itself. */
