@@ -27,6 +27,23 @@ describe('pool checker thread lifetime', () => {
     assert.equal(checker.threads, 1);
   });
 
+  test('a check cancelled before its thread has started never runs, and frees its slot at once', async (t) => {
+    const target = await startTarget(t);
+    const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_TIMEOUT_MS: '10000' }));
+    t.after(() => checker.close());
+    assert.equal(checker.threads, 0);
+    const caller = new AbortController();
+    const abandoned = checker.check(`${target.origin}/slow`, caller.signal);
+    // The thread is still starting: the cancel must travel with the task, not be lost on the way.
+    caller.abort(new Error('gone before the thread was up'));
+    await assert.rejects(abandoned, { message: 'gone before the thread was up' });
+    const started = performance.now();
+    assert.ok(await eventually(() => checker.running === 0, 5000), 'the slot freed long before the 10 s deadline');
+    assert.ok(performance.now() - started < 5000);
+    const next = await checker.check(`${target.origin}/title`);
+    assert.equal(next.ok, true, 'the one slot is free again');
+  });
+
   test('a thread with a check running is not retired, however long it runs', async (t) => {
     const target = await startTarget(t);
     const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_WORKER_IDLE_MS: '100', CHECK_TIMEOUT_MS: '10000' }));
