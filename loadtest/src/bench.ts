@@ -226,10 +226,11 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const poolStack = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), (target) =>
     trackingRss(`stack (${options.instances} apps, pool)`, target, async () => {
       const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
+      // After a spell of redirects only, as in production: the worker has retired meanwhile.
+      const idle = await idleStart(target);
       const pool = await slowChecks(target, 'pool');
       const heavy = await heavyChecks(target, 'pool', pool.without);
       const create = await creations(target, 'pool');
-      const idle = await idleStart(target);
       return { fullStack, pool, heavy, create, idle };
     }));
   const inlineStack = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), (target) =>

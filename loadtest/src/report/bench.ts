@@ -95,10 +95,12 @@ export function benchTargets(result: BenchResult): Target[] {
     { name: `redirect p99 with ${options.slowChecks} slow checks, checks in the pool`, value: `${slowdown(slowChecks.pool).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.pool) <= 1.5 },
     { name: `redirect p99 with ${options.slowChecks} slow checks, checks on the main thread`, value: `${slowdown(slowChecks.inline).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.inline) <= 1.5 },
     {
+      // The same load on each stack, so their p99s compare directly; each against its own stack's
+      // p99 without checks only as context, since a baseline leg on a busy machine is itself noisy.
       name: `redirect p99 with ${options.heavyRate} HTTPS checks/s (TLS, gzip, 64 KiB): pool vs main thread`,
-      value: `${heavy.pool.toFixed(2)}× (${ms(heavyChecks.pool.with.latency.p99)}) vs ${heavy.inline.toFixed(2)}× (${ms(heavyChecks.inline.with.latency.p99)})`,
+      value: `${ms(heavyChecks.pool.with.latency.p99)} (${heavy.pool.toFixed(2)}× without) vs ${ms(heavyChecks.inline.with.latency.p99)} (${heavy.inline.toFixed(2)}×)`,
       goal: 'the pool lower',
-      met: heavy.pool < heavy.inline,
+      met: heavyChecks.pool.with.latency.p99 < heavyChecks.inline.with.latency.p99,
     },
     {
       name: 'bookmarks created a second: pool vs main thread',
@@ -231,7 +233,7 @@ ${markdownTable(header(''), createRows)}
 
 ## The first check after the worker retired
 
-The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly; the default is 30 s). Once the first app reported no worker thread, one creation (its check of the fast local site included) took ${result.idleStart.coldMs.toFixed(1)} ms, and the next, with the worker running, ${result.idleStart.warmMs.toFixed(1)} ms (medians of ${result.idleStart.samples}).
+The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${result.idleStart.coldMs.toFixed(1)} ms, and the next, with the worker running, ${result.idleStart.warmMs.toFixed(1)} ms (medians of ${result.idleStart.samples}).
 
 ## Peak RSS per app process
 
