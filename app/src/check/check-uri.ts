@@ -1,6 +1,6 @@
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, type Transform } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import { constants, createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
@@ -48,10 +48,10 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
   let url = URL.parse(uri);
   if (url === null || !isHttp(url)) return rejected('network', `'${uri}' is not an http or https URI`, null);
   const dispatcher = agentFor(options);
-  // Compressed as browsers ask for it: fewer bytes on the wire, and the page a browser would get.
   const headers = {
     'user-agent': options.userAgent,
     accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8',
+    // As browsers ask: a compressed page costs the target and us less, and its title is found all the same.
     'accept-encoding': 'gzip, deflate, br',
   };
   const visited = new Set<string>();
@@ -86,8 +86,8 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     const finalUri = url.href;
     if (status >= 200 && status < 300) {
       const contentType = first(responseHeaders['content-type']) ?? '';
-      const encoding = first(responseHeaders['content-encoding']);
-      const title = isHtml(contentType) ? await readTitle(body, encoding, contentType, options.maxBodyBytes) : discard(body);
+      const encoding = first(responseHeaders['content-encoding']) ?? '';
+      const title = isHtml(contentType) ? await readTitle(body, contentType, encoding, options.maxBodyBytes) : discard(body);
       return { ok: true, status, finalUri, title, warning: null, redirects, durationMs: 0 };
     }
     discard(body);
@@ -114,19 +114,25 @@ function refusedTarget(url: URL, options: CheckOptions): string | null {
 }
 
 /**
- * Reads at most `maxBytes` of an HTML body (decompressed: a small gzip bomb unpacks no further),
- * and only until </title>: the rest is cancelled when the loop exits, which is what bounds time
- * and memory on a page that never ends. The status has already shown the page is alive, so a body
- * cut short (deadline, reset, a bad compressed stream) only costs the title.
+ * Reads at most `maxBytes` of an HTML body, decoded, and only until </title>: the rest is
+ * cancelled when the loop exits, which is what bounds time and memory on a page that never ends.
+ * The cap counts decoded bytes, so a gzip bomb (a small body that inflates to gigabytes) is
+ * inflated no further than `maxBytes` plus the decompressor's one buffered chunk: zlib streams
+ * stop inflating while their output is not read. The status has already shown the page is alive,
+ * so a body cut short (deadline, reset, corrupt compression) only costs the title.
  */
-async function readTitle(body: Body, encoding: string | undefined, contentType: string, maxBytes: number): Promise<string | null> {
-  const content = decompressed(body, encoding);
-  if (content === null) return discard(body);
+async function readTitle(body: Body, contentType: string, contentEncoding: string, maxBytes: number): Promise<string | null> {
+  const decompressor = decompressorFor(contentEncoding);
+  if (decompressor === undefined) {
+    discard(body);
+    return null;
+  }
   const finder = new TitleFinder();
   const decoder = decoderFor(contentType);
   let remaining = maxBytes;
+  const decoded = decompressor === null ? body : pipeline(body, decompressor, () => {});
   try {
-    for await (const chunk of content) {
+    for await (const chunk of decoded) {
       const bytes: Buffer = chunk;
       const part = bytes.length > remaining ? bytes.subarray(0, remaining) : bytes;
       remaining -= part.length;
@@ -135,33 +141,31 @@ async function readTitle(body: Body, encoding: string | undefined, contentType: 
     }
   } catch {
     // Keep whatever title was found before the body stopped.
+  } finally {
+    // Leaving the loop destroys `decoded`; the pipeline passes that on to the body.
+    body.destroy();
   }
   return finder.title;
 }
 
-/** Lenient on a stream cut short, as browsers are: what was inflated so far still counts. */
-const ZLIB_OPTIONS = { flush: constants.Z_SYNC_FLUSH, finishFlush: constants.Z_SYNC_FLUSH };
-
 /**
- * The body as the page's bytes: through a decompressor when Content-Encoding asks for one the
- * check offered, null for an encoding it did not offer. Leaving the loop over the result
- * destroys the whole pipeline, the response body included.
+ * The decoder for a Content-Encoding (null: none needed; undefined: one we cannot decode, so the
+ * body is not read for a title). We ask for gzip, deflate and br; a server may send them unasked.
  */
-function decompressed(body: Body, encoding: string | undefined): Readable | Body | null {
-  switch (encoding?.trim().toLowerCase()) {
-    case undefined:
+function decompressorFor(contentEncoding: string): Transform | null | undefined {
+  switch (contentEncoding.trim().toLowerCase()) {
     case '':
     case 'identity':
-      return body;
+      return null;
     case 'gzip':
     case 'x-gzip':
-      return pipeline(body, createGunzip(ZLIB_OPTIONS), () => {});
+      return createGunzip();
     case 'deflate':
-      return pipeline(body, createInflate(ZLIB_OPTIONS), () => {});
+      return createInflate();
     case 'br':
-      return pipeline(body, createBrotliDecompress(), () => {});
+      return createBrotliDecompress();
     default:
-      return null;
+      return undefined;
   }
 }
 
@@ -229,10 +233,10 @@ export function describeFailure(
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return { reason: 'timeout', detail: `connection timed out after ${options.connectTimeoutMs} ms` };
   }
+  if (code !== undefined && CERTIFICATE_CODES.has(code)) return { reason: 'network', detail: `TLS certificate not trusted (${code})` };
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { reason: 'timeout', detail: `timed out (${code})` };
   if (code !== undefined && DNS_CODES.has(code)) return { reason: 'dns', detail: `DNS lookup failed (${code})` };
   if (code === 'ECONNREFUSED') return { reason: 'refused', detail: 'connection refused' };
-  if (code !== undefined && CERTIFICATE_CODES.has(code)) return { reason: 'network', detail: `TLS certificate not trusted (${code})` };
   return { reason: 'network', detail: code === undefined ? messageOf(error) : `network error (${code})` };
 }
 
