@@ -33,8 +33,8 @@ describe('loadConfig', () => {
       SERVE_STATIC: 'false',
       CHECK_ALLOW_PRIVATE: 'true',
       CHECK_TIMEOUT_MS: '2500',
-      CHECK_MODE: 'inline',
       CHECK_WORKER_IDLE_MS: '600000',
+      CHECK_MODE: 'inline',
     });
     assert.equal(config.port, 9001);
     assert.equal(config.publicUrl.origin, 'https://links.example.org');
@@ -47,8 +47,8 @@ describe('loadConfig', () => {
     assert.equal(config.serveStatic, false);
     assert.equal(config.check.allowPrivate, true);
     assert.equal(config.check.timeoutMs, 2500);
-    assert.equal(config.check.mode, 'inline');
     assert.equal(config.check.workerIdleMs, 600_000);
+    assert.equal(config.check.mode, 'inline');
   });
 
   it('stops with the variable\'s name on a bad value', () => {

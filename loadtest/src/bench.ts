@@ -8,8 +8,8 @@ import { startHeavyTarget, startSlowTarget, type CheckTarget } from './check-tar
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { peakRssBytes, rssBytes, trackRssSplit } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
-import { startSlowChecks } from './bench/slow-checks.ts';
 import { startSteadyCreations } from './bench/steady-creations.ts';
+import { startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest } from './bench/wrk.ts';
 import type { HammerResult } from './hammer.ts';
 import { Progress } from './progress.ts';

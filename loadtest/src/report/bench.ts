@@ -1,6 +1,6 @@
-import type { SteadyCreationsResult } from '../bench/steady-creations.ts';
 import type { HammerResult } from '../hammer.ts';
 import { describeRun, type RunInfo } from '../run-info.ts';
+import type { SteadyCreationsResult } from '../bench/steady-creations.ts';
 import { markdownTable, mark, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart } from './svg.ts';
 import type { Report } from './write.ts';
