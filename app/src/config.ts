@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { compileAddressMatcher } from './trusted-proxies.ts';
 
@@ -74,6 +76,17 @@ export interface CheckConfig {
   concurrentPerWorker: number;
   /** Checks waiting for a worker before new ones are refused with 503. */
   maxQueue: number;
+  /**
+   * A check worker thread with no check for this long is stopped, and started again by the next
+   * check: a process that only redirects does not keep a second V8 isolate.
+   */
+  workerIdleMs: number;
+  /**
+   * PEM CA certificates the checks trust besides Node's defaults (CHECK_EXTRA_CA_FILE): links to
+   * sites under an operator's internal CA, and the bench's local HTTPS site. Checks only: nothing
+   * else in the process trusts them.
+   */
+  extraCa: string | undefined;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -118,6 +131,30 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   const found = allowed.find((candidate) => candidate === raw);
   if (found === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got '${raw}'`);
   return found;
+}
+
+/** A PEM file of one or more CA certificates, read and parsed now, so a bad one stops start-up. */
+function caFile(env: Env, name: string): string | undefined {
+  const path = read(env, name);
+  if (path === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(name, `cannot read '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new ConfigError(name, `no PEM certificate in '${path}'`);
+  for (const block of blocks) {
+    let certificate: X509Certificate;
+    try {
+      certificate = new X509Certificate(block);
+    } catch (error) {
+      throw new ConfigError(name, `a certificate in '${path}' does not parse: ${(error as Error).message}`);
+    }
+    if (!certificate.ca) throw new ConfigError(name, `'${certificate.subject.replace(/\n/g, ', ')}' in '${path}' is not a CA certificate`);
+  }
+  return blocks.join('\n');
 }
 
 function httpUrl(name: string, raw: string): URL {
@@ -176,6 +213,8 @@ export function loadConfig(env: Env = process.env): Config {
       workers: integer(env, 'CHECK_WORKERS', 1, 1, 64),
       concurrentPerWorker: integer(env, 'CHECK_CONCURRENCY_PER_WORKER', 50, 1, 1000),
       maxQueue: integer(env, 'CHECK_MAX_QUEUE', 200, 0, 100_000),
+      workerIdleMs: integer(env, 'CHECK_WORKER_IDLE_MS', 30_000, 100, 86_400_000),
+      extraCa: caFile(env, 'CHECK_EXTRA_CA_FILE'),
     },
     visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),

@@ -67,6 +67,14 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
     },
   });
   new Gauge({
+    name: 'linkyard_check_threads',
+    help: 'Check worker threads alive (0 while an idle pool has retired its thread, and inline)',
+    registers: [registry],
+    collect() {
+      this.set(sources.checker.threads);
+    },
+  });
+  new Gauge({
     name: 'linkyard_visits_pending',
     help: 'Visits counted in memory, not yet flushed to the store',
     registers: [registry],

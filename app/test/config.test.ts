@@ -16,6 +16,7 @@ describe('loadConfig', () => {
     assert.equal(config.check.timeoutMs, 5000);
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
+    assert.equal(config.check.workerIdleMs, 30_000);
     assert.equal(config.logRequests, true, 'an app alone logs its requests');
     assert.equal(config.reusePort, false, 'a taken port is an error, not shared');
   });
@@ -46,6 +47,7 @@ describe('loadConfig', () => {
       SERVE_STATIC: 'false',
       CHECK_ALLOW_PRIVATE: 'true',
       CHECK_TIMEOUT_MS: '2500',
+      CHECK_WORKER_IDLE_MS: '600000',
       CHECK_MODE: 'inline',
       DATABASE_CONNECT_TIMEOUT_MS: '1500',
       DATABASE_QUERY_TIMEOUT_MS: '3000',
@@ -62,6 +64,7 @@ describe('loadConfig', () => {
     assert.equal(config.serveStatic, false);
     assert.equal(config.check.allowPrivate, true);
     assert.equal(config.check.timeoutMs, 2500);
+    assert.equal(config.check.workerIdleMs, 600_000);
     assert.equal(config.check.mode, 'inline');
     assert.equal(config.databaseConnectTimeoutMs, 1500);
     assert.equal(config.databaseQueryTimeoutMs, 3000);
@@ -83,6 +86,8 @@ describe('loadConfig', () => {
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],
       [{ CHECK_MODE: 'threads' }, 'CHECK_MODE'],
+      [{ CHECK_WORKER_IDLE_MS: '10' }, 'CHECK_WORKER_IDLE_MS'],
+      [{ CHECK_WORKER_IDLE_MS: 'never' }, 'CHECK_WORKER_IDLE_MS'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(() => loadConfig(env), (error: unknown) => {

@@ -1,23 +1,31 @@
 import { relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { compileApp } from '../../app/src/stack/build.ts';
 import { positive, UsageError } from './arguments.ts';
-import { startSlowTarget } from './check-targets.ts';
+import { startHeavyTarget, startSlowTarget, type CheckTarget } from './check-targets.ts';
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
-import { anonymousBytes, peakRssBytes, rssBytes } from './bench/peak-rss.ts';
+import { peakRssBytes, rssBytes, trackRssSplit } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
+import { startSteadyCreations } from './bench/steady-creations.ts';
 import { startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
-import { benchReport, type BenchResult, type Leg, type SlowChecksResult } from './report/bench.ts';
+import { parsePrometheusText, sumOf } from './prometheus.ts';
+import { benchReport, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { RESULTS_DIR, writeResults } from './report/write.ts';
 import { runInfo } from './run-info.ts';
 import { openTarget, shortNames, type Target } from './target.ts';
+import { makeTestCa } from './test-ca.ts';
 
 /**
  * `npm run bench`: where the time goes on the hot path, in one run on one machine. Redirect
  * throughput of (1) nginx alone, (2) nginx over minimal node:http processes, (3) one app process
- * alone, (4) the whole stack as shipped; the p99 of redirects with slow URI checks in flight, the
- * checks in the pool and on the main thread; bookmark creation throughput; peak RSS per app.
+ * alone, (4) the whole stack as shipped; the p99 of redirects with slow URI checks in flight and
+ * with CPU-heavy checks (HTTPS, gzip) arriving at a steady rate, the checks in the pool and on the
+ * main thread; bookmark creation throughput; what the first check after the pool's worker retired
+ * costs; peak RSS per app, split. The apps run the build (app/dist), as production does.
  * Targets are reported with a mark, never asserted: this is a measurement, not a test.
  */
 export interface BenchOptions {
@@ -28,6 +36,10 @@ export interface BenchOptions {
   slowChecks: number;
   /** How long the slow target takes to answer: longer than a measurement with checks in flight. */
   slowTargetDelayMs: number;
+  /** Creations a second, over all apps, each checking the CPU-heavy HTTPS site. */
+  heavyRate: number;
+  /** CHECK_WORKER_IDLE_MS of the bench's stacks: short, so a retired worker can be waited for. */
+  workerIdleMs: number;
 }
 
 export const BENCH_DEFAULTS: BenchOptions = {
@@ -36,7 +48,12 @@ export const BENCH_DEFAULTS: BenchOptions = {
   instances: 2,
   slowChecks: 200,
   slowTargetDelayMs: 25_000,
+  heavyRate: 100,
+  workerIdleMs: 2000,
 };
+
+/** Times the first check after the worker retired this many times (each waits out the idle spell). */
+const IDLE_START_SAMPLES = 3;
 
 /** A leg is wrk runs of this long, back to back; combineSlices says why. */
 const SLICE_SECONDS = 2;
@@ -69,24 +86,58 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }
   };
   const rss: BenchResult['rss'] = [];
-  const recordRss = (stack: string, target: Target) => {
+  /** Runs `legs` on a stack while sampling its apps' memory, then records each app's peaks. */
+  const trackingRss = async <T>(label: string, target: Target, legs: () => Promise<T>): Promise<T> => {
+    const split = trackRssSplit(() => target.pids());
+    const result = await legs();
+    const peaks = split.stop();
     target.pids().forEach((pid, i) => {
       const peak = pid === undefined ? undefined : peakRssBytes(pid);
       const now = pid === undefined ? undefined : rssBytes(pid);
-      const anonymous = pid === undefined ? undefined : anonymousBytes(pid);
-      if (peak !== undefined && now !== undefined) rss.push({ stack, app: i + 1, peakBytes: peak, rssBytes: now, ...(anonymous !== undefined && { anonymousBytes: anonymous }) });
+      const parts = pid === undefined ? undefined : peaks.get(pid);
+      if (peak !== undefined && now !== undefined && parts !== undefined) {
+        rss.push({ stack: label, app: i + 1, peakBytes: peak, rssBytes: now, peakAnonymousBytes: parts.anonymousBytes, peakFileBytes: parts.fileBytes });
+      }
     });
+    return result;
   };
-  /** The stack as shipped (nginx's access log on, the apps logging failures), with names to follow. */
-  const stack = async (instances: number, env: Record<string, string>): Promise<Target> => {
-    const target = await openTarget({ instances, logging: true, env: { CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000), ...env } });
+  progress.log('building app/dist (npm run build): the apps run compiled JavaScript, as in production');
+  const serverEntry = await compileApp();
+  /**
+   * The stack as shipped (nginx's access log on, the apps logging failures), with names to follow,
+   * and the CPU-heavy HTTPS site its checks trust for this run only (a CA made now, gone on stop).
+   */
+  const stack = async (instances: number, env: Record<string, string>): Promise<Target & { heavySite: CheckTarget }> => {
+    const ca = await makeTestCa();
+    const heavySite = await startHeavyTarget(ca);
+    const removeSite = async (): Promise<void> => {
+      await heavySite.close();
+      ca.remove();
+    };
+    let target: Target | undefined;
     try {
+      target = await openTarget({
+        instances,
+        logging: true,
+        serverEntry,
+        env: {
+          CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000),
+          CHECK_WORKER_IDLE_MS: String(options.workerIdleMs),
+          CHECK_EXTRA_CA_FILE: ca.caFile,
+          ...env,
+        },
+      });
       await shortNames(target, names.length, 'bench-');
-      return target;
     } catch (error) {
-      await target.stop();
+      await target?.stop();
+      await removeSite();
       throw error;
     }
+    const started = target;
+    return { ...started, heavySite, stop: async () => {
+      await started.stop();
+      await removeSite();
+    } };
   };
   const using = async <S extends { stop(): Promise<void> }, T>(server: S, use: (server: S) => Promise<T>): Promise<T> => {
     try {
@@ -112,15 +163,54 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }
   };
 
+  /** Redirect latency while creations arrive at a steady rate, each checking the CPU-heavy site. */
+  const heavyChecks = async (target: Target & { heavySite: CheckTarget }, mode: 'pool' | 'inline', without: Leg): Promise<HeavyChecksResult> => {
+    const creations = startSteadyCreations({ appUrls: target.appUrls, uri: `${target.heavySite.url}/page/{n}`, ratePerSecond: options.heavyRate, tag: mode });
+    const withChecks = await measure(`${mode}: redirects, ${options.heavyRate} HTTPS checks/s`, target.url, shorter, redirects).catch(async (error: unknown) => {
+      await creations.stop();
+      throw error;
+    });
+    const created = await creations.stop();
+    progress.log(`${mode}: ${created.sent} heavy creations at ${created.ratePerSecond.toFixed(0)}/s, p50 ${created.p50.toFixed(1)} ms, p99 ${created.p99.toFixed(1)} ms`);
+    return { without, with: withChecks, creations: created };
+  };
+  /** One creation right after the first app's worker retired, then one with it running. */
+  const idleStart = async (target: Target): Promise<IdleStartResult> => {
+    const appUrl = target.appUrls[0];
+    const metricsUrl = target.metricsUrls[0];
+    if (appUrl === undefined || metricsUrl === undefined) throw new Error('no app process to time a first check on');
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const create = async (name: string): Promise<number> => {
+      const started = performance.now();
+      const response = await request(`${appUrl}/api/bookmarks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri: `${target.checkTarget.url}/idle/${name}`, name }),
+      });
+      const text = await response.body.text();
+      if (response.statusCode !== 201) throw new Error(`creating ${name} answered ${response.statusCode}: ${text.slice(0, 200)}`);
+      return performance.now() - started;
+    };
+    for (let i = 0; i < IDLE_START_SAMPLES; i++) {
+      const deadline = Date.now() + options.workerIdleMs + 15_000;
+      while ((await checkThreads(metricsUrl)) > 0) {
+        if (Date.now() > deadline) throw new Error(`the check worker did not retire within ${options.workerIdleMs} ms of idling`);
+        await sleep(100);
+      }
+      cold.push(await create(`idle-cold-${i}`));
+      warm.push(await create(`idle-warm-${i}`));
+    }
+    progress.log(`first check after the worker retired: ${cold.map((ms) => ms.toFixed(0)).join(', ')} ms; with it running: ${warm.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+    return { coldMs: median(cold), warmMs: median(warm), samples: IDLE_START_SAMPLES };
+  };
+
   progress.log(`(1) nginx alone, return 303 — ${options.connections} connections, ${options.durationSeconds} s a leg`);
   const returnCeiling = await using(await startReturnCeiling(), (server) => measure('(1) nginx: return 303', server.url, options.durationSeconds, redirects));
   const mapCeiling = await using(await startMapCeiling(options.instances), (server) =>
     measure(`(2) nginx → ${options.instances} × node:http Map`, server.url, options.durationSeconds, redirects));
-  const oneApp = await using(await stack(1, {}), async (target) => {
-    const leg = await measure('(3) one app process, no nginx', target.appUrls[0] ?? '', options.durationSeconds, redirects);
-    recordRss('one app', target);
-    return leg;
-  });
+  const oneApp = await using(await stack(1, {}), (target) =>
+    trackingRss('one app', target, () => measure('(3) one app process, no nginx', target.appUrls[0] ?? '', options.durationSeconds, redirects)));
   /** Every POST a new name, each checked against the fast local site. */
   const creations = async (target: Target, mode: 'pool' | 'inline'): Promise<Leg> => {
     const requests: WrkRequest[] = [{
@@ -131,20 +221,25 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }];
     return measure(`${mode}: POST /api/bookmarks`, target.url, shorter, requests);
   };
-  // Both modes run the same legs (slow checks, then creations), so their peak RSS compares.
-  const { fullStack, pool, poolCreate } = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), async (target) => {
-    const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
-    const pool = await slowChecks(target, 'pool');
-    const poolCreate = await creations(target, 'pool');
-    recordRss(`stack (${options.instances} apps, pool)`, target);
-    return { fullStack, pool, poolCreate };
-  });
-  const { inline, inlineCreate } = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), async (target) => {
-    const inline = await slowChecks(target, 'inline');
-    const inlineCreate = await creations(target, 'inline');
-    recordRss(`stack (${options.instances} apps, inline)`, target);
-    return { inline, inlineCreate };
-  });
+  // Both modes run the same legs (slow checks, heavy checks, then creations), so their peak RSS compares.
+  const poolStack = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), (target) =>
+    trackingRss(`stack (${options.instances} apps, pool)`, target, async () => {
+      const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
+      // After a spell of redirects only, as in production: the worker has retired meanwhile.
+      const idle = await idleStart(target);
+      const pool = await slowChecks(target, 'pool');
+      const heavy = await heavyChecks(target, 'pool', pool.without);
+      const create = await creations(target, 'pool');
+      return { fullStack, pool, heavy, create, idle };
+    }));
+  const inlineStack = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), (target) =>
+    trackingRss(`stack (${options.instances} apps, inline)`, target, async () => {
+      const inline = await slowChecks(target, 'inline');
+      const heavy = await heavyChecks(target, 'inline', inline.without);
+      const create = await creations(target, 'inline');
+      return { inline, heavy, create };
+    }));
+  const { fullStack } = poolStack;
 
   return {
     scenario: 'bench',
@@ -152,11 +247,25 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     options,
     throughput: { returnCeiling, mapCeiling, oneApp, fullStack },
     ratios: { stackOverReturn: fullStack.rps / returnCeiling.rps, stackOverMap: fullStack.rps / mapCeiling.rps },
-    slowChecks: { pool, inline },
-    create: { pool: poolCreate, inline: inlineCreate },
+    slowChecks: { pool: poolStack.pool, inline: inlineStack.inline },
+    heavyChecks: { pool: poolStack.heavy, inline: inlineStack.heavy },
+    create: { pool: poolStack.create, inline: inlineStack.create },
+    idleStart: poolStack.idle,
     rss,
     elapsedSeconds: (performance.now() - started) / 1000,
   };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Check worker threads an app reports alive (linkyard_check_threads). */
+async function checkThreads(metricsUrl: string): Promise<number> {
+  const response = await request(metricsUrl);
+  return sumOf(parsePrometheusText(await response.body.text()), 'linkyard_check_threads');
 }
 
 function parseBenchArgs(args: string[]) {
@@ -165,13 +274,14 @@ function parseBenchArgs(args: string[]) {
     connections: { type: 'string' },
     instances: { type: 'string' },
     checks: { type: 'string' },
+    'heavy-rate': { type: 'string' },
     out: { type: 'string' },
     quiet: { type: 'boolean', default: false },
   } as const;
   try {
     return parseArgs({ args, options });
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nnpm run bench -- [--duration S] [--connections N] [--instances N] [--checks N] [--out DIR] [--quiet]`);
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nnpm run bench -- [--duration S] [--connections N] [--instances N] [--checks N] [--heavy-rate N] [--out DIR] [--quiet]`);
   }
 }
 
@@ -184,6 +294,7 @@ if (import.meta.filename === process.argv[1]) {
       connections: positive('connections', values.connections, BENCH_DEFAULTS.connections),
       instances: positive('instances', values.instances, BENCH_DEFAULTS.instances),
       slowChecks: positive('checks', values.checks, BENCH_DEFAULTS.slowChecks),
+      heavyRate: positive('heavy-rate', values['heavy-rate'], BENCH_DEFAULTS.heavyRate),
     };
     const progress = new Progress({ quiet: values.quiet });
     const result = await runBench(options, progress);

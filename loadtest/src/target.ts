@@ -31,6 +31,8 @@ export interface TargetOptions {
   env?: Readonly<Record<string, string>>;
   /** nginx access log and the apps' info logs, as shipped; off by default for load tests. */
   logging?: boolean;
+  /** The app processes' server module (the bench runs the build's, app/dist/server.js). */
+  serverEntry?: string;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       rateLimit: '100000r/s',
       accessLog: logging,
       quiet: true,
+      ...(options.serverEntry !== undefined && { serverEntry: options.serverEntry }),
       env: { CHECK_ALLOW_PRIVATE: 'true', ...(logging ? {} : { LOG_LEVEL: 'warn' }), ...options.env },
     });
     return {

@@ -31,10 +31,11 @@ test('wrk scripts take printable ASCII only, quoted for Lua', () => {
 
 test('bench: every leg in miniature, numbers sane, targets marked but not asserted', async () => {
   const result = await runBench(
-    { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000 },
+    { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
   );
-  for (const leg of [...Object.values(result.throughput), result.slowChecks.pool.with, result.slowChecks.inline.with]) {
+  const legs = [...Object.values(result.throughput), result.slowChecks.pool.with, result.slowChecks.inline.with, result.heavyChecks.pool.with, result.heavyChecks.inline.with];
+  for (const leg of legs) {
     assert.ok(leg.rps > 0, `${leg.name}: req/s`);
     assert.deepEqual(Object.keys(leg.statuses), ['303'], `${leg.name}: only 303s`);
     assert.ok(leg.latency.p99 >= leg.latency.p50);
@@ -52,9 +53,21 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.equal(create.statuses['200'] ?? 0, 0);
     assert.equal(create.statuses['409'] ?? 0, 0);
   }
-  assert.ok(result.rss.length >= 3 && result.rss.every((entry) => entry.peakBytes > 10e6));
+  for (const mode of ['pool', 'inline'] as const) {
+    const { creations } = result.heavyChecks[mode];
+    assert.ok(creations.sent > 0, `${mode}: heavy creations were sent`);
+    // Every one passed its check of the HTTPS site, trusted through the run's CA only: created.
+    assert.deepEqual(Object.keys(creations.statuses), ['201'], `${mode}: ${JSON.stringify(creations.statuses)}`);
+  }
+  assert.ok(result.idleStart.coldMs > 0 && result.idleStart.warmMs > 0);
+  assert.ok(result.rss.length >= 3);
+  for (const entry of result.rss) {
+    assert.ok(entry.peakBytes > 10e6 && entry.peakAnonymousBytes > 1e6 && entry.peakFileBytes > 1e6, JSON.stringify(entry));
+    // Sampled parts never exceed the kernel's exact high-water mark of their sum (both in kB pages).
+    assert.ok(Math.max(entry.peakAnonymousBytes, entry.peakFileBytes) <= entry.peakBytes);
+  }
   assert.ok(result.ratios.stackOverMap > 0);
-  assert.equal(benchTargets(result).length, 5);
+  assert.equal(benchTargets(result).length, 8);
   assert.match(benchReport(result).markdown, /## Targets/);
 });
 

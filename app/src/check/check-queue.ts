@@ -7,6 +7,8 @@ export interface CheckEngine {
   run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult>;
   /** False once the engine has failed (a worker module that does not load). */
   readonly healthy: boolean;
+  /** Worker threads alive now: 0 on the main thread, and while the pool is idle. */
+  readonly threads: number;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,10 @@ export class CheckQueue implements UriChecker {
 
   get healthy(): boolean {
     return !this.#closed && this.#engine.healthy;
+  }
+
+  get threads(): number {
+    return this.#engine.threads;
   }
 
   check(uri: string, signal?: AbortSignal): Promise<CheckResult> {

@@ -220,6 +220,16 @@ function rejected(reason: CheckFailure, detail: string, status: number | null): 
 }
 
 const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NODATA', 'EAI_NONAME', 'EAI_FAIL']);
+/** OpenSSL's verdicts on a site's certificate, as Node reports them. */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** Turns what undici, net or dns threw into a reason a person (and a metrics label) can use. */
@@ -234,6 +244,7 @@ export function describeFailure(
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return { reason: 'timeout', detail: `connection timed out after ${options.connectTimeoutMs} ms` };
   }
+  if (code !== undefined && CERTIFICATE_CODES.has(code)) return { reason: 'network', detail: `TLS certificate not trusted (${code})` };
   if (code !== undefined && TIMEOUT_CODES.has(code)) return { reason: 'timeout', detail: `timed out (${code})` };
   if (code !== undefined && DNS_CODES.has(code)) return { reason: 'dns', detail: `DNS lookup failed (${code})` };
   if (code === 'ECONNREFUSED') return { reason: 'refused', detail: 'connection refused' };
@@ -262,7 +273,7 @@ function messageOf(error: unknown): string {
 const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher }>();
 
 function agentKey(options: CheckOptions): string {
-  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin, options.selfVia]);
+  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin, options.selfVia, options.extraCa]);
 }
 
 function agentFor(options: CheckOptions): Dispatcher {

@@ -5,8 +5,9 @@ import { PoolEngine } from './pool-engine.ts';
 import type { CheckOptions, UriChecker } from './types.ts';
 
 export function checkOptionsFrom(config: Config): CheckOptions {
-  const { timeoutMs, connectTimeoutMs, maxRedirects, maxBodyBytes, allowPrivate } = config.check;
+  const { timeoutMs, connectTimeoutMs, maxRedirects, maxBodyBytes, allowPrivate, extraCa } = config.check;
   return {
+    ...(extraCa !== undefined && { extraCa }),
     timeoutMs,
     connectTimeoutMs,
     maxRedirects,
@@ -21,7 +22,7 @@ export function checkOptionsFrom(config: Config): CheckOptions {
 
 export function createChecker(config: Config): UriChecker {
   const options = checkOptionsFrom(config);
-  const { mode, workers, concurrentPerWorker, maxQueue } = config.check;
-  const engine = mode === 'inline' ? inlineEngine(options) : new PoolEngine(options, { workers, concurrentPerWorker });
+  const { mode, workers, concurrentPerWorker, maxQueue, workerIdleMs } = config.check;
+  const engine = mode === 'inline' ? inlineEngine(options) : new PoolEngine(options, { workers, concurrentPerWorker, idleMs: workerIdleMs });
   return new CheckQueue(engine, { slots: workers * concurrentPerWorker, maxQueue, timeoutMs: options.timeoutMs });
 }

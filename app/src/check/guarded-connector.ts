@@ -1,5 +1,6 @@
 import { lookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import { buildConnector } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 
@@ -8,6 +9,8 @@ export interface ConnectorOptions {
   allowPrivate: boolean;
   selfOrigin: string;
   selfVia: string;
+  /** PEM certificates trusted besides Node's defaults (CHECK_EXTRA_CA_FILE). */
+  extraCa?: string | undefined;
 }
 
 /**
@@ -19,10 +22,11 @@ export interface ConnectorOptions {
  * bookmark to linkyard itself works on a private address.
  */
 export function guardedConnector(options: ConnectorOptions): buildConnector.connector {
-  const open = buildConnector({ timeout: options.connectTimeoutMs });
+  const tls = options.extraCa === undefined ? {} : { secureContext: trusting(options.extraCa) };
+  const open = buildConnector({ timeout: options.connectTimeoutMs, ...tls });
   if (options.allowPrivate) return open;
 
-  const guarded = buildConnector({ timeout: options.connectTimeoutMs, lookup: publicOnlyLookup });
+  const guarded = buildConnector({ timeout: options.connectTimeoutMs, lookup: publicOnlyLookup, ...tls });
   const selfOrigins = new Set([new URL(options.selfOrigin).origin, new URL(options.selfVia).origin]);
   return (target, callback) => {
     if (selfOrigins.has(originOf(target))) return open(target, callback);
@@ -34,6 +38,14 @@ export function guardedConnector(options: ConnectorOptions): buildConnector.conn
     }
     return guarded(target, callback);
   };
+}
+
+/**
+ * One TLS context for every connection of the connector: `ca` given per connection instead would
+ * make Node parse all its root certificates again for each handshake.
+ */
+function trusting(extraCa: string): SecureContext {
+  return createSecureContext({ ca: [...getCACertificates('default'), extraCa] });
 }
 
 function originOf(target: buildConnector.Options): string {

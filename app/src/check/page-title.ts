@@ -18,7 +18,9 @@ export class TitleFinder {
   constructor() {
     this.#parser = new Parser(
       {
-        onopentag: (name) => {
+        // onopentagname, not onopentag: with no onopentag handler htmlparser2 builds no attribute
+        // object per tag, and a page is mostly tags whose attributes we never read.
+        onopentagname: (name) => {
           if (name === 'svg') this.#svgDepth++;
           else if (name === 'title' && this.#svgDepth === 0 && !this.#done) this.#inTitle = true;
         },

@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { siblingModule } from '../module-path.ts';
 import type { CheckEngine } from './check-queue.ts';
 import type { CheckTask } from './worker.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
@@ -7,6 +8,8 @@ import type { CheckOptions, CheckResult } from './types.ts';
 export interface PoolOptions {
   workers: number;
   concurrentPerWorker: number;
+  /** A thread with no check for this long is retired; the next check starts one again. */
+  idleMs: number;
 }
 
 /**
@@ -18,6 +21,10 @@ export interface PoolOptions {
  * MessageChannel; the caller's abort posts on it and the worker aborts just that check (closing
  * its sockets), so the slot frees at once. A caller that never aborts costs no channel, and the
  * in-task deadline (timeoutMs) ends every check regardless.
+ *
+ * Threads start on demand and retire after `idleMs` without a check: a process that only
+ * redirects carries no second V8 isolate (~30 MiB), and the first check after a quiet spell pays
+ * the thread's start-up (the README's benchmark measures it).
  */
 export class PoolEngine implements CheckEngine {
   readonly #pool: Piscina<CheckTask, CheckResult>;
@@ -28,8 +35,8 @@ export class PoolEngine implements CheckEngine {
     this.#options = options;
     const slots = pool.workers * pool.concurrentPerWorker;
     this.#pool = new Piscina<CheckTask, CheckResult>({
-      filename: new URL('./worker.ts', import.meta.url).href,
-      minThreads: pool.workers,
+      filename: siblingModule('./worker', import.meta.url).href,
+      minThreads: 0,
       maxThreads: pool.workers,
       concurrentTasksPerWorker: pool.concurrentPerWorker,
       // The default 'sync' parks an idle thread in Atomics.wait, freezing its keep-alive sockets
@@ -38,10 +45,12 @@ export class PoolEngine implements CheckEngine {
       // The bound lives in CheckQueue, which never hands piscina more than `slots` tasks; piscina
       // only holds them while a thread (re)starts, and must not refuse them then.
       maxQueue: slots,
-      // Threads are fixed (min = max) and hold warm keep-alive sockets: never retire one for idling.
-      idleTimeout: Infinity,
+      // Retiring a thread drops its keep-alive sockets too: after a quiet spell they would be stale.
+      idleTimeout: pool.idleMs,
       // A target that makes a thread balloon kills that thread (and fails its checks), not the server.
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
+      // 32 MiB is twice the worker's live heap with 50 checks running; a smaller limit also makes
+      // V8 grow the heap by smaller steps (the README's benchmark).
+      resourceLimits: { maxOldGenerationSizeMb: 32 },
     });
     // Emitted when a thread fails with no task to blame, e.g. the worker module does not load.
     this.#pool.on('error', () => {
@@ -49,8 +58,13 @@ export class PoolEngine implements CheckEngine {
     });
   }
 
+  /** Retired threads are not a failure: the next check starts one. */
   get healthy(): boolean {
     return !this.#failed;
+  }
+
+  get threads(): number {
+    return this.#pool.threads.length;
   }
 
   async close(): Promise<void> {

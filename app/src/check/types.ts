@@ -52,6 +52,8 @@ export interface CheckOptions {
    */
   selfVia: string;
   userAgent: string;
+  /** PEM certificates checks trust besides Node's defaults (CHECK_EXTRA_CA_FILE): an internal CA. */
+  extraCa?: string | undefined;
 }
 
 export interface UriChecker {
@@ -64,7 +66,9 @@ export interface UriChecker {
   readonly queueDepth: number;
   /** Checks running now. */
   readonly running: number;
-  /** False once a worker pool has failed or is closing. */
+  /** False once a worker pool has failed or is closing; an idle pool with no thread is healthy. */
   readonly healthy: boolean;
+  /** Check worker threads alive now (0 inline, and while an idle pool has retired its thread). */
+  readonly threads: number;
   close(): Promise<void>;
 }

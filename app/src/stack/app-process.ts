@@ -1,18 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { siblingModule } from '../module-path.ts';
 import { pipeLines, type LineSink } from './output.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
-export const SERVER_ENTRY = fileURLToPath(new URL('../server.ts', import.meta.url));
+/** server.ts from the sources, server.js from the build: whichever this module was loaded from. */
+export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta.url));
 
 /**
  * V8 flags an app process runs with, here, in package.json's `app` script and in the Dockerfile's
  * CMD (app/test/server.test.ts holds the three to the same list). V8's young generation grows to
  * 16 MiB per semi-space by default; at 4 MiB, one app's peak RSS under a burst of creations fell
  * from 293 to 208 MiB with no redirect throughput lost (the README's benchmark). Requests die
- * young, so a small nursery is scavenged often and cheaply.
+ * young, so a small nursery is scavenged often and cheaply. V8 also lets the old generation grow
+ * by a larger factor after each full GC the larger its limit is (up to 4× from about 1 GiB): a
+ * 128 MiB limit, eight times the app's live heap under load, keeps that growth modest; a heap that
+ * does reach it crashes the process, which its supervisor (the launcher, compose) restarts.
  */
-export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 
 const READY_TIMEOUT_MS = 30_000;
 /** The app drains for up to SHUTDOWN_TIMEOUT_MS (10 s by default) before closing itself. */
@@ -28,6 +33,8 @@ export interface AppProcessOptions {
   /** The whole environment of the process (PORT included). */
   env: NodeJS.ProcessEnv;
   log: LineSink;
+  /** The server module to run. Default SERVER_ENTRY; the bench runs the build's from sources. */
+  entry?: string | undefined;
 }
 
 /**
@@ -41,6 +48,7 @@ export class AppProcess {
   readonly url: string;
   readonly #env: NodeJS.ProcessEnv;
   readonly #log: LineSink;
+  readonly #entry: string;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #ready = false;
@@ -50,7 +58,8 @@ export class AppProcess {
   #readyAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
 
-  constructor({ name, port, env, log }: AppProcessOptions) {
+  constructor({ name, port, env, log, entry }: AppProcessOptions) {
+    this.#entry = entry ?? SERVER_ENTRY;
     this.name = name;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
@@ -140,7 +149,7 @@ export class AppProcess {
     // after nginx, so no request is sent to a process that is already gone.
     // An IPC channel: the app says 'listening' on it (server.ts). With REUSE_PORT the port may also
     // be the old process's while this one starts, so /readyz on the port proves nothing yet.
-    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    const child = spawn(process.execPath, [...APP_NODE_FLAGS, this.#entry], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     this.#child = child;
     this.#ready = false;
     let listening = false;

@@ -37,6 +37,8 @@ export interface StackOptions {
   accessLogRotation?: LogRotation;
   /** Where the tagged output lines go. Default: stdout. `quiet: true` drops them (see logTail). */
   quiet?: boolean;
+  /** The app processes' server module. Default: the one next to this module (sources or build). */
+  serverEntry?: string;
 }
 
 export interface Stack {
@@ -114,7 +116,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DATA_DIR: dataDir,
     SERVE_STATIC: 'false',
   };
-  const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log }));
+  const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log, entry: options.serverEntry }));
 
   const settings: NginxSettings = {
     prefix,

@@ -64,7 +64,7 @@ describe('Dockerfile', () => {
     const users = argsOf(runtime, 'USER');
     assert.equal(users.at(-1), 'node');
     assert.deepEqual(argsOf(runtime, 'EXPOSE'), ['8000']);
-    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [['node', ...APP_NODE_FLAGS, 'app/src/server.ts']]);
+    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [['node', ...APP_NODE_FLAGS, 'app/dist/server.js']]);
   });
 
   it('copies only what the app needs, none of which .dockerignore leaves out', () => {

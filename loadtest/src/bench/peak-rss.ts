@@ -14,20 +14,57 @@ export function rssBytes(pid: number): number | undefined {
   return kilobytesField(`/proc/${pid}/status`, 'VmRSS');
 }
 
+/** The highest anonymous and file-backed RSS seen for one process while tracked. */
+export interface RssSplit {
+  anonymousBytes: number;
+  fileBytes: number;
+}
+
 /**
- * The part of RSS that is the process's own (heaps, stacks, malloc): the rest is file-backed,
- * mostly the node binary's code, which every Node process on the host maps and shares.
+ * Samples each process's RssAnon and RssFile (/proc/<pid>/status) every `everyMs` until stopped,
+ * keeping the highest of each: the kernel keeps a high-water mark of the sum (VmHWM) but not of
+ * its parts, and the parts answer different questions (the process's own memory vs pages of the
+ * node binary every Node process on the host shares). A process restarted meanwhile is a new pid.
  */
-export function anonymousBytes(pid: number): number | undefined {
-  return kilobytesField(`/proc/${pid}/smaps_rollup`, 'Anonymous');
+export function trackRssSplit(pids: () => ReadonlyArray<number | undefined>, everyMs = 100): { stop(): Map<number, RssSplit> } {
+  const peaks = new Map<number, RssSplit>();
+  const sample = (): void => {
+    for (const pid of pids()) {
+      if (pid === undefined) continue;
+      let status: string;
+      try {
+        status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      } catch {
+        continue;
+      }
+      const anonymous = fieldBytes(status, 'RssAnon');
+      const file = fieldBytes(status, 'RssFile');
+      if (anonymous === undefined || file === undefined) continue;
+      const peak = peaks.get(pid) ?? { anonymousBytes: 0, fileBytes: 0 };
+      peaks.set(pid, { anonymousBytes: Math.max(peak.anonymousBytes, anonymous), fileBytes: Math.max(peak.fileBytes, file) });
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peaks;
+    },
+  };
 }
 
 /** A `Name:   1234 kB` line of a /proc file, in bytes. */
 function kilobytesField(path: string, field: string): number | undefined {
   try {
-    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(path, 'utf8'));
-    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+    return fieldBytes(readFileSync(path, 'utf8'), field);
   } catch {
     return undefined;
   }
+}
+
+function fieldBytes(text: string, field: string): number | undefined {
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(text);
+  return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
 }

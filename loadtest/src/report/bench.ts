@@ -1,5 +1,6 @@
 import type { WrkResult } from '../bench/wrk.ts';
 import { describeRun, type RunInfo } from '../run-info.ts';
+import type { SteadyCreationsResult } from '../bench/steady-creations.ts';
 import { markdownTable, mark, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart } from './svg.ts';
 import type { Report } from './write.ts';
@@ -20,15 +21,44 @@ export interface SlowChecksResult {
   creationStatuses: Record<string, number>;
 }
 
+export interface HeavyChecksResult {
+  /** The same stack's redirects with no check running (the slow-check leg's baseline). */
+  without: Leg;
+  with: Leg;
+  creations: SteadyCreationsResult;
+}
+
+export interface IdleStartResult {
+  /** Creation time (its check included) right after the app's check worker retired, median. */
+  coldMs: number;
+  /** The next creation, with the worker running, median. */
+  warmMs: number;
+  samples: number;
+}
+
+export interface RssEntry {
+  stack: string;
+  app: number;
+  /** VmHWM: the kernel's high-water mark of the whole process. */
+  peakBytes: number;
+  /** At the end of the stack's legs. */
+  rssBytes: number;
+  /** Highest RssAnon and RssFile sampled (every 100 ms) over the legs. */
+  peakAnonymousBytes: number;
+  peakFileBytes: number;
+}
+
 export interface BenchResult {
   scenario: 'bench';
   run: RunInfo;
-  options: { connections: number; durationSeconds: number; instances: number; slowChecks: number; slowTargetDelayMs: number };
+  options: { connections: number; durationSeconds: number; instances: number; slowChecks: number; slowTargetDelayMs: number; heavyRate: number; workerIdleMs: number };
   throughput: { returnCeiling: Leg; mapCeiling: Leg; oneApp: Leg; fullStack: Leg };
   ratios: { stackOverReturn: number; stackOverMap: number };
   slowChecks: { pool: SlowChecksResult; inline: SlowChecksResult };
+  heavyChecks: { pool: HeavyChecksResult; inline: HeavyChecksResult };
   create: { pool: Leg; inline: Leg };
-  rss: Array<{ stack: string; app: number; peakBytes: number; rssBytes: number; anonymousBytes?: number }>;
+  idleStart: IdleStartResult;
+  rss: RssEntry[];
   elapsedSeconds: number;
 }
 
@@ -41,15 +71,49 @@ export interface Target {
 
 const MiB = 2 ** 20;
 
+/** Bookmarks created a second in a creation leg. */
+function createdPerSecond(leg: Leg): number {
+  return (leg.statuses['201'] ?? 0) / leg.durationSeconds;
+}
+
 export function benchTargets(result: BenchResult): Target[] {
-  const { ratios, throughput, slowChecks, rss } = result;
-  const slowdown = (run: SlowChecksResult) => run.with.latency.p99 / run.without.latency.p99;
+  const { ratios, throughput, slowChecks, heavyChecks, create, idleStart, rss, options } = result;
+  const slowdown = (run: { with: Leg; without: Leg }) => run.with.latency.p99 / run.without.latency.p99;
   const peak = Math.max(...rss.map((entry) => entry.peakBytes));
+  const tail = throughput.fullStack.latency.p99 / throughput.mapCeiling.latency.p99;
+  const heavy = { pool: slowdown(heavyChecks.pool), inline: slowdown(heavyChecks.inline) };
+  const created = { pool: createdPerSecond(create.pool), inline: createdPerSecond(create.inline) };
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
   return [
-    { name: 'stack / architecture ceiling, req/s: (4)/(2)', value: ratios.stackOverMap.toFixed(2), goal: '≥ 0.6', met: ratios.stackOverMap >= 0.6 },
-    { name: 'redirect p99 through the stack (4)', value: `${throughput.fullStack.latency.p99.toFixed(2)} ms`, goal: '< 10 ms', met: throughput.fullStack.latency.p99 < 10 },
-    { name: `redirect p99 with ${result.options.slowChecks} slow checks, checks in the pool`, value: `${slowdown(slowChecks.pool).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.pool) <= 1.5 },
-    { name: `redirect p99 with ${result.options.slowChecks} slow checks, checks on the main thread`, value: `${slowdown(slowChecks.inline).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.inline) <= 1.5 },
+    { name: 'stack / architecture ceiling, req/s: (4)/(2)', value: ratios.stackOverMap.toFixed(2), goal: '≥ 0.6 (next: ≥ 0.8)', met: ratios.stackOverMap >= 0.6 },
+    {
+      name: 'redirect p99 through the stack / the ceiling\'s (2), same run',
+      value: `${tail.toFixed(2)}× (${ms(throughput.fullStack.latency.p99)} / ${ms(throughput.mapCeiling.latency.p99)})`,
+      goal: '≤ 1.3×',
+      met: tail <= 1.3,
+    },
+    { name: `redirect p99 with ${options.slowChecks} slow checks, checks in the pool`, value: `${slowdown(slowChecks.pool).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.pool) <= 1.5 },
+    { name: `redirect p99 with ${options.slowChecks} slow checks, checks on the main thread`, value: `${slowdown(slowChecks.inline).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.inline) <= 1.5 },
+    {
+      // The same load on each stack, so their p99s compare directly; each against its own stack's
+      // p99 without checks only as context, since a baseline leg on a busy machine is itself noisy.
+      name: `redirect p99 with ${options.heavyRate} HTTPS checks/s (TLS, gzip, 64 KiB): pool vs main thread`,
+      value: `${ms(heavyChecks.pool.with.latency.p99)} (${heavy.pool.toFixed(2)}× without) vs ${ms(heavyChecks.inline.with.latency.p99)} (${heavy.inline.toFixed(2)}×)`,
+      goal: 'the pool lower',
+      met: heavyChecks.pool.with.latency.p99 < heavyChecks.inline.with.latency.p99,
+    },
+    {
+      name: 'bookmarks created a second: pool vs main thread',
+      value: `${Math.round(created.pool)} vs ${Math.round(created.inline)}`,
+      goal: 'the pool higher',
+      met: created.pool > created.inline,
+    },
+    {
+      name: 'first check after the worker retired (creation time; with the worker running)',
+      value: `${ms(idleStart.coldMs)} (${ms(idleStart.warmMs)})`,
+      goal: '< 500 ms (a tenth of the check deadline)',
+      met: idleStart.coldMs < 500,
+    },
     { name: 'peak RSS of an app process', value: `${(peak / MiB).toFixed(0)} MiB`, goal: '< 150 MB', met: peak < 150e6 },
   ];
 }
@@ -75,19 +139,24 @@ export function benchReport(result: BenchResult): Report {
     const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}`;
     return [legRow({ ...run.without, name: `${mode}: without checks` }, ['']), legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note])];
   });
-  const createRows: Row[] = [create.pool, create.inline].map((leg) => {
-    const created = leg.statuses['201'] ?? 0;
-    return legRow(leg, [`${Math.round(created / leg.durationSeconds)} created/s; ${Object.entries(leg.statuses).map(([s, c]) => `${s}: ${c}`).join(', ')}`]);
+  const statusList = (statuses: Record<string, number>) => Object.entries(statuses).map(([s, c]) => `${s}: ${c}`).join(', ');
+  const createRows: Row[] = [create.pool, create.inline].map((leg) =>
+    legRow(leg, [`${Math.round(createdPerSecond(leg))} created/s; ${statusList(leg.statuses)}`]));
+  const heavyRows: Row[] = (['pool', 'inline'] as const).map((mode) => {
+    const run = result.heavyChecks[mode];
+    const { creations } = run;
+    const note = `p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)} of ${run.without.latency.p99.toFixed(2)} ms; ${creations.sent} creations at ${creations.ratePerSecond.toFixed(0)}/s, p50 ${creations.p50.toFixed(0)} ms, p99 ${creations.p99.toFixed(0)} ms (${statusList(creations.statuses)})`;
+    return legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note]);
   });
   const rssRows: Row[] = result.rss.map((entry) => [
     entry.stack,
     `app${entry.app}`,
     (entry.peakBytes / MiB).toFixed(1),
+    (entry.peakAnonymousBytes / MiB).toFixed(1),
+    (entry.peakFileBytes / MiB).toFixed(1),
     (entry.rssBytes / MiB).toFixed(1),
-    entry.anonymousBytes === undefined ? '–' : (entry.anonymousBytes / MiB).toFixed(1),
-    entry.anonymousBytes === undefined ? '–' : ((entry.rssBytes - entry.anonymousBytes) / MiB).toFixed(1),
   ]);
-  const RSS_HEADER: Row = ['stack', 'process', 'peak MiB', 'at the end MiB', 'of it anonymous', 'of it file-backed'];
+  const RSS_HEADER: Row = ['stack', 'process', 'peak MiB (VmHWM)', 'peak anonymous MiB', 'peak file-backed MiB', 'at the end MiB'];
   const targets = benchTargets(result);
   const targetRows: Row[] = targets.map((target) => [target.name, target.value, target.goal, mark(target.met)]);
 
@@ -112,6 +181,8 @@ export function benchReport(result: BenchResult): Report {
       { label: '(4)', leg: throughput.fullStack },
       { label: 'pool+checks', leg: slowChecks.pool.with },
       { label: 'inline+checks', leg: slowChecks.inline.with },
+      { label: 'pool+HTTPS', leg: result.heavyChecks.pool.with },
+      { label: 'inline+HTTPS', leg: result.heavyChecks.inline.with },
     ].map(({ label, leg }) => ({ label, bars: [{ name: 'p50', value: leg.latency.p50 }, { name: 'p99', value: leg.latency.p99 }] })),
     colors: { p50: PALETTE[0], p99: PALETTE[1] },
   });
@@ -146,6 +217,12 @@ ${options.slowChecks} bookmark creations, each waiting on a check of a local sit
 
 ${markdownTable(header(''), checkRows)}
 
+## Redirects while CPU-heavy checks arrive
+
+Slow checks park on I/O and cost no CPU. Here bookmark creations arrive at a steady ${options.heavyRate}/s (open loop, round-robin over the apps), each checking a local HTTPS site under a CA made for this run (trusted through \`CHECK_EXTRA_CA_FILE\`): a full TLS handshake per check (one request per connection, no session tickets), then a 64 KiB page, gzip-encoded, whose \`<title>\` comes last, so every check inflates and parses the whole page. Redirects are measured through nginx meanwhile, against the same stack's redirects with no checks (the leg above).
+
+${markdownTable(header(''), heavyRows)}
+
 ![Latency](bench-latency.svg)
 
 ## Creating bookmarks: POST /api/bookmarks
@@ -154,14 +231,18 @@ Each request a new name, its URI on a fast local site (so every creation runs a 
 
 ${markdownTable(header(''), createRows)}
 
-## Peak RSS per app process (VmHWM)
+## The first check after the worker retired
+
+The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${result.idleStart.coldMs.toFixed(1)} ms, and the next, with the worker running, ${result.idleStart.warmMs.toFixed(1)} ms (medians of ${result.idleStart.samples}).
+
+## Peak RSS per app process
 
 ${markdownTable(RSS_HEADER, rssRows)}
 
-Read from /proc/<pid>/status after the stack's legs: VmHWM is the kernel's high-water mark of the whole process, its check-pool worker threads (each a V8 isolate of its own) included. At the end, /proc/<pid>/smaps_rollup splits RSS into anonymous memory (the process's own: V8 heaps, the type-stripping compiler, malloc) and file-backed pages (mostly the node binary's code, mapped by every Node process on the host and shared between them).
+The apps run the build (app/dist, compiled JavaScript), as production does. VmHWM is the kernel's high-water mark of the whole process, its check worker thread (a V8 isolate of its own) included. The kernel keeps no high-water mark of the parts, so /proc/<pid>/status's RssAnon and RssFile are sampled every 100 ms over the stack's legs and the highest of each is shown: anonymous memory is the process's own (V8 heaps, malloc), file-backed pages are mostly the node binary's code, mapped by every Node process on the host and shared between them.
 `;
   const table = [
-    textTable(header(''), [...throughputRows, ...checkRows, ...createRows]),
+    textTable(header(''), [...throughputRows, ...checkRows, ...heavyRows, ...createRows]),
     textTable(RSS_HEADER, rssRows),
     textTable(['target', 'measured', 'goal', ''], targetRows),
   ].join('\n\n');
