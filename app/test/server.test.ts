@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
 import { APP_NODE_FLAGS } from '../src/stack/app-process.ts';
@@ -11,6 +11,16 @@ import { freePort, htmlPage, refusesConnections, startTarget, tempDir } from './
 import { formPost, httpRequest } from './stack/client.ts';
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname;
+
+/** The server as its own process, killed when the test ends; its stdout kept for assertions. */
+function startServer(t: TestContext, env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return { child, exited, stdout: () => output };
+}
 
 /**
  * One client connection held open the way nginx holds its upstream keepalive connections: a
@@ -152,11 +162,7 @@ describe('the server process', () => {
     const url = `http://127.0.0.1:${port}`;
     // A deadline far beyond this test, so only the connections closing can end the drain.
     const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t), CHECK_ALLOW_PRIVATE: 'true', SHUTDOWN_TIMEOUT_MS: '60000' };
-    const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => child.kill('SIGKILL'));
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const { child, exited, stdout } = startServer(t, env);
     await waitReady(url);
 
     // Two connections, each used once and then idle, as nginx keeps them.
@@ -195,7 +201,7 @@ describe('the server process', () => {
 
     const [code] = await exited;
     assert.equal(code, 0);
-    assert.doesNotMatch(stdout, /connections still open/);
+    assert.doesNotMatch(stdout(), /connections still open/);
 
     // Nothing was lost: the POST answered during the drain is in the store.
     const again = spawn(process.execPath, [SERVER], { env, stdio: 'ignore' });
@@ -210,11 +216,7 @@ describe('the server process', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t), SHUTDOWN_TIMEOUT_MS: '3000' };
-    const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => child.kill('SIGKILL'));
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const { child, exited, stdout } = startServer(t, env);
     await waitReady(url);
 
     // A client that keeps its connection idle for longer than the shutdown may last (a browser).
@@ -225,6 +227,6 @@ describe('the server process', () => {
     await idle.closedByServer();
     const [code] = await exited;
     assert.equal(code, 0);
-    assert.match(stdout, /"connections":1,"msg":"connections still open after 2000 ms of draining: closing them"/);
+    assert.match(stdout(), /"connections":1,"msg":"connections still open after 2000 ms of draining: closing them"/);
   });
 });

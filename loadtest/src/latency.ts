@@ -59,3 +59,14 @@ export interface LatencySummary {
   p99: number;
   max: number;
 }
+
+/** What one run of a load generator (wrk, k6) reports: requests, rate, latency and every status. */
+export interface LoadResult {
+  requests: number;
+  durationSeconds: number;
+  rps: number;
+  latency: LatencySummary;
+  statuses: Record<string, number>;
+  /** Requests that got no answer at all (connection error or timeout). */
+  errors: number;
+}

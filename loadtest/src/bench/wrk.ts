@@ -2,18 +2,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LatencySummary } from '../latency.ts';
+import type { LoadResult } from '../latency.ts';
 
-/** One wrk run (or slices of runs combined): requests, rate, latency and every status. */
-export interface WrkResult {
-  requests: number;
-  durationSeconds: number;
-  rps: number;
-  latency: LatencySummary;
-  statuses: Record<string, number>;
-  /** Requests that got no answer at all (connection error or timeout). */
-  errors: number;
-}
+/** One wrk run (or slices of runs combined). */
+export type WrkResult = LoadResult;
 
 /**
  * The bench's load generator: wrk, one thread, closed loop (each connection sends its next request

@@ -1,4 +1,4 @@
-import type { LatencySummary } from '../latency.ts';
+import type { LoadResult } from '../latency.ts';
 import { littlesLaw, type LittlesLaw } from '../littles-law.ts';
 import type { Progress } from '../progress.ts';
 import { latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
@@ -22,14 +22,7 @@ export interface RedirectsResult {
   options: RedirectsOptions;
   /** k6 ran k6/redirects.ts; its thresholds (p99, failures, dropped arrivals) are the goal. */
   k6: { exitCode: number; thresholdsMet: boolean };
-  load: {
-    requests: number;
-    durationSeconds: number;
-    rps: number;
-    latency: LatencySummary;
-    statuses: Record<string, number>;
-    /** Requests that got no answer at all. */
-    errors: number;
+  load: LoadResult & {
     /** Arrivals k6 dropped for want of a VU. */
     dropped: number;
   };
