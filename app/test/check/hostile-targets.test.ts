@@ -66,10 +66,11 @@ for (const mode of ['pool', 'inline'] as const) {
       }
     });
 
-    test('a large page, plain or gzipped at a real page\'s ratio, fills the 64 KiB cap and is accepted', async (t) => {
+    test('a large page, plain or gzipped at a real page\'s ratio, is accepted: its title after 60 KiB of CSS, or none past the 64 KiB cap', async (t) => {
       const target = await startTarget(t);
       for (const encoding of ['identity', 'gzip']) {
-        // The title after 60 KiB of inline CSS, found just before the cap; or past the cap, not found.
+        // The title after 60 KiB of inline CSS, found just before the cap; or past it, where the
+        // check stops reading at the cap and judges the ratio (5× here) before accepting.
         const titled = await measured(() => checker.check(`${target.origin}/big-page/${encoding}/titled`));
         report(t, `big ${encoding} page`, titled);
         assert.deepEqual([titled.result.ok, titled.result.ok && titled.result.title], [true, BIG_PAGE_TITLE], JSON.stringify(titled.result));
