@@ -1,6 +1,6 @@
-import { pipeline, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
@@ -12,6 +12,13 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const REFUSING_STATUSES = new Set([401, 403, 405, 429]);
 /** Bodies we do not parse are read this far so the connection can be reused, then cut off. */
 const DISCARD_LIMIT_BYTES = 16 * 1024;
+/**
+ * How far a compressed page may expand before it is judged a compression bomb. Real HTML
+ * compresses 3–10× (a page of repeated markup 20× or so); a bomb is a long run of one byte,
+ * which deflate packs about 1000× and brotli far more. 100× is beyond any page a person reads and
+ * far below any bomb, so neither is mistaken for the other.
+ */
+const MAX_COMPRESSION_RATIO = 100;
 
 type Body = Dispatcher.ResponseData['body'];
 
@@ -90,8 +97,13 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     if (status >= 200 && status < 300) {
       const contentType = first(responseHeaders['content-type']) ?? '';
       const encoding = first(responseHeaders['content-encoding']) ?? '';
-      const title = isHtml(contentType) ? await readTitle(body, contentType, encoding, options.maxBodyBytes) : discard(body);
-      return { ok: true, status, finalUri, title, warning: null, redirects, durationMs: 0 };
+      const page = isHtml(contentType) ? await readTitle(body, contentType, encoding, options.maxBodyBytes, signal) : { title: discard(body) };
+      if ('timedOut' in page) return rejected('timeout', `timed out reading the page after ${options.timeoutMs} ms`, status);
+      if ('ratio' in page) {
+        const detail = `the page is a compression bomb (its ${encoding.trim().toLowerCase()} expands ${page.ratio}×, over ${MAX_COMPRESSION_RATIO}×)`;
+        return rejected('compression_bomb', detail, status);
+      }
+      return { ok: true, status, finalUri, title: page.title, warning: null, redirects, durationMs: 0 };
     }
     discard(body);
     if (REFUSING_STATUSES.has(status)) {
@@ -124,19 +136,28 @@ function refusedTarget(url: URL, options: CheckOptions): string | null {
   return new ForbiddenAddressError(literal, literal).message;
 }
 
+/** What reading a page found: its title (null: none), or why the page is refused. */
+type PageRead = { title: string | null } | { timedOut: true } | { ratio: number };
+
 /**
  * Reads at most `maxBytes` of an HTML body, decoded, and only until </title>: the rest is
  * cancelled when the loop exits, which is what bounds time and memory on a page that never ends.
  * The cap counts decoded bytes, so a gzip bomb (a small body that inflates to gigabytes) is
- * inflated no further than `maxBytes` plus the decompressor's one buffered chunk: zlib streams
- * stop inflating while their output is not read. The status has already shown the page is alive,
- * so a body cut short (deadline, reset, corrupt compression) only costs the title.
+ * inflated no further than `maxBytes` plus the decompressor's buffered output: zlib streams stop
+ * inflating while their output is not read.
+ *
+ * A page that fills the cap is then judged by how far it expanded: decoded bytes over the
+ * compressed bytes the decompressor consumed for them (its bytesWritten; what it read ahead only
+ * lowers the ratio). Beyond MAX_COMPRESSION_RATIO it is a bomb, refused. A page whose title, cap
+ * or end is not reached by the deadline (`signal`) did not answer in time (a body dripped a
+ * byte a second), refused as well. A body cut short otherwise (reset, corrupt compression) only
+ * costs the title: the status has already shown the page is alive.
  */
-async function readTitle(body: Body, contentType: string, contentEncoding: string, maxBytes: number): Promise<string | null> {
+async function readTitle(body: Body, contentType: string, contentEncoding: string, maxBytes: number, signal: AbortSignal): Promise<PageRead> {
   const decompressor = decompressorFor(contentEncoding);
   if (decompressor === undefined) {
     discard(body);
-    return null;
+    return { title: null };
   }
   const finder = new TitleFinder();
   const decoder = decoderFor(contentType);
@@ -148,22 +169,28 @@ async function readTitle(body: Body, contentType: string, contentEncoding: strin
       const part = bytes.length > remaining ? bytes.subarray(0, remaining) : bytes;
       remaining -= part.length;
       finder.write(decoder.decode(part, { stream: true }));
-      if (finder.done || remaining === 0) break;
+      if (finder.done) break;
+      if (remaining === 0) {
+        const ratio = decompressor === null ? 1 : Math.floor(maxBytes / Math.max(1, decompressor.bytesWritten));
+        if (ratio > MAX_COMPRESSION_RATIO) return { ratio };
+        break;
+      }
     }
   } catch {
+    if (signal.aborted) return { timedOut: true };
     // Keep whatever title was found before the body stopped.
   } finally {
     // Leaving the loop destroys `decoded`; the pipeline passes that on to the body.
     body.destroy();
   }
-  return finder.title;
+  return { title: finder.title };
 }
 
 /**
  * The decoder for a Content-Encoding (null: none needed; undefined: one we cannot decode, so the
  * body is not read for a title). We ask for gzip, deflate and br; a server may send them unasked.
  */
-function decompressorFor(contentEncoding: string): Transform | null | undefined {
+function decompressorFor(contentEncoding: string): Gunzip | Inflate | BrotliDecompress | null | undefined {
   switch (contentEncoding.trim().toLowerCase()) {
     case '':
     case 'identity':

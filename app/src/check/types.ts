@@ -35,6 +35,8 @@ export type CheckFailure =
   | 'too_many_redirects'
   | 'forbidden_address'
   | 'bad_redirect'
+  /** A compressed page expanding far beyond any real page's ratio (a gzip bomb). */
+  | 'compression_bomb'
   | 'network';
 
 /** What a check needs to know besides the URI; passed to every task so workers hold no config. */

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { escapeHtml } from '../../src/views/html.ts';
 import { form, htmlPage, startApp, startTarget } from '../helpers.ts';
+import { startTarget as startHostileTarget } from '../check/fixtures/target.ts';
 
 describe('the form page (GET / and POST /)', () => {
   it('shows the seed\'s page: title, the two fields, no-cache, a content-hashed stylesheet', async (t) => {
@@ -84,6 +85,29 @@ describe('the form page (GET / and POST /)', () => {
     assert.match(html, /HTTP 500/);
     assert.match(html, new RegExp(`value="${target.url}/broken"`));
     assert.equal((await fetch(`${url}/broken`, { redirect: 'manual' })).status, 404);
+  });
+
+  it('answers the seed\'s 404 with the reason for a hostile target (a compression bomb, a body dripped past the deadline), in the form and the API, storing nothing', async (t) => {
+    const target = await startHostileTarget(t);
+    const { url } = await startApp(t, { check: { timeoutMs: 1000 } });
+    const cases: Array<[string, RegExp]> = [
+      ['gzip-bomb', /the page is a compression bomb \(its gzip expands \d+×, over 100×\)/],
+      ['drip', /timed out reading the page after 1000 ms/],
+    ];
+    for (const [path, reason] of cases) {
+      const page = await fetch(`${url}/`, { method: 'POST', ...form({ longuri: `${target.origin}/${path}`, shortname: path }) });
+      assert.equal(page.status, 404, path);
+      const html = await page.text();
+      assert.match(html, new RegExp(`Couldn&#39;t fetch URI &#39;${target.origin}/${path}&#39;`));
+      assert.match(html, reason);
+
+      const api = await fetch(`${url}/api/bookmarks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri: `${target.origin}/${path}`, name: path }) });
+      assert.equal(api.status, 404, path);
+      const body = (await api.json()) as { error: string; message: string };
+      assert.equal(body.error, 'URI_UNREACHABLE');
+      assert.match(body.message, reason);
+      assert.equal((await fetch(`${url}/${path}`, { redirect: 'manual' })).status, 404, `${path} was not stored`);
+    }
   });
 
   it('answers text it cannot fetch (not a URI, another scheme, too long) as the seed did: 404 with the reason, no fetch', async (t) => {
