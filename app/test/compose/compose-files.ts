@@ -82,6 +82,19 @@ export function environment(svc: YamlMap, what: string): Record<string, string> 
   return Object.fromEntries(Object.entries(map(env, `${what} environment`)).map(([key, item]) => [key, item === null ? '' : String(item)]));
 }
 
+/**
+ * `env` as a process on this machine would read it: each `/run/secrets/<name>` (where compose and
+ * Swarm mount a secret) becomes the host file that `secrets.<name>.file` names.
+ */
+export function secretsOnHost(compose: YamlMap, env: Record<string, string>): Record<string, string> {
+  const secrets = map(compose.secrets, 'top-level secrets');
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => {
+    const name = /^\/run\/secrets\/([\w.-]+)$/.exec(value)?.[1];
+    if (name === undefined) return [key, value];
+    return [key, join(ROOT, text(map(secrets[name], `secret ${name}`).file, `secret ${name} file`))];
+  }));
+}
+
 /** Compose durations: `15s`, `1m30s`, `500ms`, `1h`. */
 export function durationMs(value: string): number {
   const units: Readonly<Record<string, number>> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001 };
