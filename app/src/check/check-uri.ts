@@ -54,10 +54,13 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     if (refusal !== null) return rejected('forbidden_address', refusal, null);
     visited.add(withoutFragment(url));
 
-    const { statusCode: status, headers: responseHeaders, body } = await request(viaSelf(url, options), {
+    const target = viaSelf(url, options);
+    const { statusCode: status, headers: responseHeaders, body } = await request(target, {
       dispatcher,
       method: 'GET',
-      headers,
+      // Fetched through SELF_URL, the service is still asked for its public host, as a person's
+      // browser asks it: absolute redirects it builds from Host then name PUBLIC_URL, not the route.
+      headers: target === url ? headers : { ...headers, host: url.host },
       signal,
     });
 
@@ -97,9 +100,17 @@ function viaSelf(url: URL, options: CheckOptions): URL {
   return new URL(`${url.pathname}${url.search}`, options.selfVia);
 }
 
-/** The same rule the connector applies, judged before any socket is opened for an IP literal. */
+/**
+ * The same rule the connector applies, judged before any socket is opened for an IP literal.
+ * SELF_URL is a route, not a destination: the connector lets it through because the service's own
+ * PUBLIC_URL is fetched there (viaSelf), but a bookmark to it (compose's http://nginx:8080/…)
+ * leads people nowhere. Only PUBLIC_URL is the self-link; SELF_URL is a private address like any.
+ */
 function refusedTarget(url: URL, options: CheckOptions): string | null {
   if (options.allowPrivate || url.origin === new URL(options.selfOrigin).origin) return null;
+  if (url.origin === new URL(options.selfVia).origin) {
+    return `${url.host} is SELF_URL, the service's private route to itself, not a public address; bookmark ${options.selfOrigin} instead`;
+  }
   const literal = ipLiteral(url.hostname);
   if (literal === null || isPublicAddress(literal)) return null;
   return new ForbiddenAddressError(literal, literal).message;

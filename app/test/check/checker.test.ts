@@ -213,4 +213,43 @@ for (const mode of ['pool', 'inline'] as const) {
       assert.equal(v6.connections, 0);
     });
   });
+
+  describe(`${mode} checker with a SELF_URL (compose: the apps reach PUBLIC_URL through nginx)`, () => {
+    // PUBLIC_URL's name resolves nowhere here, as localhost:8080 leads nowhere inside a container.
+    const publicOrigin = 'http://links.linkyard.invalid:8080';
+    let route: Target;
+    let checker: UriChecker;
+    const cleanups: Array<() => Promise<void>> = [];
+    const suite = { after: (cleanup: () => Promise<void>) => void cleanups.push(cleanup) };
+    before(async () => {
+      route = await startTarget(suite);
+      checker = createChecker(
+        checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: publicOrigin, SELF_URL: route.origin }),
+      );
+    });
+    after(async () => {
+      await checker.close();
+      await Promise.all(cleanups.map((cleanup) => cleanup()));
+    });
+
+    test('PUBLIC_URL is the self-link: fetched through SELF_URL, asking for the public host', async () => {
+      const result = accepted(await checker.check(`${publicOrigin}/title`));
+      assert.equal(result.title, TITLE_TEXT);
+      assert.equal(result.finalUri, `${publicOrigin}/title`);
+      // The service's absolute redirect, built from the Host it was asked for, stays public.
+      const redirected = accepted(await checker.check(`${publicOrigin}/absolute-redirect`));
+      assert.equal(redirected.finalUri, `${publicOrigin}/title`);
+      assert.equal(redirected.redirects, 1);
+    });
+
+    test('SELF_URL itself is a route, not a destination: refused as a private address, never requested', async () => {
+      const before = route.requests.length;
+      for (const uri of [`${route.origin}/title`, `${publicOrigin}/redirect?to=${encodeURIComponent(`${route.origin}/title`)}`]) {
+        const result = rejected(await checker.check(uri));
+        assert.equal(result.reason, 'forbidden_address', uri);
+        assert.match(result.detail, /is SELF_URL, the service's private route to itself, not a public address; bookmark http:\/\/links\.linkyard\.invalid:8080 instead$/, uri);
+      }
+      assert.deepEqual(route.requests.slice(before), ['/redirect'], 'only the public hop reached the service');
+    });
+  });
 }
