@@ -98,6 +98,7 @@ describe('secrets from files (Docker secrets)', () => {
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 's3cret\n') }).apiToken, 's3cret');
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 'keeps  inner\nlines') }).apiToken, 'keeps  inner\nlines');
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '') }).apiToken, undefined, 'an empty file leaves deleting disabled');
+    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '\n') }).apiToken, undefined, 'so does one empty line (Swarm refuses a 0-byte secret)');
   });
 
   it('puts the password from DATABASE_PASSWORD_FILE into DATABASE_URL, encoded so the driver reads it back', (t) => {
