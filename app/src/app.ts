@@ -24,7 +24,7 @@ import { VisitCounter } from './visits.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Flip on SIGTERM before `close()`: readiness turns 503 while requests in flight finish. */
+    /** Flip on SIGTERM: readiness turns 503 and answers say `Connection: close` while the drain runs. */
     lifecycle: Lifecycle;
   }
 }
@@ -97,8 +97,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     done();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
-    // server.close() only closes connections idle at that moment; one that finishes a request
-    // later would stay open for the whole keep-alive timeout and hold the shutdown up.
+    // While draining, each answer tells the proxy to close this connection after reading it:
+    // the drain (drain.ts) ends when the proxy has closed them all, and never closes one itself.
     if (context.lifecycle.draining) reply.header('connection', 'close');
     done(null, payload);
   });

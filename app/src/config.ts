@@ -12,6 +12,12 @@ import { compileAddressMatcher } from './trusted-proxies.ts';
 export interface Config {
   host: string;
   port: number;
+  /**
+   * Bind with SO_REUSEPORT (Linux), so a replacement process can listen on the same port while the
+   * old one drains: the native rolling restart never leaves the port refusing. Off by default, so
+   * a second server started on a taken port by mistake fails with EADDRINUSE instead of sharing it.
+   */
+  reusePort: boolean;
   /** Origin people (and the self-link check) reach the service at; used to build short URLs. */
   publicUrl: URL;
   /** Where the service reaches itself from inside, for the self-link check (compose: http://nginx:8080). */
@@ -43,7 +49,7 @@ export interface Config {
    * is a network round trip).
    */
   redirectCacheMs: number;
-  /** Longer than nginx's upstream keepalive_timeout (60 s), else nginx reuses a socket Node is closing. */
+  /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
@@ -190,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     host,
     port,
+    reusePort: boolean(env, 'REUSE_PORT', false),
     publicUrl: httpUrl('PUBLIC_URL', publicUrlRaw),
     selfUrl: httpUrl('SELF_URL', read(env, 'SELF_URL') ?? publicUrlRaw),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),

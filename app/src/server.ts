@@ -1,6 +1,9 @@
+import type { ListenOptions } from 'node:net';
 import closeWithGrace from 'close-with-grace';
+import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { drainWindowMs, stopAcceptingAndDrain } from './drain.ts';
 
 // The entry point only reads the config, listens, and shuts down; everything else is buildApp's.
 let config: Config;
@@ -18,8 +21,18 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an uncaught error');
   else app.log.info({ signal }, 'draining: finishing requests in flight');
   app.lifecycle.draining = true;
+  // Behind nginx the connections are gone within its upstream keepalive_timeout.
+  const drainMs = drainWindowMs(config.shutdownTimeoutMs);
+  const leftOpen = await stopAcceptingAndDrain(app.server, drainMs);
+  if (leftOpen > 0) app.log.warn({ connections: leftOpen }, `connections still open after ${drainMs} ms of draining: closing them`);
   await app.close();
   app.log.info('closed');
 });
 
-await app.listen({ port: config.port, host: config.host });
+// Fastify hands these options to Node's server.listen() as they are; its types lack reusePort.
+const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort };
+await app.listen(listenOptions);
+// A supervisor that shares the port with a process being replaced (REUSE_PORT) cannot tell from
+// the port which one answers /readyz; this tells it (app/src/stack/app-process.ts). The store and
+// the check pool are open by now: buildApp opened them.
+process.send?.('listening');

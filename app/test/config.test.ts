@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { drainWindowMs } from '../src/drain.ts';
 import { tempDir } from './helpers.ts';
 
 describe('loadConfig', () => {
@@ -19,13 +20,25 @@ describe('loadConfig', () => {
     assert.equal(config.check.maxRedirects, 5);
     assert.equal(config.check.maxBodyBytes, 65536);
     assert.equal(config.logRequests, true, 'an app alone logs its requests');
-    assert.ok(config.keepAliveTimeoutMs > 60_000, 'longer than nginx\'s upstream keepalive_timeout');
+    assert.equal(config.reusePort, false, 'a taken port is an error, not shared');
+  });
+
+  it('keeps the app\'s timeouts around nginx\'s upstream keepalive_timeout', () => {
+    const upstream = readFileSync(new URL('../../proxy/snippets/upstream.conf', import.meta.url), 'utf8');
+    const seconds = Number(/^\s*keepalive_timeout (\d+)s;$/m.exec(upstream)?.[1]);
+    assert.ok(seconds > 0, 'snippets/upstream.conf sets keepalive_timeout in seconds');
+    const config = loadConfig({});
+    // nginx closes an idle connection before Node would, so it never sends on one Node is closing…
+    assert.ok(config.keepAliveTimeoutMs > seconds * 1000, `KEEP_ALIVE_TIMEOUT_MS ${config.keepAliveTimeoutMs} > ${seconds} s`);
+    // …and a drain outlasts it, so nginx has closed every idle connection before the app gives up.
+    assert.ok(drainWindowMs(config.shutdownTimeoutMs) > seconds * 1000, `drain window ${drainWindowMs(config.shutdownTimeoutMs)} ms > ${seconds} s`);
   });
 
   it('reads every variable it documents', () => {
     const config = loadConfig({
       PORT: '9001',
       HOST: '127.0.0.1',
+      REUSE_PORT: 'true',
       PUBLIC_URL: 'https://links.example.org',
       DATA_DIR: '/var/lib/linkyard',
       DATABASE_URL: 'postgres://u@db/linkyard',
@@ -39,6 +52,7 @@ describe('loadConfig', () => {
       CHECK_MODE: 'inline',
     });
     assert.equal(config.port, 9001);
+    assert.equal(config.reusePort, true);
     assert.equal(config.publicUrl.origin, 'https://links.example.org');
     assert.equal(config.dataDir, '/var/lib/linkyard');
     assert.equal(config.databaseUrl, 'postgres://u@db/linkyard');
@@ -61,6 +75,7 @@ describe('loadConfig', () => {
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
+      [{ REUSE_PORT: 'shared' }, 'REUSE_PORT'],
       [{ CHECK_ALLOW_PRIVATE: 'maybe' }, 'CHECK_ALLOW_PRIVATE'],
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],

@@ -89,6 +89,47 @@ export class AppProcess {
     clearTimeout(timer);
   }
 
+  /**
+   * A new process in place of the running one, on the same port, without nginx noticing: the new
+   * one listens next to the old one (REUSE_PORT: both bound, the kernel spreads new connections
+   * over them), and once it is ready the old one gets SIGTERM: it closes its listener, so every
+   * new connection reaches the new one, and drains the connections nginx holds to it (see
+   * app/src/drain.ts). The port never refuses a connection, so nginx's passive health check never
+   * takes it out. Resolves once the old one has exited. Rejects if the new one does not get
+   * ready; the old one then keeps serving.
+   */
+  async replace(): Promise<void> {
+    const old = this.#child;
+    if (old === undefined) {
+      // Not running (a restart after a crash failed): nothing to drain.
+      await this.start();
+      return;
+    }
+    const oldExited = this.#exited;
+    clearTimeout(this.#restartTimer);
+    // Not supervised while the successor starts: a crash of either is reported, not restarted here.
+    this.#supervised = false;
+    try {
+      await this.#launch();
+    } catch (error) {
+      if (old.exitCode === null && old.signalCode === null) {
+        this.#child = old;
+        this.#exited = oldExited;
+        this.#ready = true;
+      }
+      this.#supervised = true;
+      throw error;
+    }
+    this.#supervised = true;
+    old.kill('SIGTERM');
+    const killTimer = setTimeout(() => {
+      this.#log(this.name, `pid ${old.pid} still running ${EXIT_TIMEOUT_MS} ms after SIGTERM: killing it`);
+      old.kill('SIGKILL');
+    }, EXIT_TIMEOUT_MS);
+    await oldExited;
+    clearTimeout(killTimer);
+  }
+
   /** Sends a signal as if from outside (tests: SIGKILL); the supervisor restarts the process. */
   kill(signal: NodeJS.Signals): void {
     this.#child?.kill(signal);
@@ -97,9 +138,15 @@ export class AppProcess {
   async #launch(): Promise<void> {
     // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops the apps
     // after nginx, so no request is sent to a process that is already gone.
-    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // An IPC channel: the app says 'listening' on it (server.ts). With REUSE_PORT the port may also
+    // be the old process's while this one starts, so /readyz on the port proves nothing yet.
+    const child = spawn(process.execPath, [...APP_NODE_FLAGS, SERVER_ENTRY], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     this.#child = child;
     this.#ready = false;
+    let listening = false;
+    child.on('message', (message) => {
+      if (message === 'listening') listening = true;
+    });
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       this.#onExit(child, code, signal);
       resolve();
@@ -109,7 +156,7 @@ export class AppProcess {
     try {
       await waitFor(`${this.name} to be ready`, async () => {
         if (this.#child !== child) throw new Error(`${this.name} exited before it was ready; see its lines above`);
-        return (await probeStatus(`${this.url}/readyz`)) === 200;
+        return listening && (await probeStatus(`${this.url}/readyz`)) === 200;
       }, { timeoutMs: READY_TIMEOUT_MS });
     } catch (error) {
       child.kill('SIGKILL');
@@ -120,10 +167,14 @@ export class AppProcess {
   }
 
   #onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.#child !== child) return;
+    const how = signal ?? `code ${code}`;
+    if (this.#child !== child) {
+      // Replaced: its successor already runs on the port.
+      this.#log(this.name, `pid ${child.pid} exited (${how}) after draining`);
+      return;
+    }
     this.#child = undefined;
     this.#ready = false;
-    const how = signal ?? `code ${code}`;
     if (!this.#supervised) {
       this.#log(this.name, `exited (${how})`);
       return;

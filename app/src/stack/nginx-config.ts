@@ -7,8 +7,6 @@ export const PROXY_DIR = fileURLToPath(new URL('../../../proxy/', import.meta.ur
 
 export interface Upstream {
   port: number;
-  /** Out of rotation: nginx sends it nothing new (a rolling restart is replacing it). */
-  down: boolean;
 }
 
 /** What differs between one native stack and another: everything proxy/env/ holds. */
@@ -59,7 +57,7 @@ limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rate
 limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLimit};
 `,
     'upstream.conf': HEADER + settings.upstreams
-      .map(({ port, down }) => `server 127.0.0.1:${port}${down ? ' down' : ' max_fails=2 fail_timeout=3s'};\n`)
+      .map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`)
       .join(''),
     'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
 root ${quote(settings.staticRoot)};
@@ -68,8 +66,8 @@ root ${quote(settings.staticRoot)};
 }
 
 /**
- * Assembles `<prefix>/conf/`: a fresh copy of proxy/ (so edits there apply at the next reload, and
- * what runs is what `nginx -t` checked) plus the rendered env/. Returns the nginx.conf path.
+ * Assembles `<prefix>/conf/`: a fresh copy of proxy/ (so what runs is what `nginx -t` checked)
+ * plus the rendered env/. Returns the nginx.conf path.
  */
 export function writeNginxConfig(settings: NginxSettings): string {
   const confDir = join(settings.prefix, 'conf');

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { writeNginxConfig, type NginxSettings } from './nginx-config.ts';
@@ -40,18 +40,19 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
   throw new NginxMissingError();
 }
 
-/** Old workers finish requests in flight for at most worker_shutdown_timeout (30 s) after a reload. */
+/** After SIGQUIT, workers finish requests in flight for at most worker_shutdown_timeout (30 s). */
 const WORKERS_GONE_TIMEOUT_MS = 40_000;
 
 /**
  * nginx in the foreground (`daemon off`) in its own prefix: the master is our child, so its
- * stderr (error log) and stdout (access log) come to us, and a reload is a SIGHUP to it (what
- * `nginx -s reload` sends).
+ * stderr (error log) and stdout (access log) come to us. It is never reloaded: a reload closes
+ * the idle keep-alive connections of nginx's clients, and a rolling restart of the apps does not
+ * need one (stack.ts).
  */
 export class NginxProcess {
   readonly #bin: string;
   readonly #log: LineSink;
-  #settings: NginxSettings;
+  readonly #settings: NginxSettings;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
 
@@ -97,25 +98,6 @@ export class NginxProcess {
     }, { timeoutMs: 10_000 });
   }
 
-  /**
-   * Applies new settings without dropping a request: writes and checks the configuration, sends
-   * SIGHUP, and resolves once every worker of the old configuration has exited. The master starts
-   * new workers first; old ones stop accepting, finish their requests in flight and close their
-   * connections to the apps. Only then is a server marked `down` free of traffic.
-   */
-  async reload(settings: NginxSettings): Promise<void> {
-    const master = this.#child?.pid;
-    if (master === undefined) throw new Error('nginx is not running');
-    await this.test(settings);
-    this.#settings = settings;
-    const oldWorkers = childPids(master);
-    process.kill(master, 'SIGHUP');
-    await waitFor('the old nginx workers to finish their requests', () => {
-      const workers = childPids(master);
-      return workers.length > 0 && !workers.some((pid) => oldWorkers.includes(pid));
-    }, { timeoutMs: WORKERS_GONE_TIMEOUT_MS, intervalMs: 20 });
-  }
-
   /** Graceful stop (SIGQUIT): requests in flight are finished; SIGKILL if that takes too long. */
   async stop(): Promise<void> {
     const child = this.#child;
@@ -145,22 +127,4 @@ export class NginxProcess {
     // -e: where nginx reports problems before it has read error_log from the configuration.
     return ['-p', settings.prefix, '-c', confPath, '-e', 'stderr', '-g', 'daemon off;'];
   }
-}
-
-/** Child processes of `parent`, from /proc (Linux): nginx's workers are its master's children. */
-function childPids(parent: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited while we looked
-    }
-    // "pid (comm) state ppid …"; comm may hold spaces and parentheses, so split after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid === parent) children.push(Number(entry));
-  }
-  return children;
 }

@@ -41,10 +41,11 @@ export interface Stack {
   /** Current pid of each app process (undefined while one is being restarted). */
   pids(): (number | undefined)[];
   /**
-   * Replaces every app process, one at a time, without failing a request: out of rotation
-   * (nginx reload), drain and stop, start on the same port, ready, back in rotation. Rejects if a
-   * new process does not get ready: that one stays down (nginx routes around it) and the ones not
-   * yet reached keep running the old code.
+   * Replaces every app process, one at a time, without failing a request and without touching
+   * nginx (a reload would close its clients' idle connections): the old process stops accepting
+   * and drains once its successor listens next to it on the same port (AppProcess#replace).
+   * Rejects if a new process does not get ready: that one stays down (nginx routes around it)
+   * and the ones not yet reached keep running the old code.
    */
   rollingRestart(onProgress?: (message: string) => void): Promise<void>;
   /** kill -9 of one app process; resolves once the supervisor has its replacement ready. */
@@ -98,23 +99,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     PUBLIC_URL: url,
     ...options.env,
     HOST: '127.0.0.1',
+    // A replacement listens next to the process it replaces (AppProcess#replace).
+    REUSE_PORT: 'true',
     DATA_DIR: dataDir,
     SERVE_STATIC: 'false',
   };
   const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log }));
 
-  const down = new Set<number>();
-  const settings = (): NginxSettings => ({
+  const settings: NginxSettings = {
     prefix,
     host: '127.0.0.1',
     port: publicPort,
-    upstreams: apps.map((app, i) => ({ port: app.port, down: down.has(i) })),
+    upstreams: apps.map((app) => ({ port: app.port })),
     staticRoot: join(REPO_ROOT, 'app'),
     rateLimit: options.rateLimit ?? '10r/s',
     accessLog: options.accessLog ?? true,
-  });
-  const nginx = new NginxProcess(nginxBin, settings(), log);
-  const accessLog = settings().accessLog ? tailLines(join(prefix, 'access.log'), 'nginx', log) : undefined;
+  };
+  const nginx = new NginxProcess(nginxBin, settings, log);
+  const accessLog = settings.accessLog ? tailLines(join(prefix, 'access.log'), 'nginx', log) : undefined;
 
   // Whatever ends this process, no app or nginx is left behind.
   const killAll = () => {
@@ -158,24 +160,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     report(`rolling restart of ${apps.length} app process${apps.length === 1 ? '' : 'es'}, one at a time`);
     if (apps.length === 1) report('warning: with a single process, requests fail while it restarts');
-    try {
-      for (const [i, app] of apps.entries()) {
-        if (stopping) throw new Error('the stack is stopping');
-        const began = Date.now();
-        // One reload takes this process out and puts the previous one back: every reload closes
-        // the idle client connections of nginx's old workers, so fewer reloads disturb clients less.
-        down.clear();
-        down.add(i);
-        report(`${app.name}: out of rotation (nginx reload; waiting for the old workers to finish)`);
-        await nginx.reload(settings());
-        report(`${app.name}: stopping pid ${app.pid ?? '(none)'} (it finishes its requests in flight)`);
-        await app.stop();
-        await app.start();
-        report(`${app.name}: restarted as pid ${app.pid} (${Date.now() - began} ms)`);
-      }
-    } finally {
-      down.clear();
-      await nginx.reload(settings());
+    for (const app of apps) {
+      if (stopping) throw new Error('the stack is stopping');
+      const began = Date.now();
+      report(`${app.name}: replacing pid ${app.pid ?? '(none)'}: a new process starts next to it on port ${app.port}; once it is ready the old one stops accepting and drains`);
+      await app.replace();
+      report(`${app.name}: restarted as pid ${app.pid}; the old one drained and exited (${Date.now() - began} ms)`);
     }
     report('rolling restart done: every process is new and in rotation');
   };

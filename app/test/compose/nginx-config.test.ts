@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { accessSync, constants, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { Agent, get, request, type Server } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { stopAcceptingAndDrain } from '../../src/drain.ts';
 import { freePort, startTarget, tempDir } from '../helpers.ts';
-import { APP_SERVICES, ROOT, readCompose, run } from './compose-files.ts';
+import { APP_SERVICES, readCompose, run } from './compose-files.ts';
 import { adaptForDebianNginx, assembleNginxContainer } from './nginx-render.ts';
 
 // The compose nginx is the official nginx:1.29 image; here there is Debian's nginx 1.22 and no
@@ -18,8 +19,6 @@ import { adaptForDebianNginx, assembleNginxContainer } from './nginx-render.ts';
 // nginx.conf and snippets/ are checked exactly as the container reads them.
 
 const compose = readCompose();
-const MARK_UPSTREAM = join(ROOT, 'proxy/compose/mark-upstream.sh');
-const RENDER_MODULE = new URL('./nginx-render.ts', import.meta.url).href;
 
 function findNginx(): string | undefined {
   // Debian puts it in /usr/sbin, which is not on every user's PATH.
@@ -41,8 +40,6 @@ const skipNotice = NGINX === undefined ? 'NOTICE: nginx is not installed: the co
 interface Rendered {
   conf: string;
   prefix: string;
-  /** The container's upstream.conf, with service names: what mark-upstream.sh edits. */
-  namedUpstream: string;
   /** The one nginx reads here, with addresses. */
   upstream: string;
   nginxArgs: string[];
@@ -55,33 +52,11 @@ function render(t: TestContext, addresses: Readonly<Record<string, string>>, lis
   mkdirSync(prefix);
   const conf = assembleNginxContainer(compose, containerRoot);
   const upstream = join(containerRoot, 'etc/nginx/env/upstream.conf');
-  const namedUpstream = join(prefix, 'upstream.named.conf');
-  copyFileSync(upstream, namedUpstream);
   adaptForDebianNginx(containerRoot, prefix, listen, addresses);
-  return { conf, prefix, namedUpstream, upstream, nginxArgs: ['-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')] };
+  return { conf, prefix, upstream, nginxArgs: ['-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')] };
 }
 
-/**
- * An `nginx` for mark-upstream.sh's PATH: it turns the named upstream.conf the script just edited
- * into the addressed one (the same stand-in as above), then runs the real nginx on this config.
- */
-function nginxCommandFor(rendered: Rendered, addresses: Readonly<Record<string, string>>): string {
-  const bin = join(rendered.prefix, 'bin');
-  mkdirSync(bin);
-  const script = `#!${process.execPath}
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { upstreamForDebianNginx } from ${JSON.stringify(RENDER_MODULE)};
-writeFileSync(${JSON.stringify(rendered.upstream)}, upstreamForDebianNginx(readFileSync(${JSON.stringify(rendered.namedUpstream)}, 'utf8'), ${JSON.stringify(addresses)}));
-const result = spawnSync(${JSON.stringify(NGINX)}, [...${JSON.stringify(rendered.nginxArgs)}, ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
-`;
-  writeFileSync(join(bin, 'nginx'), script);
-  chmodSync(join(bin, 'nginx'), 0o755);
-  return bin;
-}
-
-/** One GET on a fresh connection: a reload closes idle keep-alive connections, by design. */
+/** One GET on a fresh connection. */
 function whoAnswers(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     get(url, { agent: false, timeout: 3000 }, (response) => {
@@ -131,15 +106,27 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     assert.match(result.stderr, /test is successful/);
   });
 
-  it('takes an app out of rotation and back with mark-upstream.sh, as the rolling restart does', async (t) => {
+  it('routes around an app that drains, with no reload: every GET and POST answered, the drain ended by nginx closing its connections', async (t) => {
+    // Three apps that answer their name, and drain as app/src/drain.ts does (with app.ts's
+    // Connection: close on answers while draining).
+    const draining = new Set<string>();
+    const servers: Record<string, Server> = {};
     const addresses: Record<string, string> = {};
     for (const name of APP_SERVICES) {
-      const target = await startTarget(t, (_request, response) => response.end(name));
+      const target = await startTarget(t, (request, response) => {
+        request.resume();
+        request.on('end', () => {
+          if (draining.has(name)) response.setHeader('connection', 'close');
+          response.end(name);
+        });
+      });
+      // As the app's KEEP_ALIVE_TIMEOUT_MS: only nginx closes an idle connection.
+      target.server.keepAliveTimeout = 75_000;
+      servers[name] = target.server;
       addresses[name] = new URL(target.url).host;
     }
     const port = await freePort();
     const rendered = render(t, addresses, `127.0.0.1:${port}`);
-    const bin = nginxCommandFor(rendered, addresses);
     const url = `http://127.0.0.1:${port}/whoami`;
 
     const nginx = spawn(NGINX ?? 'nginx', [...rendered.nginxArgs, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -152,26 +139,66 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
       }
     });
     await eventually('nginx answers', async () => (await whoAnswers(url).catch(() => undefined)) !== undefined);
-
-    const mark = (service: string, state: string) =>
-      run('sh', [MARK_UPSTREAM, service, state, rendered.namedUpstream], { env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` } });
-
     assert.deepEqual(new Set(await answers(url, 9)), new Set(APP_SERVICES), 'all three in rotation');
 
-    const down = await mark('app2', 'down');
-    assert.equal(down?.code, 0, `mark-upstream.sh app2 down: ${down?.stderr}\n${stderr}`);
-    assert.match(readFileSync(rendered.namedUpstream, 'utf8'), /^server app2:\S+ .* down;$/m);
-    // Every request is answered while nginx reloads; soon none by app2.
-    await eventually('app2 out of rotation', async () => !(await answers(url, 6)).includes('app2'));
-    assert.deepEqual(new Set(await answers(url, 9)), new Set(['app1', 'app3']));
+    // Clients on keep-alive connections, GETs and POSTs, while app2 drains (SIGTERM in a container).
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    t.after(() => agent.destroy());
+    const failures: string[] = [];
+    let answered = 0;
+    const seen = new Set<string>();
+    const send = (method: string) => new Promise<void>((resolve) => {
+      const req = request(url, { method, agent, timeout: 5000 }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => {
+          if (response.statusCode === 200) {
+            answered++;
+            seen.add(body);
+          } else {
+            failures.push(`${method}: ${response.statusCode} ${body.slice(0, 100)}`);
+          }
+          resolve();
+        });
+      });
+      req.on('error', (error) => {
+        failures.push(`${method}: ${error.message}`);
+        resolve();
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.end(method === 'POST' ? 'longuri=x' : undefined);
+    });
+    const traffic = async (until: Promise<unknown>) => {
+      let done = false;
+      void until.finally(() => (done = true));
+      const loop = async () => {
+        for (let i = 0; !done; i++) await send(i % 3 === 0 ? 'POST' : 'GET');
+      };
+      await Promise.all([loop(), loop(), loop(), loop()]);
+    };
 
-    const up = await mark('app2', 'up');
-    assert.equal(up?.code, 0, `mark-upstream.sh app2 up: ${up?.stderr}`);
-    await eventually('app2 back in rotation', async () => (await answers(url, 6)).includes('app2'));
+    const app2 = servers.app2!;
+    draining.add('app2');
+    const drained = stopAcceptingAndDrain(app2, 10_000);
+    await traffic(drained);
+    assert.equal(await drained, 0, 'nginx closed every connection it held to app2 (its keepalive_timeout) before the drain ran out');
+    assert.deepEqual(failures, [], `nginx's error log:\n${stderr}`);
+    assert.ok(answered > 20, `steady traffic: ${answered} answered`);
 
-    const unknown = await mark('app9', 'down');
-    assert.equal(unknown?.code, 1);
-    assert.match(unknown?.stderr ?? '', /no 'server app9:' line/);
-    assert.equal((await mark('app2', 'sideways'))?.code, 2);
+    // app2 is gone; nginx's passive check keeps the rest on app1 and app3 without a failure.
+    seen.clear();
+    await traffic(sleep(500));
+    assert.deepEqual(failures, []);
+    assert.deepEqual(seen, new Set(['app1', 'app3']));
+
+    // With no traffic, only nginx's upstream keepalive_timeout closes the connections it keeps
+    // idle: the drain must end by that, not by running out (the app then closes them itself, and
+    // could race with nginx reusing one).
+    const app3 = servers.app3!;
+    const held = await new Promise<number>((resolve, reject) => app3.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    assert.ok(held > 0, 'nginx keeps idle connections to app3');
+    draining.add('app3');
+    assert.equal(await stopAcceptingAndDrain(app3, 10_000), 0, `nginx closed the ${held} idle connections it held to app3 within the drain`);
   });
 });

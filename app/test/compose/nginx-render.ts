@@ -55,7 +55,7 @@ function replaceAll(text: string, pattern: RegExp, replacement: (match: string, 
  * upstream.conf as Debian's nginx 1.22 accepts it. `resolve` and an upstream-level `resolver`
  * need nginx ≥ 1.27.3 (the image has 1.29), and `app1` only resolves on the compose network, so
  * the resolver lines go, `resolve` goes, and each `service:port` becomes the address given for
- * that service. The zone, the passive-check parameters and any `down` mark stay as they are.
+ * that service. The zone and the passive-check parameters stay as they are.
  */
 export function upstreamForDebianNginx(upstream: string, addresses: Readonly<Record<string, string>>): string {
   const withoutResolver = replaceAll(upstream, /^resolver(?:_timeout)? .*\n/gm, () => '', 'resolver lines');

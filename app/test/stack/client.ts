@@ -17,6 +17,11 @@ export interface RequestOptions {
   localAddress?: string;
   /** Counts the resends described below. */
   onResend?: () => void;
+  /**
+   * false: never resend, as many HTTP clients (wrk, curl in a loop, most SDKs) do not: a reused
+   * connection closed under the request is a failure (ECONNRESET). Default true, as a browser.
+   */
+  resend?: boolean;
 }
 
 /**
@@ -31,7 +36,7 @@ export async function httpRequest(url: string, options: RequestOptions = {}): Pr
   try {
     return await send(url, options);
   } catch (error) {
-    if (!(error instanceof ReusedSocketClosed)) throw error;
+    if (!(error instanceof ReusedSocketClosed) || options.resend === false) throw error;
     options.onResend?.();
     return send(url, { ...options, agent: undefined });
   }
