@@ -69,11 +69,19 @@ export function setup(): { names: string[] } {
 export function read(data: { names: string[] }): void {
   const name = data.names[Math.floor(Math.random() * data.names.length)] ?? '';
   const redirect = http.get(`${BASE_URL}/${name}`, { redirects: 0, tags: { name: 'GET /:name' } });
-  check(redirect, { 'short link 303': (r) => r.status === 303 });
+  if (!check(redirect, { 'short link 303': (r) => r.status === 303 })) reportFailure('GET', name, redirect);
   if (Math.random() < 0.2) {
     const page = http.get(`${BASE_URL}/`, { responseType: 'none' });
-    check(page, { 'page 200': (r) => r.status === 200 });
+    if (!check(page, { 'page 200': (r) => r.status === 200 })) reportFailure('GET', '/', page);
   }
+}
+
+// k6's runtime has console (its output goes to k6's log); @types/k6 does not declare it.
+declare const console: { warn(...data: unknown[]): void };
+
+/** A failed request, as a log line that says which one and how: to match with nginx's access log. */
+function reportFailure(method: string, path: string, response: http.RefinedResponse<http.ResponseType | undefined>): void {
+  console.warn(`failed: ${method} ${path} → ${response.status} ${response.error} after ${response.timings.duration.toFixed(0)} ms`);
 }
 
 export function write(): void {
@@ -84,6 +92,7 @@ export function write(): void {
     tags: { name: 'POST /api/bookmarks' },
   });
   if (check(response, { 'bookmark 201': (r) => r.status === 201 })) created.add(1);
+  else reportFailure('POST', `/api/bookmarks ${name}`, response);
 }
 
 export function handleSummary(data: SummaryData): Record<string, string> {

@@ -136,6 +136,7 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     const { result, output } = await run.done;
     const endedAt = Date.now();
     t.diagnostic(output.trim());
+    if (result.failed > 0) t.diagnostic(`nginx's log of the failures:\n${(await stack.failedInNginxLog(startedAt)).join('\n')}\n${await stack.problemLogs(startedAt)}`);
     assert.ok(operationsEndedAt < endedAt, 'the load lasted past the operation');
     figures.push(`${run.label}: ${result.requests} requests in ${((endedAt - startedAt) / 1000).toFixed(0)} s, ${result.failed} failed, ${result.created} bookmarks created; p99 reads ${result.readP99Ms.toFixed(0)} ms, writes ${Number.isFinite(result.writeP99Ms) ? result.writeP99Ms.toFixed(0) : '-'} ms; ${result.droppedIterations} arrivals not sent`);
     return result;

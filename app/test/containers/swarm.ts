@@ -184,12 +184,29 @@ export class SwarmStack {
     return result.stdout.trim();
   }
 
-  /** Recent log lines of every service, for a failure's diagnostics. */
-  async logs(lines = 40): Promise<string> {
+  /**
+   * nginx's access-log lines (JSON, proxy/snippets/logging.conf) since `sinceMs` whose status is
+   * not 2xx or 3xx, with the upstream tries: which task failed a request, and how.
+   */
+  async failedInNginxLog(sinceMs: number): Promise<string[]> {
+    const since = new Date(sinceMs).toISOString();
+    const result = await runCommand('docker', ['service', 'logs', '--raw', '--since', since, this.service('nginx')], { timeoutMs: 60_000 });
+    return result.stdout.split('\n').filter((line) => {
+      const status = /"status":(\d{3})/.exec(line)?.[1];
+      return status !== undefined && !/^[23]/.test(status);
+    });
+  }
+
+  /**
+   * The app's and PostgreSQL's log lines since `sinceMs` other than pino's info lines (the apps'
+   * errors, warnings and start-up failures; everything PostgreSQL said), for a failure's diagnostics.
+   */
+  async problemLogs(sinceMs: number, lines = 40): Promise<string> {
     const out: string[] = [];
-    for (const service of ['nginx', 'app', 'postgres']) {
-      const result = await runCommand('docker', ['service', 'logs', '--no-task-ids', '--tail', String(lines), this.service(service)], { timeoutMs: 30_000 });
-      out.push(`--- ${service}\n${tail(result.stdout + result.stderr, lines)}`);
+    for (const service of ['app', 'postgres']) {
+      const result = await runCommand('docker', ['service', 'logs', '--no-task-ids', '--since', new Date(sinceMs).toISOString(), this.service(service)], { timeoutMs: 60_000 });
+      const problems = (result.stdout + result.stderr).split('\n').filter((line) => !line.includes('"level":30'));
+      out.push(`--- ${service}\n${tail(problems.join('\n'), lines)}`);
     }
     return out.join('\n');
   }
