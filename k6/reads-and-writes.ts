@@ -104,7 +104,7 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     requests: metricValue(data, 'http_reqs', 'count'),
     failedRate: metricValue(data, 'http_req_failed', 'rate'),
     failed: metricValue(data, 'http_req_failed', 'passes'),
-    created: metricValue(data, 'bookmarks_created', 'count'),
+    created: data.metrics.bookmarks_created === undefined ? 0 : metricValue(data, 'bookmarks_created', 'count'),
     // Arrivals never sent for want of a free VU: load not offered, which the figures above omit.
     droppedIterations: data.metrics.dropped_iterations === undefined ? 0 : metricValue(data, 'dropped_iterations', 'count'),
     readP99Ms: metricValue(data, 'http_req_duration{scenario:reads}', 'p(99)'),

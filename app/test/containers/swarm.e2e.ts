@@ -189,7 +189,7 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     await docker(['service', 'scale', '--detach=true', `${stack.service('app')}=5`], { timeoutMs: 60_000 });
     const five = await stack.waitConverged('app', 5, 120_000);
     figures.push(`scale 3 → 5: ${((Date.now() - began) / 1000).toFixed(0)} s until 5 healthy tasks in tasks.app`);
-    // nginx re-resolves tasks.app every 2 s (valid=2s); then every task gets its share.
+    // nginx re-resolves tasks.app every second (valid=1s); then every task gets its share.
     await sleep(3000);
     const before = await Promise.all(five.map((container) => stack.servedRequests(container.id)));
     await sleep(5000);
