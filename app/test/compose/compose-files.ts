@@ -55,10 +55,10 @@ function interpolateAll(value: Yaml): Yaml {
   return value;
 }
 
-/** docker-compose.yml with anchors resolved and every variable at its default. */
-export function readCompose(): YamlMap {
-  const parsed = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as Yaml;
-  return map(interpolateAll(parsed), 'docker-compose.yml');
+/** docker-compose.yml (or another compose-format file, e.g. docker-stack.yml) with anchors resolved and every variable at its default. */
+export function readCompose(file = COMPOSE_FILE): YamlMap {
+  const parsed = parse(readFileSync(file, 'utf8'), { merge: true }) as Yaml;
+  return map(interpolateAll(parsed), file);
 }
 
 export function services(compose: YamlMap): YamlMap {

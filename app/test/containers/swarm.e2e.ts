@@ -17,7 +17,7 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest } from '../stack/client.ts';
 import { freePort } from '../helpers.ts';
-import { docker, dockerUnavailable, waitFor } from './docker.ts';
+import { docker, dockerUnavailable, runCommand, waitFor } from './docker.ts';
 import { SwarmStack, joinSwarm, leaveSwarm, startReadsAndWrites, type K6Run, type ReadsAndWritesResult, type SwarmMembership } from './swarm.ts';
 
 const unavailable = await dockerUnavailable();
@@ -148,6 +148,16 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     assert.equal(stored, result.created, `${result.created} POSTs answered 201, ${stored} bookmarks named ${result.prefix}-* stored`);
   }
 
+  it('builds a proxy image whose nginx configuration (shared snippets, swarm upstream) passes nginx -t', async () => {
+    // The image's entrypoint renders env/ from the templates first, as it does at every start.
+    const result = await runCommand('docker', ['run', '--rm', '--network', 'none', '--env', 'LINKYARD_RATE_LIMIT=7r/s', PROXY_IMAGE, 'sh', '-c',
+      '/docker-entrypoint.sh nginx -t && cat /etc/nginx/env/upstream.conf /etc/nginx/env/http.conf'], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /test is successful/);
+    assert.match(result.stdout, /^server tasks\.app:8000 resolve /m);
+    assert.match(result.stdout, /rate=7r\/s;/);
+  });
+
   it('deploys three healthy app tasks; browse, create and redirect through nginx; secrets from files', async () => {
     const page = await httpRequest(`${baseUrl}/`);
     assert.equal(page.status, 200);
@@ -221,7 +231,7 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     const update = await stack.waitUpdate('app', ['completed', 'paused', 'rollback_completed', 'rollback_paused'], 420_000);
     t.diagnostic(`update: ${update.seen.join('; ')}\n${await stack.taskHistory('app')}`);
     assert.equal(update.state, 'completed', 'Swarm completed the update');
-    figures.push(`rolling update (3 tasks, start-first, 30 s monitor): ${((Date.now() - began) / 1000).toFixed(0)} s until Swarm called it completed`);
+    figures.push(`rolling update (3 tasks, start-first, then the monitor period): ${((Date.now() - began) / 1000).toFixed(0)} s until Swarm called it completed`);
     const containers = await stack.waitConverged('app', 3, 60_000, APP_IMAGE_NEXT);
     const operationsEndedAt = Date.now();
     for (const container of containers) assert.ok(!oldTasks.has(container.taskId), `task ${container.taskId} was not replaced`);
