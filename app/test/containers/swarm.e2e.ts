@@ -7,6 +7,10 @@
  * gets SIGTERM and drains.
  *
  *   npm run test:swarm          (needs a Docker engine: ../shared/tools/docker-offline/setup)
+ *
+ * Run it after the compose suite, not beside it: leaving a swarm breaks Docker's DNS for running
+ * compose containers (moby/moby#45144), so the suite keeps the swarm it made while any
+ * standalone container runs, and says so.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -48,11 +52,12 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
   const figures: string[] = [];
   let stopWatchingExit = (): void => {};
 
-  function cleanUp(): void {
+  function cleanUp(): string {
     for (const run of running) run.process.kill('SIGKILL');
     stack?.removeNow();
-    if (membership !== undefined) leaveSwarm(membership);
+    const left = membership === undefined ? '' : leaveSwarm(membership);
     membership = undefined;
+    return left;
   }
 
   before(async () => {
@@ -111,7 +116,7 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
 
   after(async (t) => {
     if (figures.length > 0) t.diagnostic(figures.join('\n'));
-    cleanUp();
+    t.diagnostic(cleanUp());
     stopWatchingExit();
     await docker(['image', 'rm', APP_IMAGE_UNHEALTHY, APP_IMAGE_NEXT, APP_IMAGE, PROXY_IMAGE], { timeoutMs: 60_000 }).catch(() => undefined);
     if (scratch !== '') rmSync(scratch, { recursive: true, force: true });

@@ -45,12 +45,27 @@ export async function joinSwarm(): Promise<SwarmMembership> {
   return { nodeId, made };
 }
 
-/** Leaves the swarm if this suite made it; else takes back the label it added. Never throws. */
-export function leaveSwarm(membership: SwarmMembership): void {
-  const args = membership.made
-    ? ['swarm', 'leave', '--force']
-    : ['node', 'update', '--label-rm', POSTGRES_NODE_LABEL, membership.nodeId];
-  spawnSync('docker', args, { stdio: 'ignore', timeout: 60_000 });
+/**
+ * Leaves the swarm if this suite made it; else takes back the label it added. Never throws;
+ * returns what it did, for the report.
+ *
+ * Not while standalone containers run on the engine (say, a compose stack on a machine shared with
+ * other work): `docker swarm leave` breaks Docker's DNS for running containers on bridge networks
+ * (moby/moby#45144), and their apps would lose PostgreSQL by name. The swarm is then kept (compose
+ * works on a swarm manager), still marked as this suite's, and the next run leaves it.
+ */
+export function leaveSwarm(membership: SwarmMembership): string {
+  if (!membership.made) {
+    spawnSync('docker', ['node', 'update', '--label-rm', POSTGRES_NODE_LABEL, membership.nodeId], { stdio: 'ignore', timeout: 60_000 });
+    return 'the swarm was there before this suite: kept';
+  }
+  const standalone = spawnSync('docker', ['ps', '--quiet', '--filter', 'is-task=false'], { encoding: 'utf8', timeout: 30_000 });
+  const others = standalone.status === 0 ? standalone.stdout.trim().split('\n').filter((id) => id !== '') : [];
+  if (others.length > 0) {
+    return `NOTICE: swarm kept: ${others.length} standalone container(s) running, whose DNS \`docker swarm leave\` would break (moby/moby#45144); the next run of this suite leaves it`;
+  }
+  const left = spawnSync('docker', ['swarm', 'leave', '--force'], { encoding: 'utf8', timeout: 60_000 });
+  return left.status === 0 ? 'left the swarm this suite made' : `docker swarm leave failed: ${left.stderr}`;
 }
 
 export interface Task {
