@@ -1,5 +1,7 @@
-# syntax=docker/dockerfile:1
 # The linkyard app process: `docker compose up` runs three of these behind nginx (docker-compose.yml).
+# No `syntax` parser directive: with one, BuildKit first pulls that frontend image from a registry,
+# which an air-gapped build cannot reach and a mirrored one must mirror too (and `:1` floats). The
+# builder's own Dockerfile frontend reads everything here.
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build stage: one
 # stage installs the production dependencies, the other is what runs.
 
@@ -31,7 +33,10 @@ EXPOSE 8000
 # Ready, not merely alive: store reachable, check pool up, not draining (503 during a graceful stop).
 # Slim images have no curl or wget; Node's own fetch does the request. A short interval because
 # `depends_on: service_healthy` and `docker compose up --wait` wait for the first healthy answer.
-HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
+# Each check starts a node process: on a starved machine (2 cores at load 30) that alone took over
+# 3 s, and one `unhealthy` makes `up --wait` fail at once. A generous timeout and start period cost
+# nothing when checks pass: the first success counts at once.
+HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8000) + '/readyz', { signal: AbortSignal.timeout(2500) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Exec form: node receives SIGTERM itself (a shell in between would not pass it on) and drains.

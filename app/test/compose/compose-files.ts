@@ -1,6 +1,7 @@
 /**
  * Reading docker-compose.yml and the Dockerfile the way Docker would, for the compose tests.
- * There is no Docker engine where the tests run, so they check the files, not running containers.
+ * `npm test` checks the files (it may run where there is no Docker engine); the running stack is
+ * tested by the compose e2e suite, app/test/containers/ (`npm run test:compose`).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

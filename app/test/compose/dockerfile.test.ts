@@ -36,6 +36,17 @@ function runHealthcheck(port: number): Promise<number> {
 }
 
 describe('Dockerfile', () => {
+  it('names no BuildKit frontend (`# syntax=`): the build needs no registry but the base image\'s', () => {
+    // Parser directives are `# key=value` lines before anything else; the first other line ends them.
+    const directives: string[] = [];
+    for (const line of readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n')) {
+      const directive = /^#\s*([a-z]+)\s*=/i.exec(line)?.[1];
+      if (directive === undefined) break;
+      directives.push(directive.toLowerCase());
+    }
+    assert.ok(!directives.includes('syntax'), 'a syntax directive makes BuildKit pull a frontend image before building');
+  });
+
   it('is multi-stage: production dependencies in one stage, copied into the runtime stage', () => {
     assert.ok(stages.length >= 2, 'at least two stages');
     const deps = stages[0];

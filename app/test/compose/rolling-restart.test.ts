@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { APP_SERVICES, ROOT, run, services, readCompose } from './compose-files.ts';
 
-// The script needs Docker Compose v2 and a Docker engine, neither of which is here: it is checked
-// statically. What nginx does meanwhile (an app that drains is routed around, with no reload)
-// runs for real against the compose nginx config in nginx-config.test.ts.
+// Checked statically here (`npm test` may run without Docker); it runs for real under k6 load in
+// app/test/containers/compose-operations.e2e.ts. What nginx does meanwhile (an app that drains is
+// routed around, with no reload) runs against the compose nginx config in nginx-config.test.ts.
 
 const SCRIPT = 'proxy/compose/rolling-restart.sh';
 const script = readFileSync(join(ROOT, SCRIPT), 'utf8');

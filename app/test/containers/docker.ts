@@ -245,9 +245,9 @@ export class ComposeProject {
     }, 250);
   }
 
-  /** The last lines each service logged, for a failure's diagnostics. */
-  async logs(lines = 60): Promise<string> {
-    const result = await this.composeResult(['logs', '--no-color', '--tail', String(lines)], { timeoutMs: 30_000 });
+  /** The last lines each service (or each of `services`) logged, for a failure's diagnostics. */
+  async logs(lines = 60, services: readonly string[] = []): Promise<string> {
+    const result = await this.composeResult(['logs', '--no-color', '--tail', String(lines), ...services], { timeoutMs: 30_000 });
     return result.stdout + result.stderr;
   }
 
