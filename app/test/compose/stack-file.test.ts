@@ -135,12 +135,20 @@ describe('docker-stack.yml', () => {
     const published = map(port, 'nginx port');
     assert.equal(published.mode, 'host');
     assert.equal(published.published, '8080', 'LINKYARD_PORT defaults to 8080');
-    const listen = /^listen (\d+)/m.exec(readFileSync(join(ROOT, 'proxy/compose/env/server.conf.template'), 'utf8'))?.[1];
+    const server = readFileSync(join(ROOT, 'proxy/swarm/env/server.conf.template'), 'utf8');
+    const listen = /^listen (\d+)/m.exec(server)?.[1];
     assert.equal(String(published.target), listen, 'the port nginx listens on inside');
     const upstream = readFileSync(join(ROOT, 'proxy/swarm/env/upstream.conf.template'), 'utf8');
     assert.match(upstream, /^server tasks\.app:8000 resolve max_fails=\d+ fail_timeout=\d+s;$/m);
     assert.match(upstream, /^resolver 127\.0\.0\.11 valid=1s ipv6=off;$/m);
     assert.match(upstream, /^zone \S+ \d+k;$/m);
+    // The server block is compose's (same root for static/), with a connect timeout short enough
+    // that a connect to a vanished task rarely outlives nginx's next look at tasks.app (1 s).
+    const composeServer = readFileSync(join(ROOT, 'proxy/compose/env/server.conf.template'), 'utf8');
+    for (const directive of ['listen', 'root']) {
+      assert.equal(new RegExp(`^${directive} .*$`, 'm').exec(server)?.[0], new RegExp(`^${directive} .*$`, 'm').exec(composeServer)?.[0], `${directive} as in compose`);
+    }
+    assert.ok(durationMs(/^proxy_connect_timeout (\S+);$/m.exec(server)?.[1] ?? '') < 1000);
     assert.equal(map(deploy('nginx').update_config, 'nginx update_config').order, 'stop-first', 'a host port is held by one container at a time');
   });
 

@@ -156,11 +156,12 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
   it('builds a proxy image whose nginx configuration (shared snippets, swarm upstream) passes nginx -t', async () => {
     // The image's entrypoint renders env/ from the templates first, as it does at every start.
     const result = await runCommand('docker', ['run', '--rm', '--network', 'none', '--env', 'LINKYARD_RATE_LIMIT=7r/s', PROXY_IMAGE, 'sh', '-c',
-      '/docker-entrypoint.sh nginx -t && cat /etc/nginx/env/upstream.conf /etc/nginx/env/http.conf'], { timeoutMs: 60_000 });
+      '/docker-entrypoint.sh nginx -t && cat /etc/nginx/env/upstream.conf /etc/nginx/env/http.conf /etc/nginx/env/server.conf'], { timeoutMs: 60_000 });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /test is successful/);
     assert.match(result.stdout, /^server tasks\.app:8000 resolve /m);
     assert.match(result.stdout, /rate=7r\/s;/);
+    assert.match(result.stdout, /^proxy_connect_timeout 500ms;/m);
   });
 
   it('deploys three healthy app tasks; browse, create and redirect through nginx; secrets from files', async () => {
