@@ -149,6 +149,12 @@ describe('docker-stack.yml', () => {
       assert.equal(new RegExp(`^${directive} .*$`, 'm').exec(server)?.[0], new RegExp(`^${directive} .*$`, 'm').exec(composeServer)?.[0], `${directive} as in compose`);
     }
     assert.ok(durationMs(/^proxy_connect_timeout (\S+);$/m.exec(server)?.[1] ?? '') < 1000);
+    // nginx's own 502 sends a GET or HEAD through the upstream once more, never a POST.
+    const retry = /^error_page 502 = (@\w+);$/m.exec(server)?.[1];
+    assert.ok(retry !== undefined, 'a second try for nginx\'s own 502');
+    const retryBlock = new RegExp(`^location ${retry} \\{([\\s\\S]*?)^\\}`, 'm').exec(server)?.[1] ?? '';
+    assert.match(retryBlock, /if \(\$request_method !~ \^\(GET\|HEAD\)\$\) \{\s*return 502;\s*\}/);
+    assert.match(retryBlock, /^\s*proxy_pass http:\/\/linkyard_app;$/m);
     assert.equal(map(deploy('nginx').update_config, 'nginx update_config').order, 'stop-first', 'a host port is held by one container at a time');
   });
 
