@@ -24,7 +24,7 @@ export interface Config {
   /** Where the service reaches itself from inside, for the self-link check (compose: http://nginx:8080). */
   selfUrl: URL;
   dataDir: string;
-  /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. */
+  /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. Its password may come from DATABASE_PASSWORD_FILE. */
   databaseUrl: string | undefined;
   /**
    * PostgreSQL deadlines: to open a connection (or wait for a free one), and for one statement.
@@ -42,7 +42,7 @@ export interface Config {
   logRequests: boolean;
   /** Addresses or CIDR ranges whose X-Forwarded-* and X-Request-Id headers are believed. */
   trustedProxies: string[];
-  /** Bearer token for DELETE /api/bookmarks/:name; the endpoint is disabled while unset. */
+  /** Bearer token for DELETE /api/bookmarks/:name (API_TOKEN or API_TOKEN_FILE); the endpoint is disabled while unset. */
   apiToken: string | undefined;
   /** Serve /static from the app itself: on for `npm run app`, off behind nginx, which serves it. */
   serveStatic: boolean;
@@ -106,6 +106,59 @@ type Env = Readonly<Record<string, string | undefined>>;
 function read(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === '' ? undefined : value;
+}
+
+/**
+ * The content of a secret file (Docker and Swarm mount secrets as files under /run/secrets/, and the
+ * official images take `POSTGRES_PASSWORD_FILE` the same way): a value in the environment shows in
+ * `docker inspect`, a file does not. One trailing line break is dropped, as `echo pw > file` adds
+ * one; an empty file is no value.
+ */
+function secretFile(variable: string, path: string): string | undefined {
+  let content: string;
+  try {
+    content = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(variable, `cannot read '${path}': ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const value = content.replace(/\r?\n$/, '');
+  return value === '' ? undefined : value;
+}
+
+/** A secret from `name`, or from the file `name_FILE` names; both set is refused rather than one silently winning. */
+function secret(env: Env, name: string): string | undefined {
+  const fileVariable = `${name}_FILE`;
+  const path = read(env, fileVariable);
+  if (path === undefined) return read(env, name);
+  if (read(env, name) !== undefined) throw new ConfigError(fileVariable, `set ${name} or ${fileVariable}, not both`);
+  return secretFile(fileVariable, path);
+}
+
+/**
+ * DATABASE_URL, with the password from DATABASE_PASSWORD_FILE when that is set: the URL (host,
+ * user, database) is configuration and may be shown, the password is a secret file. A password in
+ * both places is refused.
+ */
+function databaseUrl(env: Env): string | undefined {
+  const url = read(env, 'DATABASE_URL');
+  if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
+  }
+  const passwordPath = read(env, 'DATABASE_PASSWORD_FILE');
+  if (passwordPath === undefined) return url;
+  if (url === undefined) throw new ConfigError('DATABASE_PASSWORD_FILE', 'set without DATABASE_URL, the server it is the password for');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'not a URL');
+  }
+  if (parsed.password !== '') throw new ConfigError('DATABASE_PASSWORD_FILE', 'DATABASE_URL has a password already: keep it in one place');
+  const password = secretFile('DATABASE_PASSWORD_FILE', passwordPath);
+  if (password === undefined) throw new ConfigError('DATABASE_PASSWORD_FILE', `'${passwordPath}' is empty`);
+  // The setter leaves '%' as it is, which a URL parser would then decode: encode it all first.
+  parsed.password = encodeURIComponent(password);
+  return parsed.href;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -173,10 +226,6 @@ function httpUrl(name: string, raw: string): URL {
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 8000, 0, 65535);
   const host = read(env, 'HOST') ?? '0.0.0.0';
-  const databaseUrl = read(env, 'DATABASE_URL');
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'expected a postgres:// or postgresql:// URL');
-  }
   const publicUrlRaw = read(env, 'PUBLIC_URL') ?? `http://localhost:${port}`;
   const trusted = read(env, 'TRUSTED_PROXIES') ?? '127.0.0.1,::1';
   const trustedProxies = trusted.split(',').map((entry) => entry.trim()).filter(Boolean);
@@ -193,13 +242,13 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: httpUrl('PUBLIC_URL', publicUrlRaw),
     selfUrl: httpUrl('SELF_URL', read(env, 'SELF_URL') ?? publicUrlRaw),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
-    databaseUrl,
+    databaseUrl: databaseUrl(env),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
     databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logRequests: boolean(env, 'LOG_REQUESTS', true),
     trustedProxies,
-    apiToken: read(env, 'API_TOKEN'),
+    apiToken: secret(env, 'API_TOKEN'),
     serveStatic: boolean(env, 'SERVE_STATIC', true),
     pageSize: integer(env, 'PAGE_SIZE', 50, 1, 500),
     check: {

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { drainWindowMs } from '../src/drain.ts';
+import { tempDir } from './helpers.ts';
 
 describe('loadConfig', () => {
   it('gives the seed\'s defaults for an empty environment', () => {
@@ -96,6 +99,63 @@ describe('loadConfig', () => {
         assert.ok(error.message.startsWith(`${variable}: `));
         return true;
       });
+    }
+  });
+});
+
+describe('secrets from files (Docker secrets)', () => {
+  function secretFile(t: TestContext, content: string): string {
+    const path = join(tempDir(t, 'linkyard-secret-'), 'secret');
+    writeFileSync(path, content);
+    return path;
+  }
+
+  function configError(env: Record<string, string>): ConfigError {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+      return error;
+    }
+    assert.fail(`accepted ${JSON.stringify(env)}`);
+  }
+
+  it('reads API_TOKEN from API_TOKEN_FILE, without the line break echo adds', (t) => {
+    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 's3cret\n') }).apiToken, 's3cret');
+    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 'keeps  inner\nlines') }).apiToken, 'keeps  inner\nlines');
+    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '') }).apiToken, undefined, 'an empty file leaves deleting disabled');
+    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '\n') }).apiToken, undefined, 'so does one empty line (Swarm refuses a 0-byte secret)');
+  });
+
+  it('puts the password from DATABASE_PASSWORD_FILE into DATABASE_URL, encoded so the driver reads it back', (t) => {
+    const password = 'p%w@d:x/y ?#';
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://linkyard@postgres:5432/linkyard',
+      DATABASE_PASSWORD_FILE: secretFile(t, `${password}\n`),
+    });
+    assert.ok(config.databaseUrl !== undefined);
+    const parsed = parseConnectionString(config.databaseUrl);
+    assert.equal(parsed.password, password);
+    assert.equal(parsed.user, 'linkyard');
+    assert.equal(parsed.host, 'postgres');
+    assert.equal(parsed.database, 'linkyard');
+  });
+
+  it('stops naming the _FILE variable when the file cannot be used', (t) => {
+    const missing = join(tempDir(t), 'no-such-file');
+    const cases: Array<[Record<string, string>, string, RegExp]> = [
+      [{ API_TOKEN_FILE: missing }, 'API_TOKEN_FILE', /cannot read .*ENOENT/],
+      [{ API_TOKEN_FILE: tempDir(t) }, 'API_TOKEN_FILE', /cannot read .*EISDIR/],
+      [{ API_TOKEN: 'a', API_TOKEN_FILE: secretFile(t, 'b') }, 'API_TOKEN_FILE', /not both/],
+      [{ DATABASE_URL: 'postgres://u@db/x', DATABASE_PASSWORD_FILE: missing }, 'DATABASE_PASSWORD_FILE', /cannot read .*ENOENT/],
+      [{ DATABASE_URL: 'postgres://u@db/x', DATABASE_PASSWORD_FILE: secretFile(t, '\n') }, 'DATABASE_PASSWORD_FILE', /is empty/],
+      [{ DATABASE_URL: 'postgres://u:pw@db/x', DATABASE_PASSWORD_FILE: secretFile(t, 'pw') }, 'DATABASE_PASSWORD_FILE', /has a password already/],
+      [{ DATABASE_PASSWORD_FILE: secretFile(t, 'pw') }, 'DATABASE_PASSWORD_FILE', /without DATABASE_URL/],
+    ];
+    for (const [env, variable, message] of cases) {
+      const error = configError(env);
+      assert.equal(error.variable, variable, JSON.stringify(env));
+      assert.match(error.message, message);
     }
   });
 });

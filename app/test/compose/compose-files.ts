@@ -56,10 +56,10 @@ function interpolateAll(value: Yaml): Yaml {
   return value;
 }
 
-/** docker-compose.yml with anchors resolved and every variable at its default. */
-export function readCompose(): YamlMap {
-  const parsed = parse(readFileSync(COMPOSE_FILE, 'utf8'), { merge: true }) as Yaml;
-  return map(interpolateAll(parsed), 'docker-compose.yml');
+/** docker-compose.yml (or another compose-format file, e.g. docker-stack.yml) with anchors resolved and every variable at its default. */
+export function readCompose(file = COMPOSE_FILE): YamlMap {
+  const parsed = parse(readFileSync(file, 'utf8'), { merge: true }) as Yaml;
+  return map(interpolateAll(parsed), file);
 }
 
 export function services(compose: YamlMap): YamlMap {
@@ -81,6 +81,19 @@ export function environment(svc: YamlMap, what: string): Record<string, string> 
     }));
   }
   return Object.fromEntries(Object.entries(map(env, `${what} environment`)).map(([key, item]) => [key, item === null ? '' : String(item)]));
+}
+
+/**
+ * `env` as a process on this machine would read it: each `/run/secrets/<name>` (where compose and
+ * Swarm mount a secret) becomes the host file that `secrets.<name>.file` names.
+ */
+export function secretsOnHost(compose: YamlMap, env: Record<string, string>): Record<string, string> {
+  const secrets = map(compose.secrets, 'top-level secrets');
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => {
+    const name = /^\/run\/secrets\/([\w.-]+)$/.exec(value)?.[1];
+    if (name === undefined) return [key, value];
+    return [key, join(ROOT, text(map(secrets[name], `secret ${name}`).file, `secret ${name} file`))];
+  }));
 }
 
 /** Compose durations: `15s`, `1m30s`, `500ms`, `1h`. */

@@ -18,6 +18,7 @@ import {
   readCompose,
   readDockerfileStages,
   run,
+  secretsOnHost,
   service,
   services,
   text,
@@ -114,7 +115,7 @@ describe('docker-compose.yml', () => {
     for (const name of APP_SERVICES) {
       const svc = service(compose, name);
       assert.equal(svc.init, true, `${name}: init: true, so node is not PID 1`);
-      const drainMs = loadConfig(environment(svc, name)).shutdownTimeoutMs;
+      const drainMs = loadConfig(secretsOnHost(compose, environment(svc, name))).shutdownTimeoutMs;
       const graceMs = durationMs(text(svc.stop_grace_period, `${name} stop_grace_period`));
       assert.ok(graceMs > drainMs, `${name}: stop_grace_period ${graceMs} ms must exceed SHUTDOWN_TIMEOUT_MS ${drainMs} ms, or SIGKILL cuts the drain short`);
     }
@@ -129,18 +130,32 @@ describe('docker-compose.yml', () => {
     const nginxLikeAddress = networkAddress.replace(/\.0$/, '.10');
 
     for (const name of APP_SERVICES) {
-      const config = loadConfig(environment(service(compose, name), name));
+      const config = loadConfig(secretsOnHost(compose, environment(service(compose, name), name)));
       assert.ok(config.databaseUrl !== undefined, `${name}: DATABASE_URL selects PostgreSQL`);
       const url = new URL(config.databaseUrl);
       assert.equal(url.hostname, 'postgres', `${name}: DATABASE_URL points at the postgres service`);
       assert.equal(url.port || '5432', '5432');
       assert.equal(decodeURIComponent(url.username), pgEnv.POSTGRES_USER);
-      assert.equal(decodeURIComponent(url.password), pgEnv.POSTGRES_PASSWORD);
+      assert.equal(decodeURIComponent(url.password), readFileSync(text(secretsOnHost(compose, pgEnv).POSTGRES_PASSWORD_FILE, 'postgres password file'), 'utf8').trim(), `${name}: the password PostgreSQL was given`);
       assert.equal(url.pathname, `/${pgEnv.POSTGRES_DB}`);
       assert.equal(config.serveStatic, false, `${name}: nginx serves /static`);
       assert.equal(config.port, 8000);
       assert.ok(compileAddressMatcher(config.trustedProxies)(nginxLikeAddress), `${name}: TRUSTED_PROXIES must include the compose network ${subnet}, where nginx is`);
     }
+  });
+
+  it('gives the database password and the API token as secret files, in no environment', () => {
+    for (const [name, svc] of Object.entries(services(compose))) {
+      const env = environment(map(svc, name), name);
+      for (const variable of ['POSTGRES_PASSWORD', 'API_TOKEN']) assert.equal(env[variable], undefined, `${name}: ${variable} would show in docker inspect; use ${variable}_FILE`);
+      if (env.DATABASE_URL !== undefined) assert.equal(new URL(env.DATABASE_URL).password, '', `${name}: no password in DATABASE_URL`);
+      const mounted = list(map(svc, name).secrets ?? [], `${name} secrets`).map((entry) => text(entry, `${name} secret`));
+      for (const [variable, value] of Object.entries(env)) {
+        const secretName = /^\/run\/secrets\/(.+)$/.exec(value)?.[1];
+        if (secretName !== undefined) assert.ok(mounted.includes(secretName), `${name}: ${variable} reads secret ${secretName}, which the service must list`);
+      }
+    }
+    for (const name of APP_SERVICES) assert.equal(loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).apiToken, undefined, 'the development token file is empty: DELETE stays disabled');
   });
 
   it('keeps PostgreSQL data in a named volume and checks it with pg_isready', () => {
@@ -199,7 +214,7 @@ describe('docker-compose.yml', () => {
   it('lists the app services, at their port, as nginx upstream servers', () => {
     const upstream = readFileSync(join(ROOT, 'proxy/compose/env/upstream.conf.template'), 'utf8');
     const servers = [...upstream.matchAll(/^server ([\w-]+):(\d+) /gm)].map((match) => `${match[1]}:${match[2]}`);
-    assert.deepEqual(servers, APP_SERVICES.map((name) => `${name}:${loadConfig(environment(service(compose, name), name)).port}`));
+    assert.deepEqual(servers, APP_SERVICES.map((name) => `${name}:${loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).port}`));
     // Resolved at run time through Docker's DNS: a recreated container has a new address.
     assert.match(upstream, /^resolver 127\.0\.0\.11 valid=5s ipv6=off;/m);
     assert.match(upstream, /^zone \S+ \d+k;/m);
