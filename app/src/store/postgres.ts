@@ -141,6 +141,14 @@ export interface PostgresStoreOptions {
  */
 const CLIENT_DEADLINE_MARGIN_MS = 1000;
 
+/**
+ * Connections opened before the process says it is ready, and kept however idle: on a busy host a
+ * new connection (TCP, authentication, a forked backend) took seconds, longer than the connect
+ * deadline, so a freshly started process or one after a quiet spell failed its first requests
+ * (seen in the compose and swarm suites during rolling updates, load average 11-30).
+ */
+const WARM_CONNECTIONS = 2;
+
 export class PostgresStore implements BookmarkStore {
   readonly engine = 'postgres';
   readonly #pool: Pool;
@@ -155,6 +163,7 @@ export class PostgresStore implements BookmarkStore {
     this.#pool = new Pool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
+      min: WARM_CONNECTIONS,
       // Without deadlines a database that is down or frozen makes every request (and /readyz)
       // wait forever: a refused connection fails at once, a silent one within these.
       connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
@@ -201,6 +210,17 @@ export class PostgresStore implements BookmarkStore {
       // A failed connection is destroyed, not reused: its transaction state is unknown.
       client.release(failed);
     }
+    await this.#warm();
+  }
+
+  /**
+   * Opens the pool's warm connections now, while the process is not yet ready (see
+   * WARM_CONNECTIONS). Best effort: one that cannot be opened in time is opened on demand later,
+   * as without warming.
+   */
+  async #warm(): Promise<void> {
+    const opened = await Promise.allSettled(Array.from({ length: WARM_CONNECTIONS }, () => this.#pool.connect()));
+    for (const result of opened) if (result.status === 'fulfilled') result.value.release();
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {

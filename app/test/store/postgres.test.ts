@@ -63,6 +63,22 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     assert.equal(conflicts.length, 9);
   });
 
+  test('opens its warm connections before it is ready, and keeps them while idle', async (t) => {
+    const applicationName = `linkyard-warm-${process.pid}-${Date.now()}`;
+    const url = new URL(testDatabaseUrl);
+    url.searchParams.set('application_name', applicationName);
+    const store = new PostgresStore({ connectionString: url.href, schema: freshSchema() });
+    t.after(() => store.close());
+    const connections = async () =>
+      (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows[0]?.n;
+    assert.equal(await connections(), 0);
+    await store.migrate();
+    assert.equal(await connections(), 2);
+    // pg's pool closes connections idle for 10 s, but never below its minimum.
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    assert.equal(await connections(), 2);
+  });
+
   test('rejects a schema name that is not a plain identifier', () => {
     assert.throws(() => new PostgresStore({ connectionString: testDatabaseUrl, schema: 'x; DROP TABLE y' }), /invalid schema/);
   });
