@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest, runLoad, type LoadResult } from '../stack/client.ts';
-import { APPS, BASE_URL, PUBLIC_URL, appProcessPid, logsOnFailure, nginxTrouble, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
+import { APPS, BASE_URL, PUBLIC_URL, appProcessPid, logsOnFailure, nginxTrouble, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
 import { docker, waitFor, writableK6Results } from './docker.ts';
 
 // Operating the compose stack while it serves: a rolling restart under k6 load, a crashed app
@@ -117,6 +117,47 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
       assert.notEqual(afterIds[app], before[app], `${app} was replaced by a new container`);
       assert.equal((await project.state(app)).health, 'healthy', `${app} is healthy`);
     }
+  });
+
+  it('answers within its deadlines while PostgreSQL is stopped (creates 503 with Retry-After, not ready), and every app recovers by itself once it starts', async (t) => {
+    const readyz = (app: string) =>
+      nodeIn(app, "const r = await fetch('http://127.0.0.1:8000/readyz'); console.log(r.status)").then((out) => Number(out.trim()));
+    const containersBefore = await appContainerIds();
+    await project.compose(['stop', 'postgres'], { timeoutMs: 60_000 });
+    try {
+      for (const app of APPS) {
+        await waitFor(`${app}'s /readyz to say 503 without its store`, 30_000, async () => ((await readyz(app)) === 503 ? true : undefined), 500);
+      }
+      // Each answer within the connect deadline (DATABASE_CONNECT_TIMEOUT_MS, 2 s) and margin: no hang.
+      for (let i = 0; i < 6; i++) {
+        const started = Date.now();
+        const created = await postJson('/api/bookmarks', { uri: `${PUBLIC_URL}/?outage=${i}`, name: `outage-${i}` });
+        const tookMs = Date.now() - started;
+        assert.equal(created.status, 503, created.body);
+        assert.match(created.body, /STORE_UNAVAILABLE/);
+        assert.ok(tookMs < 5000, `a create answered in ${tookMs} ms`);
+      }
+      const form = await httpRequest(`${BASE_URL}/`, {
+        method: 'POST',
+        body: 'longuri=http%3A%2F%2Flocalhost%3A8080%2F%3Fform&shortname=outage-form',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      assert.equal(form.status, 503);
+      assert.ok(form.headers['retry-after'], 'the form\'s 503 says when to retry');
+      assert.match(form.body, /outage-form/, 'the page keeps what was typed');
+    } finally {
+      await project.compose(['start', 'postgres'], { timeoutMs: 60_000 });
+    }
+    const outageEnded = Date.now();
+    await project.waitHealthy('postgres', 60_000);
+    for (const app of APPS) {
+      await waitFor(`${app}'s /readyz to say 200 again`, 30_000, async () => ((await readyz(app)) === 200 ? true : undefined), 250);
+    }
+    const created = await postJson('/api/bookmarks', { uri: `${PUBLIC_URL}/?after-outage`, name: 'after-outage' });
+    assert.equal(created.status, 201, created.body);
+    t.diagnostic(`every app ready and creating again ${Date.now() - outageEnded} ms after PostgreSQL was started (its own start included)`);
+    assert.deepEqual(await appContainerIds(), containersBefore, 'recovered without a restart or a new container');
+    assert.equal((await httpRequest(`${BASE_URL}/steady`)).status, 303, 'what was stored before is still there');
   });
 
   it('keeps every acknowledged bookmark, visits included, across `docker compose down` and `up`', async () => {
