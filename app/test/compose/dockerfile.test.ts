@@ -62,7 +62,7 @@ describe('Dockerfile', () => {
 
   it('starts the app with APP_MALLOC_ENV, as the launcher does', () => {
     for (const [name, value] of Object.entries(APP_MALLOC_ENV)) {
-      assert.ok(argsOf(runtime, 'ENV').some((args) => args === `${name}=${value}`), `ENV ${name}=${value}`);
+      assert.ok(argsOf(runtime, 'ENV').some((args) => args.split(/\s+/).includes(`${name}=${value}`)), `ENV ${name}=${value}`);
     }
   });
 
