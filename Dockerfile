@@ -25,6 +25,8 @@ RUN npm run build
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
+# Read by glibc at start-up only: APP_MALLOC_ENV (app/src/stack/app-process.ts) says why.
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 # Owned by root and read-only for the `node` user that runs the app: a compromised process cannot
 # rewrite its own code or dependencies.

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { siblingModule } from '../module-path.ts';
@@ -10,6 +11,25 @@ export interface PoolOptions {
   concurrentPerWorker: number;
   /** A thread with no check for this long is retired; the next check starts one again. */
   idleMs: number;
+}
+
+/**
+ * The check thread's heap. A target that makes a thread balloon kills that thread (and fails its
+ * checks), not the server: 32 MiB of old generation is twice the thread's live heap with 50 checks
+ * running. A 6 MiB young generation (2 MiB semi-spaces) is enough for checks' short-lived garbage.
+ */
+export const CHECK_THREAD_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 6 } as const;
+
+/**
+ * V8's heap flags are process-wide and win over a worker's resourceLimits: under APP_NODE_FLAGS
+ * (--max-old-space-size=128, --max-semi-space-size=4) the check thread got a 128 MiB old
+ * generation and 4 MiB semi-spaces instead of CHECK_THREAD_LIMITS, and its heap grew to ~40 MiB
+ * under a burst of creations. The main isolate's heap was sized from the flags at start-up and
+ * keeps that size; clearing them (0: unset) lets every thread started afterwards take its own.
+ */
+export function letThreadsTakeTheirHeapLimits(): void {
+  setFlagsFromString('--max-old-space-size=0');
+  setFlagsFromString('--max-semi-space-size=0');
 }
 
 /**
@@ -34,6 +54,7 @@ export class PoolEngine implements CheckEngine {
   constructor(options: CheckOptions, pool: PoolOptions) {
     this.#options = options;
     const slots = pool.workers * pool.concurrentPerWorker;
+    letThreadsTakeTheirHeapLimits();
     this.#pool = new Piscina<CheckTask, CheckResult>({
       filename: siblingModule('./worker', import.meta.url).href,
       minThreads: 0,
@@ -47,10 +68,7 @@ export class PoolEngine implements CheckEngine {
       maxQueue: slots,
       // Retiring a thread drops its keep-alive sockets too: after a quiet spell they would be stale.
       idleTimeout: pool.idleMs,
-      // A target that makes a thread balloon kills that thread (and fails its checks), not the server.
-      // 32 MiB is twice the worker's live heap with 50 checks running; a smaller limit also makes
-      // V8 grow the heap by smaller steps (the README's benchmark).
-      resourceLimits: { maxOldGenerationSizeMb: 32 },
+      resourceLimits: CHECK_THREAD_LIMITS,
     });
     // Emitted when a thread fails with no task to blame, e.g. the worker module does not load.
     this.#pool.on('error', () => {

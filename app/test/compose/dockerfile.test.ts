@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { APP_NODE_FLAGS } from '../../src/stack/app-process.ts';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../../src/stack/app-process.ts';
 import { startApp } from '../helpers.ts';
 import { ROOT, readDockerfileStages, type DockerfileStage } from './compose-files.ts';
 
@@ -58,6 +58,12 @@ describe('Dockerfile', () => {
   it('runs on Node 24 LTS, in production mode', () => {
     for (const stage of stages) assert.match(stage.from, /^node:24(\.\d+)*(-[a-z0-9.]+)?(@sha256:[0-9a-f]{64})?$/, `FROM ${stage.from}`);
     assert.ok(argsOf(runtime, 'ENV').some((args) => /^NODE_ENV[= ]production$/.test(args)));
+  });
+
+  it('starts the app with APP_MALLOC_ENV, as the launcher does', () => {
+    for (const [name, value] of Object.entries(APP_MALLOC_ENV)) {
+      assert.ok(argsOf(runtime, 'ENV').some((args) => args.split(/\s+/).includes(`${name}=${value}`)), `ENV ${name}=${value}`);
+    }
   });
 
   it('runs the app as the unprivileged node user, on port 8000, with node as the command', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { AppProcess } from '../../src/stack/app-process.ts';
+import { APP_MALLOC_ENV, AppProcess } from '../../src/stack/app-process.ts';
 import { freePort, tempDir } from '../helpers.ts';
 import { httpRequest, runLoad } from './client.ts';
 
@@ -24,6 +24,14 @@ async function startProcess(t: TestContext): Promise<{ app: AppProcess; dataDir:
   await app.start();
   return { app, dataDir, lines };
 }
+
+describe('AppProcess', () => {
+  it('starts the process with APP_MALLOC_ENV in its environment, where glibc reads it', async (t) => {
+    const { app } = await startProcess(t);
+    const environ = readFileSync(`/proc/${app.pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(APP_MALLOC_ENV)) assert.ok(environ.includes(`${name}=${value}`), `${name}=${value}`);
+  });
+});
 
 describe('AppProcess#replace', { timeout: 90_000 }, () => {
   it('starts the successor next to the running process, so the port answers every request throughout', async (t) => {
