@@ -20,6 +20,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# npm's scripts run through the wrapper that picks a recent enough Node (here the image's own).
+COPY scripts/with-node.sh ./scripts/
 COPY app/src ./app/src
 RUN npm run build
 
