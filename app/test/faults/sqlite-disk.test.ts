@@ -85,19 +85,28 @@ function checkRefusals(answers: readonly Answer[], words: RegExp): { refused: nu
   return { refused: refusals.length, message: refusals[0]?.message ?? '' };
 }
 
+/**
+ * The stack with its SQLite file on `mount`, a page for its checks to reach, and a cleanup that
+ * stops every stack started on the mount (the first and any after a repair) before releasing it.
+ */
+async function stackOnMount(t: TestContext, mount: { dir: string; release(): Promise<void> }) {
+  const stateDir = mkdtempSync(join(tmpdir(), 'linkyard-state-'));
+  const stacks: Stack[] = [];
+  t.after(async () => {
+    for (const stack of stacks) await stack.stop();
+    await mount.release();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+  const target = await startTarget(t, htmlPage('a page to bookmark'));
+  const dataDir = join(mount.dir, 'data');
+  const running = await startOn(stacks, dataDir, stateDir, target.url);
+  return { stacks, stateDir, target, dataDir, running };
+}
+
 describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
   test('disk full: creates answer 503, redirects go on, and once there is room again everything is written', { skip: mountSkip }, async (t) => {
     const mount = await mountTmpfs(16);
-    const stateDir = mkdtempSync(join(tmpdir(), 'linkyard-state-'));
-    const stacks: Stack[] = [];
-    t.after(async () => {
-      for (const stack of stacks) await stack.stop();
-      await mount.release();
-      rmSync(stateDir, { recursive: true, force: true });
-    });
-    const target = await startTarget(t, htmlPage('a page to bookmark'));
-    const dataDir = join(mount.dir, 'data');
-    const running = await startOn(stacks, dataDir, stateDir, target.url);
+    const { target, dataDir, running } = await stackOnMount(t, mount);
     const { stack } = running;
     const pidsBefore = stack.pids();
 
@@ -148,16 +157,7 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
 
   test('file system turned read-only: creates answer 503, redirects go on, nothing acknowledged is lost', { skip: ext4Skip }, async (t) => {
     const mount = await mountExt4Image(64);
-    const stateDir = mkdtempSync(join(tmpdir(), 'linkyard-state-'));
-    const stacks: Stack[] = [];
-    t.after(async () => {
-      for (const stack of stacks) await stack.stop();
-      await mount.release();
-      rmSync(stateDir, { recursive: true, force: true });
-    });
-    const target = await startTarget(t, htmlPage('a page to bookmark'));
-    const dataDir = join(mount.dir, 'data');
-    const running = await startOn(stacks, dataDir, stateDir, target.url);
+    const { stacks, stateDir, target, dataDir, running } = await stackOnMount(t, mount);
     const { stack } = running;
 
     let phase = 'before';
