@@ -29,8 +29,17 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   app.log.info('closed');
 });
 
+/**
+ * nginx opens connections to an app in bursts: every request in flight beyond its idle keepalive
+ * pool takes a new one. Past Node's default queue of 511 unaccepted connections, Linux drops the
+ * SYN and nginx's connect waits a second for the resend; two such timeouts within fail_timeout take
+ * the process out of rotation, and with every process out, nginx answers 502. Linux caps the queue
+ * at net.core.somaxconn (4096 by default since 5.4).
+ */
+const LISTEN_BACKLOG = 4096;
+
 // Fastify hands these options to Node's server.listen() as they are; its types lack reusePort.
-const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort };
+const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort, backlog: LISTEN_BACKLOG };
 await app.listen(listenOptions);
 // A supervisor that shares the port with a process being replaced (REUSE_PORT) cannot tell from
 // the port which one answers /readyz; this tells it (app/src/stack/app-process.ts). The store and

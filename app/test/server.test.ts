@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
@@ -106,6 +106,19 @@ describe('the server process', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const newSpace = Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(metrics)?.[1]);
     assert.ok(newSpace > 0 && newSpace <= 8 * 1024 * 1024, `new space ${newSpace} bytes`);
+  });
+
+  it('queues up to 4096 unaccepted connections (as net.core.somaxconn allows), not the 511 of Node, for the bursts nginx opens', async (t) => {
+    const port = await freePort();
+    const { child } = startServer(t, { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t) });
+    await waitReady(`http://127.0.0.1:${port}`);
+    // For a listening socket, ss reports the backlog the kernel took as Send-Q.
+    const ss = spawnSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+    assert.equal(ss.status, 0, ss.stderr);
+    const sendQ = Number(ss.stdout.trim().split(/\s+/)[2]);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    assert.equal(sendQ, Math.min(4096, somaxconn), ss.stdout);
+    child.kill('SIGTERM');
   });
 
   it('stops at start-up naming a bad variable', async () => {
