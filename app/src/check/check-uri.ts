@@ -5,6 +5,7 @@ import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
 import { TitleFinder } from './page-title.ts';
+import { isSelfLink } from './self-link.ts';
 import type { CheckFailure, CheckOptions, CheckRejected, CheckResult } from './types.ts';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -114,20 +115,28 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
   }
 }
 
-/** A URI under the service's own origin is fetched where the service reaches itself (selfVia). */
+/**
+ * A URI under the service's own origin, in any of its spellings (isSelfLink), is fetched where the
+ * service reaches itself (selfVia). So the connector only ever opens the configured address: a
+ * loopback alias is never dialled as itself (localhost may resolve to ::1, where another server
+ * could listen on the same port).
+ */
 function viaSelf(url: URL, options: CheckOptions): URL {
-  if (options.selfVia === options.selfOrigin || url.origin !== new URL(options.selfOrigin).origin) return url;
-  return new URL(`${url.pathname}${url.search}`, options.selfVia);
+  const via = new URL(options.selfVia);
+  if (url.origin === via.origin || !isSelfLink(url, options.selfOrigin)) return url;
+  return new URL(`${url.pathname}${url.search}`, via);
 }
 
 /**
  * The same rule the connector applies, judged before any socket is opened for an IP literal.
+ * The self-link (PUBLIC_URL, and its loopback spellings when it is on loopback) passes here;
+ * the connector lets through only the address viaSelf then fetches it at.
  * SELF_URL is a route, not a destination: the connector lets it through because the service's own
  * PUBLIC_URL is fetched there (viaSelf), but a bookmark to it (compose's http://nginx:8080/…)
  * leads people nowhere. Only PUBLIC_URL is the self-link; SELF_URL is a private address like any.
  */
 function refusedTarget(url: URL, options: CheckOptions): string | null {
-  if (options.allowPrivate || url.origin === new URL(options.selfOrigin).origin) return null;
+  if (options.allowPrivate || isSelfLink(url, options.selfOrigin)) return null;
   if (url.origin === new URL(options.selfVia).origin) {
     return `${url.host} is SELF_URL, the service's private route to itself, not a public address; bookmark ${options.selfOrigin} instead`;
   }

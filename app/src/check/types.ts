@@ -46,7 +46,7 @@ export interface CheckOptions {
   maxRedirects: number;
   maxBodyBytes: number;
   allowPrivate: boolean;
-  /** The service's own origin: always allowed, so a bookmark to the service itself works. */
+  /** The service's own origin: always allowed, so a bookmark to the service itself works (isSelfLink). */
   selfOrigin: string;
   /**
    * Where the check reaches that origin from inside (usually selfOrigin itself). In compose,
