@@ -204,6 +204,31 @@ for (const mode of ['pool', 'inline'] as const) {
       assert.equal(result.title, TITLE_TEXT);
     });
 
+    test('a loopback PUBLIC_URL is the self-link in its other loopback spellings, fetched at its own address', async (t) => {
+      // Another server on ::1 at the same port: an alias goes to PUBLIC_URL's address, never dialled as itself.
+      const impostor = await startTarget(t, '::1', self.port);
+      for (const uri of [`http://localhost:${self.port}/title`, `http://[::1]:${self.port}/title`, `http://LOCALHOST:${self.port}/redirect?to=%2Ftitle`]) {
+        const result = accepted(await checker.check(uri));
+        assert.equal(result.title, TITLE_TEXT, uri);
+        assert.equal(new URL(result.finalUri).host, new URL(uri).host, uri);
+      }
+      assert.equal(impostor.connections, 0);
+    });
+
+    test("other addresses at the self-link's port stay refused", async () => {
+      const uris = [
+        `https://localhost:${self.port}/title`,
+        `http://127.0.0.2:${self.port}/title`,
+        `http://[::ffff:127.0.0.1]:${self.port}/title`,
+        `http://10.0.0.1:${self.port}/title`,
+      ];
+      for (const uri of uris) {
+        const result = rejected(await checker.check(uri));
+        assert.equal(result.reason, 'forbidden_address', uri);
+        assert.match(result.detail, /not a public address$/, uri);
+      }
+    });
+
     test('a redirect from an allowed origin to a private one is refused at that hop', async () => {
       for (const to of [`${other.origin}/title`, `http://localhost:${other.port}/title`, `${v6.origin}/`]) {
         const result = rejected(await checker.check(`${self.origin}/redirect?to=${encodeURIComponent(to)}`));
@@ -240,6 +265,28 @@ for (const mode of ['pool', 'inline'] as const) {
       const redirected = accepted(await checker.check(`${publicOrigin}/absolute-redirect`));
       assert.equal(redirected.finalUri, `${publicOrigin}/title`);
       assert.equal(redirected.redirects, 1);
+    });
+
+    test('a public PUBLIC_URL has no loopback aliases: localhost at its port is a private address', async () => {
+      const before = route.requests.length;
+      for (const uri of ['http://localhost:8080/title', `http://localhost:${route.port}/title`, `http://[::1]:${route.port}/title`]) {
+        const result = rejected(await checker.check(uri));
+        assert.equal(result.reason, 'forbidden_address', uri);
+        assert.match(result.detail, /not a public address$/, uri);
+      }
+      assert.deepEqual(route.requests.slice(before), []);
+    });
+
+    test('under a loopback PUBLIC_URL, its 127.0.0.1 spelling is fetched through SELF_URL too, asking for the host as spelled', async (t) => {
+      const port = await closedPort();
+      const loopback = createChecker(
+        checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: `http://localhost:${port}`, SELF_URL: route.origin }),
+      );
+      t.after(() => loopback.close());
+      const before = route.requests.length;
+      const result = accepted(await loopback.check(`http://127.0.0.1:${port}/absolute-redirect`));
+      assert.equal(result.finalUri, `http://127.0.0.1:${port}/title`);
+      assert.deepEqual(route.requests.slice(before), ['/absolute-redirect', '/title']);
     });
 
     test('SELF_URL itself is a route, not a destination: refused as a private address, never requested', async () => {
