@@ -96,10 +96,37 @@ describe('the app as a whole', () => {
     assert.equal(response.status, 303);
     assert.equal((await fetch(`${publicUrl.href}me`, { redirect: 'manual' })).headers.get('location'), publicUrl.href);
 
-    // Another loopback address is still refused while private targets are off.
+    // As a person types it: localhost is the same loopback address, so the same self-link.
+    for (const [longuri, shortname] of [[`http://localhost:${port}/`, 'me-typed'], [`http://localhost:${port}/me`, 'me-path']] as const) {
+      const typed = await fetch(`${publicUrl.href}`, { method: 'POST', redirect: 'manual', ...form({ longuri, shortname }) });
+      assert.equal(typed.status, 303, longuri);
+      assert.equal((await fetch(`${publicUrl.href}${shortname}`, { redirect: 'manual' })).headers.get('location'), longuri);
+    }
+
+    // Another loopback address is still refused while private targets are off, in either spelling.
     const other = await startTarget(t, htmlPage('x'));
-    const refused = await fetch(`${publicUrl.href}`, { method: 'POST', ...form({ longuri: `${other.url}/`, shortname: 'other' }) });
-    assert.equal(refused.status, 404);
+    const otherPort = new URL(other.url).port;
+    for (const longuri of [`${other.url}/`, `http://localhost:${otherPort}/`, `http://10.0.0.1:${port}/`]) {
+      const refused = await fetch(`${publicUrl.href}`, { method: 'POST', ...form({ longuri, shortname: 'other' }) });
+      assert.equal(refused.status, 404, longuri);
+    }
+  });
+
+  it('takes 127.0.0.1 and [::1] for its own address when PUBLIC_URL says localhost', async (t) => {
+    const port = await freePort();
+    const publicUrl = new URL(`http://localhost:${port}/`);
+    const app = await buildApp(testConfig({ port, publicUrl, dataDir: tempDir(t), check: { allowPrivate: false } }));
+    t.after(() => app.close());
+    await app.listen({ port, host: '127.0.0.1' });
+    // The app listens on 127.0.0.1 only: [::1] is fetched at PUBLIC_URL's address, not dialled.
+    for (const [uri, name] of [[`http://127.0.0.1:${port}/healthz`, 'v4'], [`http://[::1]:${port}/healthz`, 'v6']] as const) {
+      const created = await fetch(`http://127.0.0.1:${port}/api/bookmarks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri, name }),
+      });
+      assert.equal(created.status, 201, `${uri}: ${await created.text()}`);
+    }
   });
 
   it('checks its own public URL where SELF_URL says it reaches itself (compose: through nginx)', async (t) => {
@@ -113,6 +140,20 @@ describe('the app as a whole', () => {
     const response = await fetch(selfUrl, { method: 'POST', redirect: 'manual', ...form({ longuri: `${publicUrl.href}healthz`, shortname: 'home' }) });
     assert.equal(response.status, 303);
     assert.equal((await fetch(`${selfUrl.href}home`, { redirect: 'manual' })).headers.get('location'), `${publicUrl.href}healthz`);
+  });
+
+  it('takes no loopback address for its own when PUBLIC_URL is a public name, even at its port', async (t) => {
+    const port = await freePort();
+    const publicUrl = new URL(`http://links.linkyard.invalid:${port}/`);
+    const selfUrl = new URL(`http://127.0.0.1:${port}/`);
+    const app = await buildApp(testConfig({ port, publicUrl, selfUrl, dataDir: tempDir(t), check: { allowPrivate: false } }));
+    t.after(() => app.close());
+    await app.listen({ port, host: '127.0.0.1' });
+    // The app answers there, but whoever follows a bookmark to localhost reaches their own machine.
+    for (const longuri of [`http://localhost:${port}/healthz`, `http://[::1]:${port}/healthz`]) {
+      const refused = await fetch(selfUrl, { method: 'POST', ...form({ longuri, shortname: 'local' }) });
+      assert.equal(refused.status, 404, longuri);
+    }
   });
 
   it('answers 503 with Retry-After when the check queue is full', async (t) => {

@@ -114,6 +114,13 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal(redirect.status, 303);
     assert.equal(new URL(String(redirect.headers.location)).origin, stack.url);
 
+    // PUBLIC_URL says 127.0.0.1; a person at the machine types localhost, any path under it.
+    const port = new URL(stack.url).port;
+    for (const [longuri, shortname] of [[`http://localhost:${port}/`, 'typed'], [`http://localhost:${port}/self`, 'typed-path']] as const) {
+      const typed = await httpRequest(`${stack.url}/`, formPost({ longuri, shortname }));
+      assert.equal(typed.status, 303, `${longuri}: ${typed.body}`);
+    }
+
     // An app process is on 127.0.0.1 too, but is not the public URL: the check refuses it.
     const other = await httpRequest(`${stack.url}/`, formPost({ longuri: `${stack.appUrls[0]}/`, shortname: 'private' }));
     assert.ok(other.status >= 400 && other.status < 500, `refused, got ${other.status}`);
