@@ -9,7 +9,7 @@ import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { peakRssBytes, rssBytes, trackRssSplit } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
 import { startSteadyCreations } from './bench/steady-creations.ts';
-import { startSlowChecks } from './bench/slow-checks.ts';
+import { majorGcs, startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 import { parsePrometheusText, sumOf } from './prometheus.ts';
@@ -148,16 +148,20 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   };
   /** Redirect latency without, then with, slow checks in flight on the same stack. */
   const slowChecks = async (target: Target, mode: 'pool' | 'inline'): Promise<SlowChecksResult> => {
+    const gcsAtStart = await majorGcs(target.metricsUrls);
     const without = await measure(`${mode}: redirects, no checks`, target.url, shorter, redirects);
+    const majorGcsWithout = (await majorGcs(target.metricsUrls)) - gcsAtStart;
     const slowTarget = await startSlowTarget(options.slowTargetDelayMs);
     try {
       const checks = await startSlowChecks({ appUrls: target.appUrls, metricsUrls: target.metricsUrls, slowTarget, count: options.slowChecks, tag: mode });
       progress.log(`${mode}: ${checks.reported} checks running or queued; the apps' in-flight gauges say ${checks.gauge}`);
+      const gcsBefore = await majorGcs(target.metricsUrls);
       const withChecks = await measure(`${mode}: redirects, ${options.slowChecks} slow checks`, target.url, shorter, redirects, false);
+      const majorGcsWith = (await majorGcs(target.metricsUrls)) - gcsBefore;
       // Closing the slow site fails every waiting check at once, so the creations are answered.
       await slowTarget.close();
       const creationStatuses = await checks.settle();
-      return { without, with: withChecks, checksReported: checks.reported, inFlightGauge: checks.gauge, creationStatuses };
+      return { without, with: withChecks, checksReported: checks.reported, inFlightGauge: checks.gauge, creationStatuses, majorGcs: { without: majorGcsWithout, with: majorGcsWith } };
     } finally {
       await slowTarget.close();
     }

@@ -46,6 +46,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     // Requests parked on I/O are what the in-flight gauge does see.
     assert.ok(run.inFlightGauge >= 10, `${mode}: gauge ${run.inFlightGauge}`);
     assert.equal(Object.values(run.creationStatuses).reduce((a, b) => a + b, 0), 10, 'every creation answered');
+    for (const gcs of [run.majorGcs.without, run.majorGcs.with]) assert.ok(Number.isInteger(gcs) && gcs >= 0, `${mode}: full GCs ${gcs}`);
   }
   for (const create of [result.create.pool, result.create.inline]) {
     assert.ok((create.statuses['201'] ?? 0) > 0, `${create.name}: bookmarks were created`);

@@ -76,3 +76,16 @@ async function checksReported(metricsUrls: readonly string[]): Promise<{ reporte
   }
   return { reported, gauge };
 }
+
+/**
+ * Full (mark-compact) GCs the apps have run so far (prom-client's nodejs_gc_duration_seconds, kind
+ * "major"): read before and after a leg, the difference says whether its garbage died young.
+ */
+export async function majorGcs(metricsUrls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of metricsUrls) {
+    const response = await request(url);
+    total += sumOf(parsePrometheusText(await response.body.text()), 'nodejs_gc_duration_seconds_count', (labels) => labels.kind === 'major');
+  }
+  return total;
+}

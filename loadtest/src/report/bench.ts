@@ -19,6 +19,8 @@ export interface SlowChecksResult {
   /** Σ http_requests_in_flight meanwhile: here the gauge sees them, since they wait on I/O. */
   inFlightGauge: number;
   creationStatuses: Record<string, number>;
+  /** Full GCs the apps ran during each leg: garbage that outlives the nursery shows here. */
+  majorGcs: { without: number; with: number };
 }
 
 export interface HeavyChecksResult {
@@ -136,7 +138,7 @@ export function benchReport(result: BenchResult): Report {
   ];
   const checkRows: Row[] = (['pool', 'inline'] as const).flatMap((mode) => {
     const run = slowChecks[mode];
-    const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}`;
+    const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}; full GCs ${run.majorGcs.without} → ${run.majorGcs.with}`;
     return [legRow({ ...run.without, name: `${mode}: without checks` }, ['']), legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note])];
   });
   const statusList = (statuses: Record<string, number>) => Object.entries(statuses).map(([s, c]) => `${s}: ${c}`).join(', ');
@@ -213,7 +215,7 @@ ${markdownTable(header(''), throughputRows)}
 
 ## Redirects while slow URI checks are in flight
 
-${options.slowChecks} bookmark creations, each waiting on a check of a local site that answers after ${options.slowTargetDelayMs / 1000} s, are put in flight (sent to the app processes directly, round-robin: nginx's per-client burst limit would refuse most of 200 at once), then redirects are measured again through nginx on the same stack. "gauges" is Σ http_requests_in_flight meanwhile: requests parked on I/O are the ones a scrape can see. \`CHECK_MODE=pool\` runs checks on worker threads (piscina), \`inline\` on the request thread.
+${options.slowChecks} bookmark creations, each waiting on a check of a local site that answers after ${options.slowTargetDelayMs / 1000} s, are put in flight (sent to the app processes directly, round-robin: nginx's per-client burst limit would refuse most of 200 at once), then redirects are measured again through nginx on the same stack. "gauges" is Σ http_requests_in_flight meanwhile: requests parked on I/O are the ones a scrape can see. "full GCs" is how many mark-compacts the apps ran in the leg without checks and in the leg with them (prom-client's \`nodejs_gc_duration_seconds\`, kind major): garbage that outlives the nursery shows there. \`CHECK_MODE=pool\` runs checks on worker threads (piscina), \`inline\` on the request thread.
 
 ${markdownTable(header(''), checkRows)}
 
