@@ -13,7 +13,7 @@ import { majorGcs, startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
 import { parsePrometheusText, sumOf } from './prometheus.ts';
-import { benchReport, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from './report/bench.ts';
+import { benchReport, checkLegSeconds, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { RESULTS_DIR, writeResults } from './report/write.ts';
 import { runInfo } from './run-info.ts';
 import { openTarget, shortNames, type Target } from './target.ts';
@@ -62,17 +62,19 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const started = performance.now();
   const run = runInfo();
   const warmup = Math.max(1, Math.round(options.durationSeconds / 5));
-  const shorter = Math.max(1, options.durationSeconds * 0.8);
+  const shorter = checkLegSeconds(options.durationSeconds);
   const names = Array.from({ length: 100 }, (_, i) => `bench-${i}`);
   const redirects: WrkRequest[] = names.map((name) => ({ method: 'GET', path: `/${name}` }));
 
-  const measure = async (label: string, url: string, seconds: number, requests: WrkRequest[], warm = true): Promise<Leg> => {
-    if (warm) await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
+  const measure = async (label: string, url: string, seconds: number, requests: WrkRequest[]): Promise<Leg> => {
+    await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
     const legStarted = performance.now();
     progress.every(() => `${label}: ${((performance.now() - legStarted) / 1000).toFixed(0)} of ${seconds} s`);
     try {
       const runnable = sampleRunnableTasks();
-      const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS));
+      // An odd count, so the median is one slice's figure: of four, two stalled slices of the
+      // shorter legs decided the mean of the middle two.
+      const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS)) | 1;
       const results: WrkResult[] = [];
       for (let i = 0; i < slices; i++) {
         results.push(await wrk({ url, connections: options.connections, durationSeconds: seconds / slices, requests }));
@@ -156,7 +158,9 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       const checks = await startSlowChecks({ appUrls: target.appUrls, metricsUrls: target.metricsUrls, slowTarget, count: options.slowChecks, tag: mode });
       progress.log(`${mode}: ${checks.reported} checks running or queued; the apps' in-flight gauges say ${checks.gauge}`);
       const gcsBefore = await majorGcs(target.metricsUrls);
-      const withChecks = await measure(`${mode}: redirects, ${options.slowChecks} slow checks`, target.url, shorter, redirects, false);
+      // Warmed up as every leg is: the check thread has just started for these checks (its start
+      // is measured on its own, below), and the question is the tail while they wait.
+      const withChecks = await measure(`${mode}: redirects, ${options.slowChecks} slow checks`, target.url, shorter, redirects);
       const majorGcsWith = (await majorGcs(target.metricsUrls)) - gcsBefore;
       // Closing the slow site fails every waiting check at once, so the creations are answered.
       await slowTarget.close();

@@ -11,6 +11,11 @@ export interface Leg extends WrkResult {
   runnableTasks?: number;
 }
 
+/** The legs on the check-mode stacks are shorter: those stacks run four legs each. */
+export function checkLegSeconds(durationSeconds: number): number {
+  return Math.max(1, durationSeconds * 0.8);
+}
+
 export interface SlowChecksResult {
   without: Leg;
   with: Leg;
@@ -192,7 +197,7 @@ export function benchReport(result: BenchResult): Report {
   const header = (extra: string): Row => [...LEG_HEADER, extra];
   const markdown = `# Bench: where the time goes on the hot path
 
-\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg after a warm-up, run as slices of 2 s whose p50/p99 are the median of the slices' (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all.
+\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg (the legs on the check-mode stacks ${checkLegSeconds(options.durationSeconds)} s) after a warm-up, run as an odd number of slices of about 2 s whose p50/p99 are the median slice's (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all.
 
 ## Targets
 
