@@ -181,7 +181,9 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     const app2 = servers.app2!;
     draining.add('app2');
     const drained = stopAcceptingAndDrain(app2, 10_000);
-    await traffic(drained);
+    // At least a second of traffic: when nginx's first requests happen to use every connection it
+    // held to app2, each answered `Connection: close`, the drain is over within milliseconds.
+    await traffic(Promise.all([drained, sleep(1000)]));
     assert.equal(await drained, 0, 'nginx closed every connection it held to app2 (its keepalive_timeout) before the drain ran out');
     assert.deepEqual(failures, [], `nginx's error log:\n${stderr}`);
     assert.ok(answered > 20, `steady traffic: ${answered} answered`);
