@@ -169,3 +169,17 @@ export function run(
     });
   });
 }
+
+/**
+ * Every service's output is kept by Docker's json-file driver within three files of 10 MB: nginx
+ * writes its access log there, a line a request, and the driver keeps everything by default.
+ */
+export function assertBoundedLogs(file: YamlMap): void {
+  for (const [name, svc] of Object.entries(services(file))) {
+    const logging = map(map(svc, `service ${name}`).logging, `${name}: logging`);
+    assert.equal(logging.driver, 'json-file', `${name}: logging driver`);
+    const options = map(logging.options, `${name}: logging options`);
+    assert.equal(options['max-size'], '10m', `${name}: max-size`);
+    assert.equal(options['max-file'], '3', `${name}: max-file`);
+  }
+}

@@ -8,6 +8,7 @@ import { compileAddressMatcher } from '../../src/trusted-proxies.ts';
 import { tempDir } from '../helpers.ts';
 import {
   APP_SERVICES,
+  assertBoundedLogs,
   ROOT,
   durationMs,
   environment,
@@ -73,6 +74,10 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(environment(fromCompose, name), environment(service(compose, name), name), `${name}: variables interpolate as these tests assume`);
       assert.equal(fromCompose.image, service(compose, name).image);
     }
+  });
+
+  it("bounds every service's log: json-file, three files of 10 MB at most", () => {
+    assertBoundedLogs(compose);
   });
 
   it('has the nginx, three app, postgres and k6 services', () => {

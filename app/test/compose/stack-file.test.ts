@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { compileAddressMatcher } from '../../src/trusted-proxies.ts';
 import {
   APP_SERVICES,
+  assertBoundedLogs,
   ROOT,
   durationMs,
   environment,
@@ -168,6 +169,10 @@ describe('docker-stack.yml', () => {
     assert.ok('postgres-data' in map(stack.volumes, 'volumes'));
     // The healthcheck over TCP, as in compose.
     assert.deepEqual(service(stack, 'postgres').healthcheck, service(compose, 'postgres').healthcheck);
+  });
+
+  it("bounds every task's log on its node as docker-compose.yml does", () => {
+    assertBoundedLogs(stack);
   });
 
   it('keeps every service under docker-compose.yml\'s names', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { formPost, httpRequest } from '../stack/client.ts';
 import { APPS, BASE_URL, PUBLIC_URL, SERVICES, logsOnFailure, nginxTrouble, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
-import { writableK6Results } from './docker.ts';
+import { runChecked, writableK6Results } from './docker.ts';
 
 // The compose stack as a user runs it: `docker compose up --wait` on the project's own
 // docker-compose.yml (nginx, app1–3, PostgreSQL), from nothing, then real HTTP to nginx on
@@ -81,6 +81,9 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
       assert.equal(state.status, 'running', `${service} is running`);
       assert.equal(state.health, 'healthy', `${service} is healthy`);
       assert.equal(state.restartCount, 0, `${service} started once`);
+      // The engine took the compose file's bound on the container's log (nginx's access log is there).
+      const logConfig = JSON.parse(await runChecked('docker', ['inspect', '--format', '{{json .HostConfig.LogConfig}}', await project.containerId(service)])) as { Type: string; Config: Record<string, string> };
+      assert.deepEqual(logConfig, { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } }, `${service}: its log is bounded`);
     }
   });
 
