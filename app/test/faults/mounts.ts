@@ -103,8 +103,11 @@ export function fillUp(file: string): number {
 export interface Ext4Mount extends TestMount {
   /** What ext4 does on an error with errors=remount-ro: the file system turns read-only at once, for every open file too. */
   breakIt(): void;
-  /** Unmounts, repairs (e2fsck) and mounts the image again, as an operator would after such an error. */
-  repair(): Promise<void>;
+  /**
+   * Unmounts, repairs (e2fsck) and mounts the image again, as an operator would after such an
+   * error. Resolves to what e2fsck printed.
+   */
+  repair(): Promise<string>;
 }
 
 export async function mountExt4Image(sizeMiB: number): Promise<Ext4Mount> {
@@ -130,10 +133,12 @@ export async function mountExt4Image(sizeMiB: number): Promise<Ext4Mount> {
     repair: async () => {
       await run('umount', [dir]);
       // Exit status 1 means "errors corrected", which is what is expected after breakIt().
-      await run('e2fsck', ['-f', '-y', image]).catch((error: { code?: number }) => {
+      const checked = await run('e2fsck', ['-f', '-y', image]).catch((error: { code?: number; stdout?: string }) => {
         if (error.code !== 1) throw error;
+        return { stdout: error.stdout ?? '' };
       });
       await mount();
+      return checked.stdout;
     },
   };
 }

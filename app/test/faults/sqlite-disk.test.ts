@@ -183,10 +183,18 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     // An ext4 error needs the operator: every process stops, the file system is checked and
     // mounted again. Then the file must be whole, and every acknowledged bookmark in it.
     await stack.stop();
-    await mount.repair();
+    const fsck = await mount.repair();
+    t.diagnostic(`e2fsck: ${fsck.trim().split('\n').join(' | ')}`);
+    const ackedAfter = load.answers.filter((answer) => (answer.status === 303 || answer.status === 201) && answer.what !== 'redirect' && answer.at >= brokeAt);
+    t.diagnostic(`creates acknowledged after the fault was injected: ${ackedAfter.length}${ackedAfter.length > 0 ? ` (the last ${Math.max(...ackedAfter.map((answer) => answer.at - brokeAt))} ms after it)` : ''}`);
     const { integrity, rows } = inspect(join(dataDir, 'linkyard.sqlite'));
     assert.equal(integrity, 'ok');
-    assert.deepEqual(load.acknowledged.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri), []);
+    const lost = load.acknowledged.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri);
+    const answeredAt = (name: string): string => {
+      const answer = load.answers.find((candidate) => candidate.name === name);
+      return answer === undefined ? '?' : `${answer.at - brokeAt} ms after the fault, after ${answer.ms.toFixed(1)} ms`;
+    };
+    assert.deepEqual(lost, [], `acknowledged, then missing: ${lost.map(({ name }) => `${name} (answered ${answeredAt(name)})`).join(', ')}`);
     // Visits counted while nothing could be written die with the processes: at most those since
     // the last flush before the fault (two intervals, for a flush the event loop ran late). None
     // is counted twice.
