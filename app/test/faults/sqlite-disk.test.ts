@@ -189,8 +189,8 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     assert.equal(integrity, 'ok');
     // Every bookmark acknowledged before the fault is there. ext4 aborts its journal at the error
     // and turns read-only ~15 ms later: a commit in between can be acknowledged (fdatasync reports
-    // success) and still be gone after e2fsck, with the aborted journal that held its WAL's new
-    // size. Those are reported, not required: 3 runs of 36 lost the one create acknowledged
+    // success) and still be gone after e2fsck (most likely its WAL append: the file's new size was
+    // in the aborted journal). Those are reported, not required: 3 runs of 36 lost the one create acknowledged
     // 12–18 ms after the injection; none acknowledged before it was ever lost.
     const answerOf = (name: string) => load.answers.find((candidate) => candidate.name === name);
     const before = load.acknowledged.filter(({ name }) => (answerOf(name)?.at ?? Number.POSITIVE_INFINITY) < brokeAt);
