@@ -12,10 +12,11 @@ import { startSteadyCreations } from './bench/steady-creations.ts';
 import { majorGcs, startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';
-import { parsePrometheusText, sumOf } from './prometheus.ts';
+import { sumOf } from './prometheus.ts';
 import { benchReport, checkLegSeconds, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from './report/bench.ts';
 import { RESULTS_DIR, writeResults } from './report/write.ts';
 import { runInfo } from './run-info.ts';
+import { scrapeSamples } from './scrape.ts';
 import { openTarget, shortNames, type Target } from './target.ts';
 import { makeTestCa } from './test-ca.ts';
 
@@ -272,8 +273,7 @@ function median(values: readonly number[]): number {
 
 /** Check worker threads an app reports alive (linkyard_check_threads). */
 async function checkThreads(metricsUrl: string): Promise<number> {
-  const response = await request(metricsUrl);
-  return sumOf(parsePrometheusText(await response.body.text()), 'linkyard_check_threads');
+  return sumOf(await scrapeSamples(metricsUrl), 'linkyard_check_threads');
 }
 
 function parseBenchArgs(args: string[]) {

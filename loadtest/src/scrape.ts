@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { appCounters, parsePrometheusText, type AppCounters } from './prometheus.ts';
+import { appCounters, parsePrometheusText, type AppCounters, type Sample } from './prometheus.ts';
 import { parseStubStatus, type StubStatus } from './stub-status.ts';
 
 /**
@@ -21,8 +21,13 @@ async function getText(url: string): Promise<string> {
   return text;
 }
 
+/** Every sample one app's /metrics holds now. */
+export async function scrapeSamples(metricsUrl: string): Promise<Sample[]> {
+  return parsePrometheusText(await getText(metricsUrl));
+}
+
 export async function scrapeApp(metricsUrl: string): Promise<AppCounters> {
-  return appCounters(parsePrometheusText(await getText(metricsUrl)));
+  return appCounters(await scrapeSamples(metricsUrl));
 }
 
 export function scrapeApps(metricsUrls: readonly string[]): Promise<AppCounters[]> {

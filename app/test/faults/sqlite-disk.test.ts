@@ -192,7 +192,8 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     // success) and still be gone after e2fsck (most likely its WAL append: the file's new size was
     // in the aborted journal). Those are reported, not required: 3 runs of 36 lost the one create acknowledged
     // 12–18 ms after the injection; none acknowledged before it was ever lost.
-    const answerOf = (name: string) => load.answers.find((candidate) => candidate.name === name);
+    const createAnswers = new Map(load.answers.filter((answer) => answer.what === 'form' || answer.what === 'api').map((answer) => [answer.name, answer]));
+    const answerOf = (name: string) => createAnswers.get(name);
     const before = load.acknowledged.filter(({ name }) => (answerOf(name)?.at ?? Number.POSITIVE_INFINITY) < brokeAt);
     const during = load.acknowledged.filter((acknowledged) => !before.includes(acknowledged));
     const missing = (list: typeof load.acknowledged) => list.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri);

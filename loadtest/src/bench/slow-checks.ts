@@ -1,6 +1,7 @@
 import { Agent, request } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parsePrometheusText, sumOf } from '../prometheus.ts';
+import { sumOf } from '../prometheus.ts';
+import { scrapeSamples } from '../scrape.ts';
 import type { CheckTarget } from '../check-targets.ts';
 
 /**
@@ -69,8 +70,7 @@ async function checksReported(metricsUrls: readonly string[]): Promise<{ reporte
   let reported = 0;
   let gauge = 0;
   for (const url of metricsUrls) {
-    const response = await request(url);
-    const samples = parsePrometheusText(await response.body.text());
+    const samples = await scrapeSamples(url);
     reported += sumOf(samples, 'linkyard_checks_running') + sumOf(samples, 'linkyard_check_queue_depth');
     gauge += sumOf(samples, 'http_requests_in_flight') - 1;
   }
@@ -84,8 +84,7 @@ async function checksReported(metricsUrls: readonly string[]): Promise<{ reporte
 export async function majorGcs(metricsUrls: readonly string[]): Promise<number> {
   let total = 0;
   for (const url of metricsUrls) {
-    const response = await request(url);
-    total += sumOf(parsePrometheusText(await response.body.text()), 'nodejs_gc_duration_seconds_count', (labels) => labels.kind === 'major');
+    total += sumOf(await scrapeSamples(url), 'nodejs_gc_duration_seconds_count', (labels) => labels.kind === 'major');
   }
   return total;
 }
