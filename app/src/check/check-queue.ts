@@ -3,7 +3,10 @@ import type { CheckResult, UriChecker } from './types.ts';
 
 /** Where checks run: worker threads (the pool) or the request thread (inline). */
 export interface CheckEngine {
-  /** Runs one check in a slot; rejects only when `signal` aborts. */
+  /**
+   * Runs one check in a slot; rejects only when `signal` aborts, or with
+   * DomainError('CHECKS_UNAVAILABLE') when no check can run at all (no thread could start).
+   */
   run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult>;
   /** False once the engine has failed (a worker module that does not load). */
   readonly healthy: boolean;

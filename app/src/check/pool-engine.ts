@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { DomainError } from '../errors.ts';
 import { siblingModule } from '../module-path.ts';
 import type { CheckEngine } from './check-queue.ts';
 import type { CheckTask } from './worker.ts';
@@ -11,7 +12,16 @@ export interface PoolOptions {
   concurrentPerWorker: number;
   /** A thread with no check for this long is retired; the next check starts one again. */
   idleMs: number;
+  /** The check threads' heap limits; CHECK_THREAD_LIMITS unless a test needs a thread that cannot start. */
+  threadLimits?: { maxOldGenerationSizeMb: number; maxYoungGenerationSizeMb: number };
 }
+
+/**
+ * How long past its own deadline a check may take before the caller stops waiting for its thread:
+ * a thread starts in 0.1–0.25 s (the README's benchmark), and the in-task deadline ends every check
+ * that did start. Past this, the thread never started or is wedged.
+ */
+export const THREAD_GRACE_MS = 2_000;
 
 /**
  * The check thread's heap. A target that makes a thread balloon kills that thread (and fails its
@@ -47,15 +57,23 @@ export function letThreadsTakeTheirHeapLimits(): void {
  * the thread's start-up (the README's benchmark measures it).
  */
 export class PoolEngine implements CheckEngine {
-  readonly #pool: Piscina<CheckTask, CheckResult>;
+  #pool: Piscina<CheckTask, CheckResult>;
   readonly #options: CheckOptions;
-  #failed = false;
+  readonly #poolOptions: PoolOptions;
+  /** Why the last thread failed to start; cleared when a thread answers a check again. */
+  #startFailure: Error | undefined;
 
   constructor(options: CheckOptions, pool: PoolOptions) {
     this.#options = options;
-    const slots = pool.workers * pool.concurrentPerWorker;
+    this.#poolOptions = pool;
     letThreadsTakeTheirHeapLimits();
-    this.#pool = new Piscina<CheckTask, CheckResult>({
+    this.#pool = this.#newPool();
+  }
+
+  #newPool(): Piscina<CheckTask, CheckResult> {
+    const pool = this.#poolOptions;
+    const slots = pool.workers * pool.concurrentPerWorker;
+    const piscina = new Piscina<CheckTask, CheckResult>({
       filename: siblingModule('./worker', import.meta.url).href,
       minThreads: 0,
       maxThreads: pool.workers,
@@ -68,17 +86,25 @@ export class PoolEngine implements CheckEngine {
       maxQueue: slots,
       // Retiring a thread drops its keep-alive sockets too: after a quiet spell they would be stale.
       idleTimeout: pool.idleMs,
-      resourceLimits: CHECK_THREAD_LIMITS,
+      resourceLimits: pool.threadLimits ?? CHECK_THREAD_LIMITS,
     });
-    // Emitted when a thread fails with no task to blame, e.g. the worker module does not load.
-    this.#pool.on('error', () => {
-      this.#failed = true;
+    // Emitted when a thread fails with no task to blame: it died starting (its module does not
+    // load, its heap limit is too small to load it). piscina then starts no thread again and keeps
+    // the checks handed to it queued for good, so a pool with no thread left is replaced: the
+    // checks it held are answered at once, and the next check tries a new thread.
+    piscina.on('error', (error: unknown) => {
+      if (piscina !== this.#pool) return;
+      this.#startFailure = error instanceof Error ? error : new Error(String(error));
+      if (piscina.threads.length > 0) return;
+      this.#pool = this.#newPool();
+      piscina.destroy().catch(() => {});
     });
+    return piscina;
   }
 
-  /** Retired threads are not a failure: the next check starts one. */
+  /** Retired threads are not a failure: the next check starts one. A thread that cannot start is. */
   get healthy(): boolean {
-    return !this.#failed;
+    return this.#startFailure === undefined;
   }
 
   get threads(): number {
@@ -94,11 +120,27 @@ export class PoolEngine implements CheckEngine {
     const channel = signal === undefined ? undefined : new MessageChannel();
     const cancel = (): void => channel?.port1.postMessage('cancel');
     signal?.addEventListener('abort', cancel, { once: true });
+    // piscina's own abort: drops a task still waiting for its thread, or ends the thread of one
+    // that outlived its deadline by THREAD_GRACE_MS (a wedged thread; its other checks go with it).
+    const threadDeadline = AbortSignal.timeout(this.#options.timeoutMs + THREAD_GRACE_MS);
     try {
       const task: CheckTask = { uri, options: this.#options, ...(channel && { cancel: channel.port2 }) };
-      return await this.#pool.run(task, channel && { transferList: [channel.port2] });
+      const transferList = channel && [channel.port2];
+      const result = await this.#pool.run(task, { signal: threadDeadline, ...(transferList && { transferList }) });
+      this.#startFailure = undefined;
+      return result;
     } catch (error) {
       signal?.throwIfAborted();
+      if (this.#startFailure !== undefined) {
+        throw new DomainError('CHECKS_UNAVAILABLE', 'URI checks are unavailable right now (no check thread could start); try again shortly.', {
+          retryAfter: Math.max(1, Math.ceil(this.#options.timeoutMs / 1000)),
+          cause: this.#startFailure,
+        });
+      }
+      if (threadDeadline.aborted) {
+        const waited = this.#options.timeoutMs + THREAD_GRACE_MS;
+        return { ok: false, reason: 'timeout', detail: `no answer from the check thread within ${waited} ms`, status: null, durationMs: Math.round(performance.now() - started) };
+      }
       // The thread died under the check (memory limit, or close()): the check failed, the
       // server did not; piscina starts a replacement thread.
       const detail = `the check stopped: ${error instanceof Error ? error.message : String(error)}`;

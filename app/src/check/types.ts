@@ -60,7 +60,8 @@ export interface CheckOptions {
 
 export interface UriChecker {
   /**
-   * Checks one URI. Rejects with DomainError('CHECK_QUEUE_FULL') when the queue is full; an
+   * Checks one URI. Rejects with DomainError('CHECK_QUEUE_FULL') when the queue is full, with
+   * DomainError('CHECKS_UNAVAILABLE') when no check thread can start; an
    * aborted `signal` cancels the check (it then rejects with the signal's reason).
    */
   check(uri: string, signal?: AbortSignal): Promise<CheckResult>;

@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createChecker } from '../../src/check/create-checker.ts';
+import { CheckQueue } from '../../src/check/check-queue.ts';
+import { checkOptionsFrom, createChecker } from '../../src/check/create-checker.ts';
+import { PoolEngine } from '../../src/check/pool-engine.ts';
+import { DomainError } from '../../src/errors.ts';
 import { checkConfig, eventually, startTarget } from './fixtures/target.ts';
 
 describe('pool checker thread lifetime', () => {
@@ -55,5 +58,33 @@ describe('pool checker thread lifetime', () => {
     assert.equal(checker.running, 1);
     await checker.close();
     assert.equal((await slow).ok, false, 'ended by close, not by retirement');
+  });
+
+  test('a thread that dies starting fails its checks at once with CHECKS_UNAVAILABLE, and the next check tries a new thread', async (t) => {
+    const target = await startTarget(t);
+    const options = checkOptionsFrom(checkConfig({ CHECK_TIMEOUT_MS: '10000' }));
+    // A real thread whose heap cannot even hold the check module: it runs out of memory starting.
+    // piscina alone would then start no thread again and keep the check queued past any deadline.
+    const engine = new PoolEngine(options, { workers: 1, concurrentPerWorker: 5, idleMs: 30_000, threadLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 2 } });
+    const checker = new CheckQueue(engine, { slots: 5, maxQueue: 5, timeoutMs: options.timeoutMs });
+    t.after(() => checker.close());
+    assert.equal(checker.healthy, true, 'no thread has failed yet');
+
+    for (const attempt of ['first', 'next']) {
+      const started = performance.now();
+      const refusal = await checker.check(`${target.origin}/title`).then(
+        (result) => assert.fail(`the ${attempt} check answered ${JSON.stringify(result)}`),
+        (error: unknown) => error,
+      );
+      const waited = performance.now() - started;
+      assert.ok(refusal instanceof DomainError && refusal.code === 'CHECKS_UNAVAILABLE', `${attempt}: ${String(refusal)}`);
+      assert.equal(refusal.statusCode, 503);
+      assert.ok(refusal.retryAfter !== undefined && refusal.retryAfter >= 1);
+      assert.match(String((refusal.cause as Error | undefined)?.message), /memory/, 'the cause names why the thread died');
+      assert.ok(waited < options.timeoutMs, `the ${attempt} check was answered in ${waited.toFixed(0)} ms, within its deadline`);
+      assert.equal(checker.healthy, false, 'readiness reports the check pool unavailable');
+      assert.equal(checker.running, 0, 'its slot is free again');
+    }
+    assert.equal(target.requests.length, 0, 'no check reached the site');
   });
 });
