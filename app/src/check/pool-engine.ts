@@ -47,10 +47,11 @@ export function letThreadsTakeTheirHeapLimits(): void {
  * request handling, and a thread that blows its memory limit dies alone.
  *
  * Cancelling a running check: piscina's own abort terminates the worker thread, which would take
- * every other check on it along. Instead each task that can be cancelled carries one end of a
- * MessageChannel; the caller's abort posts on it and the worker aborts just that check (closing
- * its sockets), so the slot frees at once. A caller that never aborts costs no channel, and the
- * in-task deadline (timeoutMs) ends every check regardless.
+ * every other check on it along. Instead each task carries one end of a MessageChannel; the
+ * caller's abort posts on it and the worker aborts just that check (closing its sockets), so the
+ * slot frees at once. The in-task deadline (timeoutMs) ends every check that runs; a check whose
+ * thread has not answered THREAD_GRACE_MS after that is answered as timed out here, and cancelled
+ * the same way should it ever start.
  *
  * Threads start on demand and retire after `idleMs` without a check: a process that only
  * redirects carries no second V8 isolate (~30 MiB), and the first check after a quiet spell pays
@@ -117,18 +118,29 @@ export class PoolEngine implements CheckEngine {
 
   async run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
     const started = performance.now();
-    const channel = signal === undefined ? undefined : new MessageChannel();
-    const cancel = (): void => channel?.port1.postMessage('cancel');
+    // Every task carries a cancel port: the caller's abort and the deadline below both use it.
+    // Not piscina's own `signal`: piscina runs a task that has one alone on its thread (aborting
+    // it terminates the thread), which would make the pool one check at a time.
+    const channel = new MessageChannel();
+    const cancel = (): void => channel.port1.postMessage('cancel');
     signal?.addEventListener('abort', cancel, { once: true });
-    // piscina's own abort: drops a task still waiting for its thread, or ends the thread of one
-    // that outlived its deadline by THREAD_GRACE_MS (a wedged thread; its other checks go with it).
-    const threadDeadline = AbortSignal.timeout(this.#options.timeoutMs + THREAD_GRACE_MS);
+    const waitMs = this.#options.timeoutMs + THREAD_GRACE_MS;
+    let deadline: NodeJS.Timeout | undefined;
+    const outlived = new Promise<'outlived'>((resolve) => {
+      deadline = setTimeout(resolve, waitMs, 'outlived');
+    });
     try {
-      const task: CheckTask = { uri, options: this.#options, ...(channel && { cancel: channel.port2 }) };
-      const transferList = channel && [channel.port2];
-      const result = await this.#pool.run(task, { signal: threadDeadline, ...(transferList && { transferList }) });
+      const task: CheckTask = { uri, options: this.#options, cancel: channel.port2 };
+      const running = this.#pool.run(task, { transferList: [channel.port2] });
+      // Answered or not, its settling must not go unhandled once the deadline has answered instead.
+      running.catch(() => {});
+      const outcome = await Promise.race([running, outlived]);
+      if (outcome === 'outlived') {
+        cancel();
+        return { ok: false, reason: 'timeout', detail: `no answer from the check thread within ${waitMs} ms`, status: null, durationMs: Math.round(performance.now() - started) };
+      }
       this.#startFailure = undefined;
-      return result;
+      return outcome;
     } catch (error) {
       signal?.throwIfAborted();
       if (this.#startFailure !== undefined) {
@@ -137,17 +149,14 @@ export class PoolEngine implements CheckEngine {
           cause: this.#startFailure,
         });
       }
-      if (threadDeadline.aborted) {
-        const waited = this.#options.timeoutMs + THREAD_GRACE_MS;
-        return { ok: false, reason: 'timeout', detail: `no answer from the check thread within ${waited} ms`, status: null, durationMs: Math.round(performance.now() - started) };
-      }
       // The thread died under the check (memory limit, or close()): the check failed, the
       // server did not; piscina starts a replacement thread.
       const detail = `the check stopped: ${error instanceof Error ? error.message : String(error)}`;
       return { ok: false, reason: 'network', detail, status: null, durationMs: Math.round(performance.now() - started) };
     } finally {
+      clearTimeout(deadline);
       signal?.removeEventListener('abort', cancel);
-      channel?.port1.close();
+      channel.port1.close();
     }
   }
 }

@@ -60,6 +60,18 @@ describe('pool checker thread lifetime', () => {
     assert.equal((await slow).ok, false, 'ended by close, not by retirement');
   });
 
+  test('one thread runs its checks side by side, up to CHECK_CONCURRENCY_PER_WORKER at once', async (t) => {
+    const target = await startTarget(t);
+    const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '5', CHECK_TIMEOUT_MS: '10000' }));
+    t.after(() => checker.close());
+    // /slow never finishes its headers: each check holds its slot until it is closed.
+    const slow = Array.from({ length: 5 }, () => checker.check(`${target.origin}/slow`));
+    assert.ok(await eventually(() => target.requests.length === 5, 5000), `the site saw ${target.requests.length} of 5 checks at once`);
+    assert.equal(checker.threads, 1);
+    await checker.close();
+    for (const result of await Promise.all(slow)) assert.equal(result.ok, false);
+  });
+
   test('a thread that dies starting fails its checks at once with CHECKS_UNAVAILABLE, and the next check tries a new thread', async (t) => {
     const target = await startTarget(t);
     const options = checkOptionsFrom(checkConfig({ CHECK_TIMEOUT_MS: '10000' }));
