@@ -32,7 +32,7 @@ export const CHECK_THREAD_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenerat
 
 /**
  * V8's heap flags are process-wide and win over a worker's resourceLimits: under APP_NODE_FLAGS
- * (--max-old-space-size=128, --max-semi-space-size=4 then) the check thread got a 128 MiB old
+ * (--max-old-space-size=128, --max-semi-space-size=4) the check thread got a 128 MiB old
  * generation and 4 MiB semi-spaces instead of CHECK_THREAD_LIMITS, and its heap grew to ~40 MiB
  * under a burst of creations. The main isolate's heap was sized from the flags at start-up and
  * keeps that size; clearing them (0: unset) lets every thread started afterwards take its own.

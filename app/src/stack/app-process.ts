@@ -11,10 +11,8 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * V8 flags an app process runs with, here, in package.json's `app` script and in the Dockerfile's
  * CMD (app/test/server.test.ts holds the three to the same list). V8's young generation grows to
  * 16 MiB per semi-space by default; at 4 MiB, one app's peak RSS under a burst of creations fell
- * from 293 to 208 MiB with no redirect throughput lost, and at 1 MiB the bench's peaks fell by
- * another ~6 MiB (pool and main thread alike, three paired runs), again with no redirect or
- * creation throughput lost (the README's benchmark). Requests die young, so a small nursery is
- * scavenged often and cheaply: what survives a scavenge is what is in flight, not the nursery's size. V8 also lets the old generation grow
+ * from 293 to 208 MiB with no redirect throughput lost (the README's benchmark). Requests die
+ * young, so a small nursery is scavenged often and cheaply. V8 also lets the old generation grow
  * by a larger factor after each full GC the larger its limit is (up to 4× from about 1 GiB): a
  * 128 MiB limit, eight times the app's live heap under load, keeps that growth modest; a heap that
  * does reach it crashes the process, which its supervisor (the launcher, compose) restarts.
@@ -28,7 +26,7 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * pretenuring the few objects that do live long are copied once more through the nursery, at no
  * cost in redirect throughput measured (the README's benchmark).
  */
-export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--max-old-space-size=128', '--no-allocation-site-pretenuring'];
+export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring'];
 
 /**
  * glibc's malloc, as an app process starts with it (here and in the Dockerfile's ENV; it is read
