@@ -15,6 +15,11 @@ export interface CheckEngine {
   close(): Promise<void>;
 }
 
+/** What a refused check's Retry-After says: a slot, or a new thread, is there within one check deadline. */
+export function retryAfterSeconds(timeoutMs: number): number {
+  return Math.max(1, Math.ceil(timeoutMs / 1000));
+}
+
 interface Waiting {
   uri: string;
   signal: AbortSignal | undefined;
@@ -57,8 +62,7 @@ export class CheckQueue implements UriChecker {
     this.#engine = engine;
     this.#slots = options.slots;
     this.#maxQueue = options.maxQueue;
-    // A slot frees up within one check deadline at the latest.
-    this.#retryAfter = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    this.#retryAfter = retryAfterSeconds(options.timeoutMs);
     this.#maxWaitMs = options.timeoutMs;
   }
 

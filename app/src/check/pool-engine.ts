@@ -3,7 +3,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { DomainError } from '../errors.ts';
 import { siblingModule } from '../module-path.ts';
-import type { CheckEngine } from './check-queue.ts';
+import { retryAfterSeconds, type CheckEngine } from './check-queue.ts';
 import type { CheckTask } from './worker.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
 
@@ -145,7 +145,7 @@ export class PoolEngine implements CheckEngine {
       signal?.throwIfAborted();
       if (this.#startFailure !== undefined) {
         throw new DomainError('CHECKS_UNAVAILABLE', 'URI checks are unavailable right now (no check thread could start); try again shortly.', {
-          retryAfter: Math.max(1, Math.ceil(this.#options.timeoutMs / 1000)),
+          retryAfter: retryAfterSeconds(this.#options.timeoutMs),
           cause: this.#startFailure,
         });
       }

@@ -193,12 +193,12 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     // in the aborted journal). Those are reported, not required: 3 runs of 36 lost the one create acknowledged
     // 12–18 ms after the injection; none acknowledged before it was ever lost.
     const createAnswers = new Map(load.answers.filter((answer) => answer.what === 'form' || answer.what === 'api').map((answer) => [answer.name, answer]));
-    const answerOf = (name: string) => createAnswers.get(name);
-    const before = load.acknowledged.filter(({ name }) => (answerOf(name)?.at ?? Number.POSITIVE_INFINITY) < brokeAt);
-    const during = load.acknowledged.filter((acknowledged) => !before.includes(acknowledged));
+    const beforeFault = ({ name }: { name: string }): boolean => (createAnswers.get(name)?.at ?? Number.POSITIVE_INFINITY) < brokeAt;
+    const before = load.acknowledged.filter(beforeFault);
+    const during = load.acknowledged.filter((acknowledged) => !beforeFault(acknowledged));
     const missing = (list: typeof load.acknowledged) => list.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri);
     const when = ({ name }: { name: string }): string => {
-      const answer = answerOf(name);
+      const answer = createAnswers.get(name);
       return answer === undefined ? name : `${name} (answered ${answer.at - brokeAt} ms after the fault, after ${answer.ms.toFixed(1)} ms)`;
     };
     assert.deepEqual(missing(before).map(when), [], 'acknowledged before the fault, then missing');
