@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { queryObjects } from 'node:v8';
 import { createChecker } from '../../src/check/create-checker.ts';
 import type { CheckAccepted, CheckRejected, CheckResult, UriChecker } from '../../src/check/types.ts';
 import { checkConfig, closedPort, startTarget, TITLE_TEXT, type Target } from './fixtures/target.ts';
@@ -81,6 +82,21 @@ for (const mode of ['pool', 'inline'] as const) {
       assert.equal(result.detail, 'timed out after 300 ms');
       assert.ok(result.durationMs >= 290, `durationMs ${result.durationMs}`);
       assert.ok(elapsed < 2000, `took ${elapsed} ms`);
+    });
+
+    // Inline, the check's timers are this isolate's to count; the pool runs the same code on its thread.
+    if (mode === 'inline') test('a finished check leaves no timer waiting for its deadline', async (t) => {
+      const target = await startTarget(t);
+      const probe = setTimeout(() => {}, 0);
+      clearTimeout(probe);
+      const timers = (): number => queryObjects(probe.constructor, { format: 'count' });
+      // Warm: the first check builds the agent, whose own timers are not the checks'.
+      accepted(await checker.check(`${target.origin}/title`));
+      const before = timers();
+      for (let i = 0; i < 50; i++) accepted(await checker.check(`${target.origin}/title`));
+      // queryObjects counts after a full GC: a timer still set for the 5 s deadline is reachable.
+      const left = timers() - before;
+      assert.ok(left < 10, `${left} more timers alive after 50 checks`);
     });
 
     test('a 3-hop redirect chain is followed to the final URI', async (t) => {
