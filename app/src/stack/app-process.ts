@@ -25,8 +25,20 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * (30–60 in 8 s of redirects, against 3) and answered a quarter fewer redirects a second. Without
  * pretenuring the few objects that do live long are copied once more through the nursery, at no
  * cost in redirect throughput measured (the README's benchmark).
+ *
+ * No Maglev, V8's middle optimizing tier. It compiles on V8's background threads into zones of
+ * malloc'd memory, and the check thread, which starts cold again after each quiet spell, kept it
+ * busy: its compilations held 25–34 MiB at the thread's peak (V8's peak_malloced_memory), against
+ * 16 without, and glibc's arenas keep much of that once freed. Without it the pool's apps peaked
+ * 5–11 MiB lower in the bench. Hot code still reaches TurboFan: redirects, creations and the
+ * pool's lead under CPU-heavy checks held (the README's benchmark).
+ *
+ * No loop unrolling when V8 optimizes WebAssembly: undici parses HTTP with llhttp compiled to it,
+ * whose parser is one very large loop. Unrolled, its tier-up took ~24 MiB for a moment in every
+ * isolate that runs undici (the check thread, each time it starts); ~16 without, with the same
+ * requests a second.
  */
-export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring'];
+export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring', '--no-maglev', '--no-wasm-loop-unrolling'];
 
 /**
  * glibc's malloc, as an app process starts with it (here and in the Dockerfile's ENV; it is read
