@@ -28,10 +28,10 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  *
  * No Maglev, V8's middle optimizing tier. It compiles on V8's background threads into zones of
  * malloc'd memory, and the check thread, which starts cold again after each quiet spell, kept it
- * busy: its compilations held 25–34 MiB at the thread's peak (V8's peak_malloced_memory), against
- * 16 without, and glibc's arenas keep much of that once freed. Without it the pool's apps peaked
- * 5–11 MiB lower in the bench. Hot code still reaches TurboFan: redirects, creations and the
- * pool's lead under CPU-heavy checks held (the README's benchmark).
+ * busy: its compilations held 25–32 MiB at the thread's peak (V8's peak_malloced_memory), against
+ * 15–18 without, and glibc's arenas keep much of that once freed. Without it the pool's apps
+ * peaked 5–11 MiB lower in the bench. Hot code still reaches TurboFan: redirects and creations a
+ * second did not drop, and a CPU-heavy check cost the same CPU either way (the README's benchmark).
  *
  * No loop unrolling when V8 optimizes WebAssembly: undici parses HTTP with llhttp compiled to it,
  * whose parser is one very large loop. Unrolled, its tier-up took ~24 MiB for a moment in every
