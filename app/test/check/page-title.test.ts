@@ -28,3 +28,24 @@ test('no title, an empty one, or one cut off by the byte limit', () => {
 test('an SVG title is not the page title', () => {
   assert.equal(titleOf(['<svg><title>icon</title></svg><title>Page</title>']).title, 'Page');
 });
+
+test('tag names in any case; a self-closed <svg> ends where it starts', () => {
+  assert.equal(titleOf(['<SVG><TITLE>icon</TITLE></SVG><TITLE>Upper &AMP; case</Title >']).title, 'Upper & case');
+  assert.equal(titleOf(['<svg/><title>after the icon</title>']).title, 'after the icon');
+  assert.equal(titleOf(['<svg><svg></svg><title>still the drawing</title></svg><title>page</title>']).title, 'page');
+});
+
+test('"<title>" in a comment, a script, a textarea or an attribute is not a title', () => {
+  const page = '<!-- <title>c</title> --><script>"<title>s</title>"</script><textarea><title>t</title></textarea>'
+    + '<div title="<title>a</title>" data-x=\'&amp;<title>\'><title>the page</title>';
+  assert.equal(titleOf([page]).title, 'the page');
+  // Split everywhere, so each of them spans writes.
+  assert.equal(titleOf(Array.from(page)).title, 'the page');
+});
+
+test('a title after long content written in small pieces, its tag split between them', () => {
+  const page = `<p>${'lorem ipsum '.repeat(3000)}</p><!--${'-'.repeat(5000)}--><title>late</title>`;
+  const pieces: string[] = [];
+  for (let i = 0; i < page.length; i += 7) pieces.push(page.slice(i, i + 7));
+  assert.deepEqual(titleOf(pieces), { title: 'late', done: true });
+});
