@@ -1,9 +1,9 @@
 import { setFlagsFromString } from 'node:v8';
-import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { DomainError } from '../errors.ts';
 import { siblingModule } from '../module-path.ts';
 import { retryAfterSeconds, type CheckEngine } from './check-queue.ts';
+import { cancel as cancelCheck, newCancelFlag } from './cancel-flag.ts';
 import type { CheckTask } from './worker.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
 
@@ -50,8 +50,8 @@ export function letThreadsTakeTheirHeapLimits(): void {
  * request handling, and a thread that blows its memory limit dies alone.
  *
  * Cancelling a running check: piscina's own abort terminates the worker thread, which would take
- * every other check on it along. Instead each task carries one end of a MessageChannel; the
- * caller's abort posts on it and the worker aborts just that check (closing its sockets), so the
+ * every other check on it along. Instead each task carries a flag in shared memory (cancel-flag.ts);
+ * the caller's abort sets it and the worker aborts just that check (closing its sockets), so the
  * slot frees at once. The in-task deadline (timeoutMs) ends every check that runs; a check whose
  * thread has not answered THREAD_GRACE_MS after that is answered as timed out here, and cancelled
  * the same way should it ever start.
@@ -121,11 +121,11 @@ export class PoolEngine implements CheckEngine {
 
   async run(uri: string, signal: AbortSignal | undefined): Promise<CheckResult> {
     const started = performance.now();
-    // Every task carries a cancel port: the caller's abort and the deadline below both use it.
+    // Every task carries a cancel flag: the caller's abort and the deadline below both set it.
     // Not piscina's own `signal`: piscina runs a task that has one alone on its thread (aborting
     // it terminates the thread), which would make the pool one check at a time.
-    const channel = new MessageChannel();
-    const cancel = (): void => channel.port1.postMessage('cancel');
+    const flag = newCancelFlag();
+    const cancel = (): void => cancelCheck(flag);
     signal?.addEventListener('abort', cancel, { once: true });
     const waitMs = this.#options.timeoutMs + THREAD_GRACE_MS;
     let deadline: NodeJS.Timeout | undefined;
@@ -133,8 +133,8 @@ export class PoolEngine implements CheckEngine {
       deadline = setTimeout(resolve, waitMs, 'outlived');
     });
     try {
-      const task: CheckTask = { uri, options: this.#options, cancel: channel.port2 };
-      const running = this.#pool.run(task, { transferList: [channel.port2] });
+      const task: CheckTask = { uri, options: this.#options, cancel: flag };
+      const running = this.#pool.run(task);
       // Answered or not, its settling must not go unhandled once the deadline has answered instead.
       running.catch(() => {});
       const outcome = await Promise.race([running, outlived]);
@@ -159,7 +159,6 @@ export class PoolEngine implements CheckEngine {
     } finally {
       clearTimeout(deadline);
       signal?.removeEventListener('abort', cancel);
-      channel.port1.close();
     }
   }
 }
