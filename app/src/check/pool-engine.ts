@@ -26,12 +26,14 @@ export const THREAD_GRACE_MS = 2_000;
 /**
  * The check thread's heap. A target that makes a thread balloon kills that thread (and fails its
  * checks), not the server. Its live heap is ~12 MiB idle and 13.7 MiB with 49 checks each halfway
- * through a page (bodies are streamed, never held whole); 24 MiB of old generation is 1.75 times
- * that. V8 grows a heap less eagerly the nearer it is to its limit: at 32 MiB the thread committed
- * ~4 MiB more under a burst of creations for ~3 % more of them a second (the README's benchmark).
+ * through a page (bodies are streamed, never held whole). V8 grows a heap less eagerly the nearer
+ * it is to its limit, which trades memory for full GCs (the README's benchmark): under a burst of
+ * creations the pool's apps peaked ~4 MiB higher at 32 MiB than at 24, while at 24 a steady 100
+ * HTTPS checks a second ran a full GC every ~28 checks (every ~56 at 32), its GC threads costing
+ * ~0.25 ms of CPU a check more. At 28 MiB: every ~42 checks, and ~2.5 MiB above 24's peak.
  * A 6 MiB young generation (2 MiB semi-spaces) is enough for checks' short-lived garbage.
  */
-export const CHECK_THREAD_LIMITS = { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 6 } as const;
+export const CHECK_THREAD_LIMITS = { maxOldGenerationSizeMb: 28, maxYoungGenerationSizeMb: 6 } as const;
 
 /**
  * V8's heap flags are process-wide and win over a worker's resourceLimits: under APP_NODE_FLAGS
