@@ -64,7 +64,10 @@ export interface Stack {
   logTail(): string[];
   /** The path of nginx's access log (the live file; rotated ones are `<path>.1`, `<path>.2`, …). */
   readonly accessLogPath: string;
-  /** The last lines of the live access log (the last 256 KiB of it at most). */
+  /**
+   * The last lines of the live access log (the last 256 KiB of it at most). nginx writes its
+   * lines up to a second late (ACCESS_LOG_BUFFERING): wait for the one you look for.
+   */
   accessLogLines(): Promise<string[]>;
 }
 

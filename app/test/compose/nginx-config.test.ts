@@ -7,6 +7,7 @@ import { delimiter, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stopAcceptingAndDrain } from '../../src/drain.ts';
+import { ACCESS_LOG_BUFFERING } from '../../src/stack/nginx-config.ts';
 import { freePort, startTarget, tempDir } from '../helpers.ts';
 import { APP_SERVICES, readCompose, run } from './compose-files.ts';
 import { adaptForDebianNginx, assembleNginxContainer } from './nginx-render.ts';
@@ -98,6 +99,7 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     const http = readFileSync(join(envDir, 'http.conf'), 'utf8');
     assert.match(http, /rate=10r\/s;/, 'LINKYARD_RATE_LIMIT filled in from the nginx service environment');
     assert.match(http, /\$binary_remote_addr/, "nginx's own variables left alone");
+    assert.ok(http.split('\n').some((line) => /^access_log \S+ linkyard_json /.test(line) && line.endsWith(` ${ACCESS_LOG_BUFFERING};`)), 'the access log buffered as in the native stack');
     for (const name of readdirSync(envDir)) assert.doesNotMatch(readFileSync(join(envDir, name), 'utf8'), /\$\{/, `${name}: nothing left to fill in`);
 
     const result = await run(NGINX ?? 'nginx', ['-t', ...rendered.nginxArgs]);

@@ -79,8 +79,9 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     assert.equal(marker.status, 200);
     const files = logFiles(stack.accessLogPath).sort();
     assert.deepEqual(files.map((file) => file.slice(stack.accessLogPath.length)), ['', '.1', '.2'], 'the live file and two rotated ones');
+    // nginx writes its lines up to a second late (ACCESS_LOG_BUFFERING).
     let live: number[] = [];
-    for (let attempt = 0; attempt < 50 && !live.includes(REQUESTS); attempt++) {
+    for (let attempt = 0; attempt < 150 && !live.includes(REQUESTS); attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
       live = seqsIn(stack.accessLogPath);
     }

@@ -132,7 +132,8 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     const requestId = String(page.headers['x-request-id']);
     assert.match(requestId, /^[0-9a-f]{32}$/, 'the id nginx made, passed on by the app');
     let line: string | undefined;
-    for (let attempt = 0; attempt < 40 && line === undefined; attempt++) {
+    // nginx writes its lines up to a second late (ACCESS_LOG_BUFFERING).
+    for (let attempt = 0; attempt < 100 && line === undefined; attempt++) {
       line = (await stack.accessLogLines()).find((entry) => entry.includes(requestId));
       if (line === undefined) await sleep(50);
     }
