@@ -12,7 +12,6 @@ export interface Metrics {
   duration: Histogram<'method' | 'route'>;
   inFlight: Gauge;
   checks: Counter<'outcome'>;
-  visits: Counter;
 }
 
 export function createMetrics(sources: { checker: UriChecker; visits: VisitCounter }): Metrics {
@@ -44,12 +43,18 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
       labelNames: ['outcome'],
       registers: [registry],
     }),
-    visits: new Counter({
-      name: 'linkyard_visits_total',
-      help: 'Redirects served (each counts a visit)',
-      registers: [registry],
-    }),
   };
+  // Read from the visit counter at scrape time: a redirect already counts its visit there, and a
+  // second count per redirect in prom-client would cost the hot path a label lookup for nothing.
+  new Counter({
+    name: 'linkyard_visits_total',
+    help: 'Redirects served (each counts a visit)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.visits.recorded);
+    },
+  });
   new Gauge({
     name: 'linkyard_check_queue_depth',
     help: 'URI checks waiting for a worker',

@@ -23,6 +23,7 @@ export class VisitCounter {
   /** The batch the store refused, retried before any other. */
   #unsent: { id: string; counts: Map<string, number> } | undefined;
   #dropped = 0;
+  #recorded = 0;
   #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
   readonly #store: BookmarkStore;
@@ -36,6 +37,7 @@ export class VisitCounter {
   }
 
   record(name: string): void {
+    this.#recorded++;
     const count = this.#pending.get(name);
     if (count !== undefined) this.#pending.set(name, count + 1);
     else if (this.#pending.size < MAX_PENDING_NAMES) this.#pending.set(name, 1);
@@ -48,6 +50,11 @@ export class VisitCounter {
     for (const count of this.#pending.values()) total += count;
     for (const count of this.#unsent?.counts.values() ?? []) total += count;
     return total;
+  }
+
+  /** Visits counted since start, written or not: one per redirect served. */
+  get recorded(): number {
+    return this.#recorded;
   }
 
   /** Visits given up because MAX_PENDING_NAMES names were already waiting for the store. */

@@ -1,18 +1,24 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
 import { NAME_PATTERN } from '../services/validation.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
 export function registerRedirectRoute(app: FastifyInstance, { service }: AppContext): void {
-  app.get<{ Params: { name: string } }>('/:name', async (request, reply) => {
+  // Not async: a name resolved lately is answered within this call, with no promise and no turn
+  // of the microtask queue (most redirects); only a name read from the store waits for it.
+  app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
     const { name } = request.params;
-    const uri = NAME_PATTERN.test(name) ? await service.resolve(name) : undefined;
-    if (uri === undefined) {
-      return reply.code(404).type('text/plain; charset=utf-8').send(`I don't know '${name}'.`);
-    }
-    // Browsers and caches ask again each time, so that a deleted bookmark stops redirecting.
-    return reply.code(303).header('location', uri).header('cache-control', 'no-store').send();
+    if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
+    const recent = service.resolveRecent(name);
+    if (recent !== undefined) return void answer(reply, name, recent);
+    return service.resolve(name).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
+}
+
+function answer(reply: FastifyReply, name: string, uri: string | undefined): FastifyReply {
+  if (uri === undefined) return reply.code(404).type('text/plain; charset=utf-8').send(`I don't know '${name}'.`);
+  // Browsers and caches ask again each time, so that a deleted bookmark stops redirecting.
+  return reply.code(303).header('location', uri).header('cache-control', 'no-store').send();
 }

@@ -88,16 +88,24 @@ export class BookmarkService {
     });
   }
 
-  /** The redirect's hot path: memory or one indexed read, and a visit counted in memory. */
+  /**
+   * A name resolved lately, from memory and without a promise: most redirects. The visit is
+   * counted. Undefined when the name is not in memory; `resolve` asks the store.
+   */
+  resolveRecent(name: string): string | undefined {
+    const uri = this.#recent?.get(name);
+    if (uri !== undefined) this.#visits.record(name);
+    return uri;
+  }
+
+  /** The redirect's answer: memory, or one indexed read (then remembered); the visit counted in memory. */
   async resolve(name: string): Promise<string | undefined> {
-    let uri = this.#recent?.get(name);
-    if (uri === undefined) {
-      uri = await this.#store.resolve(name);
-      if (uri !== undefined) this.#recent?.set(name, uri);
-    }
+    const recent = this.resolveRecent(name);
+    if (recent !== undefined) return recent;
+    const uri = await this.#store.resolve(name);
     if (uri !== undefined) {
+      this.#recent?.set(name, uri);
       this.#visits.record(name);
-      this.#metrics.visits.inc();
     }
     return uri;
   }

@@ -101,5 +101,6 @@ describe('a store that cannot be reached', () => {
     assert.equal(errors.length, 2);
     assert.equal(visits.pending, 3 + MAX_PENDING_NAMES + 1, 'a failed flush keeps them all');
     assert.equal(visits.dropped, 10);
+    assert.equal(visits.recorded, 3 + MAX_PENDING_NAMES + 10 + 1, 'every visit counts as served (linkyard_visits_total), kept or dropped');
   });
 });
