@@ -68,22 +68,46 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const redirects: WrkRequest[] = names.map((name) => ({ method: 'GET', path: `/${name}` }));
 
   const measure = async (label: string, url: string, seconds: number, requests: WrkRequest[]): Promise<Leg> => {
-    await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
-    const legStarted = performance.now();
-    progress.every(() => `${label}: ${((performance.now() - legStarted) / 1000).toFixed(0)} of ${seconds} s`);
+    const [leg] = await measureTogether([{ label, url }], seconds, requests);
+    if (leg === undefined) throw new Error(`no result for ${label}`);
+    return leg;
+  };
+  /**
+   * Legs measured in turns, a slice of each then the next (in reverse order every other round), so
+   * that a machine that speeds up or slows down meanwhile moves them all alike. Measured a minute
+   * apart, the stack (4) read 0.66, 0.73 and 0.70 of the ceiling (2) in three runs of the same code
+   * on a shared host.
+   */
+  const measureTogether = async (legs: ReadonlyArray<{ label: string; url: string }>, seconds: number, requests: WrkRequest[]): Promise<Leg[]> => {
+    for (const { url } of legs) await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
+    const labels = legs.map(({ label }) => label).join(' and ');
+    const started = performance.now();
+    progress.every(() => `${labels}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds * legs.length} s`);
     try {
-      const runnable = sampleRunnableTasks();
       // An odd count, so the median is one slice's figure: of four, two stalled slices of the
       // shorter legs decided the mean of the middle two.
       const slices = Math.max(1, Math.round(seconds / SLICE_SECONDS)) | 1;
-      const results: WrkResult[] = [];
+      const results = legs.map(() => ({ slices: [] as WrkResult[], runnable: [] as number[] }));
       for (let i = 0; i < slices; i++) {
-        results.push(await wrk({ url, connections: options.connections, durationSeconds: seconds / slices, requests }));
+        const order = legs.map((_, index) => index);
+        if (i % 2 === 1) order.reverse();
+        for (const index of order) {
+          const leg = legs[index];
+          const result = results[index];
+          if (leg === undefined || result === undefined) continue;
+          const runnable = sampleRunnableTasks();
+          result.slices.push(await wrk({ url: leg.url, connections: options.connections, durationSeconds: seconds / slices, requests }));
+          const runnableTasks = runnable.stop();
+          if (runnableTasks !== undefined) result.runnable.push(runnableTasks);
+        }
       }
-      const result = combineSlices(results);
-      const runnableTasks = runnable.stop();
-      progress.log(`${label}: ${Math.round(result.rps)} req/s, p99 ${result.latency.p99.toFixed(2)} ms`);
-      return { name: label, ...result, ...(runnableTasks !== undefined && { runnableTasks }) };
+      return legs.map(({ label }, index) => {
+        const { slices: measured, runnable } = results[index] ?? { slices: [], runnable: [] };
+        const result = combineSlices(measured);
+        progress.log(`${label}: ${Math.round(result.rps)} req/s, p99 ${result.latency.p99.toFixed(2)} ms`);
+        const runnableTasks = runnable.length === 0 ? undefined : runnable.reduce((a, b) => a + b, 0) / runnable.length;
+        return { name: label, ...result, ...(runnableTasks !== undefined && { runnableTasks }) };
+      });
     } finally {
       progress.stop();
     }
@@ -216,8 +240,6 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
 
   progress.log(`(1) nginx alone, return 303 — ${options.connections} connections, ${options.durationSeconds} s a leg`);
   const returnCeiling = await using(await startReturnCeiling(), (server) => measure('(1) nginx: return 303', server.url, options.durationSeconds, redirects));
-  const mapCeiling = await using(await startMapCeiling(options.instances), (server) =>
-    measure(`(2) nginx → ${options.instances} × node:http Map`, server.url, options.durationSeconds, redirects));
   const oneApp = await using(await stack(1, {}), (target) =>
     trackingRss('one app', target, () => measure('(3) one app process, no nginx', target.appUrls[0] ?? '', options.durationSeconds, redirects)));
   /** Every POST a new name, each checked against the fast local site. */
@@ -233,13 +255,18 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   // Both modes run the same legs (slow checks, heavy checks, then creations), so their peak RSS compares.
   const poolStack = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), (target) =>
     trackingRss(`stack (${options.instances} apps, pool)`, target, async () => {
-      const fullStack = await measure(`(4) nginx → ${options.instances} app processes`, target.url, options.durationSeconds, redirects);
+      // The ceiling (2) in turns with the stack (4): the tail's ratio is of these two.
+      const [mapCeiling, fullStack] = await using(await startMapCeiling(options.instances), (server) => measureTogether([
+        { label: `(2) nginx → ${options.instances} × node:http Map`, url: server.url },
+        { label: `(4) nginx → ${options.instances} app processes`, url: target.url },
+      ], options.durationSeconds, redirects));
+      if (mapCeiling === undefined || fullStack === undefined) throw new Error('the ceiling and the stack were not both measured');
       // After a spell of redirects only, as in production: the worker has retired meanwhile.
       const idle = await idleStart(target);
       const pool = await slowChecks(target, 'pool');
       const heavy = await heavyChecks(target, 'pool', pool.without);
       const create = await creations(target, 'pool');
-      return { fullStack, pool, heavy, create, idle };
+      return { mapCeiling, fullStack, pool, heavy, create, idle };
     }));
   const inlineStack = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), (target) =>
     trackingRss(`stack (${options.instances} apps, inline)`, target, async () => {
@@ -248,7 +275,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       const create = await creations(target, 'inline');
       return { inline, heavy, create };
     }));
-  const { fullStack } = poolStack;
+  const { mapCeiling, fullStack } = poolStack;
 
   return {
     scenario: 'bench',
