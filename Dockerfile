@@ -55,4 +55,4 @@ HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
 # Exec form: node receives SIGTERM itself (a shell in between would not pass it on) and drains.
 # Not `npm start`: npm does not forward signals reliably and adds a process for nothing.
 # The V8 flags are APP_NODE_FLAGS (app/src/stack/app-process.ts), which says why.
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "--no-maglev", "--no-wasm-loop-unrolling", "app/dist/server.js"]
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "--no-maglev", "--no-wasm-loop-unrolling", "--no-parallel-scavenge", "app/dist/server.js"]
