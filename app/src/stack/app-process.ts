@@ -41,9 +41,9 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * No parallel scavenge: each thread collects its own nursery alone (the request thread, the check
  * thread). Under redirects an app scavenges ~60 times a second, and each parallel scavenge woke
  * V8's helper threads, which on a 2-core host competed with nginx and the other app for the cores
- * in the middle of their requests. Without it, the
- * stack's redirect p99 fell from 4.1 to 3.5 ms, lower in each of 5 interleaved rounds (1.40–1.60 ×
- * the ceiling's against 1.52–1.77 ×), with the same requests a second and the same peak RSS.
+ * in the middle of their requests. Without it, the stack's redirect p99 fell from 4.1 to 3.5 ms,
+ * lower in each of 5 interleaved rounds (1.40–1.60 × the ceiling's against 1.52–1.77 ×), with the
+ * same requests a second and the same peak RSS.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring', '--no-maglev', '--no-wasm-loop-unrolling', '--no-parallel-scavenge'];
 
