@@ -12,7 +12,7 @@ export function registerRedirectRoute(app: FastifyInstance, { service }: AppCont
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
     const recent = service.resolveRecent(name);
     if (recent !== undefined) return void answer(reply, name, recent);
-    return service.resolve(name).then((uri) => answer(reply, name, uri));
+    return service.resolveStored(name).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
 }

@@ -89,8 +89,9 @@ export class BookmarkService {
   }
 
   /**
-   * A name resolved lately, from memory and without a promise: most redirects. The visit is
-   * counted. Undefined when the name is not in memory; `resolve` asks the store.
+   * The redirect's hot path: a name resolved lately, from memory and without a promise (most
+   * redirects), the visit counted in memory. Undefined when it is not in memory: then
+   * `resolveStored`.
    */
   resolveRecent(name: string): string | undefined {
     const uri = this.#recent?.get(name);
@@ -98,10 +99,8 @@ export class BookmarkService {
     return uri;
   }
 
-  /** The redirect's answer: memory, or one indexed read (then remembered); the visit counted in memory. */
-  async resolve(name: string): Promise<string | undefined> {
-    const recent = this.resolveRecent(name);
-    if (recent !== undefined) return recent;
+  /** A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in memory. */
+  async resolveStored(name: string): Promise<string | undefined> {
     const uri = await this.#store.resolve(name);
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
