@@ -17,6 +17,7 @@ import { registerStaticRoutes } from './routes/static.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { OneLinePerRequest } from './request-log.ts';
+import { recordRequests } from './request-metrics.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
@@ -84,15 +85,9 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   };
   app.decorate('lifecycle', context.lifecycle);
 
-  // These hooks run on every request, the redirect included: callback style (no promise each) and
-  // no closure made per request.
-  const leaveFlight = (): void => {
-    metrics.inFlight.dec();
-  };
+  recordRequests(app, metrics);
+  // The hooks below run on every request too: callback style, no closure made per request.
   app.addHook('onRequest', (request, reply, done) => {
-    metrics.inFlight.inc();
-    // 'close' fires once per response, finished or aborted, so the gauge never drifts.
-    reply.raw.once('close', leaveFlight);
     reply.header('x-request-id', request.id);
     done();
   });
@@ -101,12 +96,6 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     // the drain (drain.ts) ends when the proxy has closed them all, and never closes one itself.
     if (context.lifecycle.draining) reply.header('connection', 'close');
     done(null, payload);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ method: request.method, route, status_code: reply.statusCode });
-    metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-    done();
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.

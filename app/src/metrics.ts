@@ -8,33 +8,98 @@ import type { VisitCounter } from './visits.ts';
  */
 export interface Metrics {
   registry: Registry;
-  requests: Counter<'method' | 'route' | 'status_code'>;
+  /** Requests in flight and answers by method, route and status: http_requests_in_flight and _total. */
+  requests: RequestCounts;
   duration: Histogram<'method' | 'route'>;
-  inFlight: Gauge;
   checks: Counter<'outcome'>;
+}
+
+type DurationLabels = Readonly<Record<'method' | 'route', string>>;
+
+/** One route pattern's answers: a count per method and status, and its histogram labels made once. */
+export class RouteAnswers {
+  readonly #route: string;
+  readonly #byMethod = new Map<string, { labels: DurationLabels; byStatus: Map<number, number> }>();
+
+  constructor(route: string) {
+    this.#route = route;
+  }
+
+  /** Counts an answer; returns the labels its duration is observed under (the same object each time). */
+  count(method: string, statusCode: number): DurationLabels {
+    let answers = this.#byMethod.get(method);
+    if (answers === undefined) {
+      answers = { labels: { method, route: this.#route }, byStatus: new Map() };
+      this.#byMethod.set(method, answers);
+    }
+    answers.byStatus.set(statusCode, (answers.byStatus.get(statusCode) ?? 0) + 1);
+    return answers.labels;
+  }
+
+  *series(): Generator<{ labels: Record<'method' | 'route' | 'status_code', string | number>; count: number }> {
+    for (const [method, { byStatus }] of this.#byMethod) {
+      for (const [statusCode, count] of byStatus) yield { labels: { method, route: this.#route, status_code: statusCode }, count };
+    }
+  }
+}
+
+/**
+ * Every request passes here twice (entering, answered), the redirect included, so the counting is
+ * plain numbers in maps that prom-client reads at scrape time: its own counter and gauge would hash
+ * a label object on every call.
+ */
+export class RequestCounts {
+  /** Received and not yet answered (or given up by the client). */
+  inFlight = 0;
+  readonly #routes = new Map<string, RouteAnswers>();
+
+  /** The one tally of a route pattern (a route and its HEAD twin share it). */
+  route(pattern: string): RouteAnswers {
+    let answers = this.#routes.get(pattern);
+    if (answers === undefined) {
+      answers = new RouteAnswers(pattern);
+      this.#routes.set(pattern, answers);
+    }
+    return answers;
+  }
+
+  get routes(): Iterable<RouteAnswers> {
+    return this.#routes.values();
+  }
 }
 
 export function createMetrics(sources: { checker: UriChecker; visits: VisitCounter }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const requests = new RequestCounts();
+  new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route pattern and status',
+    labelNames: ['method', 'route', 'status_code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const route of requests.routes) {
+        for (const { labels, count } of route.series()) this.inc(labels, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'Requests received and not yet answered (the L of Little\'s law, per process)',
+    registers: [registry],
+    collect() {
+      this.set(requests.inFlight);
+    },
+  });
   const metrics: Metrics = {
     registry,
-    requests: new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by route pattern and status',
-      labelNames: ['method', 'route', 'status_code'],
-      registers: [registry],
-    }),
+    requests,
     duration: new Histogram({
       name: 'http_request_duration_seconds',
       help: 'Time from request received to response finished',
       labelNames: ['method', 'route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    inFlight: new Gauge({
-      name: 'http_requests_in_flight',
-      help: 'Requests received and not yet answered (the L of Little\'s law, per process)',
       registers: [registry],
     }),
     checks: new Counter({

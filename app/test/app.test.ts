@@ -75,6 +75,50 @@ describe('the app as a whole', () => {
     assert.match(text, /process_resident_memory_bytes/);
   });
 
+  it('counts each answer once under its route pattern: a HEAD under its GET route, a 404 as unmatched', async (t) => {
+    const { url } = await startApp(t);
+    await fetch(`${url}/api/bookmarks`, { method: 'HEAD' });
+    await fetch(`${url}/api/bookmarks`);
+    await fetch(`${url}/no/such/thing`);
+    await fetch(`${url}/no-such-name`, { redirect: 'manual' });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const series = (name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`)).sort();
+    assert.deepEqual(series('http_requests_total').filter((line) => !line.includes('route="/metrics"')), [
+      'http_requests_total{method="GET",route="/:name",status_code="404"} 1',
+      'http_requests_total{method="GET",route="/api/bookmarks",status_code="200"} 1',
+      'http_requests_total{method="GET",route="unmatched",status_code="404"} 1',
+      'http_requests_total{method="HEAD",route="/api/bookmarks",status_code="200"} 1',
+    ]);
+    assert.deepEqual(series('http_request_duration_seconds_count').filter((line) => !line.includes('route="/metrics"')), [
+      'http_request_duration_seconds_count{method="GET",route="/:name"} 1',
+      'http_request_duration_seconds_count{method="GET",route="/api/bookmarks"} 1',
+      'http_request_duration_seconds_count{method="GET",route="unmatched"} 1',
+      'http_request_duration_seconds_count{method="HEAD",route="/api/bookmarks"} 1',
+    ]);
+  });
+
+  it('takes a request the client gave up on out of flight', async (t) => {
+    const { url } = await startApp(t);
+    // A body promised and never sent: the request stays in flight until the client goes away.
+    const given = httpRequest(`${url}/api/bookmarks`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+    given.on('error', () => {});
+    given.write('{');
+    const inFlight = async () => Number(/^http_requests_in_flight (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+    let during = 0;
+    for (let i = 0; i < 50 && during < 2; i++) {
+      during = await inFlight();
+      if (during < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(during, 2, 'the stalled request and the scrape');
+    given.destroy();
+    let after = during;
+    for (let i = 0; i < 50 && after !== 1; i++) {
+      after = await inFlight();
+      if (after !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(after, 1, 'only the scrape itself');
+  });
+
   it('takes X-Request-Id from a trusted proxy only', async (t) => {
     const trusting = await startApp(t);
     const echoed = await fetch(`${trusting.url}/healthz`, { headers: { 'x-request-id': 'from-nginx-123' } });
