@@ -54,5 +54,6 @@ HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
 
 # Exec form: node receives SIGTERM itself (a shell in between would not pass it on) and drains.
 # Not `npm start`: npm does not forward signals reliably and adds a process for nothing.
-# The V8 flags are APP_NODE_FLAGS (app/src/stack/app-process.ts), which says why.
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "--no-maglev", "--no-wasm-loop-unrolling", "--no-parallel-scavenge", "app/dist/server.js"]
+# Under chrt's SCHED_BATCH, then node with its V8 flags: APP_SCHEDULING and APP_NODE_FLAGS
+# (app/src/stack/app-process.ts), which say why. chrt execs node, so node is still PID 1's command.
+CMD ["chrt", "--batch", "0", "node", "--max-semi-space-size=4", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "--no-maglev", "--no-wasm-loop-unrolling", "--no-parallel-scavenge", "app/dist/server.js"]

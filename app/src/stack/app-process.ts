@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { siblingModule } from '../module-path.ts';
+import { findExecutable } from './nginx-process.ts';
 import { pipeLines, type LineSink } from './output.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
@@ -46,6 +47,43 @@ export const SERVER_ENTRY = fileURLToPath(siblingModule('../server', import.meta
  * same requests a second and the same peak RSS.
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring', '--no-maglev', '--no-wasm-loop-unrolling', '--no-parallel-scavenge'];
+
+/**
+ * The scheduling policy an app process runs under, here and in the Dockerfile's CMD
+ * (app/test/compose/dockerfile.test.ts holds the two equal): Linux's SCHED_BATCH, which any user
+ * may choose for a process of their own. A batch task does not preempt the one running when it is
+ * woken; it waits for that one to block or use up its slice. On a host where nginx and the apps
+ * share few busy cores, every request wakes an app, and a woken task preempted the nginx worker
+ * in the middle of its batch of requests: nginx's workers were preempted 0.22–0.30 times a
+ * redirect, and an app slept and was woken 0.16–0.19 times. Under SCHED_BATCH: 0.12–0.14 and
+ * 0.06, the stack's CPU a redirect (apps and nginx) 6–24 % lower, and more redirects a second
+ * (the README's benchmark). Where a core is idle the woken task runs there either way. `chrt` execs node: the
+ * process keeps its pid, and its threads (V8's, libuv's, the check thread) the policy.
+ */
+export const APP_SCHEDULING: readonly string[] = ['chrt', '--batch', '0'];
+
+/** APP_SCHEDULING with chrt's path, or nothing where it cannot be set; found on first use. */
+let scheduling: readonly string[] | undefined;
+
+/**
+ * What an app process is started with: node, its flags and `entry`, under APP_SCHEDULING where
+ * chrt can set it (Linux with util-linux); elsewhere (macOS, say) node alone.
+ */
+export function appCommand(entry: string): { file: string; args: string[] } {
+  scheduling ??= findScheduling();
+  const node = [...APP_NODE_FLAGS, entry];
+  const [chrt, ...policy] = scheduling;
+  return chrt === undefined ? { file: process.execPath, args: node } : { file: chrt, args: [...policy, process.execPath, ...node] };
+}
+
+function findScheduling(): readonly string[] {
+  const [name = 'chrt', ...policy] = APP_SCHEDULING;
+  const chrt = findExecutable(name, process.env);
+  if (chrt === undefined) return [];
+  // A system may have chrt and refuse the policy (a container's seccomp profile, say): tried once.
+  const tried = spawnSync(chrt, [...policy, process.execPath, '-e', ''], { stdio: 'ignore', timeout: 10_000 });
+  return tried.status === 0 ? [chrt, ...policy] : [];
+}
 
 /**
  * glibc's malloc, as an app process starts with it (here and in the Dockerfile's ENV; it is read
@@ -194,7 +232,8 @@ export class AppProcess {
     // after nginx, so no request is sent to a process that is already gone.
     // An IPC channel: the app says 'listening' on it (server.ts). With REUSE_PORT the port may also
     // be the old process's while this one starts, so /readyz on the port proves nothing yet.
-    const child = spawn(process.execPath, [...APP_NODE_FLAGS, this.#entry], { env: { ...APP_MALLOC_ENV, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    const { file, args } = appCommand(this.#entry);
+    const child = spawn(file, args, { env: { ...APP_MALLOC_ENV, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     this.#child = child;
     this.#ready = false;
     let listening = false;

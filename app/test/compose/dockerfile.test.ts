@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { APP_MALLOC_ENV, APP_NODE_FLAGS } from '../../src/stack/app-process.ts';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS, APP_SCHEDULING } from '../../src/stack/app-process.ts';
 import { startApp } from '../helpers.ts';
 import { ROOT, readDockerfileStages, type DockerfileStage } from './compose-files.ts';
 
@@ -66,11 +66,11 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('runs the app as the unprivileged node user, on port 8000, with node as the command', () => {
+  it('runs the app as the unprivileged node user, on port 8000, with node under APP_SCHEDULING as the command', () => {
     const users = argsOf(runtime, 'USER');
     assert.equal(users.at(-1), 'node');
     assert.deepEqual(argsOf(runtime, 'EXPOSE'), ['8000']);
-    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [['node', ...APP_NODE_FLAGS, 'app/dist/server.js']]);
+    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [[...APP_SCHEDULING, 'node', ...APP_NODE_FLAGS, 'app/dist/server.js']]);
   });
 
   it('copies only what the app needs, none of which .dockerignore leaves out', () => {

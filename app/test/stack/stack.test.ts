@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack, type Stack } from '../../src/stack/stack.ts';
 import { formPost, httpRequest, rawExchange, runLoad, statusOf, type LoadResult } from './client.ts';
 
+function schedulingPolicy(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command in parentheses (which may hold spaces) start at field 3.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[41 - 3]);
+}
+
 // The whole native stack as `npm start` runs it: real nginx in front of three real app processes
 // sharing one SQLite store. CHECK_ALLOW_PRIVATE is false, as in production, so the only URIs a
 // test can bookmark are the stack's own (the self-link the check lets through).
@@ -164,6 +170,8 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.notEqual(pidsAfter[1], pidsBefore[1]);
     assert.equal(pidsAfter[0], pidsBefore[0]);
     assert.equal((await httpRequest(`${stack.appUrls[1]}/readyz`)).status, 200);
+    // APP_SCHEDULING, the restarted process too: field 41 of /proc/<pid>/stat, 3 = SCHED_BATCH.
+    assert.deepEqual(pidsAfter.map((pid) => pid === undefined ? undefined : schedulingPolicy(pid)), [3, 3, 3]);
   });
 
   it('replaces every process in a rolling restart under load without a reset or a failed GET or POST, for a client that never resends', async (t) => {
