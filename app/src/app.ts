@@ -86,16 +86,17 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.decorate('lifecycle', context.lifecycle);
 
   recordRequests(app, metrics);
-  // The hooks below run on every request too: callback style, no closure made per request.
+  // Runs on every request too: callback style, no closure made per request. Headers set here go
+  // out with whatever answer the request gets, and no onSend hook is needed (Fastify sends
+  // directly when there is none).
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    // While draining, each answer tells the proxy to close this connection after reading it:
-    // the drain (drain.ts) ends when the proxy has closed them all, and never closes one itself.
+    // While draining, each answer tells the proxy to close this connection after reading it: the
+    // drain (drain.ts) ends when the proxy has closed them all, and never closes one itself. A
+    // request already in flight when the drain began leaves its connection open, which the proxy
+    // closes at its next request there or at its upstream keepalive_timeout (3 s).
     if (context.lifecycle.draining) reply.header('connection', 'close');
-    done(null, payload);
+    done();
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
