@@ -59,6 +59,13 @@ const IDLE_START_SAMPLES = 3;
 /** A leg is wrk runs of this long, back to back; combineSlices says why. */
 const SLICE_SECONDS = 2;
 
+/**
+ * The ceiling (2) and the stack (4) run this many legs' worth of slices each: two targets are
+ * their ratios, and on a shared host one slice's p99 moves by half from the next. Two runs of the
+ * same code back to back read a tail of 1.27 and 1.73 × with five slices each.
+ */
+const PAIRED_LEGS = 3;
+
 export async function runBench(options: BenchOptions, progress: Progress): Promise<BenchResult> {
   const started = performance.now();
   const run = runInfo();
@@ -259,7 +266,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       const [mapCeiling, fullStack] = await using(await startMapCeiling(options.instances), (server) => measureTogether([
         { label: `(2) nginx → ${options.instances} × node:http Map`, url: server.url },
         { label: `(4) nginx → ${options.instances} app processes`, url: target.url },
-      ], options.durationSeconds, redirects));
+      ], options.durationSeconds * PAIRED_LEGS, redirects));
       if (mapCeiling === undefined || fullStack === undefined) throw new Error('the ceiling and the stack were not both measured');
       // After a spell of redirects only, as in production: the worker has retired meanwhile.
       const idle = await idleStart(target);

@@ -214,7 +214,7 @@ ${markdownTable(header(''), throughputRows)}
 - (3) one app process as the stack runs it (Fastify, SQLite, visit counting, failures logged), straight to its port.
 - (4) the whole stack as shipped: nginx (access log on) → ${options.instances} app processes on one SQLite file. The stack's launcher reads every process's log lines in the bench's own process, as \`npm start\` would in its own.
 
-(2) and (4) are measured in turns, a slice of one then a slice of the other, so that a machine that speeds up or slows down meanwhile moves both alike: their ratios are of the same minutes.
+(2) and (4) are measured in turns, a slice of one then a slice of the other, so that a machine that speeds up or slows down meanwhile moves both alike: their ratios are of the same minutes. Two targets are their ratios, so they run longer than the other legs (${Math.round(result.throughput.mapCeiling.durationSeconds)} and ${Math.round(result.throughput.fullStack.durationSeconds)} s): on a shared host one slice's p99 moves by half from the next.
 
 "runnable tasks" is how many tasks on the machine were running or queued for a CPU, on average over the leg (/proc/stat's procs_running, sampled every 50 ms): above ${result.run.cpus}, the one per CPU, the rest wait their turn. With generator, nginx's workers and the apps all busy on the same cores, a request's tail latency is mostly that wait, not the code that answers it.
 
