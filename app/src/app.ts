@@ -17,6 +17,7 @@ import { registerStaticRoutes } from './routes/static.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { OneLinePerRequest } from './request-log.ts';
+import { deferredChildLogger } from './request-logger.ts';
 import { recordRequests } from './request-metrics.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
@@ -63,6 +64,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       return randomUUID();
     },
     logController: new OneLinePerRequest({ logRequests: config.logRequests }),
+    childLoggerFactory: deferredChildLogger,
     bodyLimit: BODY_LIMIT,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     requestTimeout: config.keepAliveTimeoutMs + 15_000,
