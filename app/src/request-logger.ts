@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
 type LogArguments = [objectOrMessage: unknown, message?: string, ...rest: unknown[]];
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /**
  * A request's logger (`request.log`), whose pino child is made on its first line. Fastify makes one
@@ -32,42 +33,40 @@ export class DeferredChildLogger implements FastifyBaseLogger {
   }
 
   fatal(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.fatal, logger, args);
+    this.#write('fatal', args);
   }
 
   error(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.error, logger, args);
+    this.#write('error', args);
   }
 
   warn(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.warn, logger, args);
+    this.#write('warn', args);
   }
 
   info(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.info, logger, args);
+    this.#write('info', args);
   }
 
   debug(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.debug, logger, args);
+    this.#write('debug', args);
   }
 
   trace(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.trace, logger, args);
+    this.#write('trace', args);
   }
 
   silent(...args: LogArguments): void {
-    const logger = this.#logger();
-    Reflect.apply(logger.silent, logger, args);
+    this.#write('silent', args);
   }
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#logger().child(bindings, options);
+  }
+
+  #write(level: Level, args: LogArguments): void {
+    const logger = this.#logger();
+    Reflect.apply(logger[level], logger, args);
   }
 
   #logger(): FastifyBaseLogger {
