@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onResponseHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import type { Metrics, RouteAnswers } from './metrics.ts';
 
 /** The route label of requests no route matched (the 404 handler's). */
@@ -38,7 +38,7 @@ export function recordRequests(app: FastifyInstance, metrics: Metrics): void {
   // The 404 handler is not a route (no onRoute), so it is recorded here; every other request's
   // route recorded it above.
   const unmatched = requests.route(UNMATCHED_ROUTE);
-  app.addHook('onResponse', (request, reply, done: HookHandlerDoneFunction) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (request.is404) observe(unmatched, request, reply);
     done();
   });

@@ -57,8 +57,9 @@ export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--
  * in the middle of its batch of requests: nginx's workers were preempted 0.22–0.30 times a
  * redirect, and an app slept and was woken 0.15–0.19 times. Under SCHED_BATCH: 0.12–0.14 and
  * 0.06, the stack's CPU a redirect (apps and nginx) 6–24 % lower, and more redirects a second
- * (the README's benchmark). Where a core is idle the woken task runs there either way. `chrt` execs node: the
- * process keeps its pid, and its threads (V8's, libuv's, the check thread) the policy.
+ * (the README's benchmark). Where a core is idle the woken task runs there either way. `chrt`
+ * execs node: the process keeps its pid, and its threads (V8's, libuv's, the check thread) the
+ * policy.
  */
 export const APP_SCHEDULING: readonly string[] = ['chrt', '--batch', '0'];
 
