@@ -12,7 +12,7 @@ type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
  * README's benchmark). Fastify checks what a custom factory returns, on every request: this has
  * the methods it checks.
  */
-export class DeferredChildLogger implements FastifyBaseLogger {
+class DeferredChildLogger implements FastifyBaseLogger {
   readonly #parent: FastifyBaseLogger;
   readonly #bindings: Bindings;
   readonly #options: ChildLoggerOptions;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandl
 import type { Metrics, RouteAnswers } from './metrics.ts';
 
 /** The route label of requests no route matched (the 404 handler's). */
-export const UNMATCHED_ROUTE = 'unmatched';
+const UNMATCHED_ROUTE = 'unmatched';
 
 /**
  * Counts every request in flight and every answer by method, route pattern and status, and times

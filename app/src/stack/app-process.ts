@@ -70,7 +70,7 @@ let scheduling: readonly string[] | undefined;
  * What an app process is started with: node, its flags and `entry`, under APP_SCHEDULING where
  * chrt can set it (Linux with util-linux); elsewhere (macOS, say) node alone.
  */
-export function appCommand(entry: string): { file: string; args: string[] } {
+function appCommand(entry: string): { file: string; args: string[] } {
   scheduling ??= findScheduling();
   const node = [...APP_NODE_FLAGS, entry];
   const [chrt, ...policy] = scheduling;
