@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { siblingModule } from '../module-path.ts';
-import { findExecutable } from './nginx-process.ts';
+import { findExecutable } from './executables.ts';
 import { pipeLines, type LineSink } from './output.ts';
+import { spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
 /** server.ts from the sources, server.js from the build: whichever this module was loaded from. */
@@ -229,12 +230,11 @@ export class AppProcess {
   }
 
   async #launch(): Promise<void> {
-    // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops the apps
-    // after nginx, so no request is sent to a process that is already gone.
+    // Its own process group in the launcher's session (process-group.ts).
     // An IPC channel: the app says 'listening' on it (server.ts). With REUSE_PORT the port may also
     // be the old process's while this one starts, so /readyz on the port proves nothing yet.
     const { file, args } = appCommand(this.#entry);
-    const child = spawn(file, args, { env: { ...APP_MALLOC_ENV, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    const child = spawnInOwnGroup(file, args, { env: { ...APP_MALLOC_ENV, ...this.#env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.#child = child;
     this.#ready = false;
     let listening = false;

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { NginxMissingError, findExecutable, findNginx } from './nginx-process.ts';
+import { findExecutable } from './executables.ts';
+import { NginxMissingError, findNginx } from './nginx-process.ts';
 import { pipeLines, type LineSink } from './output.ts';
 
 /**

@@ -1,9 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { findExecutable, isExecutable } from './executables.ts';
 import { writeNginxConfig, type NginxSettings } from './nginx-config.ts';
 import { pipeLines, type LineSink } from './output.ts';
+import { spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
 const run = promisify(execFile);
@@ -16,26 +17,6 @@ export class NginxMissingError extends Error {
   constructor() {
     super(NGINX_INSTALL_HINT);
     this.name = 'NginxMissingError';
-  }
-}
-
-const SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
-
-/**
- * The executable `name` from PATH, else from `otherDirs`; undefined when there is none. Debian
- * installs system tools such as nginx in sbin folders, which are not on an ordinary user's PATH.
- */
-export function findExecutable(name: string, env: NodeJS.ProcessEnv, otherDirs: readonly string[] = SBIN_DIRS): string | undefined {
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...otherDirs];
-  return dirs.map((dir) => join(dir, name)).find(isExecutable);
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -86,9 +67,8 @@ export class NginxProcess {
   async start(): Promise<void> {
     await this.test();
     const args = this.#args(join(this.#settings.prefix, 'conf', 'nginx.conf'), this.#settings);
-    // Own process group: a Ctrl-C in the terminal reaches the launcher only, which stops nginx
-    // after nothing needs it (nginx's own SIGINT handling is a fast, not graceful, shutdown).
-    const child = spawn(this.#bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Its own process group in the launcher's session (process-group.ts).
+    const child = spawnInOwnGroup(this.#bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
     child.once('exit', (code, signal) => {
@@ -124,9 +104,8 @@ export class NginxProcess {
   }
 
   /**
-   * Last-resort cleanup when the launcher itself exits. The whole process group (nginx was
-   * started detached, so the group is the master's pid): workers outlive a SIGKILLed master and
-   * would keep the port.
+   * Last-resort cleanup when the launcher itself exits. The whole process group (nginx leads one
+   * of its own, process-group.ts): workers outlive a SIGKILLed master and would keep the port.
    */
   killNow(): void {
     const pid = this.#child?.pid;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { freePorts } from '../../src/stack/ports.ts';
 import { probeStatus, waitFor } from '../../src/stack/wait.ts';
+import { autogroup, groupAndSession } from '../helpers.ts';
 
 const LAUNCHER = new URL('../../src/stack/launcher.ts', import.meta.url).pathname;
 const ROLLING_RESTART = new URL('../../src/stack/rolling-restart.ts', import.meta.url).pathname;
@@ -39,13 +40,14 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     assert.match(output.stderr(), /^linkyard: nginx is missing [^\n]*apt-get install nginx-light[^\n]*\n$/, 'one line');
   });
 
-  it('tags every line with its process, restarts on request, and stops cleanly on Ctrl-C', async (t) => {
+  it('tags every line with its process, restarts on request, and stops cleanly on a Ctrl-C to its process group', async (t) => {
     const dir = tempDir(t);
     const [port] = await freePorts(1);
     assert.ok(port);
     const url = `http://127.0.0.1:${port}`;
     const env = { ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' };
-    const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A group of its own, as a shell gives a job it runs in the foreground: a Ctrl-C is sent to the group.
+    const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     t.after(() => launcher.kill('SIGKILL'));
     const output = collect(launcher);
 
@@ -72,7 +74,17 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     assert.match(secondOutput.stderr(), /a stack already runs with its files in/);
     assert.equal(await probeStatus(`${url}/`), 200, 'the first one is untouched');
 
-    launcher.kill('SIGINT');
+    // nginx and the apps lead groups of their own in the launcher's session (process-group.ts).
+    const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(' ').map(Number);
+    assert.equal(children.length, 3, 'nginx and two apps');
+    const { session } = groupAndSession(launcher.pid!);
+    for (const pid of children) {
+      assert.deepEqual(groupAndSession(pid), { group: pid, session }, `pid ${pid}: its own group, the launcher's session`);
+      assert.equal(autogroup(pid), autogroup(launcher.pid!), `pid ${pid}: the launcher's CPU group`);
+    }
+
+    // What a terminal does on Ctrl-C: SIGINT to the foreground process group, the launcher's only.
+    process.kill(-launcher.pid!, 'SIGINT');
     const [code] = (await once(launcher, 'exit')) as [number | null];
     assert.equal(code, 0, output.stderr());
 

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { findExecutable } from '../../src/stack/executables.ts';
 import { aptGetForNginx, aptInstallNginx, ensureNginx } from '../../src/stack/nginx-install.ts';
-import { NginxMissingError, findExecutable } from '../../src/stack/nginx-process.ts';
+import { NginxMissingError } from '../../src/stack/nginx-process.ts';
 import { tempDir } from '../helpers.ts';
 
 // Installing nginx for real would change this shared machine, so what is tested is the decision
