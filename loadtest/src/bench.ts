@@ -8,9 +8,10 @@ import { startHeavyTarget, startSlowTarget, type CheckTarget } from './check-tar
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';
 import { peakRssBytes, rssBytes, trackRssSplit } from './bench/peak-rss.ts';
 import { sampleRunnableTasks } from './bench/run-queue.ts';
-import { startSteadyCreations } from './bench/steady-creations.ts';
+import { combineCreations, startSteadyCreations, type SteadyCreationsResult } from './bench/steady-creations.ts';
 import { majorGcs, startSlowChecks } from './bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from './bench/wrk.ts';
+import { median } from './latency.ts';
 import { Progress } from './progress.ts';
 import { sumOf } from './prometheus.ts';
 import { benchReport, checkLegSeconds, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from './report/bench.ts';
@@ -39,7 +40,11 @@ export interface BenchOptions {
   slowTargetDelayMs: number;
   /** Creations a second, over all apps, each checking the CPU-heavy HTTPS site. */
   heavyRate: number;
-  /** CHECK_WORKER_IDLE_MS of the bench's stacks: short, so a retired worker can be waited for. */
+  /**
+   * CHECK_WORKER_IDLE_MS of the bench's stacks: short, so a retired worker can be waited for, but
+   * longer than the other stack's turn in the heavy-check leg (a slice, ~2 s), or the pool's worker
+   * retires between its own slices and starts each one cold (at 2 s: p99 30.5 against 8.7 ms).
+   */
   workerIdleMs: number;
 }
 
@@ -50,8 +55,25 @@ export const BENCH_DEFAULTS: BenchOptions = {
   slowChecks: 200,
   slowTargetDelayMs: 25_000,
   heavyRate: 100,
-  workerIdleMs: 2000,
+  workerIdleMs: 5000,
 };
+
+/** Runs one of a leg's wrk runs (`warmingUp`: its warm-up) inside whatever the leg needs around it. */
+type Around = <T>(run: () => Promise<T>, warmingUp: boolean) => Promise<T>;
+const alone: Around = (run) => run();
+
+type CheckMode = 'pool' | 'inline';
+const CHECK_MODES: readonly CheckMode[] = ['pool', 'inline'];
+
+/** A stack the bench started, with the CPU-heavy HTTPS site its checks trust for the run. */
+type HeavyTarget = Target & { heavySite: CheckTarget };
+
+/** One of legs measured in turns. */
+interface TurnLeg {
+  label: string;
+  url: string;
+  around?: Around;
+}
 
 /** Times the first check after the worker retired this many times (each waits out the idle spell). */
 const IDLE_START_SAMPLES = 3;
@@ -85,8 +107,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
    * apart, the stack (4) read 0.66, 0.73 and 0.70 of the ceiling (2) in three runs of the same code
    * on a shared host.
    */
-  const measureTogether = async (legs: ReadonlyArray<{ label: string; url: string }>, seconds: number, requests: WrkRequest[]): Promise<Leg[]> => {
-    for (const { url } of legs) await wrk({ url, connections: options.connections, durationSeconds: warmup, requests });
+  const measureTogether = async (legs: ReadonlyArray<TurnLeg>, seconds: number, requests: WrkRequest[]): Promise<Leg[]> => {
+    const run = (leg: TurnLeg, durationSeconds: number, warmingUp: boolean) => (leg.around ?? alone)(async () => {
+      const runnable = sampleRunnableTasks();
+      const load = await wrk({ url: leg.url, connections: options.connections, durationSeconds, requests });
+      return { load, runnableTasks: runnable.stop() };
+    }, warmingUp);
+    for (const leg of legs) await run(leg, warmup, true);
     const labels = legs.map(({ label }) => label).join(' and ');
     const started = performance.now();
     progress.every(() => `${labels}: ${((performance.now() - started) / 1000).toFixed(0)} of ${seconds * legs.length} s`);
@@ -102,9 +129,8 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
           const leg = legs[index];
           const result = results[index];
           if (leg === undefined || result === undefined) continue;
-          const runnable = sampleRunnableTasks();
-          result.slices.push(await wrk({ url: leg.url, connections: options.connections, durationSeconds: seconds / slices, requests }));
-          const runnableTasks = runnable.stop();
+          const { load, runnableTasks } = await run(leg, seconds / slices, false);
+          result.slices.push(load);
           if (runnableTasks !== undefined) result.runnable.push(runnableTasks);
         }
       }
@@ -119,9 +145,12 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       progress.stop();
     }
   };
-  const rss: BenchResult['rss'] = [];
+  /** Each stack's peaks, in the order the stacks started (the main thread's ends before the pool's). */
+  const rss = new Map<string, BenchResult['rss']>();
   /** Runs `legs` on a stack while sampling its apps' memory, then records each app's peaks. */
   const trackingRss = async <T>(label: string, target: Target, legs: () => Promise<T>): Promise<T> => {
+    const rows: BenchResult['rss'] = [];
+    rss.set(label, rows);
     const split = trackRssSplit(() => target.pids());
     const result = await legs();
     const peaks = split.stop();
@@ -130,7 +159,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
       const now = pid === undefined ? undefined : rssBytes(pid);
       const parts = pid === undefined ? undefined : peaks.get(pid);
       if (peak !== undefined && now !== undefined && parts !== undefined) {
-        rss.push({ stack: label, app: i + 1, peakBytes: peak, rssBytes: now, peakAnonymousBytes: parts.anonymousBytes, peakFileBytes: parts.fileBytes });
+        rows.push({ stack: label, app: i + 1, peakBytes: peak, rssBytes: now, peakAnonymousBytes: parts.anonymousBytes, peakFileBytes: parts.fileBytes });
       }
     });
     return result;
@@ -141,7 +170,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
    * The stack as shipped (nginx's access log on, the apps logging failures), with names to follow,
    * and the CPU-heavy HTTPS site its checks trust for this run only (a CA made now, gone on stop).
    */
-  const stack = async (instances: number, env: Record<string, string>): Promise<Target & { heavySite: CheckTarget }> => {
+  const stack = async (instances: number, env: Record<string, string>): Promise<HeavyTarget> => {
     const ca = await makeTestCa();
     const heavySite = await startHeavyTarget(ca);
     const removeSite = async (): Promise<void> => {
@@ -181,7 +210,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }
   };
   /** Redirect latency without, then with, slow checks in flight on the same stack. */
-  const slowChecks = async (target: Target, mode: 'pool' | 'inline'): Promise<SlowChecksResult> => {
+  const slowChecks = async (target: Target, mode: CheckMode): Promise<SlowChecksResult> => {
     const gcsAtStart = await majorGcs(target.metricsUrls);
     const without = await measure(`${mode}: redirects, no checks`, target.url, shorter, redirects);
     const majorGcsWithout = (await majorGcs(target.metricsUrls)) - gcsAtStart;
@@ -203,16 +232,37 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }
   };
 
-  /** Redirect latency while creations arrive at a steady rate, each checking the CPU-heavy site. */
-  const heavyChecks = async (target: Target & { heavySite: CheckTarget }, mode: 'pool' | 'inline', without: Leg): Promise<HeavyChecksResult> => {
-    const creations = startSteadyCreations({ appUrls: target.appUrls, uri: `${target.heavySite.url}/page/{n}`, ratePerSecond: options.heavyRate, tag: mode });
-    const withChecks = await measure(`${mode}: redirects, ${options.heavyRate} HTTPS checks/s`, target.url, shorter, redirects).catch(async (error: unknown) => {
-      await creations.stop();
-      throw error;
-    });
-    const created = await creations.stop();
-    progress.log(`${mode}: ${created.sent} heavy creations at ${created.ratePerSecond.toFixed(0)}/s, p50 ${created.p50.toFixed(1)} ms, p99 ${created.p99.toFixed(1)} ms`);
-    return { without, with: withChecks, creations: created };
+  /**
+   * Redirect latency while creations arrive at a steady rate, each checking the CPU-heavy site: the
+   * pool's stack and the main thread's in turns, a slice of one then of the other, the creations
+   * sent only to the stack being measured (through its warm-up too, so the check code is warm).
+   * Measured a minute apart, the machine's drift in between decided which came out lower.
+   */
+  const heavyChecks = async (stacks: Record<CheckMode, HeavyTarget>, without: Record<CheckMode, Leg>): Promise<Record<CheckMode, HeavyChecksResult>> => {
+    const created: Record<CheckMode, SteadyCreationsResult[]> = { pool: [], inline: [] };
+    let runs = 0;
+    const withCreations = (mode: CheckMode): Around => async (run, warmingUp) => {
+      const target = stacks[mode];
+      const creations = startSteadyCreations({ appUrls: target.appUrls, uri: `${target.heavySite.url}/page/{n}`, ratePerSecond: options.heavyRate, tag: `${mode}${runs++}` });
+      try {
+        return await run();
+      } finally {
+        const result = await creations.stop();
+        if (!warmingUp) created[mode].push(result);
+      }
+    };
+    const [pool, inline] = await measureTogether(CHECK_MODES.map((mode) => ({
+      label: `${mode}: redirects, ${options.heavyRate} HTTPS checks/s`,
+      url: stacks[mode].url,
+      around: withCreations(mode),
+    })), shorter, redirects);
+    if (pool === undefined || inline === undefined) throw new Error('the two modes were not both measured');
+    const result = (mode: CheckMode, leg: Leg): HeavyChecksResult => {
+      const creations = combineCreations(created[mode]);
+      progress.log(`${mode}: ${creations.sent} heavy creations at ${creations.ratePerSecond.toFixed(0)}/s, p50 ${creations.p50.toFixed(1)} ms, p99 ${creations.p99.toFixed(1)} ms`);
+      return { without: without[mode], with: leg, creations };
+    };
+    return { pool: result('pool', pool), inline: result('inline', inline) };
   };
   /** One creation right after the first app's worker retired, then one with it running. */
   const idleStart = async (target: Target): Promise<IdleStartResult> => {
@@ -250,7 +300,7 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const oneApp = await using(await stack(1, {}), (target) =>
     trackingRss('one app', target, () => measure('(3) one app process, no nginx', target.appUrls[0] ?? '', options.durationSeconds, redirects)));
   /** Every POST a new name, each checked against the fast local site. */
-  const creations = async (target: Target, mode: 'pool' | 'inline'): Promise<Leg> => {
+  const creations = async (target: Target, mode: CheckMode): Promise<Leg> => {
     const requests: WrkRequest[] = [{
       method: 'POST',
       path: '/api/bookmarks',
@@ -259,30 +309,29 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     }];
     return measure(`${mode}: POST /api/bookmarks`, target.url, shorter, requests);
   };
-  // Both modes run the same legs (slow checks, heavy checks, then creations), so their peak RSS compares.
-  const poolStack = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), (target) =>
-    trackingRss(`stack (${options.instances} apps, pool)`, target, async () => {
+  // Both modes run the same legs (slow checks, heavy checks, then creations), so their peak RSS
+  // compares; the main thread's stack starts when the pool's has done its own legs, and the two
+  // are up together for the heavy checks, measured in turns.
+  const results = await using(await stack(options.instances, { CHECK_MODE: 'pool' }), (poolTarget) =>
+    trackingRss(`stack (${options.instances} apps, pool)`, poolTarget, async () => {
       // The ceiling (2) in turns with the stack (4): the tail's ratio is of these two.
       const [mapCeiling, fullStack] = await using(await startMapCeiling(options.instances), (server) => measureTogether([
         { label: `(2) nginx → ${options.instances} × node:http Map`, url: server.url },
-        { label: `(4) nginx → ${options.instances} app processes`, url: target.url },
+        { label: `(4) nginx → ${options.instances} app processes`, url: poolTarget.url },
       ], options.durationSeconds * PAIRED_LEGS, redirects));
       if (mapCeiling === undefined || fullStack === undefined) throw new Error('the ceiling and the stack were not both measured');
       // After a spell of redirects only, as in production: the worker has retired meanwhile.
-      const idle = await idleStart(target);
-      const pool = await slowChecks(target, 'pool');
-      const heavy = await heavyChecks(target, 'pool', pool.without);
-      const create = await creations(target, 'pool');
-      return { mapCeiling, fullStack, pool, heavy, create, idle };
+      const idle = await idleStart(poolTarget);
+      const pool = await slowChecks(poolTarget, 'pool');
+      return using(await stack(options.instances, { CHECK_MODE: 'inline' }), (inlineTarget) =>
+        trackingRss(`stack (${options.instances} apps, inline)`, inlineTarget, async () => {
+          const inline = await slowChecks(inlineTarget, 'inline');
+          const heavy = await heavyChecks({ pool: poolTarget, inline: inlineTarget }, { pool: pool.without, inline: inline.without });
+          const create = { pool: await creations(poolTarget, 'pool'), inline: await creations(inlineTarget, 'inline') };
+          return { mapCeiling, fullStack, idle, slow: { pool, inline }, heavy, create };
+        }));
     }));
-  const inlineStack = await using(await stack(options.instances, { CHECK_MODE: 'inline' }), (target) =>
-    trackingRss(`stack (${options.instances} apps, inline)`, target, async () => {
-      const inline = await slowChecks(target, 'inline');
-      const heavy = await heavyChecks(target, 'inline', inline.without);
-      const create = await creations(target, 'inline');
-      return { inline, heavy, create };
-    }));
-  const { mapCeiling, fullStack } = poolStack;
+  const { mapCeiling, fullStack } = results;
 
   return {
     scenario: 'bench',
@@ -290,19 +339,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     options,
     throughput: { returnCeiling, mapCeiling, oneApp, fullStack },
     ratios: { stackOverReturn: fullStack.rps / returnCeiling.rps, stackOverMap: fullStack.rps / mapCeiling.rps },
-    slowChecks: { pool: poolStack.pool, inline: inlineStack.inline },
-    heavyChecks: { pool: poolStack.heavy, inline: inlineStack.heavy },
-    create: { pool: poolStack.create, inline: inlineStack.create },
-    idleStart: poolStack.idle,
-    rss,
+    slowChecks: results.slow,
+    heavyChecks: results.heavy,
+    create: results.create,
+    idleStart: results.idle,
+    rss: [...rss.values()].flat(),
     elapsedSeconds: (performance.now() - started) / 1000,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** Check worker threads an app reports alive (linkyard_check_threads). */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
+import { combineCreations } from '../src/bench/steady-creations.ts';
 import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
 import { runBench } from '../src/bench.ts';
 import { Progress } from '../src/progress.ts';
@@ -62,6 +63,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   }
   assert.ok(result.idleStart.coldMs > 0 && result.idleStart.warmMs > 0);
   assert.ok(result.rss.length >= 3);
+  assert.deepEqual([...new Set(result.rss.map((entry) => entry.stack))], ['one app', 'stack (1 apps, pool)', 'stack (1 apps, inline)'], 'in the order the stacks started');
   for (const entry of result.rss) {
     assert.ok(entry.peakBytes > 10e6 && entry.peakAnonymousBytes > 1e6 && entry.peakFileBytes > 1e6, JSON.stringify(entry));
     // Sampled parts never exceed the kernel's exact high-water mark of their sum (both in kB pages).
@@ -91,4 +93,15 @@ test('a leg made of slices: counts add up, percentiles are the median of the sli
   assert.equal(leg.errors, 3);
   assert.equal(combineSlices([slice(10, 4, 4, {}), slice(10, 8, 8, {})]).latency.p99, 6, 'an even count takes the middle two');
   assert.throws(() => combineSlices([]), /no slices/);
+});
+
+test('creations run in slices: counts and statuses add up, the rate is over their time together, latencies the median run\'s', () => {
+  const run = (sent: number, seconds: number, p99: number, statuses: Record<string, number>) => ({ sent, ratePerSecond: sent / seconds, statuses, p50: p99 / 4, p99 });
+  const together = combineCreations([run(200, 2, 40, { 201: 200 }), run(150, 2, 900, { 201: 149, 0: 1 }), run(250, 2, 50, { 201: 250 })]);
+  assert.equal(together.sent, 600);
+  assert.equal(together.ratePerSecond, 100);
+  assert.deepEqual(together.statuses, { 201: 599, 0: 1 });
+  assert.equal(together.p99, 50, 'one stalled run does not decide the p99');
+  assert.equal(together.p50, 12.5);
+  assert.throws(() => combineCreations([]), /no runs/);
 });

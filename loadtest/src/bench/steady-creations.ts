@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { LatencyRecorder } from '../latency.ts';
+import { LatencyRecorder, median } from '../latency.ts';
 
 export interface SteadyCreationsResult {
   sent: number;
@@ -69,4 +69,17 @@ export function startSteadyCreations(options: {
       return { sent, ratePerSecond: sent / seconds, statuses, p50: latency.percentile(50), p99: latency.percentile(99) };
     },
   };
+}
+
+/**
+ * Runs of creations as one: counts and statuses summed, the rate over their time together, p50 and
+ * p99 the median run's (as the bench does with its slices: one stall in one run does not decide).
+ */
+export function combineCreations(runs: readonly SteadyCreationsResult[]): SteadyCreationsResult {
+  if (runs.length === 0) throw new Error('no runs to combine');
+  const sent = runs.reduce((total, run) => total + run.sent, 0);
+  const seconds = runs.reduce((total, run) => total + (run.ratePerSecond > 0 ? run.sent / run.ratePerSecond : 0), 0);
+  const statuses: Record<string, number> = {};
+  for (const run of runs) for (const [status, count] of Object.entries(run.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  return { sent, ratePerSecond: seconds > 0 ? sent / seconds : 0, statuses, p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)) };
 }

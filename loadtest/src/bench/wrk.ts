@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoadResult } from '../latency.ts';
+import { median, type LoadResult } from '../latency.ts';
 
 /** One wrk run (or slices of runs combined). */
 export type WrkResult = LoadResult;
@@ -181,11 +181,7 @@ function run(command: string, args: readonly string[]): Promise<string> {
 export function combineSlices(slices: readonly WrkResult[]): WrkResult {
   if (slices.length === 0) throw new Error('no slices to combine');
   const sum = (pick: (slice: WrkResult) => number) => slices.reduce((total, slice) => total + pick(slice), 0);
-  const median = (pick: (slice: WrkResult) => number) => {
-    const sorted = slices.map(pick).sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 === 1 ? (sorted[middle] ?? Number.NaN) : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-  };
+  const middle = (pick: (slice: WrkResult) => number) => median(slices.map(pick));
   const requests = sum((slice) => slice.requests);
   const durationSeconds = sum((slice) => slice.durationSeconds);
   const statuses: Record<string, number> = {};
@@ -197,9 +193,9 @@ export function combineSlices(slices: readonly WrkResult[]): WrkResult {
     latency: {
       count: sum((slice) => slice.latency.count),
       mean: sum((slice) => slice.latency.mean * slice.latency.count) / Math.max(1, sum((slice) => slice.latency.count)),
-      p50: median((slice) => slice.latency.p50),
-      p90: median((slice) => slice.latency.p90),
-      p99: median((slice) => slice.latency.p99),
+      p50: middle((slice) => slice.latency.p50),
+      p90: middle((slice) => slice.latency.p90),
+      p99: middle((slice) => slice.latency.p99),
       max: Math.max(...slices.map((slice) => slice.latency.max)),
     },
     statuses,

@@ -228,7 +228,7 @@ ${markdownTable(header(''), checkRows)}
 
 ## Redirects while CPU-heavy checks arrive
 
-Slow checks park on I/O and cost no CPU. Here bookmark creations arrive at a steady ${options.heavyRate}/s (open loop, round-robin over the apps), each checking a local HTTPS site under a CA made for this run (trusted through \`CHECK_EXTRA_CA_FILE\`): a full TLS handshake per check (one request per connection, no session tickets), then a 64 KiB page, gzip-encoded, whose \`<title>\` comes last, so every check inflates and parses the whole page. Redirects are measured through nginx meanwhile, against the same stack's redirects with no checks (the leg above).
+Slow checks park on I/O and cost no CPU. Here bookmark creations arrive at a steady ${options.heavyRate}/s (open loop, round-robin over the apps), each checking a local HTTPS site under a CA made for this run (trusted through \`CHECK_EXTRA_CA_FILE\`): a full TLS handshake per check (one request per connection, no session tickets), then a 64 KiB page, gzip-encoded, whose \`<title>\` comes last, so every check inflates and parses the whole page. Redirects are measured through nginx meanwhile, against the same stack's redirects with no checks (the leg above). The two stacks are up together and measured in turns, a slice of one then of the other, the creations sent only to the one being measured (through its warm-up too), so that the machine's drift moves both alike; the creations' p50 and p99 are the median slice's.
 
 ${markdownTable(header(''), heavyRows)}
 
@@ -242,7 +242,7 @@ ${markdownTable(header(''), createRows)}
 
 ## The first check after the worker retired
 
-The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${result.idleStart.coldMs.toFixed(1)} ms, and the next, with the worker running, ${result.idleStart.warmMs.toFixed(1)} ms (medians of ${result.idleStart.samples}).
+The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly but not between its turns in the heavy leg; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${result.idleStart.coldMs.toFixed(1)} ms, and the next, with the worker running, ${result.idleStart.warmMs.toFixed(1)} ms (medians of ${result.idleStart.samples}).
 
 ## Peak RSS per app process
 
