@@ -8,7 +8,10 @@ import type { VisitCounter } from './visits.ts';
  */
 export interface Metrics {
   registry: Registry;
-  /** Requests in flight, answers by method, route and status, and their durations: http_requests_in_flight, _total and http_request_duration_seconds. */
+  /**
+   * Requests in flight, answers by method, route and status, and their durations:
+   * http_requests_in_flight, http_requests_total and http_request_duration_seconds.
+   */
   requests: RequestCounts;
   checks: Counter<'outcome'>;
 }
@@ -80,8 +83,8 @@ export class RouteAnswers {
     return answers.durations;
   }
 
-  get durations(): Iterable<DurationSeries> {
-    return [...this.#byMethod.values()].map(({ durations }) => durations);
+  *durations(): Generator<DurationSeries> {
+    for (const { durations } of this.#byMethod.values()) yield durations;
   }
 
   *series(): Generator<{ labels: Record<'method' | 'route' | 'status_code', string | number>; count: number }> {
@@ -229,7 +232,7 @@ export class RequestDurations extends Histogram<'method' | 'route'> {
    */
   async getForPromString(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: HistogramValue[] }> {
     const values: HistogramValue[] = [];
-    for (const route of this.#requests.routes) for (const series of route.durations) values.push(...series.values(RequestDurations.NAME));
+    for (const route of this.#requests.routes) for (const series of route.durations()) values.push(...series.values(RequestDurations.NAME));
     return { name: RequestDurations.NAME, help: RequestDurations.HELP, type: 'histogram', aggregator: 'sum', values };
   }
 }

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { LatencyRecorder, median } from '../latency.ts';
+import { addCounts, LatencyRecorder, median } from '../latency.ts';
 
 export interface SteadyCreationsResult {
   sent: number;
@@ -79,7 +79,6 @@ export function combineCreations(runs: readonly SteadyCreationsResult[]): Steady
   if (runs.length === 0) throw new Error('no runs to combine');
   const sent = runs.reduce((total, run) => total + run.sent, 0);
   const seconds = runs.reduce((total, run) => total + (run.ratePerSecond > 0 ? run.sent / run.ratePerSecond : 0), 0);
-  const statuses: Record<string, number> = {};
-  for (const run of runs) for (const [status, count] of Object.entries(run.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  const statuses = addCounts(runs.map((run) => run.statuses));
   return { sent, ratePerSecond: seconds > 0 ? sent / seconds : 0, statuses, p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)) };
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, type LoadResult } from '../latency.ts';
+import { addCounts, median, type LoadResult } from '../latency.ts';
 
 /** One wrk run (or slices of runs combined). */
 export type WrkResult = LoadResult;
@@ -184,8 +184,7 @@ export function combineSlices(slices: readonly WrkResult[]): WrkResult {
   const middle = (pick: (slice: WrkResult) => number) => median(slices.map(pick));
   const requests = sum((slice) => slice.requests);
   const durationSeconds = sum((slice) => slice.durationSeconds);
-  const statuses: Record<string, number> = {};
-  for (const slice of slices) for (const [status, count] of Object.entries(slice.statuses)) statuses[status] = (statuses[status] ?? 0) + count;
+  const statuses = addCounts(slices.map((slice) => slice.statuses));
   return {
     requests,
     durationSeconds,
