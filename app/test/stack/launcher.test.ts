@@ -48,7 +48,16 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     const env = { ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' };
     // A group of its own, as a shell gives a job it runs in the foreground: a Ctrl-C is sent to the group.
     const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    t.after(() => launcher.kill('SIGKILL'));
+    // A test that fails midway leaves the launcher running: SIGTERM lets it stop nginx and the apps
+    // (a SIGKILL would leave them, in groups of their own, running); SIGKILL only if it hangs.
+    t.after(async () => {
+      if (launcher.exitCode !== null || launcher.signalCode !== null) return;
+      const exited = once(launcher, 'exit');
+      launcher.kill('SIGTERM');
+      const timer = setTimeout(() => launcher.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    });
     const output = collect(launcher);
 
     await waitFor('the launcher to say it is up', () => output.stdout().includes('linkyard is up at'), { timeoutMs: 30_000 });
