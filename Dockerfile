@@ -27,7 +27,7 @@ RUN npm run build
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
-# Read by glibc at start-up only: APP_MALLOC_ENV (app/src/stack/app-process.ts) says why.
+# Read by glibc at start-up only: APP_MALLOC_ENV (stack/src/app-process.ts) says why.
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 # Owned by root and read-only for the `node` user that runs the app: a compromised process cannot
@@ -55,5 +55,5 @@ HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=3 \
 # Exec form: node receives SIGTERM itself (a shell in between would not pass it on) and drains.
 # Not `npm start`: npm does not forward signals reliably and adds a process for nothing.
 # Under chrt's SCHED_BATCH, then node with its V8 flags: APP_SCHEDULING and APP_NODE_FLAGS
-# (app/src/stack/app-process.ts), which say why. chrt execs node, so node is still PID 1's command.
+# (stack/src/app-process.ts), which say why. chrt execs node, so node is still PID 1's command.
 CMD ["chrt", "--batch", "0", "node", "--max-semi-space-size=4", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "--no-maglev", "--no-wasm-loop-unrolling", "--no-parallel-scavenge", "app/dist/server.js"]

@@ -42,6 +42,6 @@ const LISTEN_BACKLOG = 4096;
 const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort, backlog: LISTEN_BACKLOG };
 await app.listen(listenOptions);
 // A supervisor that shares the port with a process being replaced (REUSE_PORT) cannot tell from
-// the port which one answers /readyz; this tells it (app/src/stack/app-process.ts). The store and
+// the port which one answers /readyz; this tells it (stack/src/app-process.ts). The store and
 // the check pool are open by now: buildApp opened them.
 process.send?.('listening');

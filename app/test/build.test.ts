@@ -3,9 +3,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { APP_NODE_FLAGS } from '../src/stack/app-process.ts';
-import { compileApp } from '../src/stack/build.ts';
-import { probeStatus, waitFor } from '../src/stack/wait.ts';
+import { APP_NODE_FLAGS } from '../../stack/src/app-process.ts';
+import { compileApp } from '../../stack/src/build.ts';
+import { probeStatus, waitFor } from '../../stack/src/wait.ts';
 import { freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
 
 const APP_DIR = new URL('../', import.meta.url).pathname;
@@ -14,7 +14,7 @@ const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 describe('the production build', () => {
   it('is what `npm start` runs, after building it', () => {
     assert.equal(scripts.build, 'exec sh scripts/with-node.sh tsc -p tsconfig.build.json');
-    assert.equal(scripts.start, 'npm run build && exec sh scripts/with-node.sh node app/dist/stack/launcher.js');
+    assert.equal(scripts.start, 'npm run build && exec sh scripts/with-node.sh node stack/src/launcher.ts');
   });
 
   it('compiles to JavaScript that serves, checks on its worker thread and redirects, with no .ts left', async (t) => {

@@ -1,13 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppParts } from '../src/app.ts';
 import { loadConfig, type CheckConfig, type Config } from '../src/config.ts';
-import { freePorts } from '../src/stack/ports.ts';
 
 export type ConfigOverrides = Partial<Omit<Config, 'check'>> & { check?: Partial<CheckConfig> };
 
@@ -67,8 +66,13 @@ export function form(fields: Record<string, string>): { body: string; headers: R
 
 /** A port that was free a moment ago, for configs that must know their own address up front. */
 export async function freePort(): Promise<number> {
-  const [port] = await freePorts(1);
-  if (port === undefined) throw new Error('no free port');
+  const server = createNetServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
   return port;
 }
 
@@ -85,17 +89,4 @@ export function refusesConnections(port: number): Promise<boolean> {
     });
     socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
   });
-}
-
-/** /proc/<pid>/stat's process group and session (fields 5 and 6, after the parenthesised command). */
-export function groupAndSession(pid: number | 'self'): { group: number; session: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const [, , group, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { group: Number(group), session: Number(session) };
-}
-
-/** The CPU group Linux's autogroup scheduler puts the process in, where the kernel has autogroup. */
-export function autogroup(pid: number | 'self'): string | undefined {
-  const path = `/proc/${pid}/autogroup`;
-  return existsSync(path) ? readFileSync(path, 'utf8').split(' ')[0] : undefined;
 }

@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { compileApp } from '../../app/src/stack/build.ts';
+import { compileApp } from '../../stack/src/build.ts';
 import { positive, UsageError } from './arguments.ts';
 import { startHeavyTarget, startSlowTarget, type CheckTarget } from './check-targets.ts';
 import { startMapCeiling, startReturnCeiling } from './bench/ceilings.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startStack } from '../../app/src/stack/stack.ts';
+import { startStack } from '../../stack/src/stack.ts';
 import { positive, UsageError } from './arguments.ts';
 import { wrk, type WrkResult } from './bench/wrk.ts';
 import { Progress } from './progress.ts';

@@ -5,8 +5,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePorts } from '../../app/src/stack/ports.ts';
-import { waitFor } from '../../app/src/stack/wait.ts';
+import { compileApp } from '../../stack/src/build.ts';
+import { freePorts } from '../../stack/src/ports.ts';
+import { waitFor } from '../../stack/src/wait.ts';
 import { findK6, readAnswer, readRequests, runK6, type K6Scenario } from '../src/k6.ts';
 import { scrapeApps, scrapeNginx, totalCounters } from '../src/scrape.ts';
 import { openTarget, shortNames, type Target } from '../src/target.ts';
@@ -122,8 +123,10 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
 });
 
 describe('k6 rolling-restart while `npm run rolling-restart` runs', { skip, timeout: 120_000 }, () => {
-  const LAUNCHER = new URL('../../app/src/stack/launcher.ts', import.meta.url).pathname;
-  const ROLLING_RESTART = new URL('../../app/src/stack/rolling-restart.ts', import.meta.url).pathname;
+  const LAUNCHER = new URL('../../stack/src/launcher.ts', import.meta.url).pathname;
+  const ROLLING_RESTART = new URL('../../stack/src/rolling-restart.ts', import.meta.url).pathname;
+  // The apps it starts run app/dist, which `npm start` builds before it launches.
+  before(() => compileApp());
 
   it('fails no request while every app process is replaced', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'linkyard-k6-restart-'));

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startStack, type Stack } from '../../app/src/stack/stack.ts';
+import { startStack, type Stack } from '../../stack/src/stack.ts';
 import { main } from '../src/cli.ts';
 import { findK6 } from '../src/k6.ts';
 import type { CacheSavingsResult } from '../src/scenarios/cache-savings.ts';

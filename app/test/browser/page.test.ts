@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
-import { startStack, type Stack } from '../../src/stack/stack.ts';
+import { startStack, type Stack } from '../../../stack/src/stack.ts';
 import {
   TARGET_TITLES,
   appRequestsByRoute,

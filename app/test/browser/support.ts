@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { Stack } from '../../src/stack/stack.ts';
+import type { Stack } from '../../../stack/src/stack.ts';
 
 /** Debian's chromium: playwright-core drives it, it never downloads a browser of its own. */
 export const CHROMIUM = '/usr/bin/chromium';

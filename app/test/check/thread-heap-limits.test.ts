@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { CHECK_THREAD_LIMITS } from '../../src/check/pool-engine.ts';
-import { APP_NODE_FLAGS } from '../../src/stack/app-process.ts';
+import { APP_NODE_FLAGS } from '../../../stack/src/app-process.ts';
 
 const MiB = 1024 * 1024;
 

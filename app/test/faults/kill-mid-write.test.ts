@@ -6,10 +6,10 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
-import { startStack, type Stack } from '../../src/stack/stack.ts';
-import { probeStatus, waitFor } from '../../src/stack/wait.ts';
+import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
 import { htmlPage, startTarget } from '../helpers.ts';
-import { formPost, httpRequest } from '../stack/client.ts';
+import { formPost, httpRequest } from '../client.ts';
 import { faultLoad, tally } from './load.ts';
 import { startThrowawayPostgres, throwawayPostgresSkip } from './throwaway-postgres.ts';
 

@@ -6,7 +6,7 @@
  * for each), and how many redirects each name answered (so the visits written can be compared).
  */
 import assert from 'node:assert/strict';
-import { formPost, httpRequest, runLoad } from '../stack/client.ts';
+import { formPost, httpRequest, runLoad } from '../client.ts';
 
 export interface Answer {
   what: 'form' | 'api' | 'redirect' | 'page';

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { startStack, type Stack } from '../../src/stack/stack.ts';
-import { probeStatus, waitFor } from '../../src/stack/wait.ts';
+import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
 import { htmlPage, startTarget } from '../helpers.ts';
-import { formPost, httpRequest } from '../stack/client.ts';
+import { formPost, httpRequest } from '../client.ts';
 import { assertNone, faultLoad, slowest, tally, type Answer } from './load.ts';
 import { startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from './throwaway-postgres.ts';
 

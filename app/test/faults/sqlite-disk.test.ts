@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { startStack, type Stack } from '../../src/stack/stack.ts';
+import { startStack, type Stack } from '../../../stack/src/stack.ts';
 import { htmlPage, startTarget } from '../helpers.ts';
-import { formPost, httpRequest } from '../stack/client.ts';
+import { formPost, httpRequest } from '../client.ts';
 import { assertNone, faultLoad, slowest, tally, type Answer, type LoadRecord } from './load.ts';
 import { ext4Skip, fillUp, mountExt4Image, mountSkip, mountTmpfs } from './mounts.ts';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePorts } from '../../../app/src/stack/ports.ts';
+import { freePorts } from '../../../stack/src/ports.ts';
 import { startNginx, stopChild } from './nginx.ts';
 
 /** A server the bench points load at, and how to take it down again. */

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { DIST_SERVER_ENTRY } from './build.ts';
+import { controlSocketPath, serveControl } from './control.ts';
+import { ensureNginx } from './nginx-install.ts';
+import { NginxMissingError } from './nginx-process.ts';
+import { tagLine } from './output.ts';
+import { DEFAULT_STATE_DIR, startStack, type Stack } from './stack.ts';
+
+/**
+ * `npm start`: the whole service on this machine, nginx in front of APP_INSTANCES app processes,
+ * every line of output tagged with the process it came from. The apps run the production build,
+ * app/dist, which `npm start` makes first; the launcher itself runs from its sources, as it is no
+ * part of the image. Ctrl-C (or SIGTERM) stops it cleanly; `npm run rolling-restart` (or SIGHUP)
+ * replaces the app processes one at a time.
+ *
+ *   PORT           public port on 127.0.0.1 (default 8080)
+ *   APP_INSTANCES  app processes (default 3)
+ *   DATA_DIR       the store every process shares (default ./data)
+ *   RATE_LIMIT     per-client rate of bookmark creation and API calls, nginx syntax (default 10r/s)
+ *   STACK_DIR      runtime files: nginx's prefix, control socket (default .stack/)
+ *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin; when there is none, root gets
+ *                  nginx-light with apt-get unless LINKYARD_NO_INSTALL is set)
+ * Anything else (LOG_LEVEL, CHECK_ALLOW_PRIVATE, PUBLIC_URL, …) is passed to the app processes.
+ */
+
+const say = (message: string) => process.stdout.write(`${tagLine('stack', message, 5)}\n`);
+
+function wholeNumber(name: string, fallback: number): number {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) {
+    console.error(`${name}: expected a whole number, got '${raw}'`);
+    process.exit(78); // EX_CONFIG, as the app exits on a bad setting
+  }
+  return Number(raw);
+}
+
+const instances = wholeNumber('APP_INSTANCES', 3);
+const port = wholeNumber('PORT', 8080);
+const stateDir = process.env.STACK_DIR || DEFAULT_STATE_DIR;
+
+if (!existsSync(DIST_SERVER_ENTRY)) {
+  console.error(`linkyard: ${DIST_SERVER_ENTRY} is missing: \`npm run build\` makes it (\`npm start\` builds, then launches)`);
+  process.exit(1);
+}
+
+let stack: Stack;
+try {
+  await ensureNginx(process.env, process.getuid?.(), (source, line) => process.stdout.write(`${tagLine(source, line, 5)}\n`));
+  stack = await startStack({
+    instances,
+    port,
+    stateDir,
+    dataDir: process.env.DATA_DIR || undefined,
+    rateLimit: process.env.RATE_LIMIT || undefined,
+    serverEntry: DIST_SERVER_ENTRY,
+  });
+} catch (error) {
+  if (error instanceof NginxMissingError) console.error(error.message);
+  else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+const control = await serveControl(controlSocketPath(stateDir), (onProgress) => stack.rollingRestart(onProgress));
+say(`linkyard is up at ${stack.url}. Ctrl-C stops it; \`npm run rolling-restart\` (or kill -HUP ${process.pid}) restarts the app processes one at a time.`);
+
+process.on('SIGHUP', () => {
+  stack.rollingRestart().catch(() => {
+    // already reported in the output by the stack
+  });
+});
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    // npm forwards the terminal's Ctrl-C, so the launcher may get it twice: one stop is enough.
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping`);
+    control.close();
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`linkyard: stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,100 @@
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** proxy/: nginx.conf, mime.types and snippets/, shared with the compose setup. */
+export const PROXY_DIR = fileURLToPath(new URL('../../proxy/', import.meta.url));
+
+/**
+ * How nginx writes its access log: lines gathered and written 4 KiB at a time, or after a second,
+ * instead of one write(2) per request: nginx's CPU per redirect fell by ~1.1 µs (~6 %; the README's
+ * benchmark). A line reaches the file at most a second late; nginx writes what it holds when it
+ * reopens the log (rotation, SIGUSR1) and when it exits.
+ * 4 KiB is a pipe's atomic write (PIPE_BUF): under compose the log is Docker's pipe, where a larger
+ * write from one worker could interleave with another's. proxy/compose/env/http.conf.template says
+ * the same (proxy/test/nginx-config.test.ts holds them equal).
+ */
+export const ACCESS_LOG_BUFFERING = 'buffer=4k flush=1s';
+
+export interface Upstream {
+  port: number;
+}
+
+/** What differs between one native stack and another: everything proxy/env/ holds. */
+export interface NginxSettings {
+  /** nginx's runtime folder (`-p`): pid file, temp files and the assembled conf/. */
+  prefix: string;
+  /** Public address. */
+  host: string;
+  port: number;
+  /** App processes, all on 127.0.0.1. */
+  upstreams: readonly Upstream[];
+  /** The folder holding static/ (nginx `root`): app/. */
+  staticRoot: string;
+  /** Per-client rate of POST / and of /api/ requests, in nginx's syntax: `10r/s`, `600r/m`. */
+  rateLimit: string;
+  /**
+   * Access log at <prefix>/access.log, rotated by size (access-log.ts). A file, not /dev/stdout:
+   * Node hands a child a socket for stdio, and nginx cannot open() a socket by path. Off for load
+   * tests, where logging costs more than the app.
+   */
+  accessLog: boolean;
+}
+
+export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
+
+const HEADER = '# Rendered by stack/src/nginx-config.ts for the native stack; edits are overwritten.\n';
+
+/** The env/ files proxy/nginx.conf includes, for one native stack. */
+export function renderEnvFiles(settings: NginxSettings): EnvFiles {
+  if (!/^[1-9]\d*r\/[sm]$/.test(settings.rateLimit)) {
+    throw new Error(`rate limit '${settings.rateLimit}' is not in nginx's form, e.g. 10r/s or 600r/m`);
+  }
+  if (settings.upstreams.length === 0) throw new Error('nginx needs at least one app process');
+  const path = (name: string) => quote(join(settings.prefix, name));
+  return {
+    'main.conf': `${HEADER}pid ${path('nginx.pid')};
+error_log stderr warn;
+`,
+    'http.conf': `${HEADER}client_body_temp_path ${path('temp/client_body')};
+proxy_temp_path ${path('temp/proxy')};
+fastcgi_temp_path ${path('temp/fastcgi')};
+uwsgi_temp_path ${path('temp/uwsgi')};
+scgi_temp_path ${path('temp/scgi')};
+
+access_log ${settings.accessLog ? `${path('access.log')} linkyard_json ${ACCESS_LOG_BUFFERING}` : 'off'};
+
+limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rateLimit};
+limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLimit};
+`,
+    'upstream.conf': HEADER + settings.upstreams
+      .map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`)
+      .join(''),
+    'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
+root ${quote(settings.staticRoot)};
+`,
+  };
+}
+
+/**
+ * Assembles `<prefix>/conf/`: a fresh copy of proxy/ (so what runs is what `nginx -t` checked)
+ * plus the rendered env/. Returns the nginx.conf path.
+ */
+export function writeNginxConfig(settings: NginxSettings): string {
+  const confDir = join(settings.prefix, 'conf');
+  mkdirSync(join(confDir, 'env'), { recursive: true });
+  mkdirSync(join(settings.prefix, 'temp'), { recursive: true });
+  for (const entry of ['nginx.conf', 'mime.types', 'snippets']) {
+    cpSync(join(PROXY_DIR, entry), join(confDir, entry), { recursive: true, force: true });
+  }
+  for (const [name, text] of Object.entries(renderEnvFiles(settings))) {
+    writeFileSync(join(confDir, 'env', name), text);
+  }
+  return join(confDir, 'nginx.conf');
+}
+
+/** nginx reads an unquoted path up to the first space or `;`. */
+function quote(path: string): string {
+  if (/["\\$]/.test(path)) throw new Error(`nginx paths may not contain quotes, backslashes or $: ${path}`);
+  return `"${path}"`;
+}

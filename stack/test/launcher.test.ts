@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it, type TestContext } from 'node:test';
+import { compileApp } from '../src/build.ts';
+import { freePorts } from '../src/ports.ts';
+import { probeStatus, waitFor } from '../src/wait.ts';
+import { autogroup, groupAndSession } from './helpers.ts';
+
+const LAUNCHER = new URL('../src/launcher.ts', import.meta.url).pathname;
+const ROLLING_RESTART = new URL('../src/rolling-restart.ts', import.meta.url).pathname;
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'linkyard-launcher-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs a CLI to its end; its whole output. */
+function collect(child: ChildProcess): { stdout: () => string; stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk));
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
+describe('npm start (the launcher)', { timeout: 90_000 }, () => {
+  // The apps it starts run app/dist, which `npm start` builds before it launches.
+  before(() => compileApp());
+
+  it('says how to install nginx when there is none, and fails', async (t) => {
+    const dir = tempDir(t);
+    const child = spawn(process.execPath, [LAUNCHER], {
+      env: { ...process.env, NGINX_BIN: join(dir, 'no-nginx-here'), STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = collect(child);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 1);
+    assert.match(output.stderr(), /^linkyard: nginx is missing [^\n]*apt-get install nginx-light[^\n]*\n$/, 'one line');
+  });
+
+  it('tags every line with its process, restarts on request, and stops cleanly on a Ctrl-C to its process group', async (t) => {
+    const dir = tempDir(t);
+    const [port] = await freePorts(1);
+    assert.ok(port);
+    const url = `http://127.0.0.1:${port}`;
+    const env = { ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' };
+    // A group of its own, as a shell gives a job it runs in the foreground: a Ctrl-C is sent to the group.
+    const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // A test that fails midway leaves the launcher running: SIGTERM lets it stop nginx and the apps
+    // (a SIGKILL would leave them, in groups of their own, running); SIGKILL only if it hangs.
+    t.after(async () => {
+      if (launcher.exitCode !== null || launcher.signalCode !== null) return;
+      const exited = once(launcher, 'exit');
+      launcher.kill('SIGTERM');
+      const timer = setTimeout(() => launcher.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    });
+    const output = collect(launcher);
+
+    await waitFor('the launcher to say it is up', () => output.stdout().includes('linkyard is up at'), { timeoutMs: 30_000 });
+    assert.equal(await probeStatus(`${url}/`), 200);
+
+    const restart = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const restartOutput = collect(restart);
+    const [restartCode] = (await once(restart, 'exit')) as [number | null];
+    assert.equal(restartCode, 0, restartOutput.stderr());
+    assert.match(restartOutput.stdout(), /app1: restarted as pid \d+/);
+    assert.match(restartOutput.stdout(), /app2: restarted as pid \d+/);
+    assert.match(restartOutput.stdout(), /rolling restart done/);
+
+    // SIGHUP does the same, reporting in the launcher's own output.
+    launcher.kill('SIGHUP');
+    await waitFor('the SIGHUP rolling restart', () => output.stdout().split('rolling restart done').length === 3, { timeoutMs: 30_000 });
+
+    // A second stack on the same state folder would overwrite the first one's nginx files.
+    const second = spawn(process.execPath, [LAUNCHER], { env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const secondOutput = collect(second);
+    const [secondCode] = (await once(second, 'exit')) as [number | null];
+    assert.equal(secondCode, 1);
+    assert.match(secondOutput.stderr(), /a stack already runs with its files in/);
+    assert.equal(await probeStatus(`${url}/`), 200, 'the first one is untouched');
+
+    // nginx and the apps lead groups of their own in the launcher's session (process-group.ts).
+    const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(' ').map(Number);
+    assert.equal(children.length, 3, 'nginx and two apps');
+    const { session } = groupAndSession(launcher.pid!);
+    for (const pid of children) {
+      assert.deepEqual(groupAndSession(pid), { group: pid, session }, `pid ${pid}: its own group, the launcher's session`);
+      assert.equal(autogroup(pid), autogroup(launcher.pid!), `pid ${pid}: the launcher's CPU group`);
+    }
+
+    // What a terminal does on Ctrl-C: SIGINT to the foreground process group, the launcher's only.
+    process.kill(-launcher.pid!, 'SIGINT');
+    const [code] = (await once(launcher, 'exit')) as [number | null];
+    assert.equal(code, 0, output.stderr());
+
+    const lines = output.stdout().trimEnd().split('\n');
+    const untagged = lines.filter((line) => !/^(app[12]|nginx|stack) *\| /.test(line));
+    assert.deepEqual(untagged, []);
+    assert.ok(lines.some((line) => /^app1 +\| \{"level":30/.test(line)), 'app log lines are tagged');
+    // Each request is logged once, in nginx's access log file, not copied into the output too.
+    assert.ok(!lines.some((line) => /^nginx +\| \{"time":/.test(line)), 'no access log line in the output');
+    assert.match(readFileSync(join(dir, 'state', 'nginx', 'access.log'), 'utf8'), /^\{"time":.*"status":200/m);
+    assert.match(lines.at(-1) ?? '', /^stack +\| stopped$/);
+    assert.equal(await probeStatus(`${url}/`), undefined, 'nginx is gone');
+
+    // With nothing running, the rolling restart says so.
+    const orphan = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const orphanOutput = collect(orphan);
+    const [orphanCode] = (await once(orphan, 'exit')) as [number | null];
+    assert.equal(orphanCode, 1);
+    assert.match(orphanOutput.stderr(), /No running stack/);
+  });
+});
