@@ -6,6 +6,7 @@ import { createChecker } from './check/create-checker.ts';
 import type { UriChecker } from './check/types.ts';
 import type { Config } from './config.ts';
 import type { AppContext, Lifecycle } from './context.ts';
+import { answerError } from './error-answer.ts';
 import { DomainError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
 import { registerApiRoutes } from './routes/api.ts';
@@ -122,34 +123,9 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   return app;
 }
 
-/**
- * The one place an error becomes an HTTP answer: domain errors by their code, Fastify's own 4xx
- * (bad JSON, body too large, validation) as they are, and anything else as a logged 500 that
- * leaves the process serving.
- */
+/** An error's answer (answerError) as JSON under /api/, as plain text elsewhere. */
 function sendError(error: FastifyError | DomainError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  let status: number;
-  let code: string;
-  let message: string;
-  if (error instanceof DomainError) {
-    status = error.statusCode;
-    code = error.code;
-    message = error.message;
-    if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-    if (error.code === 'UNAUTHORIZED') reply.header('www-authenticate', 'Bearer');
-    // The store away: the operator needs the driver's error, which no access log has.
-    if (status >= 500 && error.cause !== undefined) request.log.warn({ code, err: error.cause }, message);
-  } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    status = error.statusCode;
-    code = error.validation ? 'INVALID_REQUEST' : (error.code ?? 'BAD_REQUEST');
-    message = error.message;
-  } else {
-    request.log.error({ err: error }, 'request failed');
-    status = 500;
-    code = 'INTERNAL';
-    message = 'Something went wrong on our side; it has been logged.';
-  }
-  reply.code(status);
+  const { code, message } = answerError(error, request, reply);
   if (request.url.startsWith('/api/')) return reply.send({ error: code, message });
   return reply.type('text/plain; charset=utf-8').send(message);
 }

@@ -215,6 +215,12 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
  * every call, 0.66 of the 7.5 µs of user CPU a redirect cost, 6 % of one app's redirects a second
  * (the README's benchmark). Only what the registry reads at scrape time is replaced, and it
  * answers what prom-client's Histogram would for the same observations (app/test/metrics.test.ts).
+ *
+ * `getForPromString` is not in prom-client's typings, and no declared API is as cheap: a
+ * Histogram child from `labels()` still hashes its labels on every observe (60× our observe),
+ * `collect()` can only observe again, and `registerMetric` takes nothing but prom-client's own
+ * classes. So prom-client is pinned to an exact version in package.json; an upgrade that stops
+ * calling this empties the histogram, which app/test/metrics.test.ts fails on.
  */
 export class RequestDurations extends Histogram<'method' | 'route'> {
   static readonly NAME = 'http_request_duration_seconds';

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Histogram, Registry } from 'prom-client';
 import { RequestCounts, RequestDurations } from '../src/metrics.ts';
@@ -31,6 +32,20 @@ describe('RequestDurations', () => {
         return rest;
       }) }));
     assert.deepEqual(await ours.getMetricsAsJSON(), withoutExemplars(await theirs.getMetricsAsJSON()));
+  });
+
+  it('is read by the installed prom-client, the version package.json pins (getForPromString is not in its typings)', async () => {
+    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+    const installed = JSON.parse(readFileSync(new URL('../../node_modules/prom-client/package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(manifest.dependencies['prom-client'], installed.version, 'an exact pin, and the version installed');
+    const registry = new Registry();
+    const requests = new RequestCounts();
+    new RequestDurations(requests, registry);
+    requests.route('/:name').count('GET', 303).observe(0.002);
+    const text = await registry.metrics();
+    assert.match(text, /^http_request_duration_seconds_count\{method="GET",route="\/:name"\} 1$/m, text);
+    const [json] = await registry.getMetricsAsJSON();
+    assert.ok(json?.values.some((value) => value.labels.le === 0.0025 && value.value === 1), JSON.stringify(json));
   });
 
   it('counts nothing until a request was answered', async () => {

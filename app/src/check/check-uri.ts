@@ -6,11 +6,9 @@ import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-pol
 import { guardedConnector } from './guarded-connector.ts';
 import { TitleFinder } from './page-title.ts';
 import { isSelfLink } from './self-link.ts';
-import type { CheckFailure, CheckOptions, CheckRejected, CheckResult } from './types.ts';
+import { REFUSING_STATUSES, type CheckFailure, type CheckOptions, type CheckRejected, type CheckResult } from './types.ts';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-/** A live server that turns robots away: the link works for people, so it is accepted. */
-const REFUSING_STATUSES = new Set([401, 403, 405, 429]);
 /** Bodies we do not parse are read this far so the connection can be reused, then cut off. */
 const DISCARD_LIMIT_BYTES = 16 * 1024;
 /**

@@ -4,14 +4,21 @@
  */
 export type CheckResult = CheckAccepted | CheckRejected;
 
+/**
+ * Statuses from a live server that turns robots away: the link works for people, so the check
+ * accepts it with a warning, and the page shows the warning. Here, with no imports, so the check
+ * thread and the request thread read the one list without loading each other's modules.
+ */
+export const REFUSING_STATUSES: ReadonlySet<number> = new Set([401, 403, 405, 429]);
+
 export interface CheckAccepted {
   ok: true;
-  /** Final status: 2xx, or 401/403/405/429 from a live server that refuses robots. */
+  /** Final status: 2xx, or one of REFUSING_STATUSES. */
   status: number;
   /** URI after redirects. */
   finalUri: string;
   title: string | null;
-  /** Set when the status is accepted with reservations (401/403/405/429). */
+  /** Set when the status is one of REFUSING_STATUSES, accepted with reservations. */
   warning: string | null;
   redirects: number;
   durationMs: number;

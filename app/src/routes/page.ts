@@ -1,5 +1,6 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { answerError } from '../error-answer.ts';
 import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
 import { InvalidUriError } from '../services/validation.ts';
@@ -46,14 +47,19 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       .send(renderPage({ ...chrome, ...model, page }));
   }
 
+  /** The form again, with the error: its status, headers and log line as the JSON API's (answerError). */
+  function sendErrorPage(error: DomainError, request: FastifyRequest, reply: FastifyReply, model: Pick<PageModel, 'values'>) {
+    const { status } = answerError(error, request, reply);
+    return sendPage(reply, status, { ...model, message: { kind: 'error', text: error.message, code: error.code } });
+  }
+
   app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
     const cursor = request.query.cursor || undefined;
     try {
       return await sendPage(reply, 200, { cursor });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
-      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      return sendPage(reply, error.statusCode, { message: { kind: 'error', text: error.message, code: error.code } });
+      return sendErrorPage(error, request, reply, {});
     }
   });
 
@@ -77,11 +83,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       // The seed's form answered text it could not fetch, URI or not, with its 404; so does ours.
       const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
       if (!(error instanceof DomainError)) throw error;
-      if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-      if (error.statusCode >= 500 && error.cause !== undefined) request.log.warn({ code: error.code, err: error.cause }, 'form refused: ours to fix');
-      // Debug: nginx's access log has every answer once; at info a flood of refusals would write each again.
-      else request.log.debug({ code: error.code }, 'form rejected');
-      return sendPage(reply, error.statusCode, { values, message: { kind: 'error', text: error.message, code: error.code } });
+      return sendErrorPage(error, request, reply, { values });
     }
   });
 

@@ -25,9 +25,6 @@ const GENERATED_ATTEMPTS = 5;
 /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
 const RECENT_NAMES = 10_000;
 
-/** Statuses from a live server that refuses robots: accepted, with a warning shown. */
-export const WARNING_STATUSES: ReadonlySet<number> = new Set([401, 403, 405, 429]);
-
 function generateName(): string {
   let name = '';
   for (let i = 0; i < GENERATED_LENGTH; i++) name += GENERATED_ALPHABET[randomInt(GENERATED_ALPHABET.length)];

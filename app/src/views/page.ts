@@ -1,5 +1,5 @@
+import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
-import { WARNING_STATUSES } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
 
@@ -42,7 +42,7 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
 }
 
 function statusBadge(bookmark: Bookmark): string {
-  if (WARNING_STATUSES.has(bookmark.checkStatus)) {
+  if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
     // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
     return `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span><span class="note">Up, but it refuses robots</span>`;
   }

@@ -196,4 +196,40 @@ describe('the form page (GET / and POST /)', () => {
     const rejected = await (await fetch(`${url}/`, { method: 'POST', ...form({ longuri: 'javascript:"><b>x', shortname: '"><i>' }) })).text();
     assert.doesNotMatch(rejected, /"><b>|"><i>/);
   });
+  it('answers a full check queue as the JSON API does: the same 503 and Retry-After, the form kept', async (t) => {
+    let holding = true;
+    const held: Array<() => void> = [];
+    const slow = await startTarget(t, (request, response) => {
+      const answer = () => htmlPage('slow')(request, response);
+      if (holding) held.push(answer);
+      else answer();
+    });
+    // One check running and one waiting fill the queue; the deadline (4 s) sets the Retry-After.
+    const { url } = await startApp(t, { check: { workers: 1, concurrentPerWorker: 1, maxQueue: 1, timeoutMs: 4000 } });
+    const create = (uri: string, name: string) =>
+      fetch(`${url}/api/bookmarks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uri, name }) });
+    const filling = [create(`${slow.url}/0`, 'fill0'), create(`${slow.url}/1`, 'fill1')];
+    try {
+      for (let waited = 0; !/^linkyard_check_queue_depth 1$/m.test(await (await fetch(`${url}/metrics`)).text()); waited += 20) {
+        assert.ok(waited < 5000, 'the second check never queued');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const viaForm = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${slow.url}/form`, shortname: 'viaform' }) });
+      const viaApi = await create(`${slow.url}/api`, 'viaapi');
+      assert.equal(viaForm.status, 503);
+      assert.equal(viaApi.status, 503);
+      assert.equal(viaForm.headers.get('retry-after'), '4');
+      assert.equal(viaApi.headers.get('retry-after'), '4');
+      const page = await viaForm.text();
+      const { error, message } = await viaApi.json() as { error: string; message: string };
+      assert.equal(error, 'CHECK_QUEUE_FULL');
+      assert.ok(page.includes(escapeHtml(message)), page);
+      assert.match(page, /value="viaform"/);
+    } finally {
+      // Answered before the target and the app close, or their close waits for these checks.
+      holding = false;
+      for (const answer of held) answer();
+      await Promise.allSettled(filling);
+    }
+  });
 });
