@@ -34,7 +34,8 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
  * pool takes a new one. Past Node's default queue of 511 unaccepted connections, Linux drops the
  * SYN and nginx's connect waits a second for the resend; two such timeouts within fail_timeout take
  * the process out of rotation, and with every process out, nginx answers 502. Linux caps the queue
- * at net.core.somaxconn (4096 by default since 5.4). Why: docs/decisions/0014-upstream-keepalive-and-passive-health-checks.md
+ * at net.core.somaxconn (4096 by default since 5.4).
+ * Why: docs/decisions/0014-upstream-keepalive-and-passive-health-checks.md
  */
 const LISTEN_BACKLOG = 4096;
 

@@ -8,7 +8,8 @@ type CheckModule = typeof import('./check-uri.ts');
  * the benchmark can measure what the worker threads cost and buy; the pool is the default.
  *
  * The checking code (undici, htmlparser2) is loaded with the first check, so that in pool mode,
- * where only the worker runs it, the main thread never carries it. The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
+ * where only the worker runs it, the main thread never carries it.
+ * The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export function inlineEngine(options: CheckOptions): CheckEngine {
   let loaded: Promise<CheckModule> | undefined;

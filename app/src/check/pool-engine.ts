@@ -19,7 +19,8 @@ export interface PoolOptions {
 /**
  * How long past its own deadline a check may take before the caller stops waiting for its thread:
  * a thread's start takes a fraction of that, and the in-task deadline ends every check that did
- * start. Past this, the thread never started or is wedged. The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
+ * start. Past this, the thread never started or is wedged.
+ * The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export const THREAD_GRACE_MS = 2_000;
 
