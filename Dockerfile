@@ -3,8 +3,9 @@
 # which an air-gapped build cannot reach and a mirrored one must mirror too (and `:1` floats). The
 # builder's own Dockerfile frontend reads everything here.
 # One stage installs the production dependencies, one compiles app/src to app/dist (`npm run
-# build`: plain JavaScript spares each V8 isolate Node's type stripper, ~18 MiB apiece), and the
-# last is what runs: those dependencies and that build, no compiler.
+# build`: plain JavaScript spares each V8 isolate Node's type stripper; the figures:
+# docs/decisions/0008-compiled-javascript-in-production.md), and the last is what runs: those
+# dependencies and that build, no compiler.
 
 # Node 24 LTS on Debian slim (glibc). better-sqlite3 ships its prebuilt binaries inside its npm
 # package (glibc and musl alike), and no dependency has an install script: `npm ci` needs no

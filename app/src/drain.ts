@@ -17,6 +17,7 @@ import { Server as NetServer } from 'node:net';
  *   with `net.Server#close()` instead, and idle connections are left for the proxy to close: on
  *   its next request through them (answered `Connection: close`), or at its upstream
  *   `keepalive_timeout`, which bounds the wait.
+ * Why: docs/decisions/0004-drain-without-nginx-reload.md
  */
 export function stopAcceptingAndDrain(server: HttpServer, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {

@@ -212,15 +212,15 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
 /**
  * http_request_duration_seconds, a prom-client Histogram whose observations are the DurationSeries
  * the request hooks fill: prom-client's own `observe` validates and hashes its label object on
- * every call, 0.66 of the 7.5 µs of user CPU a redirect cost, 6 % of one app's redirects a second
- * (the README's benchmark). Only what the registry reads at scrape time is replaced, and it
- * answers what prom-client's Histogram would for the same observations (app/test/metrics.test.ts).
+ * every call, a visible share of a redirect's CPU. Only what the registry reads at scrape time is
+ * replaced, and it answers what prom-client's Histogram would for the same observations
+ * (app/test/metrics.test.ts). Why and the figures: docs/decisions/0009-request-metrics-off-the-hot-path.md
  *
  * `getForPromString` is not in prom-client's typings, and no declared API is as cheap: a
- * Histogram child from `labels()` still hashes its labels on every observe (60× our observe),
- * `collect()` can only observe again, and `registerMetric` takes nothing but prom-client's own
- * classes. So prom-client is pinned to an exact version in package.json; an upgrade that stops
- * calling this empties the histogram, which app/test/metrics.test.ts fails on.
+ * Histogram child from `labels()` still hashes its labels on every observe, `collect()` can only
+ * observe again, and `registerMetric` takes nothing but prom-client's own classes. So prom-client
+ * is pinned to an exact version in package.json; an upgrade that stops calling this empties the
+ * histogram, which app/test/metrics.test.ts fails on. The pin's figures: the same record.
  */
 export class RequestDurations extends Histogram<'method' | 'route'> {
   static readonly NAME = 'http_request_duration_seconds';

@@ -7,10 +7,9 @@ type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 /**
  * A request's logger (`request.log`), whose pino child is made on its first line. Fastify makes one
  * logger per request; behind nginx an answered request logs nothing (LOG_REQUESTS=false, see
- * request-log.ts), yet pino's child (its bindings serialized to JSON up front) cost a redirect
- * ~1.7 µs of user CPU, a tenth of the app's (bare Fastify with and without its logger; the
- * README's benchmark). Fastify checks what a custom factory returns, on every request: this has
- * the methods it checks.
+ * request-log.ts), yet pino's child serializes its bindings to JSON up front, a visible share of a
+ * redirect's CPU. Fastify checks what a custom factory returns, on every request: this has the
+ * methods it checks. Why and the figures: docs/decisions/0010-deferred-request-logger.md
  */
 class DeferredChildLogger implements FastifyBaseLogger {
   readonly #parent: FastifyBaseLogger;

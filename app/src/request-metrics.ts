@@ -10,6 +10,7 @@ const UNMATCHED_ROUTE = 'unmatched';
  * callback style (no promise each), no closure made per request, and each route has its own
  * `onResponse` hook, bound to its pattern when the route is registered (`request.routeOptions`
  * would build a 13-field object on every read). Call before any route is registered.
+ * Why and the figures: docs/decisions/0009-request-metrics-off-the-hot-path.md
  */
 export function recordRequests(app: FastifyInstance, metrics: Metrics): void {
   const { requests } = metrics;

@@ -35,6 +35,7 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
  * SYN and nginx's connect waits a second for the resend; two such timeouts within fail_timeout take
  * the process out of rotation, and with every process out, nginx answers 502. Linux caps the queue
  * at net.core.somaxconn (4096 by default since 5.4).
+ * Why: docs/decisions/0014-upstream-keepalive-and-passive-health-checks.md
  */
 const LISTEN_BACKLOG = 4096;
 

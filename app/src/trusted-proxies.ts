@@ -26,8 +26,9 @@ export function compileAddressMatcher(entries: readonly string[]): AddressMatche
     return ranges.some(([range, bits]) => range.kind() === parsed.kind() && parsed.match(range, bits));
   };
   // Asked several times per request (client address, request id), nearly always about the same
-  // few peers (nginx's workers): parsing each time was a twentieth of a redirect's CPU. Bounded,
-  // since X-Forwarded-For hops are asked about too, and anyone can write those.
+  // few peers (nginx's workers): parsing each time was a visible share of a redirect's CPU
+  // (docs/decisions/0013-redirects-answered-from-memory.md). Bounded, since X-Forwarded-For hops
+  // are asked about too, and anyone can write those.
   const answers = new Map<string, boolean>();
   return (address) => {
     let trusted = answers.get(address);

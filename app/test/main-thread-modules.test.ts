@@ -1,7 +1,7 @@
 /**
  * What the request thread loads: in pool mode the checking code (undici, htmlparser2) lives in the
- * worker only, and the PostgreSQL driver loads only with DATABASE_URL (the README's benchmark says
- * what each costs). Watched with Node's module hooks in a fresh process, through a real check.
+ * worker only, and the PostgreSQL driver loads only with DATABASE_URL. Watched with Node's module
+ * hooks in a fresh process, through a real check. What each costs: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

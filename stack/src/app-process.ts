@@ -13,56 +13,19 @@ export const SERVER_ENTRY = fileURLToPath(new URL('../../app/src/server.ts', imp
 
 /**
  * V8 flags an app process runs with, here, in package.json's `app` script and in the Dockerfile's
- * CMD (app/test/server.test.ts holds the three to the same list). V8's young generation grows to
- * 16 MiB per semi-space by default; at 4 MiB, one app's peak RSS under a burst of creations fell
- * from 293 to 208 MiB with no redirect throughput lost (the README's benchmark). Requests die
- * young, so a small nursery is scavenged often and cheaply. V8 also lets the old generation grow
- * by a larger factor after each full GC the larger its limit is (up to 4× from about 1 GiB): a
- * 128 MiB limit, eight times the app's live heap under load, keeps that growth modest; a heap that
- * does reach it crashes the process, which its supervisor (the launcher, compose) restarts.
- *
- * No allocation-site pretenuring: when objects from one allocation site mostly survive their
- * scavenges, V8 allocates that site's objects straight in the old generation from then on. Creations
- * waiting seconds on slow checks (each with its client-abort signal and close listener) made sites
- * the redirect path shares with them look long-lived, and every redirect's short-lived objects
- * then filled the old generation: one app with 200 checks pending ran a full GC every ~150 ms
- * (30–60 in 8 s of redirects, against 3) and answered a quarter fewer redirects a second. Without
- * pretenuring the few objects that do live long are copied once more through the nursery, at no
- * cost in redirect throughput measured (the README's benchmark).
- *
- * No Maglev, V8's middle optimizing tier. It compiles on V8's background threads into zones of
- * malloc'd memory, and the check thread, which starts cold again after each quiet spell, kept it
- * busy: its compilations held 25–32 MiB at the thread's peak (V8's peak_malloced_memory), against
- * 15–18 without, and glibc's arenas keep much of that once freed. Without it the pool's apps
- * peaked 5–11 MiB lower in the bench. Hot code still reaches TurboFan: redirects and creations a
- * second did not drop, and a CPU-heavy check cost the same CPU either way (the README's benchmark).
- *
- * No loop unrolling when V8 optimizes WebAssembly: undici parses HTTP with llhttp compiled to it,
- * whose parser is one very large loop. Unrolled, its tier-up took ~24 MiB for a moment in every
- * isolate that runs undici (the check thread, each time it starts); ~16 without, with the same
- * requests a second.
- *
- * No parallel scavenge: each thread collects its own nursery alone (the request thread, the check
- * thread). Under redirects an app scavenges ~60 times a second, and each parallel scavenge woke
- * V8's helper threads, which on a 2-core host competed with nginx and the other app for the cores
- * in the middle of their requests. Without it, the stack's redirect p99 fell from 4.1 to 3.5 ms,
- * lower in each of 5 interleaved rounds (1.40–1.60 × the ceiling's against 1.52–1.77 ×), with the
- * same requests a second and the same peak RSS.
+ * CMD (app/test/server.test.ts holds the three to the same list): a small nursery and a modest
+ * old-generation limit keep peak RSS down; the rest stop allocation patterns, the check thread's
+ * cold compilations and V8's helper threads from costing memory or other processes' cores.
+ * Why each flag, and the figures: docs/decisions/0003-v8-flags-for-app-processes.md
  */
 export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring', '--no-maglev', '--no-wasm-loop-unrolling', '--no-parallel-scavenge'];
 
 /**
  * The scheduling policy an app process runs under, here and in the Dockerfile's CMD
- * (test/compose/dockerfile.test.ts holds the two equal): Linux's SCHED_BATCH, which any user
- * may choose for a process of their own. A batch task does not preempt the one running when it is
- * woken; it waits for that one to block or use up its slice. On a host where nginx and the apps
- * share few busy cores, every request wakes an app, and a woken task preempted the nginx worker
- * in the middle of its batch of requests: nginx's workers were preempted 0.22–0.30 times a
- * redirect, and an app slept and was woken 0.15–0.19 times. Under SCHED_BATCH: 0.12–0.14 and
- * 0.06, the stack's CPU a redirect (apps and nginx) 6–24 % lower, and more redirects a second
- * (the README's benchmark). Where a core is idle the woken task runs there either way. `chrt`
- * execs node: the process keeps its pid, and its threads (V8's, libuv's, the check thread) the
- * policy.
+ * (test/compose/dockerfile.test.ts holds the two equal): SCHED_BATCH, so a woken app waits for the
+ * running nginx worker to block or use up its slice instead of preempting it mid-batch. `chrt`
+ * execs node: the process keeps its pid, and all its threads the policy.
+ * Why and the figures: docs/decisions/0001-app-processes-under-sched-batch.md
  */
 export const APP_SCHEDULING: readonly string[] = ['chrt', '--batch', '0'];
 
@@ -91,14 +54,10 @@ function findScheduling(): readonly string[] {
 
 /**
  * glibc's malloc, as an app process starts with it (here and in the Dockerfile's ENV; it is read
- * once, at start-up, so it cannot be set from inside). Each thread that allocates gets its own
- * arena, up to 8 per core, and keeps what it freed there: the check thread, V8's compiler and GC
- * threads and libuv's pool held ~35 MiB of them under a burst of creations. Two arenas share that
- * memory: ~10 MiB less at the peak. glibc also raises its mmap and trim thresholds (up to 32 and
- * 64 MiB) each time a large block is freed, after which large blocks (the compiler's zones) stay
- * in the arenas when freed; fixed at their 128 KiB defaults they go back to the system: ~5 MiB
- * less. The same CPU per request either way (the README's benchmark). An operator's own values
- * in the environment win.
+ * once, at start-up, so it cannot be set from inside): two arenas instead of up to 8 per core, and
+ * mmap and trim thresholds fixed at 128 KiB, so what threads free goes back to the system instead
+ * of staying in glibc's arenas. An operator's own values in the environment win.
+ * Why and the figures: docs/decisions/0017-glibc-malloc-settings.md
  */
 export const APP_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: '2',
@@ -192,7 +151,7 @@ export class AppProcess {
    * new connection reaches the new one, and drains the connections nginx holds to it (see
    * app/src/drain.ts). The port never refuses a connection, so nginx's passive health check never
    * takes it out. Resolves once the old one has exited. Rejects if the new one does not get
-   * ready; the old one then keeps serving.
+   * ready; the old one then keeps serving. Why: docs/decisions/0004-drain-without-nginx-reload.md
    */
   async replace(): Promise<void> {
     const old = this.#child;

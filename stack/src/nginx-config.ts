@@ -7,9 +7,9 @@ export const PROXY_DIR = fileURLToPath(new URL('../../proxy/', import.meta.url))
 
 /**
  * How nginx writes its access log: lines gathered and written 4 KiB at a time, or after a second,
- * instead of one write(2) per request: nginx's CPU per redirect fell by ~1.1 µs (~6 %; the README's
- * benchmark). A line reaches the file at most a second late; nginx writes what it holds when it
- * reopens the log (rotation, SIGUSR1) and when it exits.
+ * instead of one write(2) per request, which costs nginx CPU on every redirect. A line reaches the
+ * file at most a second late; nginx writes what it holds when it reopens the log (rotation,
+ * SIGUSR1) and when it exits. Why and the figures: docs/decisions/0005-access-log-buffering.md
  * 4 KiB is a pipe's atomic write (PIPE_BUF): under compose the log is Docker's pipe, where a larger
  * write from one worker could interleave with another's. proxy/compose/env/http.conf.template says
  * the same (proxy/test/nginx-config.test.ts holds them equal).

@@ -34,7 +34,8 @@ const WORKERS_GONE_TIMEOUT_MS = 40_000;
  * nginx in the foreground (`daemon off`) in its own prefix: the master is our child, so its
  * stderr (the error log) comes to us; the access log is a file in the prefix (see stack.ts). It is
  * never reloaded: a reload closes the idle keep-alive connections of nginx's clients, and a
- * rolling restart of the apps does not need one (stack.ts).
+ * rolling restart of the apps does not need one (stack.ts;
+ * docs/decisions/0004-drain-without-nginx-reload.md).
  */
 export class NginxProcess {
   readonly #bin: string;

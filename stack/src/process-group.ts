@@ -7,13 +7,10 @@ import { findExecutable } from './executables.ts';
  * reaches the launcher only, which then stops nginx before the apps and no request is sent to a
  * process that is already gone (nginx's own SIGINT handling is a fast, not graceful, shutdown).
  *
- * The launcher's session, not one of its own, which is what Node's `detached` would make (it calls
- * setsid(), and Node has no setpgid()): Linux's autogroup scheduler, on by default, shares the CPU
- * between sessions first and between the tasks of a session second. In sessions of their own,
- * nginx's workers shared one session's share and each app had one, so a task with work to do
- * waited behind whole sessions: the stack's redirect p99 was 1.66–2.10 × the ceiling's, whose
- * nginx and map servers ran in one session with the load generator, against 1.15–1.32 × with the
- * stack's processes in one session too (five runs of 7–9 rounds; the README's benchmark).
+ * The launcher's session, not one of its own as Node's `detached` would make (it calls setsid(),
+ * and Node has no setpgid()): Linux's autogroup scheduler shares the CPU between sessions first, so
+ * in sessions of their own a task with work to do waited behind whole sessions.
+ * Why and the figures: docs/decisions/0002-process-groups-not-sessions.md
  *
  * perl (in every Debian and macOS base system) calls setpgid() and execs the command, so the
  * child keeps the pid the launcher signals. Without a perl that can, the child gets `detached`:

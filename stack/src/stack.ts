@@ -108,7 +108,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const { publicPort, appPorts } = await choosePorts(options.port ?? 8080, instances);
   const url = `http://127.0.0.1:${publicPort}`;
   const appEnv: NodeJS.ProcessEnv = {
-    // nginx's access log is the request log (LOG_REQUESTS in the README); the environment may say otherwise.
+    // nginx's access log is the request log (LOG_REQUESTS, docs/configuration.md); the environment may say otherwise.
     LOG_REQUESTS: 'false',
     ...process.env,
     PUBLIC_URL: url,

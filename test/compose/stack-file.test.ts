@@ -32,7 +32,11 @@ const STACK_FILE = join(ROOT, 'docker-stack.yml');
 const stack = readCompose(STACK_FILE);
 const compose = readCompose();
 
-/** Peak RSS of one app process under `npm run bench`'s burst of creations (README, Measurements). */
+/**
+ * Peak RSS of one app process under `npm run bench`'s burst of creations, as measured on
+ * 2026-11-27 before the memory work; lower since (docs/decisions/0007-uri-checks-in-a-worker-pool.md,
+ * loadtest/results/bench.md), so the limit checked against it keeps a wide margin.
+ */
 const BENCH_PEAK_RSS_MIB = 235;
 
 function bytes(size: string): number {

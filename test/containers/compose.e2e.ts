@@ -11,7 +11,7 @@ import { runChecked, writableK6Results } from './docker.ts';
 // 127.0.0.1:8080 and k6 in the compose file's k6 service. CHECK_ALLOW_PRIVATE is false, as the
 // compose file sets it: the only URIs a check may reach here are the service's own.
 
-/** The e2e runs' k6 summaries: k6/results/e2e/, apart from the measured runs the README cites. */
+/** The e2e runs' k6 summaries: k6/results/e2e/, apart from the measured runs (docs/performance.md). */
 const K6_RESULTS = 'e2e';
 
 interface K6Summary {
@@ -152,7 +152,7 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
 
   it('runs the k6 redirects scenario in the k6 service: every redirect answered', async (t) => {
     // Short and light: this proves the scenario runs in compose and no request fails; the
-    // README's figures come from full-length runs.
+    // measured figures come from full-length runs (docs/performance.md).
     const summary = await runScenario(t, 'redirects.ts', { RATE: '100', DURATION: '10' }, 'redirects.json');
     assert.ok(metric(summary, 'http_reqs{name:GET /:name}', 'count') > 500);
   });

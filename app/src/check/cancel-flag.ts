@@ -1,9 +1,10 @@
 /**
  * How a caller cancels one check on a worker thread: one Int32 in shared memory, 0 until the
  * caller gives up. A flag, not a MessageChannel per task: a channel's two ports cost the main
- * thread more than the rest of passing a task (the README's benchmark), and a flag set before the
- * task reaches its thread is still there when it arrives. Loaded by both threads, so it imports
- * nothing: the main thread must not carry the checking code.
+ * thread more than the rest of passing a task, and a flag set before the task reaches its thread
+ * is still there when it arrives. Loaded by both threads, so it imports nothing: the main thread
+ * must not carry the checking code.
+ * Why and the figures: docs/decisions/0006-check-cancellation-through-shared-memory.md
  */
 export type CancelFlag = Int32Array;
 

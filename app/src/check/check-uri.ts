@@ -24,8 +24,9 @@ type Body = Dispatcher.ResponseData['body'];
 /**
  * Ends a body read as far as the check needed. A stream ended early without a reason makes its
  * own (an AbortError from the async iterator, a RequestAbortedError from undici), stack trace and
- * all: ~50 µs of CPU in every check whose page was not read to its last byte (the README's
- * benchmark). One reason made once costs nothing per check; its stack is never wanted.
+ * all, in every check whose page was not read to its last byte. One reason made once costs nothing
+ * per check; its stack is never wanted.
+ * Why and the figures: docs/decisions/0018-what-a-check-allocates.md
  */
 const READ_ENOUGH = new Error('the check read as far as it needed');
 
@@ -40,9 +41,9 @@ const READ_ENOUGH = new Error('the check read as far as it needed');
 export async function checkUri(uri: string, options: CheckOptions, signal?: AbortSignal): Promise<CheckResult> {
   const started = performance.now();
   // One controller and one timer, cleared as the check ends. AbortSignal.timeout's timer would
-  // outlive a check that took milliseconds by its whole deadline: under a burst of creations
-  // thousands of them, with their signals, lived long enough to fill the check thread's old
-  // generation (the README's benchmark).
+  // outlive a check that took milliseconds by its whole deadline, and under a burst of creations
+  // thousands of them filled the check thread's old generation.
+  // The figures: docs/decisions/0018-what-a-check-allocates.md
   const stop = new AbortController();
   let deadlinePassed = false;
   const deadline = setTimeout(() => {

@@ -7,8 +7,9 @@ type CheckModule = typeof import('./check-uri.ts');
  * The same check on the request thread, behind the same admission bound as the pool. It exists so
  * the benchmark can measure what the worker threads cost and buy; the pool is the default.
  *
- * The checking code (undici, htmlparser2: ~17 MiB in an isolate) is loaded with the first check,
- * so that in pool mode, where only the worker runs it, the main thread never carries it.
+ * The checking code (undici, htmlparser2) is loaded with the first check, so that in pool mode,
+ * where only the worker runs it, the main thread never carries it.
+ * The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export function inlineEngine(options: CheckOptions): CheckEngine {
   let loaded: Promise<CheckModule> | undefined;

@@ -9,9 +9,9 @@ const MAX_TITLE_LENGTH = 300;
  * not the page, so it is skipped.
  *
  * The tokenizer alone, not htmlparser2's Parser: the Parser makes a string of every tag name,
- * attribute value and text node (and keeps an element stack) whether or not a handler wants them,
- * ~330 of the ~500 KiB a check of a 64 KiB page allocated; here only the title's text and the
- * names that could be "title" or "svg" become strings. Indices are offsets into everything
+ * attribute value and text node (and keeps an element stack) whether or not a handler wants them;
+ * here only the title's text and the names that could be "title" or "svg" become strings (the
+ * figures: docs/decisions/0018-what-a-check-allocates.md). Indices are offsets into everything
  * written; a tag name may start in an earlier chunk than it ends in, so chunks are kept until
  * the tokenizer has moved past them.
  */

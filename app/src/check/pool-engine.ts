@@ -18,29 +18,26 @@ export interface PoolOptions {
 
 /**
  * How long past its own deadline a check may take before the caller stops waiting for its thread:
- * a thread starts in 0.1–0.25 s (the README's benchmark), and the in-task deadline ends every check
- * that did start. Past this, the thread never started or is wedged.
+ * a thread's start takes a fraction of that, and the in-task deadline ends every check that did
+ * start. Past this, the thread never started or is wedged.
+ * The figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export const THREAD_GRACE_MS = 2_000;
 
 /**
  * The check thread's heap. A target that makes a thread balloon kills that thread (and fails its
- * checks), not the server. Its live heap is ~12 MiB idle and 13.7 MiB with 49 checks each halfway
- * through a page (bodies are streamed, never held whole). V8 grows a heap less eagerly the nearer
- * it is to its limit, which trades memory for full GCs (the README's benchmark): under a burst of
- * creations the pool's apps peaked ~4 MiB higher at 32 MiB than at 24, while at 24 a steady 100
- * HTTPS checks a second ran a full GC every ~28 checks (every ~56 at 32), its GC threads costing
- * ~0.25 ms of CPU a check more. At 28 MiB: every ~42 checks, and ~2.5 MiB above 24's peak.
- * A 6 MiB young generation (2 MiB semi-spaces) is enough for checks' short-lived garbage.
+ * checks), not the server. A limit near the live heap (bodies are streamed, never held whole)
+ * trades a lower peak for more full GCs; 28 MiB is the middle of that trade.
+ * Why and the figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export const CHECK_THREAD_LIMITS = { maxOldGenerationSizeMb: 28, maxYoungGenerationSizeMb: 6 } as const;
 
 /**
  * V8's heap flags are process-wide and win over a worker's resourceLimits: under APP_NODE_FLAGS
- * (--max-old-space-size=128, --max-semi-space-size=4) the check thread got a 128 MiB old
- * generation and 4 MiB semi-spaces instead of CHECK_THREAD_LIMITS, and its heap grew to ~40 MiB
- * under a burst of creations. The main isolate's heap was sized from the flags at start-up and
- * keeps that size; clearing them (0: unset) lets every thread started afterwards take its own.
+ * the check thread would get the main thread's 128 MiB old generation instead of
+ * CHECK_THREAD_LIMITS. The main isolate's heap was sized from the flags at start-up and keeps that
+ * size; clearing them (0: unset) lets every thread started afterwards take its own.
+ * The figures: docs/decisions/0003-v8-flags-for-app-processes.md
  */
 export function letThreadsTakeTheirHeapLimits(): void {
   setFlagsFromString('--max-old-space-size=0');
@@ -59,8 +56,8 @@ export function letThreadsTakeTheirHeapLimits(): void {
  * the same way should it ever start.
  *
  * Threads start on demand and retire after `idleMs` without a check: a process that only
- * redirects carries no second V8 isolate (~30 MiB), and the first check after a quiet spell pays
- * the thread's start-up (the README's benchmark measures it).
+ * redirects carries no second V8 isolate, and the first check after a quiet spell pays the
+ * thread's start-up. Why and the figures: docs/decisions/0007-uri-checks-in-a-worker-pool.md
  */
 export class PoolEngine implements CheckEngine {
   #pool: Piscina<CheckTask, CheckResult>;
