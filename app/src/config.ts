@@ -1,7 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { boolean, ConfigError, integer, oneOf, read, type Env } from './env.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
+
+export { ConfigError } from './env.ts';
 
 /**
  * Everything the server can be told, read once at start-up.
@@ -92,22 +95,6 @@ export interface CheckConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export class ConfigError extends Error {
-  readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-    this.variable = variable;
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === '' ? undefined : value;
-}
-
 /**
  * The content of a secret file (Docker and Swarm mount secrets as files under /run/secrets/, and the
  * official images take `POSTGRES_PASSWORD_FILE` the same way): a value in the environment shows in
@@ -159,31 +146,6 @@ function databaseUrl(env: Env): string | undefined {
   // The setter leaves '%' as it is, which a URL parser would then decode: encode it all first.
   parsed.password = encodeURIComponent(password);
   return parsed.href;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got '${raw}'`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `expected ${min}–${max}, got ${value}`);
-  return value;
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
-  if (['false', '0', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(name, `expected true or false, got '${raw}'`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const found = allowed.find((candidate) => candidate === raw);
-  if (found === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got '${raw}'`);
-  return found;
 }
 
 /** A PEM file of one or more CA certificates, read and parsed now, so a bad one stops start-up. */

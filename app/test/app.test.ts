@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { describe, it } from 'node:test';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { buildApp } from '../src/app.ts';
 import { openStore } from '../src/store/open.ts';
-import { form, freePort, htmlPage, startApp, startTarget, tempDir, testConfig } from './helpers.ts';
+import { form, htmlPage, startApp, testConfig } from './helpers.ts';
 
 describe('the app as a whole', () => {
   it('answers bad requests with their 4xx and keeps serving', async (t) => {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { APP_NODE_FLAGS } from '../../stack/src/app-process.ts';
 import { compileApp } from '../../stack/src/build.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
-import { freePort, htmlPage, startTarget, tempDir } from './helpers.ts';
+import { htmlPage } from './helpers.ts';
 
 const APP_DIR = new URL('../', import.meta.url).pathname;
 const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
@@ -19,8 +20,7 @@ describe('the production build', () => {
 
   it('compiles to JavaScript that serves, checks on its worker thread and redirects, with no .ts left', async (t) => {
     // Next to app/src, as app/dist is, so the paths the modules resolve from themselves hold.
-    const outDir = mkdtempSync(join(APP_DIR, '.build-test-'));
-    t.after(() => rmSync(outDir, { recursive: true, force: true }));
+    const outDir = tempDir(t, '.build-test-', APP_DIR);
     const entry = await compileApp(outDir);
     const files = readdirSync(outDir, { recursive: true, encoding: 'utf8' });
     assert.ok(files.includes('server.js') && files.includes(join('check', 'worker.js')), 'server.js and the check worker are built');

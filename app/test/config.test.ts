@@ -3,9 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { parse as parseConnectionString } from 'pg-connection-string';
+import { tempDir } from '../../test/support/index.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { drainWindowMs } from '../src/drain.ts';
-import { tempDir } from './helpers.ts';
 
 describe('loadConfig', () => {
   it('gives the seed\'s defaults for an empty environment', () => {

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { htmlPage, startTarget, tempDir } from './helpers.ts';
+import { startTarget, tempDir } from '../../test/support/index.ts';
+import { htmlPage } from './helpers.ts';
 
 const APP = new URL('../src/app.ts', import.meta.url).href;
 const CONFIG = new URL('../src/config.ts', import.meta.url).href;

@@ -5,9 +5,10 @@ import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readFileSync } from 'node:fs';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { APP_NODE_FLAGS } from '../../stack/src/app-process.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
-import { freePort, htmlPage, refusesConnections, startTarget, tempDir } from './helpers.ts';
+import { htmlPage, refusesConnections } from './helpers.ts';
 import { formPost, httpRequest } from './client.ts';
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../test/support/index.ts';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
 import { combineCreations } from '../src/bench/steady-creations.ts';
 import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
@@ -12,8 +12,7 @@ import { Progress } from '../src/progress.ts';
 import { benchReport, benchTargets } from '../src/report/bench.ts';
 
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
-  const prefix = mkdtempSync(join(tmpdir(), 'linkyard-bench-conf-'));
-  t.after(() => rmSync(prefix, { recursive: true, force: true }));
+  const prefix = tempDir(t, 'linkyard-bench-conf-');
   mkdirSync(join(prefix, 'tmp')); // startNginx makes it; nginx -t wants the temp paths to exist
   for (const config of [{ kind: 'return', port: 18_999 }, { kind: 'proxy', port: 18_999, upstreamPorts: [18_001, 18_002] }] as const) {
     const path = join(prefix, 'nginx.conf');

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compileApp } from '../../stack/src/build.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
+import { tempDir } from '../../test/support/index.ts';
 import { findK6, readAnswer, readRequests, runK6, type K6Scenario } from '../src/k6.ts';
 import { scrapeApps, scrapeNginx, totalCounters } from '../src/scrape.ts';
 import { openTarget, shortNames, type Target } from '../src/target.ts';
@@ -20,8 +20,7 @@ const skip = findK6() === undefined && process.env.CI !== 'true'
   ? 'NOTICE: no k6 on the PATH nor in K6_BIN: the k6 scenarios were not run (.ci/run puts ../shared/tools/k6 on the PATH)'
   : false;
 
-const results = mkdtempSync(join(tmpdir(), 'linkyard-k6-'));
-after(() => rmSync(results, { recursive: true, force: true }));
+const results = tempDir({ after }, 'linkyard-k6-');
 
 async function k6(scenario: K6Scenario, env: Record<string, string>, outJson?: string) {
   return runK6({ scenario, env, resultsDir: results, timeoutMs: 60_000, ...(outJson !== undefined && { outJson }) });
@@ -129,8 +128,7 @@ describe('k6 rolling-restart while `npm run rolling-restart` runs', { skip, time
   before(() => compileApp());
 
   it('fails no request while every app process is replaced', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'linkyard-k6-restart-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'linkyard-k6-restart-');
     const [port] = await freePorts(1);
     const url = `http://127.0.0.1:${port}`;
     const env = {

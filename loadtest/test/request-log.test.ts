@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../../test/support/index.ts';
 import { epochMs, readRequests, type K6Request } from '../src/k6.ts';
 import { inFlightAt, perSecond, requestWindow, statusCounts } from '../src/request-log.ts';
 
@@ -33,8 +33,7 @@ test('per second: answers counted in the second they arrived, λ·W as their sum
 });
 
 test('the --out json record: one request per http_req_duration point, the rest skipped', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'linkyard-k6-json-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'linkyard-k6-json-');
   const path = join(dir, 'out.ndjson');
   const tags = '"tags":{"expected_response":"true","group":"","method":"GET","name":"GET /:name","scenario":"redirects","status":"303"}';
   writeFileSync(path, [

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startStack, type Stack } from '../../stack/src/stack.ts';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
 import { main } from '../src/cli.ts';
 import { findK6 } from '../src/k6.ts';
 import type { CacheSavingsResult } from '../src/scenarios/cache-savings.ts';
@@ -18,8 +18,7 @@ const skip = findK6() === undefined && process.env.CI !== 'true'
   ? 'NOTICE: no k6 on the PATH nor in K6_BIN: npm run loadtest was not run (.ci/run puts ../shared/tools/k6 on the PATH)'
   : false;
 
-const out = mkdtempSync(join(tmpdir(), 'linkyard-loadtest-results-'));
-after(() => rmSync(out, { recursive: true, force: true }));
+const out = tempDir({ after }, 'linkyard-loadtest-results-');
 
 function readResult<T>(name: string): T {
   for (const file of [`${name}.json`, `${name}.md`]) assert.ok(existsSync(join(out, file)), `${file} written`);
@@ -56,9 +55,10 @@ test('in-flight: starts its own stack, runs k6, measures λ, W and L, samples in
 
 let stack: Stack;
 let dataDir: string;
+const fixtures = new SuiteCleanups();
 before(async () => {
   if (skip !== false) return;
-  dataDir = mkdtempSync(join(tmpdir(), 'linkyard-loadtest-stack-'));
+  dataDir = tempDir(fixtures, 'linkyard-loadtest-stack-');
   stack = await startStack({
     instances: 2,
     port: 0,
@@ -72,7 +72,7 @@ before(async () => {
 });
 after(async () => {
   await stack?.stop();
-  if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  await fixtures.run();
 });
 
 function givenStack(): string[] {

@@ -6,9 +6,10 @@ import { Agent, get, request, type Server } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { stopAcceptingAndDrain } from '../../app/src/drain.ts';
 import { ACCESS_LOG_BUFFERING } from '../../stack/src/nginx-config.ts';
-import { freePort, startTarget, tempDir } from '../../app/test/helpers.ts';
+import { waitFor } from '../../stack/src/wait.ts';
 import { APP_SERVICES, readCompose, run } from '../../test/compose/compose-files.ts';
 import { adaptForDebianNginx, assembleNginxContainer } from './nginx-render.ts';
 
@@ -81,14 +82,6 @@ async function answers(url: string, count: number): Promise<string[]> {
   return seen;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, deadline = Date.now() + 5000): Promise<void> {
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  assert.fail(`${what}: not within 5 s`);
-}
-
 describe('the compose nginx config', { skip: skipNotice }, () => {
   it('renders from docker-compose.yml and passes nginx -t with the shared snippets', async (t) => {
     const addresses = Object.fromEntries(APP_SERVICES.map((name, index) => [name, `127.0.0.1:${8001 + index}`]));
@@ -140,7 +133,7 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
         await once(nginx, 'exit');
       }
     });
-    await eventually('nginx answers', async () => (await whoAnswers(url).catch(() => undefined)) !== undefined);
+    await waitFor('nginx to answer', async () => (await whoAnswers(url).catch(() => undefined)) !== undefined, { timeoutMs: 5000 });
     assert.deepEqual(new Set(await answers(url, 9)), new Set(APP_SERVICES), 'all three in rotation');
 
     // Clients on keep-alive connections, GETs and POSTs, while app2 drains (SIGTERM in a container).

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort, tempDir } from '../../app/test/helpers.ts';
+import { freePort, tempDir } from '../../test/support/index.ts';
 import { ROOT, run } from '../../test/compose/compose-files.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
 

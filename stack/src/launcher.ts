@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { ConfigError, integer, read, type Env } from '../../app/src/env.ts';
 import { DIST_SERVER_ENTRY } from './build.ts';
 import { controlSocketPath, serveControl } from './control.ts';
 import { ensureNginx } from './nginx-install.ts';
@@ -25,19 +26,33 @@ import { DEFAULT_STATE_DIR, startStack, type Stack } from './stack.ts';
 
 const say = (message: string) => process.stdout.write(`${tagLine('stack', message, 5)}\n`);
 
-function wholeNumber(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) {
-    console.error(`${name}: expected a whole number, got '${raw}'`);
-    process.exit(78); // EX_CONFIG, as the app exits on a bad setting
-  }
-  return Number(raw);
+interface LauncherSettings {
+  instances: number;
+  port: number;
+  stateDir: string;
+  dataDir: string | undefined;
+  rateLimit: string | undefined;
 }
 
-const instances = wholeNumber('APP_INSTANCES', 3);
-const port = wholeNumber('PORT', 8080);
-const stateDir = process.env.STACK_DIR || DEFAULT_STATE_DIR;
+/** Parsed as the app parses its own settings (app/src/env.ts), so a bad value is refused the same way. */
+function launcherSettings(env: Env): LauncherSettings {
+  return {
+    instances: integer(env, 'APP_INSTANCES', 3, 1, 1000),
+    port: integer(env, 'PORT', 8080, 0, 65535),
+    stateDir: read(env, 'STACK_DIR') ?? DEFAULT_STATE_DIR,
+    dataDir: read(env, 'DATA_DIR'),
+    rateLimit: read(env, 'RATE_LIMIT'),
+  };
+}
+
+let settings: LauncherSettings;
+try {
+  settings = launcherSettings(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`linkyard: bad configuration: ${error.message}`);
+  process.exit(78); // EX_CONFIG, as the app exits on a bad setting
+}
 
 if (!existsSync(DIST_SERVER_ENTRY)) {
   console.error(`linkyard: ${DIST_SERVER_ENTRY} is missing: \`npm run build\` makes it (\`npm start\` builds, then launches)`);
@@ -47,21 +62,14 @@ if (!existsSync(DIST_SERVER_ENTRY)) {
 let stack: Stack;
 try {
   await ensureNginx(process.env, process.getuid?.(), (source, line) => process.stdout.write(`${tagLine(source, line, 5)}\n`));
-  stack = await startStack({
-    instances,
-    port,
-    stateDir,
-    dataDir: process.env.DATA_DIR || undefined,
-    rateLimit: process.env.RATE_LIMIT || undefined,
-    serverEntry: DIST_SERVER_ENTRY,
-  });
+  stack = await startStack({ ...settings, serverEntry: DIST_SERVER_ENTRY });
 } catch (error) {
   if (error instanceof NginxMissingError) console.error(error.message);
   else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 
-const control = await serveControl(controlSocketPath(stateDir), (onProgress) => stack.rollingRestart(onProgress));
+const control = await serveControl(controlSocketPath(settings.stateDir), (onProgress) => stack.rollingRestart(onProgress));
 say(`linkyard is up at ${stack.url}. Ctrl-C stops it; \`npm run rolling-restart\` (or kill -HUP ${process.pid}) restarts the app processes one at a time.`);
 
 process.on('SIGHUP', () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startStack } from '../src/stack.ts';
+import { tempDir } from '../../test/support/index.ts';
+import { startStack, type Stack } from '../src/stack.ts';
 import { httpRequest, runLoad } from '../../app/test/client.ts';
 
 // nginx's access log through a real stack, rotated by size while requests keep coming: the files
@@ -40,7 +40,10 @@ function seqsIn(file: string): number[] {
 
 describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
   it('is rotated by size under load: bounded, every request answered, no line lost at a rotation', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'linkyard-access-log-'));
+    // Stopped before its folder is removed: after() hooks run in the order they were added.
+    let started: Stack | undefined;
+    t.after(() => started?.stop());
+    const dir = tempDir(t, 'linkyard-access-log-');
     // nginx started by root runs its workers as nobody, and a worker opens the new log itself.
     chmodSync(dir, 0o755);
     const stack = await startStack({
@@ -52,10 +55,7 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
       quiet: true,
       accessLogRotation: ROTATION,
     });
-    t.after(async () => {
-      await stack.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    started = stack;
 
     let sent = 0;
     let peakBytes = 0;
@@ -108,12 +108,11 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
   });
 
   it('warns at start, run as root, when nginx\'s workers could not reopen the log after a rotation', { skip: process.getuid?.() !== 0 && 'only as root do the workers run as another user' }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'linkyard-access-log-closed-')); // 0700: nobody may enter
+    let started: Stack | undefined;
+    t.after(() => started?.stop());
+    const dir = tempDir(t, 'linkyard-access-log-closed-'); // 0700: nobody may enter
     const stack = await startStack({ instances: 1, port: 0, stateDir: join(dir, 'state'), dataDir: join(dir, 'data'), env: { LOG_LEVEL: 'warn' }, quiet: true });
-    t.after(async () => {
-      await stack.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    started = stack;
     const warning = stack.logTail().find((line) => line.includes('warning: run as root'));
     assert.ok(warning?.includes(`cannot enter ${dir} (no o+x)`), warning);
   });

@@ -3,8 +3,8 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { freePort, tempDir } from '../../test/support/index.ts';
 import { APP_MALLOC_ENV, AppProcess } from '../src/app-process.ts';
-import { freePort, tempDir } from '../../app/test/helpers.ts';
 import { httpRequest, runLoad } from '../../app/test/client.ts';
 
 // One supervised app process, as the stack runs each: real processes on a real port, with clients

@@ -8,16 +8,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
 import { peakRssBytes, rssBytes } from '../../loadtest/src/bench/peak-rss.ts';
 import { startStack, type Stack } from '../src/stack.ts';
-import { startTarget, type Target } from '../../app/test/check/fixtures/target.ts';
+import { startCheckTarget, type Target } from '../../app/test/check/fixtures/target.ts';
 import { formPost, httpRequest } from '../../app/test/client.ts';
 import type { FloodReport, FloodSpec } from './fixtures/flood.ts';
 
@@ -161,13 +161,13 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
   let stack: Stack;
   let dir: string;
   let target: Target;
-  const cleanups: Array<() => Promise<void>> = [];
+  const fixtures = new SuiteCleanups();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'linkyard-client-faults-'));
+    dir = tempDir(fixtures, 'linkyard-client-faults-');
     // nginx started by root runs its workers as nobody: they open the access log after a rotation.
     chmodSync(dir, 0o755);
-    target = await startTarget({ after: (cleanup) => void cleanups.push(cleanup) });
+    target = await startCheckTarget(fixtures);
     stack = await startStack({
       instances: 2,
       port: 0,
@@ -183,8 +183,7 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
 
   after(async () => {
     await stack?.stop();
-    await Promise.all(cleanups.map((cleanup) => cleanup()));
-    rmSync(dir, { recursive: true, force: true });
+    await fixtures.run();
   });
 
   it('sheds a flood visibly (429 from nginx, 503 + Retry-After from full check queues), keeps every acknowledged bookmark, and recovers', async (t) => {

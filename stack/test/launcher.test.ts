@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, it, type TestContext } from 'node:test';
+import { before, describe, it } from 'node:test';
+import { tempDir } from '../../test/support/index.ts';
 import { compileApp } from '../src/build.ts';
 import { freePorts } from '../src/ports.ts';
 import { probeStatus, waitFor } from '../src/wait.ts';
@@ -12,12 +12,6 @@ import { autogroup, groupAndSession } from './helpers.ts';
 
 const LAUNCHER = new URL('../src/launcher.ts', import.meta.url).pathname;
 const ROLLING_RESTART = new URL('../src/rolling-restart.ts', import.meta.url).pathname;
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'linkyard-launcher-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** Runs a CLI to its end; its whole output. */
 function collect(child: ChildProcess): { stdout: () => string; stderr: () => string } {
@@ -31,6 +25,24 @@ function collect(child: ChildProcess): { stdout: () => string; stderr: () => str
 describe('npm start (the launcher)', { timeout: 90_000 }, () => {
   // The apps it starts run app/dist, which `npm start` builds before it launches.
   before(() => compileApp());
+
+  it('refuses a bad setting before starting anything, naming the variable, as the app does', async (t) => {
+    const dir = tempDir(t);
+    // Were the setting taken, the launcher would stop at the missing nginx, inside this folder.
+    const safe = { NGINX_BIN: join(dir, 'no-nginx-here'), STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data') };
+    for (const [variable, value, problem] of [
+      ['APP_INSTANCES', 'three', "expected a whole number, got 'three'"],
+      ['APP_INSTANCES', '0', 'expected 1–1000, got 0'],
+      ['PORT', '70000', 'expected 0–65535, got 70000'],
+    ] as const) {
+      const child = spawn(process.execPath, [LAUNCHER], { env: { ...process.env, ...safe, [variable]: value }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const output = collect(child);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 78, `${variable}=${value}: EX_CONFIG`);
+      assert.equal(output.stderr(), `linkyard: bad configuration: ${variable}: ${problem}\n`);
+      assert.equal(output.stdout(), '', 'nothing started');
+    }
+  });
 
   it('says how to install nginx when there is none, and fails', async (t) => {
     const dir = tempDir(t);

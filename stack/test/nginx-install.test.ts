@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { tempDir } from '../../test/support/index.ts';
 import { findExecutable } from '../src/executables.ts';
 import { aptGetForNginx, aptInstallNginx, ensureNginx } from '../src/nginx-install.ts';
 import { NginxMissingError } from '../src/nginx-process.ts';
-import { tempDir } from '../../app/test/helpers.ts';
 
 // Installing nginx for real would change this shared machine, so what is tested is the decision
 // (who may install, with which apt-get) and that a refusal is the one-line NginxMissingError;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
 import { renderEnvFiles, type NginxSettings } from '../src/nginx-config.ts';
 import { NginxProcess, findNginx } from '../src/nginx-process.ts';
 import { freePorts } from '../src/ports.ts';
@@ -35,9 +35,10 @@ describe('proxy/ nginx configuration', () => {
   let port: number;
   let appPorts: number[];
   const lines: string[] = [];
+  const fixtures = new SuiteCleanups();
 
   before(async () => {
-    prefix = mkdtempSync(join(tmpdir(), 'linkyard-nginx-'));
+    prefix = tempDir(fixtures, 'linkyard-nginx-');
     // nginx started by root runs its workers as nobody, who must reach the temp folders.
     chmodSync(prefix, 0o755);
     [port = 0, ...appPorts] = await freePorts(3);
@@ -48,7 +49,7 @@ describe('proxy/ nginx configuration', () => {
 
   after(async () => {
     await nginx?.stop();
-    rmSync(prefix, { recursive: true, force: true });
+    await fixtures.run();
   });
 
   it('passes `nginx -t`, with a passive health check on every app process', async () => {

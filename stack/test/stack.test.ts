@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
 import { startStack, type Stack } from '../src/stack.ts';
 import { formPost, httpRequest, rawExchange, runLoad, statusOf, type LoadResult } from '../../app/test/client.ts';
 
@@ -42,9 +42,10 @@ function reportLoad(t: TestContext, stack: Stack, load: LoadResult): void {
 describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
   let stack: Stack;
   let dir: string;
+  const fixtures = new SuiteCleanups();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'linkyard-stack-'));
+    dir = tempDir(fixtures, 'linkyard-stack-');
     stack = await startStack({
       instances: 3,
       port: 0,
@@ -62,7 +63,7 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
 
   after(async () => {
     await stack?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await fixtures.run();
   });
 
   it('serves the page from the app and its assets from nginx alone', async () => {

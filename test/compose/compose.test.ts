@@ -3,9 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { tempDir } from '../support/index.ts';
 import { loadConfig } from '../../app/src/config.ts';
 import { compileAddressMatcher } from '../../app/src/trusted-proxies.ts';
-import { tempDir } from '../../app/test/helpers.ts';
 import {
   APP_SERVICES,
   assertBoundedLogs,

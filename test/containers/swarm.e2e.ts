@@ -19,8 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../support/index.ts';
 import { httpRequest } from '../../app/test/client.ts';
-import { freePort } from '../../app/test/helpers.ts';
 import { docker, dockerUnavailable, runCommand, waitFor } from './docker.ts';
 import { SwarmStack, joinSwarm, leaveSwarm, startReadsAndWrites, type K6Run, type ReadsAndWritesResult, type SwarmMembership } from './swarm.ts';
 

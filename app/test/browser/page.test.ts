@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { freePort, SuiteCleanups, tempDir } from '../../../test/support/index.ts';
 import {
   TARGET_TITLES,
   appRequestsByRoute,
   browserSkipReason,
-  closedPort,
   computedStyle,
   contrastProblems,
   horizontalOverflow,
@@ -40,17 +39,18 @@ const PHONE: BrowserContextOptions = {
 const skip = browserSkipReason();
 
 describe('the page in a real browser, through nginx', { skip, timeout: 90_000 }, () => {
-  let dir: string;
   let target: TargetSite;
   let main: Stack;
   let strict: Stack;
   let browser: Browser;
 
+  const fixtures = new SuiteCleanups();
+
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'linkyard-browser-'));
+    const dir = tempDir(fixtures, 'linkyard-browser-');
     // nginx started by root runs its workers as nobody, who must reach the state folders.
     chmodSync(dir, 0o755);
-    target = await startTargetSite();
+    target = await startTargetSite(fixtures);
     const common = { port: 0, quiet: true, accessLog: true };
     const env = { CHECK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn', VISITS_FLUSH_MS: '100' };
     [main, strict, browser] = await Promise.all([
@@ -78,8 +78,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
   after(async () => {
     await browser?.close();
     await Promise.all([main?.stop(), strict?.stop()]);
-    await target?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await fixtures.run();
   });
 
   /** A page in a fresh browser context (its own cache and cookies), closed when the test ends. */
@@ -220,7 +219,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
 
   it('shows each mistake as a readable message on the page, keeping what was typed', async (t) => {
     await ensureBookmark(main, 'garden', `${target.url}/garden`);
-    const unreachable = `http://127.0.0.1:${await closedPort()}/nothing-here`;
+    const unreachable = `http://127.0.0.1:${await freePort()}/nothing-here`;
     const cases = [
       { what: 'missing field', longuri: '', shortname: 'lonely', status: 400, message: /^Please fill out the Long URI field\.$/ },
       { what: 'unreachable URI', longuri: unreachable, shortname: 'nowhere', status: 404, message: /^Couldn't fetch URI '.*nothing-here'/ },

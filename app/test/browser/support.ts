@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Stack } from '../../../stack/src/stack.ts';
+import { startTarget, type Owner } from '../../../test/support/index.ts';
 
 /** Debian's chromium: playwright-core drives it, it never downloads a browser of its own. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -219,7 +219,6 @@ export interface TargetSite {
   slowArrived(): Promise<void>;
   /** Lets every waiting /slow request finish. */
   releaseSlow(): void;
-  close(): Promise<void>;
 }
 
 export const TARGET_TITLES: Readonly<Record<string, string>> = {
@@ -228,14 +227,22 @@ export const TARGET_TITLES: Readonly<Record<string, string>> = {
   '/landing': 'You have landed',
 };
 
-export async function startTargetSite(): Promise<TargetSite> {
+/** The site the browser tests bookmark, closed (waiting /slow requests and all) when `owner` is done. */
+export async function startTargetSite(owner: Owner): Promise<TargetSite> {
   let arrived = Promise.withResolvers<void>();
   const waiting = new Set<ServerResponse>();
   const page = (response: ServerResponse, status: number, title: string) => {
     response.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
     response.end(`<!doctype html><html lang="en"><head><title>${title}</title></head><body><h1>${title}</h1></body></html>`);
   };
-  const server = createServer((request: IncomingMessage, response: ServerResponse) => {
+  const releaseSlow = () => {
+    for (const response of waiting) page(response, 200, 'Slow but fine');
+    waiting.clear();
+    arrived = Promise.withResolvers<void>();
+  };
+  // Added before the server's own clean-up: the waiting /slow requests are answered before it closes.
+  owner.after(releaseSlow);
+  const { url } = await startTarget(owner, (request: IncomingMessage, response: ServerResponse) => {
     const path = new URL(request.url ?? '/', 'http://target').pathname;
     if (path === '/slow') {
       waiting.add(response);
@@ -245,24 +252,5 @@ export async function startTargetSite(): Promise<TargetSite> {
     if (path === '/members-only') return page(response, 403, 'Members only');
     page(response, 200, TARGET_TITLES[path] ?? 'A page somewhere');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const releaseSlow = () => {
-    for (const response of waiting) page(response, 200, 'Slow but fine');
-    waiting.clear();
-    arrived = Promise.withResolvers<void>();
-  };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    slowArrived: () => arrived.promise,
-    releaseSlow,
-    close: () => new Promise<void>((resolve) => {
-      releaseSlow();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  return { url, slowArrived: () => arrived.promise, releaseSlow };
 }
-
-/** A port nothing listens on: a URI there is unreachable. */
-export { freePort as closedPort } from '../helpers.ts';

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import type { buildConnector } from 'undici';
+import { eventually } from '../../../test/support/index.ts';
 import { ipLiteral, isPublicAddress } from '../../src/check/address-policy.ts';
 import { guardedConnector, publicOnlyLookup } from '../../src/check/guarded-connector.ts';
-import { eventually, startTarget } from './fixtures/target.ts';
+import { startCheckTarget } from './fixtures/target.ts';
 
 const FORBIDDEN = [
   // loopback, every notation ipaddr.js (and old inet_aton) accepts
@@ -55,8 +56,8 @@ function connect(connector: buildConnector.connector, target: { hostname: string
 const strict = { connectTimeoutMs: 1000, allowPrivate: false, selfOrigin: 'http://linkyard.invalid', selfVia: 'http://linkyard.invalid' };
 
 test('the connector refuses private literals and names without opening a socket', async (t) => {
-  const v4 = await startTarget(t, '127.0.0.1');
-  const v6 = await startTarget(t, '::1');
+  const v4 = await startCheckTarget(t, '127.0.0.1');
+  const v6 = await startCheckTarget(t, '::1');
   const connector = guardedConnector(strict);
   await assert.rejects(connect(connector, { hostname: '127.0.0.1', port: v4.port }), { code: 'ERR_FORBIDDEN_ADDRESS' });
   await assert.rejects(connect(connector, { hostname: '::1', port: v6.port }), { code: 'ERR_FORBIDDEN_ADDRESS' });
@@ -71,7 +72,7 @@ test('the connector refuses private literals and names without opening a socket'
 });
 
 test('the connector lets the service reach itself, and everything through when private is allowed', async (t) => {
-  const v4 = await startTarget(t, '127.0.0.1');
+  const v4 = await startCheckTarget(t, '127.0.0.1');
   const self = guardedConnector({ ...strict, selfOrigin: v4.origin });
   (await connect(self, { hostname: '127.0.0.1', port: v4.port })).destroy();
   // Same host, another port: another origin, so refused again.

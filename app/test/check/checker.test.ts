@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { queryObjects } from 'node:v8';
+import { freePort } from '../../../test/support/index.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import type { CheckAccepted, CheckRejected, CheckResult, UriChecker } from '../../src/check/types.ts';
-import { checkConfig, closedPort, startTarget, TITLE_TEXT, type Target } from './fixtures/target.ts';
+import { checkConfig, startCheckTarget, type Target, TITLE_TEXT } from './fixtures/target.ts';
 
 function accepted(result: CheckResult): CheckAccepted {
   assert.equal(result.ok, true, `expected acceptance, got ${JSON.stringify(result)}`);
@@ -32,7 +33,7 @@ for (const mode of ['pool', 'inline'] as const) {
     after(() => Promise.all([checker.close(), impatient.close()]));
 
     test('200 with a <title>: accepted, title decoded and collapsed', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const result = accepted(await checker.check(`${target.origin}/title`));
       assert.equal(result.status, 200);
       assert.equal(result.title, TITLE_TEXT);
@@ -42,19 +43,19 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a very long title is capped', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const { title } = accepted(await checker.check(`${target.origin}/long-title`));
       assert.equal(Array.from(title ?? '').length, 300);
       assert.match(title ?? '', /^word word .*…$/);
     });
 
     test('a body that is not HTML is not parsed', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       assert.equal(accepted(await checker.check(`${target.origin}/plain`)).title, null);
     });
 
     test('404 and 500 are rejected with the status', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       for (const status of [404, 500]) {
         const result = rejected(await checker.check(`${target.origin}/status/${status}`));
         assert.equal(result.reason, 'http_status');
@@ -64,7 +65,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('401/403/405/429 are accepted with a warning', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       for (const status of [401, 403, 405, 429]) {
         const result = accepted(await checker.check(`${target.origin}/status/${status}`));
         assert.equal(result.status, status);
@@ -74,7 +75,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a server that never answers times out within the deadline', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const started = performance.now();
       const result = rejected(await impatient.check(`${target.origin}/slow`));
       const elapsed = performance.now() - started;
@@ -86,7 +87,7 @@ for (const mode of ['pool', 'inline'] as const) {
 
     // Inline, the check's timers are this isolate's to count; the pool runs the same code on its thread.
     if (mode === 'inline') test('a finished check leaves no timer waiting for its deadline', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const probe = setTimeout(() => {}, 0);
       clearTimeout(probe);
       const timers = (): number => queryObjects(probe.constructor, { format: 'count' });
@@ -100,7 +101,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a 3-hop redirect chain is followed to the final URI', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const result = accepted(await checker.check(`${target.origin}/hop/3`));
       assert.equal(result.redirects, 3);
       assert.equal(result.finalUri, `${target.origin}/title`);
@@ -109,7 +110,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a redirect loop and a chain longer than maxRedirects are too_many_redirects', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const loop = rejected(await checker.check(`${target.origin}/loop/a`));
       assert.equal(loop.reason, 'too_many_redirects');
       assert.equal(loop.detail, 'redirect loop');
@@ -122,7 +123,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('redirects to other schemes or nowhere are bad_redirect', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const cases = [
         ['javascript:alert(1)', 'redirect to a javascript: URI'],
         ['ftp://127.0.0.1/file', 'redirect to a ftp: URI'],
@@ -138,14 +139,14 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('an endless page: the title is found and reading stops', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const result = accepted(await checker.check(`${target.origin}/endless`));
       assert.equal(result.title, 'Endless');
       assert.ok(result.durationMs < 2500, `took ${result.durationMs} ms: it waited for the deadline`);
     });
 
     test('an endless page without a title: reading stops at maxBodyBytes', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const result = accepted(await checker.check(`${target.origin}/endless/untitled`));
       assert.equal(result.title, null);
       assert.ok(result.durationMs < 2500, `took ${result.durationMs} ms: it waited for the deadline`);
@@ -157,7 +158,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a closed port is refused', async () => {
-      const result = rejected(await checker.check(`http://127.0.0.1:${await closedPort()}/`));
+      const result = rejected(await checker.check(`http://127.0.0.1:${await freePort()}/`));
       assert.equal(result.reason, 'refused');
       assert.equal(result.detail, 'connection refused');
     });
@@ -176,9 +177,9 @@ for (const mode of ['pool', 'inline'] as const) {
     const cleanups: Array<() => Promise<void>> = [];
     const suite = { after: (cleanup: () => Promise<void>) => void cleanups.push(cleanup) };
     before(async () => {
-      self = await startTarget(suite);
-      other = await startTarget(suite);
-      v6 = await startTarget(suite, '::1');
+      self = await startCheckTarget(suite);
+      other = await startCheckTarget(suite);
+      v6 = await startCheckTarget(suite, '::1');
       checker = createChecker(
         checkConfig({
           CHECK_MODE: mode,
@@ -222,7 +223,7 @@ for (const mode of ['pool', 'inline'] as const) {
 
     test('a loopback PUBLIC_URL is the self-link in its other loopback spellings, fetched at its own address', async (t) => {
       // Another server on ::1 at the same port: an alias goes to PUBLIC_URL's address, never dialled as itself.
-      const impostor = await startTarget(t, '::1', self.port);
+      const impostor = await startCheckTarget(t, '::1', self.port);
       for (const uri of [`http://localhost:${self.port}/title`, `http://[::1]:${self.port}/title`, `http://LOCALHOST:${self.port}/redirect?to=%2Ftitle`]) {
         const result = accepted(await checker.check(uri));
         assert.equal(result.title, TITLE_TEXT, uri);
@@ -263,7 +264,7 @@ for (const mode of ['pool', 'inline'] as const) {
     const cleanups: Array<() => Promise<void>> = [];
     const suite = { after: (cleanup: () => Promise<void>) => void cleanups.push(cleanup) };
     before(async () => {
-      route = await startTarget(suite);
+      route = await startCheckTarget(suite);
       checker = createChecker(
         checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: publicOrigin, SELF_URL: route.origin }),
       );
@@ -294,7 +295,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('under a loopback PUBLIC_URL, its 127.0.0.1 spelling is fetched through SELF_URL too, asking for the host as spelled', async (t) => {
-      const port = await closedPort();
+      const port = await freePort();
       const loopback = createChecker(
         checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: `http://localhost:${port}`, SELF_URL: route.origin }),
       );

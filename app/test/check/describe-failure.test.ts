@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
+import { freePort } from '../../../test/support/index.ts';
 import { describeFailure } from '../../src/check/check-uri.ts';
-import { closedPort } from './fixtures/target.ts';
 
 const options = { timeoutMs: 5000, connectTimeoutMs: 3000 };
 
@@ -18,7 +18,7 @@ test('resolver failures are dns', () => {
 });
 
 test('a refused connection, alone or as every address of a name, is refused', async () => {
-  const port = await closedPort();
+  const port = await freePort();
   const refusal = await new Promise<Error>((resolve) => connect(port, '127.0.0.1').once('error', resolve));
   assert.equal(describeFailure(refusal, false, options).reason, 'refused');
   assert.equal(describeFailure(new AggregateError([refusal]), false, options).reason, 'refused');

@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { eventually } from '../../../test/support/index.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import type { CheckResult, UriChecker } from '../../src/check/types.ts';
-import { BIG_PAGE_TITLE, checkConfig, gzipBombMember, startTarget, TITLE_TEXT } from './fixtures/target.ts';
+import { BIG_PAGE_TITLE, checkConfig, gzipBombMember, startCheckTarget, TITLE_TEXT } from './fixtures/target.ts';
 
 const MiB = 1024 * 1024;
 /**
@@ -52,13 +53,13 @@ for (const mode of ['pool', 'inline'] as const) {
     before(async () => {
       checker = createChecker(checkConfig({ CHECK_MODE: mode, CHECK_TIMEOUT_MS: String(DEADLINE_MS), CHECK_MAX_BODY_BYTES: '65536' }));
       // The worker thread starts, and undici's agent is made, before anything is measured.
-      const warm = await startTarget({ after: (cleanup) => void after(cleanup) });
+      const warm = await startCheckTarget({ after: (cleanup) => void after(cleanup) });
       await checker.check(`${warm.origin}/title`);
     });
     after(() => checker.close());
 
     test('a compressed page (gzip, br) is decoded and its title found', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       for (const encoding of ['gzip', 'br']) {
         const result = await checker.check(`${target.origin}/compressed/${encoding}`);
         assert.equal(result.ok, true, JSON.stringify(result));
@@ -67,7 +68,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a large page, plain or gzipped at a real page\'s ratio, is accepted: its title after 60 KiB of CSS, or none past the 64 KiB cap', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       for (const encoding of ['identity', 'gzip']) {
         // The title after 60 KiB of inline CSS, found just before the cap; or past it, where the
         // check stops reading at the cap and judges the ratio (5× here) before accepting.
@@ -83,7 +84,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a gzip bomb fails as a compression bomb once 64 KiB are inflated, and memory stays flat', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       gzipBombMember(); // the server's 16 MiB of spaces, compressed before memory is measured
       const run = await measured(() => checker.check(`${target.origin}/gzip-bomb`));
       report(t, 'gzip bomb', run);
@@ -102,7 +103,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a body dripped a byte a second fails at the deadline: the site did not answer in time', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const run = await measured(() => checker.check(`${target.origin}/drip`));
       report(t, 'dripped body', run);
       assert.deepEqual(
@@ -111,11 +112,11 @@ for (const mode of ['pool', 'inline'] as const) {
       );
       assert.ok(run.result.durationMs >= DEADLINE_MS - 10, `${run.result.durationMs} ms`);
       assertBounded(run);
-      assert.equal(await eventuallyClosed(target), true, 'the dripping connection was closed');
+      assert.equal(await eventually(() => target.closedSockets >= target.connections, 2000), true, 'the dripping connection was closed');
     });
 
     test('headers that never end: a timeout when slow, an overflow when fast', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const slow = await measured(() => checker.check(`${target.origin}/endless-headers/slow`));
       report(t, 'slow endless headers', slow);
       assert.deepEqual([slow.result.ok, !slow.result.ok && slow.result.reason, !slow.result.ok && slow.result.detail], [false, 'timeout', `timed out after ${DEADLINE_MS} ms`]);
@@ -130,8 +131,8 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('two hosts redirecting to each other: a loop, or past the redirect limit', async (t) => {
-      const a = await startTarget(t);
-      const b = await startTarget(t, '::1');
+      const a = await startCheckTarget(t);
+      const b = await startCheckTarget(t, '::1');
       const loop = await measured(() => checker.check(`${a.origin}/pingpong?peer=${encodeURIComponent(b.origin)}`));
       report(t, 'two-host loop', loop);
       assert.deepEqual([loop.result.ok, !loop.result.ok && loop.result.reason, !loop.result.ok && loop.result.detail], [false, 'too_many_redirects', 'redirect loop']);
@@ -146,14 +147,4 @@ for (const mode of ['pool', 'inline'] as const) {
       assertBounded(chain);
     });
   });
-}
-
-/** True once the target saw every socket it accepted close (the check let go of it). */
-async function eventuallyClosed(target: { connections: number; closedSockets: number }, timeoutMs = 2000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (target.closedSockets < target.connections) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
 }

@@ -4,15 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { eventually } from '../../../test/support/index.ts';
 import { CheckQueue } from '../../src/check/check-queue.ts';
 import { checkOptionsFrom, createChecker } from '../../src/check/create-checker.ts';
 import { PoolEngine } from '../../src/check/pool-engine.ts';
 import { DomainError } from '../../src/errors.ts';
-import { checkConfig, eventually, startTarget } from './fixtures/target.ts';
+import { checkConfig, startCheckTarget } from './fixtures/target.ts';
 
 describe('pool checker thread lifetime', () => {
   test('no thread until the first check; retired after the idle spell; started again by the next check', async (t) => {
-    const target = await startTarget(t);
+    const target = await startCheckTarget(t);
     const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_WORKER_IDLE_MS: '300' }));
     t.after(() => checker.close());
     assert.equal(checker.threads, 0, 'no thread before any check');
@@ -31,7 +32,7 @@ describe('pool checker thread lifetime', () => {
   });
 
   test('a check cancelled before its thread has started never runs, and frees its slot at once', async (t) => {
-    const target = await startTarget(t);
+    const target = await startCheckTarget(t);
     const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_TIMEOUT_MS: '10000' }));
     t.after(() => checker.close());
     assert.equal(checker.threads, 0);
@@ -48,7 +49,7 @@ describe('pool checker thread lifetime', () => {
   });
 
   test('a thread with a check running is not retired, however long it runs', async (t) => {
-    const target = await startTarget(t);
+    const target = await startCheckTarget(t);
     const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_WORKER_IDLE_MS: '100', CHECK_TIMEOUT_MS: '10000' }));
     t.after(() => checker.close());
     const slow = checker.check(`${target.origin}/slow`);
@@ -61,7 +62,7 @@ describe('pool checker thread lifetime', () => {
   });
 
   test('one thread runs its checks side by side, up to CHECK_CONCURRENCY_PER_WORKER at once', async (t) => {
-    const target = await startTarget(t);
+    const target = await startCheckTarget(t);
     const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '5', CHECK_TIMEOUT_MS: '10000' }));
     t.after(() => checker.close());
     // /slow never finishes its headers: each check holds its slot until it is closed.
@@ -73,7 +74,7 @@ describe('pool checker thread lifetime', () => {
   });
 
   test('a thread that dies starting fails its checks at once with CHECKS_UNAVAILABLE, and the next check tries a new thread', async (t) => {
-    const target = await startTarget(t);
+    const target = await startCheckTarget(t);
     const options = checkOptionsFrom(checkConfig({ CHECK_TIMEOUT_MS: '10000' }));
     // A real thread whose heap cannot even hold the check module: it runs out of memory starting.
     // piscina alone would then start no thread again and keep the check queued past any deadline.

@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { eventually } from '../../../test/support/index.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import { DomainError } from '../../src/errors.ts';
-import { checkConfig, eventually, startTarget } from './fixtures/target.ts';
+import { checkConfig, startCheckTarget } from './fixtures/target.ts';
 
 function oneSlot(mode: 'pool' | 'inline') {
   return createChecker(
@@ -23,7 +24,7 @@ function oneSlot(mode: 'pool' | 'inline') {
 for (const mode of ['pool', 'inline'] as const) {
   describe(`${mode} checker admission`, () => {
     test('a full queue refuses with CHECK_QUEUE_FULL; an abandoned check leaves the queue or frees its slot', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = oneSlot(mode);
       t.after(() => checker.close());
       const slow = `${target.origin}/slow`;
@@ -66,7 +67,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('a check that waits longer than one deadline for a slot is refused with CHECK_QUEUE_FULL, unsent', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = createChecker(
         checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '2000' }),
       );
@@ -89,7 +90,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('once the oldest waiting check has waited half a deadline, new checks are refused at once', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = createChecker(
         checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '3000' }),
       );
@@ -109,7 +110,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('an already-aborted signal is refused before anything runs', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = oneSlot(mode);
       t.after(() => checker.close());
       await assert.rejects(checker.check(`${target.origin}/title`, AbortSignal.abort(new Error('too late'))), {
@@ -120,7 +121,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('many checks, more than the slots, all complete', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = createChecker(
         // A long deadline: a check waits at most one for a slot, and a loaded machine must not make this test about that.
         checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '2', CHECK_CONCURRENCY_PER_WORKER: '8', CHECK_MAX_QUEUE: '500', CHECK_TIMEOUT_MS: '20000' }),
@@ -140,7 +141,7 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     test('close() refuses what waits and what comes, ends what runs, and reports unhealthy', async (t) => {
-      const target = await startTarget(t);
+      const target = await startCheckTarget(t);
       const checker = oneSlot(mode);
       assert.equal(checker.healthy, true);
       const running = checker.check(`${target.origin}/slow`);

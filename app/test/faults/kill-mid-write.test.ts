@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { startStack, type Stack } from '../../../stack/src/stack.ts';
 import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
-import { htmlPage, startTarget } from '../helpers.ts';
+import { htmlPage } from '../helpers.ts';
 import { formPost, httpRequest } from '../client.ts';
 import { faultLoad, tally } from './load.ts';
 import { startThrowawayPostgres, throwawayPostgresSkip } from './throwaway-postgres.ts';
@@ -131,8 +130,7 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
 
 describe('kill -9 of every app process in a burst of creates', { timeout: 120_000 }, () => {
   test('SQLite: everything acknowledged is stored, nothing half-written', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'linkyard-kill-sqlite-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'linkyard-kill-sqlite-');
     const dataDir = join(dir, 'data');
     await killEveryAppMidBurst(t, {
       env: {},
@@ -152,11 +150,8 @@ describe('kill -9 of every app process in a burst of creates', { timeout: 120_00
 
   test('PostgreSQL: everything acknowledged is stored, nothing half-written', { skip: throwawayPostgresSkip }, async (t) => {
     const pg = await startThrowawayPostgres();
-    const dir = mkdtempSync(join(tmpdir(), 'linkyard-kill-pg-'));
-    t.after(async () => {
-      await pg.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    t.after(() => pg.destroy());
+    const dir = tempDir(t, 'linkyard-kill-pg-');
     await killEveryAppMidBurst(t, {
       env: { DATABASE_URL: pg.url },
       dataDir: join(dir, 'data'),

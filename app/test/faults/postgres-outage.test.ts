@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { startStack, type Stack } from '../../../stack/src/stack.ts';
 import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
-import { htmlPage, startTarget } from '../helpers.ts';
+import { htmlPage } from '../helpers.ts';
 import { formPost, httpRequest } from '../client.ts';
 import { assertNone, faultLoad, slowest, tally, type Answer } from './load.ts';
 import { startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from './throwaway-postgres.ts';
@@ -32,14 +31,14 @@ interface Fault {
 
 async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
   const pg = await startThrowawayPostgres();
-  const dir = mkdtempSync(join(tmpdir(), 'linkyard-pg-outage-'));
   let stack: Stack | undefined;
-  // after() hooks run in the order they were added: one hook, so the stack stops first.
+  // after() hooks run in the order they were added: one hook, so the stack stops first, then the
+  // folder it used goes.
   t.after(async () => {
     await stack?.stop();
     await pg.destroy();
-    rmSync(dir, { recursive: true, force: true });
   });
+  const dir = tempDir(t, 'linkyard-pg-outage-');
   const target = await startTarget(t, htmlPage('a page to bookmark'));
 
   stack = await startStack({

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { startStack, type Stack } from '../../../stack/src/stack.ts';
-import { htmlPage, startTarget } from '../helpers.ts';
+import { htmlPage } from '../helpers.ts';
 import { formPost, httpRequest } from '../client.ts';
 import { assertNone, faultLoad, slowest, tally, type Answer, type LoadRecord } from './load.ts';
 import { ext4Skip, fillUp, mountExt4Image, mountSkip, mountTmpfs } from './mounts.ts';
@@ -90,13 +90,12 @@ function checkRefusals(answers: readonly Answer[], words: RegExp): { refused: nu
  * stops every stack started on the mount (the first and any after a repair) before releasing it.
  */
 async function stackOnMount(t: TestContext, mount: { dir: string; release(): Promise<void> }) {
-  const stateDir = mkdtempSync(join(tmpdir(), 'linkyard-state-'));
   const stacks: Stack[] = [];
   t.after(async () => {
     for (const stack of stacks) await stack.stop();
     await mount.release();
-    rmSync(stateDir, { recursive: true, force: true });
   });
+  const stateDir = tempDir(t, 'linkyard-state-');
   const target = await startTarget(t, htmlPage('a page to bookmark'));
   const dataDir = join(mount.dir, 'data');
   const running = await startOn(stacks, dataDir, stateDir, target.url);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
-import { htmlPage, startApp, startTarget } from '../helpers.ts';
+import { htmlPage, startApp } from '../helpers.ts';
 
 function post(url: string, body: unknown) {
   return fetch(`${url}/api/bookmarks`, {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startTarget } from '../../../test/support/index.ts';
 import { escapeHtml } from '../../src/views/html.ts';
-import { form, htmlPage, startApp, startTarget } from '../helpers.ts';
-import { startTarget as startHostileTarget } from '../check/fixtures/target.ts';
+import { form, htmlPage, startApp } from '../helpers.ts';
+import { startCheckTarget } from '../check/fixtures/target.ts';
 
 describe('the form page (GET / and POST /)', () => {
   it('shows the seed\'s page: title, the two fields, no-cache, a content-hashed stylesheet', async (t) => {
@@ -88,7 +89,7 @@ describe('the form page (GET / and POST /)', () => {
   });
 
   it('answers the seed\'s 404 with the reason for a hostile target (a compression bomb, a body dripped past the deadline), in the form and the API, storing nothing', async (t) => {
-    const target = await startHostileTarget(t);
+    const target = await startCheckTarget(t);
     const { url } = await startApp(t, { check: { timeoutMs: 1000 } });
     const cases: Array<[string, RegExp]> = [
       ['gzip-bomb', /the page is a compression bomb \(its gzip expands \d+×, over 100×\)/],

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { buildApp } from '../../src/app.ts';
-import { form, htmlPage, startApp, startTarget, tempDir, testConfig } from '../helpers.ts';
+import { form, htmlPage, startApp, testConfig } from '../helpers.ts';
 
 describe('GET /<name>', () => {
   it('answers 303 See Other with the long URI, and the seed\'s 404 for an unknown name', async (t) => {

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import { freePort } from '../../../test/support/index.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
 import { StoreUnavailableError } from '../../src/store/unavailable.ts';
 import { MAX_PENDING_NAMES, VisitCounter } from '../../src/visits.ts';
-import { form, freePort, startApp } from '../helpers.ts';
+import { form, startApp } from '../helpers.ts';
 
 // A store that is away, for real: PostgreSQL at a loopback port nobody listens on, so every
 // connection is refused. (The outages under load, with a real server stopped, frozen, a disk
