@@ -9,8 +9,8 @@ import { compileApp } from '../../stack/src/build.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { findK6, readAnswer, readRequests, runK6, type K6Scenario } from '../src/k6.ts';
-import { scrapeApps, scrapeNginx, totalCounters } from '../src/scrape.ts';
-import { openTarget, shortNames, type Target } from '../src/target.ts';
+import { scrapeApps, scrapeNginx, totalCounters } from '../src/observers/scrape.ts';
+import { openTarget, shortNames, type Target } from '../src/target/target.ts';
 
 // Every k6 script, run by k6 for a few seconds against the native stack, asserting what the
 // scenario is for. The scripts' latency goals are for a quiet machine: here they are raised (P99_MS)

@@ -1,8 +1,8 @@
 import { Agent, request } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sumOf } from '../prometheus.ts';
-import { scrapeSamples } from '../scrape.ts';
-import type { CheckTarget } from '../check-targets.ts';
+import { scrapeSamples } from '../observers/scrape.ts';
+import type { CheckTarget } from '../target/check-targets.ts';
 
 /**
  * Puts `count` bookmark creations in flight, each waiting on a URI check of a target that answers

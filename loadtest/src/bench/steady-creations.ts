@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { addCounts, LatencyRecorder, median } from '../latency.ts';
+import { addCounts, LatencyRecorder, median } from '../analysis/latency.ts';
 
 export interface SteadyCreationsResult {
   sent: number;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addCounts, median, type LoadResult } from '../latency.ts';
+import { addCounts, median, type LoadResult } from '../analysis/latency.ts';
 
 /** One wrk run (or slices of runs combined). */
 export type WrkResult = LoadResult;

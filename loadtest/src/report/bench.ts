@@ -1,5 +1,5 @@
 import type { WrkResult } from '../bench/wrk.ts';
-import { describeRun, type RunInfo } from '../run-info.ts';
+import { describeRun, type RunInfo } from './run-info.ts';
 import type { SteadyCreationsResult } from '../bench/steady-creations.ts';
 import { markdownTable, mark, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart } from './svg.ts';

@@ -1,8 +1,8 @@
-import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../littles-law.ts';
+import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../analysis/littles-law.ts';
 import type { Progress } from '../progress.ts';
-import { requestWindow, statusCounts } from '../request-log.ts';
-import { runInfo, type RunInfo } from '../run-info.ts';
-import { shortNames, type Target } from '../target.ts';
+import { requestWindow, statusCounts } from '../observers/request-log.ts';
+import { runInfo, type RunInfo } from '../report/run-info.ts';
+import { shortNames, type Target } from '../target/target.ts';
 import { k6Scenario } from './k6-scenario.ts';
 
 export interface CacheSavingsOptions {

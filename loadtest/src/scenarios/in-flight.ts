@@ -1,11 +1,11 @@
-import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../littles-law.ts';
-import type { LatencySummary } from '../latency.ts';
+import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../analysis/littles-law.ts';
+import type { LatencySummary } from '../analysis/latency.ts';
 import type { Progress } from '../progress.ts';
-import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
-import { runInfo, type RunInfo } from '../run-info.ts';
-import { InFlightSampler, meanOf } from '../sampler.ts';
-import { counterDelta, scrapeApps, totalCounters } from '../scrape.ts';
-import { shortNames, type Target } from '../target.ts';
+import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
+import { runInfo, type RunInfo } from '../report/run-info.ts';
+import { InFlightSampler, meanOf } from '../observers/sampler.ts';
+import { counterDelta, scrapeApps, totalCounters } from '../observers/scrape.ts';
+import { shortNames, type Target } from '../target/target.ts';
 import { k6Scenario } from './k6-scenario.ts';
 
 export interface InFlightOptions {

@@ -1,10 +1,10 @@
-import type { LoadResult } from '../latency.ts';
-import { littlesLaw, type LittlesLaw } from '../littles-law.ts';
+import type { LoadResult } from '../analysis/latency.ts';
+import { littlesLaw, type LittlesLaw } from '../analysis/littles-law.ts';
 import type { Progress } from '../progress.ts';
-import { latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
-import { runInfo, type RunInfo } from '../run-info.ts';
-import { scrapeApps, totalCounters } from '../scrape.ts';
-import { shortNames, type Target } from '../target.ts';
+import { latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
+import { runInfo, type RunInfo } from '../report/run-info.ts';
+import { scrapeApps, totalCounters } from '../observers/scrape.ts';
+import { shortNames, type Target } from '../target/target.ts';
 import { k6Scenario } from './k6-scenario.ts';
 
 export interface RedirectsOptions {

@@ -1,16 +1,16 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { positive, UsageError } from './arguments.ts';
-import { findK6, K6MissingError } from './k6.ts';
-import { cacheSavingsReport } from './report/cache-savings.ts';
-import { inFlightReport } from './report/in-flight.ts';
-import { redirectsReport } from './report/redirects.ts';
-import { RESULTS_DIR, writeResults, type Report } from './report/write.ts';
-import { Progress } from './progress.ts';
-import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from './scenarios/cache-savings.ts';
-import { IN_FLIGHT_DEFAULTS, runInFlight } from './scenarios/in-flight.ts';
-import { REDIRECTS_DEFAULTS, runRedirects } from './scenarios/redirects.ts';
-import { openTarget, type Target } from './target.ts';
+import { findK6, K6MissingError } from '../k6.ts';
+import { cacheSavingsReport } from '../report/cache-savings.ts';
+import { inFlightReport } from '../report/in-flight.ts';
+import { redirectsReport } from '../report/redirects.ts';
+import { RESULTS_DIR, writeResults, type Report } from '../report/write.ts';
+import { Progress } from '../progress.ts';
+import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from '../scenarios/cache-savings.ts';
+import { IN_FLIGHT_DEFAULTS, runInFlight } from '../scenarios/in-flight.ts';
+import { REDIRECTS_DEFAULTS, runRedirects } from '../scenarios/redirects.ts';
+import { openTarget, type Target } from '../target/target.ts';
 
 const USAGE = `npm run loadtest -- <scenario> [options]
 

@@ -4,12 +4,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { renderCeilingConfig } from '../src/bench/nginx.ts';
-import { combineCreations } from '../src/bench/steady-creations.ts';
-import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
-import { runBench } from '../src/bench.ts';
-import { Progress } from '../src/progress.ts';
-import { benchReport, benchTargets } from '../src/report/bench.ts';
+import { renderCeilingConfig } from '../../src/bench/nginx.ts';
+import { combineCreations } from '../../src/bench/steady-creations.ts';
+import { combineSlices, luaString, renderWrkScript } from '../../src/bench/wrk.ts';
+import { runBench } from '../../src/cli/bench.ts';
+import { Progress } from '../../src/progress.ts';
+import { benchReport, benchTargets } from '../../src/report/bench.ts';
 
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
   const prefix = mkdtempSync(join(tmpdir(), 'linkyard-bench-conf-'));

@@ -3,8 +3,8 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { epochMs, readRequests, type K6Request } from '../src/k6.ts';
-import { inFlightAt, perSecond, requestWindow, statusCounts } from '../src/request-log.ts';
+import { epochMs, readRequests, type K6Request } from '../../src/k6.ts';
+import { inFlightAt, perSecond, requestWindow, statusCounts } from '../../src/observers/request-log.ts';
 
 const request = (end: number, durationMs: number, status = 200): K6Request => ({ end, durationMs, status, name: 'x', scenario: 'load' });
 

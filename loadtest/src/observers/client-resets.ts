@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startStack } from '../../stack/src/stack.ts';
-import { positive, UsageError } from './arguments.ts';
-import { wrk, type WrkResult } from './bench/wrk.ts';
-import { Progress } from './progress.ts';
+import { startStack } from '../../../stack/src/stack.ts';
+import { positive, UsageError } from '../cli/arguments.ts';
+import { wrk, type WrkResult } from '../bench/wrk.ts';
+import { Progress } from '../progress.ts';
 
 /**
  * What a rolling restart costs a client that never resends: wrk keeps N keep-alive connections
