@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sumOf } from '../prometheus.ts';
+import { sumOf } from '../../../k6/lib/prometheus.ts';
 import { scrapeSamples } from '../observers/scrape.ts';
 import type { CheckTarget } from '../target/check-targets.ts';
 

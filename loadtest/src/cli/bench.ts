@@ -13,7 +13,7 @@ import { majorGcs, startSlowChecks } from '../bench/slow-checks.ts';
 import { combineSlices, wrk, type WrkRequest, type WrkResult } from '../bench/wrk.ts';
 import { median } from '../analysis/latency.ts';
 import { Progress } from '../progress.ts';
-import { sumOf } from '../prometheus.ts';
+import { sumOf } from '../../../k6/lib/prometheus.ts';
 import { benchReport, checkLegSeconds, type BenchResult, type HeavyChecksResult, type IdleStartResult, type Leg, type SlowChecksResult } from '../report/bench.ts';
 import { RESULTS_DIR, writeResults } from '../report/write.ts';
 import { runInfo } from '../report/run-info.ts';

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
-import { appCounters, parsePrometheusText, type AppCounters, type Sample } from '../prometheus.ts';
-import { parseStubStatus, type StubStatus } from '../stub-status.ts';
+import { appCounters, parsePrometheusText, type AppCounters, type Sample } from '../../../k6/lib/prometheus.ts';
+import { parseStubStatus, type StubStatus } from '../../../k6/lib/stub-status.ts';
 
 /**
  * The harness's own connections for reading /metrics and stub_status, apart from the load
