@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startStack } from '../../../stack/src/stack.ts';
 import { positive, UsageError } from '../cli/arguments.ts';
-import { wrk, type WrkResult } from '../bench/wrk.ts';
+import { wrk, type WrkResult } from '../bench/load/wrk.ts';
 import { Progress } from '../progress.ts';
 
 /**
