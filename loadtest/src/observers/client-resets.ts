@@ -1,139 +1,44 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startStack } from '../../../stack/src/stack.ts';
-import { positive, UsageError } from '../cli/arguments.ts';
-import { wrk, type WrkResult } from '../bench/load/wrk.ts';
-import { Progress } from '../progress.ts';
+import { wrk, type WrkRequest, type WrkResult } from '../bench/load/wrk.ts';
+import type { Progress } from '../progress.ts';
 
 /**
- * What a rolling restart costs a client that never resends: wrk keeps N keep-alive connections
- * busy through nginx (nine GET /<name> → 303 for each POST /api/bookmarks → 201, every POST a real
- * URI check of the stack's own page), while the native stack replaces its app processes `rounds`
- * times. wrk counts a connection closed or reset under a request as a read error and sends the
- * next request on a new connection; it never sends one again. So every reset, every unanswered
- * request and every status other than 303/201 is a request a real client lost.
- *
- *   node loadtest/src/restart-resets.ts [--rounds N] [--duration S] [--connections N] [--quiet]
+ * What an event on the server side (a rolling restart, a certificate renewal) costs a client that
+ * never resends: wrk keeps `connections` keep-alive connections busy with `requests` while `event`
+ * runs, after a warm-up. wrk counts a connection closed or reset under a request as a read error
+ * and sends the next request on a new connection; it never sends one again. So every reset, every
+ * unanswered request and every status not in `expected` is a request a real client lost.
  */
-export interface RestartResetsOptions {
-  rounds: number;
-  /** wrk's run: long enough for every round (a round of 3 processes takes 10-15 s here). */
-  durationSeconds: number;
+export interface ClientResetsOptions {
+  url: string;
   connections: number;
+  /** wrk's run: long enough for the warm-up and the whole event. */
+  durationSeconds: number;
+  requests: readonly WrkRequest[];
+  /** The statuses that are answers, e.g. 303 and 201. */
+  expected: readonly number[];
+  warmUpMs: number;
 }
 
-export interface RestartResetsResult {
+export interface ClientResetsResult<Event> {
   load: WrkResult;
-  /** How long each rolling restart took, ms. */
-  roundsMs: number[];
-  /** Answers other than the expected 303 and 201, and requests with no answer at all. */
+  /** What `event` returned. */
+  event: Event;
+  /** Answers other than the expected ones, and requests with no answer at all. */
   failed: number;
 }
 
-const WARM_UP_MS = 3000;
-
-export async function measureRestartResets(options: RestartResetsOptions, progress: Progress): Promise<RestartResetsResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'linkyard-restart-resets-'));
-  try {
-    const stack = await startStack({
-      instances: 3,
-      port: 0,
-      dataDir: join(dir, 'data'),
-      stateDir: join(dir, 'state'),
-      rateLimit: '100000r/s',
-      accessLog: false,
-      quiet: true,
-      env: { LOG_LEVEL: 'warn' },
-    });
-    try {
-      const steady = await fetch(`${stack.url}/api/bookmarks`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ uri: `${stack.url}/?steady`, name: 'steady' }),
-      });
-      if (steady.status !== 201) throw new Error(`could not create the bookmark the GETs ask for: ${steady.status} ${await steady.text()}`);
-
-      progress.log(`wrk: ${options.connections} connections for ${options.durationSeconds} s through ${stack.url}; ${options.rounds} rolling restart(s) after ${WARM_UP_MS / 1000} s`);
-      const wrkStarted = performance.now();
-      const load = wrk({
-        url: stack.url,
-        connections: options.connections,
-        durationSeconds: options.durationSeconds,
-        requests: [
-          ...Array.from({ length: 9 }, () => ({ method: 'GET' as const, path: '/steady' })),
-          {
-            method: 'POST',
-            path: '/api/bookmarks',
-            headers: { 'content-type': 'application/json' },
-            body: `{"uri": "${stack.url}/?w={n}", "name": "w{n}"}`,
-          },
-        ],
-      });
-      await sleep(WARM_UP_MS);
-      const roundsMs: number[] = [];
-      for (let round = 1; round <= options.rounds; round++) {
-        const began = performance.now();
-        await stack.rollingRestart((message) => progress.log(`round ${round}: ${message}`));
-        roundsMs.push(performance.now() - began);
-      }
-      if (performance.now() - wrkStarted > options.durationSeconds * 1000) {
-        throw new Error(`the restarts outlasted wrk's ${options.durationSeconds} s: give a longer --duration`);
-      }
-      progress.log('restarts done; waiting for wrk to finish');
-      const result = await load;
-      const answered = (result.statuses['303'] ?? 0) + (result.statuses['201'] ?? 0);
-      return { load: result, roundsMs, failed: result.requests - answered + result.errors };
-    } finally {
-      await stack.stop();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+export async function observeClientResets<Event>(options: ClientResetsOptions, event: () => Promise<Event>, progress: Progress): Promise<ClientResetsResult<Event>> {
+  progress.log(`wrk: ${options.connections} connections for ${options.durationSeconds} s through ${options.url}; the event after ${options.warmUpMs / 1000} s`);
+  const started = performance.now();
+  const load = wrk({ url: options.url, connections: options.connections, durationSeconds: options.durationSeconds, requests: options.requests });
+  await sleep(options.warmUpMs);
+  const outcome = await event();
+  if (performance.now() - started > options.durationSeconds * 1000) {
+    throw new Error(`the event outlasted wrk's ${options.durationSeconds} s: give a longer duration`);
   }
-}
-
-function parseRestartArgs(args: string[]) {
-  const options = {
-    rounds: { type: 'string' },
-    duration: { type: 'string' },
-    connections: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-  } as const;
-  try {
-    return parseArgs({ args, options });
-  } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nnode loadtest/src/restart-resets.ts [--rounds N] [--duration S] [--connections N] [--quiet]`);
-  }
-}
-
-if (import.meta.filename === process.argv[1]) {
-  try {
-    const { values } = parseRestartArgs(process.argv.slice(2));
-    const rounds = positive('rounds', values.rounds, 3);
-    const options: RestartResetsOptions = {
-      rounds,
-      durationSeconds: positive('duration', values.duration, 10 + 15 * rounds),
-      connections: positive('connections', values.connections, 16),
-    };
-    const { load, roundsMs, failed } = await measureRestartResets(options, new Progress({ quiet: values.quiet }));
-    const statuses = Object.entries(load.statuses).map(([status, count]) => `${status}: ${count}`).join(', ');
-    process.stdout.write([
-      `rolling restarts: ${roundsMs.length} (${roundsMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}), 3 app processes each`,
-      `requests: ${load.requests} in ${load.durationSeconds.toFixed(1)} s (${load.rps.toFixed(0)}/s), wrk -t1 -c${options.connections}, no resend`,
-      `statuses: ${statuses}`,
-      `no answer (reset, closed, timed out after 10 s): ${load.errors}`,
-      `failed: ${failed}`,
-      `latency ms: p50 ${load.latency.p50.toFixed(1)}, p99 ${load.latency.p99.toFixed(1)}, max ${load.latency.max.toFixed(1)}`,
-      '',
-    ].join('\n'));
-    process.exitCode = failed === 0 ? 0 : 1;
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(error.exitCode);
-    }
-    throw error;
-  }
+  progress.log('event done; waiting for wrk to finish');
+  const result = await load;
+  const answered = options.expected.reduce((total, status) => total + (result.statuses[String(status)] ?? 0), 0);
+  return { load: result, event: outcome, failed: result.requests - answered + result.errors };
 }
