@@ -279,7 +279,7 @@ The apps run the build (app/dist, compiled JavaScript), as production does. VmHW
   const table = [
     textTable(header(''), [...throughputRows, ...checkRows, ...heavyRows, ...createRows]),
     rssRows.length === 0 ? '' : textTable(RSS_HEADER, rssRows),
-    textTable(['target', 'measured', 'goal', ''], targetRows),
+    targetRows.length === 0 ? '' : textTable(['target', 'measured', 'goal', ''], targetRows),
   ].filter((text) => text !== '').join('\n\n');
   return { table, markdown, charts };
 }
