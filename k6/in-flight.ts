@@ -16,7 +16,8 @@ import http from 'k6/http';
 import { Gauge, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
 import { BASE_URL, METRICS_URLS, NGINX_STATUS_URL, RESULTS_DIR, arrivalRateVUs, droppedArrivalsThreshold, numberFromEnv, requireReady, shortNames, stylesheetPath } from './lib/config.ts';
-import { nginxInFlight, scrapeApps, scrapeNginx, type AppCounters } from './lib/scrape.ts';
+import { scrapeApps, scrapeNginx, type AppCounters } from './lib/scrape.ts';
+import { nginxInFlight } from './lib/stub-status.ts';
 import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
 
 const VIEWS_PER_SECOND = numberFromEnv('RATE', 100);

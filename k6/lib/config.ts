@@ -2,6 +2,7 @@
 // Keeping it in one module means the scenarios differ in their load and their questions, not in
 // how they find the service.
 import http from 'k6/http';
+import { LOAD_STARTS } from './load-starts.ts';
 
 function env(name: string): string | undefined {
   const value = __ENV[name];
@@ -62,11 +63,20 @@ export function droppedArrivalsThreshold(ratePerSecond: number, durationSeconds:
 /** Where handleSummary writes `<scenario>.json` and `<scenario>.txt`. */
 export const RESULTS_DIR = (env('RESULTS_DIR') ?? 'k6/results').replace(/\/+$/, '');
 
+/**
+ * The app processes themselves (comma-separated), for scripts that bypass nginx so that its
+ * per-client burst limit is no factor; requests go round-robin. Default: BASE_URL alone.
+ */
+export const APP_URLS: readonly string[] = (() => {
+  const urls = (env('APP_URLS') ?? '').split(',').map((url) => url.trim().replace(/\/+$/, '')).filter((url) => url !== '');
+  return urls.length > 0 ? urls : [BASE_URL];
+})();
+
 /** setup(): stop at once, with a reason, when the service is not there (no point loading it). */
-export function requireReady(): void {
-  const response = http.get(`${BASE_URL}/readyz`, { tags: { name: 'setup' } });
+export function requireReady(baseUrl: string = BASE_URL): void {
+  const response = http.get(`${baseUrl}/readyz`, { tags: { name: 'setup' } });
   if (response.status !== 200) {
-    throw new Error(`linkyard is not ready at ${BASE_URL}/readyz (got ${response.status} ${String(response.error)}). Start it first: npm start, or docker compose up.`);
+    throw new Error(`linkyard is not ready at ${baseUrl}/readyz (got ${response.status} ${String(response.error)}). Start it first: npm start, or docker compose up.`);
   }
 }
 
@@ -106,4 +116,12 @@ export function stylesheetPath(): string {
     throw new Error(`GET ${BASE_URL}/ gave ${page.status} and no stylesheet link`);
   }
   return match[1];
+}
+
+// k6 has a console (its lines go to k6's log); @types/k6 does not declare one.
+declare const console: { log(...values: unknown[]): void };
+
+/** setup()'s last step in a script run beside other load: the harness waits for this line. */
+export function announceLoadStarts(): void {
+  console.log(LOAD_STARTS);
 }

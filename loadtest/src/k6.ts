@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants, createReadStream, readFileSync } from 'node:fs';
+import { accessSync, constants, createReadStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { LOAD_STARTS } from '../../k6/lib/load-starts.ts';
+import type { Progress } from './progress.ts';
 
 /** The k6 scripts: one scenario per file (see k6/README.md). */
 export const K6_DIR = new URL('../../k6/', import.meta.url).pathname;
 
-export type K6Scenario = 'in-flight' | 'cache-savings' | 'redirects' | 'rolling-restart';
+export type K6Scenario = 'in-flight' | 'cache-savings' | 'redirects' | 'rolling-restart' | 'creations' | 'slow-checks';
 
 export function k6Script(scenario: K6Scenario): string {
   return join(K6_DIR, `${scenario}.ts`);
@@ -55,12 +58,27 @@ export interface K6Run {
   output: string;
 }
 
+/** A k6 run under way. */
+export interface RunningK6 {
+  /** Resolves when the script logs LOAD_STARTS (end of setup); rejects if k6 ends first. */
+  loadStarts: Promise<void>;
+  /** As runK6. */
+  done: Promise<K6Run>;
+}
+
 /**
  * Runs one k6 scenario to its end. Resolves for exit 0 and 99 (thresholds missed: the service
  * missed its goal, and the answer is still written); rejects for anything else (a script error,
  * setup refusing a service that is not ready, a timeout) with k6's last lines.
  */
-export async function runK6(options: K6RunOptions): Promise<K6Run> {
+export function runK6(options: K6RunOptions): Promise<K6Run> {
+  const { done, loadStarts } = startK6(options);
+  loadStarts.catch(() => {});
+  return done;
+}
+
+/** Starts one k6 scenario: for load run beside other load, which waits for `loadStarts`. */
+export function startK6(options: K6RunOptions): RunningK6 {
   const k6 = findK6();
   if (k6 === undefined) throw new K6MissingError();
   // Only the -e variables reach the script's __ENV: a RATE or NAMES left in the shell must not.
@@ -73,23 +91,35 @@ export async function runK6(options: K6RunOptions): Promise<K6Run> {
     env: { ...process.env, K6_AUTO_EXTENSION_RESOLUTION: 'false', K6_NO_USAGE_REPORT: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let markLoadStarted = (): void => {};
+  const loadStarts = new Promise<void>((resolve) => {
+    markLoadStarted = resolve;
+  });
   const lines: string[] = [];
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       lines.push(line);
+      if (line.includes(LOAD_STARTS)) markLoadStarted();
       options.onLine?.(line);
     });
   }
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-  const exitCode = await new Promise<number>((resolve, reject) => {
+  const done = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
-  }).finally(() => clearTimeout(timer));
-  const output = lines.join('\n');
-  if (exitCode !== 0 && exitCode !== K6_THRESHOLDS_FAILED) {
-    throw new Error(`k6 run ${options.scenario}.ts exited ${exitCode}:\n${lines.slice(-15).join('\n')}`);
-  }
-  return { exitCode, thresholdsMet: exitCode === 0, output };
+  }).finally(() => clearTimeout(timer)).then((exitCode) => {
+    const output = lines.join('\n');
+    if (exitCode !== 0 && exitCode !== K6_THRESHOLDS_FAILED) {
+      throw new Error(`k6 run ${options.scenario}.ts exited ${exitCode}:\n${lines.slice(-15).join('\n')}`);
+    }
+    return { exitCode, thresholdsMet: exitCode === 0, output };
+  });
+  return {
+    loadStarts: Promise.race([loadStarts, done.then(() => {
+      throw new Error(`k6 run ${options.scenario}.ts ended without logging '${LOAD_STARTS}'`);
+    })]),
+    done,
+  };
 }
 
 /** What a scenario's handleSummary wrote as `<answer>.json` (k6/lib/summary.ts). */
@@ -147,4 +177,72 @@ export async function readRequests(path: string): Promise<K6Request[]> {
     });
   }
   return requests;
+}
+
+export interface K6ScenarioRun<Result> {
+  k6: Pick<K6Run, 'exitCode' | 'thresholdsMet'>;
+  /** The script's own answer (handleSummary's JSON). */
+  answer: K6Answer<Result>;
+  /** Every request k6 made, setup()'s included (their `scenario` is empty). */
+  requests: K6Request[];
+}
+
+export interface RunningK6Scenario<Result> {
+  /** The script's setup() is done and its load starts (scripts that call announceLoadStarts). */
+  loadStarts: Promise<void>;
+  finished: Promise<K6ScenarioRun<Result>>;
+}
+
+/**
+ * Runs one k6 scenario for the harness: its answer and its per-request record go to a temp folder
+ * that is removed afterwards; k6's progress lines (one a second) and its warnings go to the
+ * progress output. `seconds` is how long the load lasts, for the timeout.
+ */
+export function startK6Scenario<Result>(
+  scenario: K6Scenario,
+  env: Readonly<Record<string, string>>,
+  seconds: number,
+  progress: Progress,
+  answerName: string = scenario,
+): RunningK6Scenario<Result> {
+  const dir = mkdtempSync(join(tmpdir(), `linkyard-k6-${scenario}-`));
+  const outJson = join(dir, 'requests.ndjson');
+  let running: RunningK6;
+  try {
+    running = startK6({
+      scenario,
+      env,
+      resultsDir: dir,
+      outJson,
+      timeoutMs: (seconds + 120) * 1000,
+      onLine: (line) => {
+        if (line.startsWith('running (') || line.includes('level=')) progress.log(`k6 | ${line}`);
+      },
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const finished = (async () => {
+    try {
+      const run = await running.done;
+      return { k6: { exitCode: run.exitCode, thresholdsMet: run.thresholdsMet }, answer: readAnswer<Result>(dir, answerName), requests: await readRequests(outJson) };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })();
+  return { loadStarts: running.loadStarts, finished };
+}
+
+/** startK6Scenario, run to its end. */
+export function k6Scenario<Result>(
+  scenario: K6Scenario,
+  env: Readonly<Record<string, string>>,
+  seconds: number,
+  progress: Progress,
+  answerName: string = scenario,
+): Promise<K6ScenarioRun<Result>> {
+  const { loadStarts, finished } = startK6Scenario<Result>(scenario, env, seconds, progress, answerName);
+  loadStarts.catch(() => {});
+  return finished;
 }

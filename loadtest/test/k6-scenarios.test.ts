@@ -9,8 +9,9 @@ import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { tempDir } from '../../test/support/index.ts';
 import { findK6, readAnswer, readRequests, runK6, type K6Scenario } from '../src/k6.ts';
-import { scrapeApps, scrapeNginx, totalCounters } from '../src/scrape.ts';
-import { openTarget, shortNames, type Target } from '../src/target.ts';
+import { scrapeApps, scrapeNginx, totalCounters } from '../src/observers/scrape.ts';
+import { openTarget, shortNames, type Target } from '../src/target/target.ts';
+import { startSlowTarget } from '../src/target/check-targets.ts';
 
 // Every k6 script, run by k6 for a few seconds against the native stack, asserting what the
 // scenario is for. The scripts' latency goals are for a quiet machine: here they are raised (P99_MS)
@@ -52,6 +53,38 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     const appsAfter = totalCounters(await scrapeApps(target.metricsUrls));
     // setup()'s /readyz reaches an app too, but health checks are left out of the count.
     assert.equal(appsAfter.requests - appsBefore.requests, result.requests, 'every redirect reached an app');
+  });
+
+  it('creations: every arrival one new bookmark, 201, sent round-robin to the apps', async () => {
+    const appsBefore = totalCounters(await scrapeApps(target.metricsUrls));
+    const out = join(results, 'creations.ndjson');
+    const run = await k6('creations', { APP_URLS: target.appUrls.join(','), URI: `${target.checkTarget.url}/k6/{n}`, RATE: '20', DURATION: '2', TAG: 'k6test' }, out);
+    assert.equal(run.exitCode, 0, run.output);
+    const { result } = readAnswer<{ sent: number; created: number; dropped: number }>(results, 'creations');
+    // An arrival at 0 s, every 50 ms, and maybe one at 2 s (see redirects).
+    assert.ok([40, 41].includes(result.sent + result.dropped), `${result.sent} sent, ${result.dropped} dropped`);
+    assert.equal(result.created, result.sent);
+    const load = (await readRequests(out)).filter((request) => request.scenario === 'creations');
+    assert.deepEqual([...new Set(load.map((request) => request.status))], [201]);
+    const appsAfter = totalCounters(await scrapeApps(target.metricsUrls));
+    assert.equal(appsAfter.requests - appsBefore.requests, result.sent, 'every creation reached an app');
+  });
+
+  it('slow-checks: COUNT creations at once, each held open until the slow site answered', async () => {
+    const slow = await startSlowTarget(1500);
+    try {
+      const out = join(results, 'slow-checks.ndjson');
+      const run = await k6('slow-checks', { APP_URLS: target.appUrls.join(','), SLOW_URI: slow.url, COUNT: '10', TIMEOUT: '20', TAG: 'k6test' }, out);
+      assert.equal(run.exitCode, 0, run.output);
+      const load = (await readRequests(out)).filter((request) => request.scenario === 'slow-checks');
+      assert.equal(load.length, 10);
+      assert.deepEqual([...new Set(load.map((request) => request.status))], [201], 'the slow site answered every check');
+      for (const request of load) assert.ok(request.durationMs >= 1400, `held ${request.durationMs} ms`);
+      const ends = load.map((request) => request.end);
+      assert.ok(Math.max(...ends) - Math.min(...ends) < 1500, 'sent at once, not one after another');
+    } finally {
+      await slow.close();
+    }
   });
 
   it('in-flight: λ·W at the client and at the apps, next to the in-flight counts sampled at nginx and the apps', async () => {

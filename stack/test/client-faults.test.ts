@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { peakRssBytes, rssBytes } from '../../loadtest/src/bench/peak-rss.ts';
+import { peakRssBytes, rssBytes } from '../../loadtest/src/observers/peak-rss.ts';
 import { startStack, type Stack } from '../src/stack.ts';
 import { startCheckTarget, type Target } from '../../app/test/check/fixtures/target.ts';
 import { formPost, httpRequest } from '../../app/test/client.ts';

@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePrometheusText } from '../../loadtest/src/prometheus.ts';
+import { parsePrometheusText } from '../../k6/lib/prometheus.ts';
 import { ROOT, docker, runCommand, tail, waitFor } from './docker.ts';
 
 /** Marks a node whose swarm this suite made, so a run after an interrupted one still leaves it. */

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createChecker } from '../../src/check/create-checker.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { HEAVY_PAGE, startHeavyTarget, type CheckTarget } from '../../../loadtest/src/check-targets.ts';
-import { makeTestCa, type TestCa } from '../../../loadtest/src/test-ca.ts';
+import { HEAVY_PAGE, startHeavyTarget, type CheckTarget } from '../../../loadtest/src/target/check-targets.ts';
+import { makeTestCa, type TestCa } from '../../../loadtest/src/target/test-ca.ts';
 import { checkConfig } from './fixtures/target.ts';
 
 describe('checks of HTTPS sites under an extra CA', () => {

@@ -1,5 +1,5 @@
 import type { InFlightResult } from '../scenarios/in-flight.ts';
-import { describeRun } from '../run-info.ts';
+import { describeRun } from './run-info.ts';
 import { markdownTable, mark, percent, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart, lineChart } from './svg.ts';
 import type { Report } from './write.ts';

@@ -1,5 +1,5 @@
 import type { RedirectsResult } from '../scenarios/redirects.ts';
-import { describeRun } from '../run-info.ts';
+import { describeRun } from './run-info.ts';
 import { markdownTable, mark, textTable, type Row } from './markdown.ts';
 import { PALETTE, barChart, lineChart } from './svg.ts';
 import type { Report } from './write.ts';

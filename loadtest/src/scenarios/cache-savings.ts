@@ -1,9 +1,9 @@
-import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../littles-law.ts';
+import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../analysis/littles-law.ts';
 import type { Progress } from '../progress.ts';
-import { requestWindow, statusCounts } from '../request-log.ts';
-import { runInfo, type RunInfo } from '../run-info.ts';
-import { shortNames, type Target } from '../target.ts';
-import { k6Scenario } from './k6-scenario.ts';
+import { requestWindow, statusCounts } from '../observers/request-log.ts';
+import { runInfo, type RunInfo } from '../report/run-info.ts';
+import { shortNames, type Target } from '../target/target.ts';
+import { k6Scenario } from '../k6.ts';
 
 export interface CacheSavingsOptions {
   visitors: number;
@@ -101,7 +101,7 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
       VISITORS: String(options.visitors),
       VISITS: String(options.visitsPerVisitor),
     };
-    const { k6, answer, requests } = await k6Scenario<K6CacheSavings>('cache-savings', `cache-savings-${policy}`, env, 300, progress);
+    const { k6, answer, requests } = await k6Scenario<K6CacheSavings>('cache-savings', env, 300, progress, `cache-savings-${policy}`);
     const load = requests.filter((request) => request.scenario === 'visitors');
     const { result } = answer;
     if (result.appRequests === null) throw new Error('k6 did not count the apps\' requests: did it get METRICS_URLS?');

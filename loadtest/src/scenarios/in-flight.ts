@@ -1,12 +1,12 @@
-import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../littles-law.ts';
-import type { LatencySummary } from '../latency.ts';
+import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../analysis/littles-law.ts';
+import type { LatencySummary } from '../analysis/latency.ts';
 import type { Progress } from '../progress.ts';
-import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../request-log.ts';
-import { runInfo, type RunInfo } from '../run-info.ts';
-import { InFlightSampler, meanOf } from '../sampler.ts';
-import { counterDelta, scrapeApps, totalCounters } from '../scrape.ts';
-import { shortNames, type Target } from '../target.ts';
-import { k6Scenario } from './k6-scenario.ts';
+import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
+import { runInfo, type RunInfo } from '../report/run-info.ts';
+import { InFlightSampler, meanOf } from '../observers/sampler.ts';
+import { counterDelta, scrapeApps, totalCounters } from '../observers/scrape.ts';
+import { shortNames, type Target } from '../target/target.ts';
+import { k6Scenario } from '../k6.ts';
 
 export interface InFlightOptions {
   viewsPerSecond: number;
@@ -90,14 +90,14 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
   };
   if (options.warmupSeconds > 0) {
     progress.log(`warming up for ${options.warmupSeconds} s (not measured)`);
-    await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
+    await k6Scenario('in-flight', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
   }
 
   const before = totalCounters(await scrapeApps(target.metricsUrls));
   const sampler = new InFlightSampler({ appMetricsUrls: target.metricsUrls, nginxStatusUrl: target.nginxStatusUrl });
   progress.log(`k6: ${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}; sampling nginx and ${target.metricsUrls.length} app(s) beside it`);
   sampler.start();
-  const k6Run = await k6Scenario('in-flight', 'in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress)
+  const k6Run = await k6Scenario('in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress)
     .finally(() => sampler.stop());
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const { answer } = k6Run;

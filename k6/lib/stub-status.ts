@@ -1,4 +1,6 @@
 /**
+ * Shared by the harness (Node) and the k6 scripts: pure TypeScript, no Node or k6 import.
+ *
  * nginx's stub_status page:
  *
  *   Active connections: 291

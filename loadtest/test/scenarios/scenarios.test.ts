@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startStack, type Stack } from '../../stack/src/stack.ts';
-import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { main } from '../src/cli.ts';
-import { findK6 } from '../src/k6.ts';
-import type { CacheSavingsResult } from '../src/scenarios/cache-savings.ts';
-import type { InFlightResult } from '../src/scenarios/in-flight.ts';
-import type { RedirectsResult } from '../src/scenarios/redirects.ts';
+import { SuiteCleanups, tempDir } from '../../../test/support/index.ts';
+import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { main } from '../../src/cli/loadtest.ts';
+import { findK6 } from '../../src/k6.ts';
+import type { CacheSavingsResult } from '../../src/scenarios/cache-savings.ts';
+import type { InFlightResult } from '../../src/scenarios/in-flight.ts';
+import type { RedirectsResult } from '../../src/scenarios/redirects.ts';
 
 // Short, small runs of each scenario, end to end against the real stack with k6 generating the
 // load: not to measure anything, but so the harness cannot rot. The numbers asserted are the ones

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../../test/support/index.ts';
-import { epochMs, readRequests, type K6Request } from '../src/k6.ts';
-import { inFlightAt, perSecond, requestWindow, statusCounts } from '../src/request-log.ts';
+import { tempDir } from '../../../test/support/index.ts';
+import { epochMs, readRequests, type K6Request } from '../../src/k6.ts';
+import { inFlightAt, perSecond, requestWindow, statusCounts } from '../../src/observers/request-log.ts';
 
 const request = (end: number, durationMs: number, status = 200): K6Request => ({ end, durationMs, status, name: 'x', scenario: 'load' });
 

@@ -1,16 +1,17 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { positive, UsageError } from './arguments.ts';
-import { findK6, K6MissingError } from './k6.ts';
-import { cacheSavingsReport } from './report/cache-savings.ts';
-import { inFlightReport } from './report/in-flight.ts';
-import { redirectsReport } from './report/redirects.ts';
-import { RESULTS_DIR, writeResults, type Report } from './report/write.ts';
-import { Progress } from './progress.ts';
-import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from './scenarios/cache-savings.ts';
-import { IN_FLIGHT_DEFAULTS, runInFlight } from './scenarios/in-flight.ts';
-import { REDIRECTS_DEFAULTS, runRedirects } from './scenarios/redirects.ts';
-import { openTarget, type Target } from './target.ts';
+import { restartResetsCommand } from './restart-resets.ts';
+import { findK6, K6MissingError } from '../k6.ts';
+import { cacheSavingsReport } from '../report/cache-savings.ts';
+import { inFlightReport } from '../report/in-flight.ts';
+import { redirectsReport } from '../report/redirects.ts';
+import { RESULTS_DIR, writeResults, type Report } from '../report/write.ts';
+import { Progress } from '../progress.ts';
+import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from '../scenarios/cache-savings.ts';
+import { IN_FLIGHT_DEFAULTS, runInFlight } from '../scenarios/in-flight.ts';
+import { REDIRECTS_DEFAULTS, runRedirects } from '../scenarios/redirects.ts';
+import { openTarget, type Target } from '../target/target.ts';
 
 const USAGE = `npm run loadtest -- <scenario> [options]
 
@@ -23,6 +24,9 @@ Scenarios:
   cache-savings  browsers without a cache, always revalidating, and honouring Cache-Control:
                  requests sent, reaching nginx, reaching the apps; next to the seed's arithmetic
   redirects      GET /<name> → 303 at a constant rate: req/s and latency percentiles
+
+  restart-resets what rolling restarts cost a client that never resends (wrk, not k6: its own
+                 options --rounds N (3), --duration S, --connections N (16), --quiet; ~1 min)
 
 Target (default: start the native stack in temp folders, and stop it at the end):
   --url URL                 an already running stack (nginx's URL) instead
@@ -161,6 +165,7 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
 
 if (import.meta.filename === process.argv[1]) {
   try {
+    if (process.argv[2] === 'restart-resets') process.exit(await restartResetsCommand(process.argv.slice(3)));
     const run = await main(process.argv.slice(2));
     process.stdout.write(`\n${run.report.table}\n\nwritten: ${run.written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
     if (!run.goalMet) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { markdownTable, percent, textTable } from '../src/report/markdown.ts';
-import { barChart, lineChart, niceTicks } from '../src/report/svg.ts';
+import { markdownTable, percent, textTable } from '../../src/report/markdown.ts';
+import { barChart, lineChart, niceTicks } from '../../src/report/svg.ts';
 
 test('axis ticks at 1, 2 or 5 × 10^n covering the maximum', () => {
   assert.deepEqual(niceTicks(10), [0, 2, 4, 6, 8, 10]);

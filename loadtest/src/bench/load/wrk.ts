@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addCounts, median, type LoadResult } from '../latency.ts';
+import { addCounts, median, type LoadResult } from '../../analysis/latency.ts';
 
 /** One wrk run (or slices of runs combined). */
 export type WrkResult = LoadResult;
@@ -39,6 +39,11 @@ interface WrkReport {
   statuses: Record<string, number>;
 }
 
+/** How long wrk runs when asked for `seconds`: whole seconds, at least one. */
+export function wrkSeconds(seconds: number): number {
+  return Math.max(1, Math.round(seconds));
+}
+
 const REPORT_MARK = 'wrk-report ';
 /** Makes `{n}` unique across runs too (a warm-up and its measurement, say). */
 let runs = 0;
@@ -58,7 +63,7 @@ export function renderWrkScript(requests: readonly WrkRequest[]): string {
     const body = request.body === undefined ? 'nil' : luaString(request.body);
     return `  { method = ${luaString(request.method)}, path = ${luaString(request.path)}, headers = { ${headers.join(', ')} }, body = ${body} },`;
   });
-  return `-- Rendered by loadtest/src/bench/wrk.ts for one run.
+  return `-- Rendered by loadtest/src/bench/load/wrk.ts for one run.
 local requests = {
 ${entries.join('\n')}
 }
@@ -128,7 +133,7 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
     const args = [
       '--threads', '1',
       '--connections', String(options.connections),
-      '--duration', `${Math.max(1, Math.round(options.durationSeconds))}s`,
+      '--duration', `${wrkSeconds(options.durationSeconds)}s`,
       '--timeout', REQUEST_TIMEOUT,
       '--script', script,
       options.url,

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
-import { appCounters, parsePrometheusText, type AppCounters, type Sample } from './prometheus.ts';
-import { parseStubStatus, type StubStatus } from './stub-status.ts';
+import { appCounters, parsePrometheusText, sumOf, type AppCounters, type Sample } from '../../../k6/lib/prometheus.ts';
+import { parseStubStatus, type StubStatus } from '../../../k6/lib/stub-status.ts';
 
 /**
  * The harness's own connections for reading /metrics and stub_status, apart from the load
@@ -59,4 +59,33 @@ export function counterDelta(before: AppCounters, after: AppCounters): AppCounte
     inFlight: after.inFlight,
     residentBytes: after.residentBytes,
   };
+}
+
+/**
+ * Full (mark-compact) GCs the apps have run so far (prom-client's nodejs_gc_duration_seconds, kind
+ * "major"): read before and after a leg, the difference says whether its garbage died young.
+ */
+export async function majorGcs(metricsUrls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of metricsUrls) {
+    total += sumOf(await scrapeSamples(url), 'nodejs_gc_duration_seconds_count', (labels) => labels.kind === 'major');
+  }
+  return total;
+}
+
+/** URI checks the apps report running or queued, and their in-flight gauges (less the scrapes). */
+export async function checksInFlight(metricsUrls: readonly string[]): Promise<{ checks: number; gauge: number }> {
+  let checks = 0;
+  let gauge = 0;
+  for (const url of metricsUrls) {
+    const samples = await scrapeSamples(url);
+    checks += sumOf(samples, 'linkyard_checks_running') + sumOf(samples, 'linkyard_check_queue_depth');
+    gauge += sumOf(samples, 'http_requests_in_flight') - 1;
+  }
+  return { checks, gauge };
+}
+
+/** Check worker threads an app reports alive (linkyard_check_threads). */
+export async function checkThreads(metricsUrl: string): Promise<number> {
+  return sumOf(await scrapeSamples(metricsUrl), 'linkyard_check_threads');
 }

@@ -1,4 +1,6 @@
 /**
+ * Shared by the harness (Node) and the k6 scripts: pure TypeScript, no Node or k6 import.
+ *
  * Just enough of the Prometheus text exposition format (version 0.0.4) to read a /metrics page:
  * samples with labels. Comments (# HELP, # TYPE) carry nothing the harness needs.
  */

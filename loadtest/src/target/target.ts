@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { startStack } from '../../stack/src/stack.ts';
+import { startStack } from '../../../stack/src/stack.ts';
 import { startFastTarget, type CheckTarget } from './check-targets.ts';
 
 /** What a scenario runs against: the native stack it started, or one given with --url. */

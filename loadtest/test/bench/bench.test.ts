@@ -3,13 +3,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../../test/support/index.ts';
-import { renderCeilingConfig } from '../src/bench/nginx.ts';
-import { combineCreations } from '../src/bench/steady-creations.ts';
-import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
-import { runBench } from '../src/bench.ts';
-import { Progress } from '../src/progress.ts';
-import { benchReport, benchTargets } from '../src/report/bench.ts';
+import { tempDir } from '../../../test/support/index.ts';
+import { renderCeilingConfig } from '../../src/bench/nginx.ts';
+import { combineCreations } from '../../src/bench/load/steady-creations.ts';
+import { combineSlices, luaString, renderWrkScript } from '../../src/bench/load/wrk.ts';
+import { parseLegs } from '../../src/cli/bench.ts';
+import { runBench } from '../../src/bench/run.ts';
+import { LEG_NAMES } from '../../src/bench/options.ts';
+import { UsageError } from '../../src/cli/arguments.ts';
+import { Progress } from '../../src/progress.ts';
+import { benchReport, benchTargets, type HeavyChecksResult, type SlowChecksResult } from '../../src/report/bench.ts';
 
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
   const prefix = tempDir(t, 'linkyard-bench-conf-');
@@ -34,33 +37,38 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
   );
-  const legs = [...Object.values(result.throughput), result.slowChecks.pool.with, result.slowChecks.inline.with, result.heavyChecks.pool.with, result.heavyChecks.inline.with];
+  assert.deepEqual(result.legs, [...LEG_NAMES]);
+  const { slowChecks, heavyChecks, create, idleStart, ratios } = result;
+  if (slowChecks === undefined || heavyChecks === undefined || create === undefined || idleStart === undefined || ratios?.stackOverMap === undefined) {
+    assert.fail('every leg reported');
+  }
+  const legs = [...Object.values(result.throughput), slowChecks.pool.with, slowChecks.inline.with, heavyChecks.pool.with, heavyChecks.inline.with];
   for (const leg of legs) {
     assert.ok(leg.rps > 0, `${leg.name}: req/s`);
     assert.deepEqual(Object.keys(leg.statuses), ['303'], `${leg.name}: only 303s`);
     assert.ok(leg.latency.p99 >= leg.latency.p50);
   }
   for (const mode of ['pool', 'inline'] as const) {
-    const run = result.slowChecks[mode];
+    const run: SlowChecksResult = slowChecks[mode];
     assert.equal(run.checksReported, 10, `${mode}: the apps reported every check in flight`);
     // Requests parked on I/O are what the in-flight gauge does see.
     assert.ok(run.inFlightGauge >= 10, `${mode}: gauge ${run.inFlightGauge}`);
     assert.equal(Object.values(run.creationStatuses).reduce((a, b) => a + b, 0), 10, 'every creation answered');
     for (const gcs of [run.majorGcs.without, run.majorGcs.with]) assert.ok(Number.isInteger(gcs) && gcs >= 0, `${mode}: full GCs ${gcs}`);
   }
-  for (const create of [result.create.pool, result.create.inline]) {
-    assert.ok((create.statuses['201'] ?? 0) > 0, `${create.name}: bookmarks were created`);
+  for (const leg of [create.pool, create.inline]) {
+    assert.ok((leg.statuses['201'] ?? 0) > 0, `${leg.name}: bookmarks were created`);
     // A repeated name would be answered 200 (same URI again) or 409: wrk's {n} must be unique.
-    assert.equal(create.statuses['200'] ?? 0, 0);
-    assert.equal(create.statuses['409'] ?? 0, 0);
+    assert.equal(leg.statuses['200'] ?? 0, 0);
+    assert.equal(leg.statuses['409'] ?? 0, 0);
   }
   for (const mode of ['pool', 'inline'] as const) {
-    const { creations } = result.heavyChecks[mode];
+    const { creations }: HeavyChecksResult = heavyChecks[mode];
     assert.ok(creations.sent > 0, `${mode}: heavy creations were sent`);
     // Every one passed its check of the HTTPS site, trusted through the run's CA only: created.
     assert.deepEqual(Object.keys(creations.statuses), ['201'], `${mode}: ${JSON.stringify(creations.statuses)}`);
   }
-  assert.ok(result.idleStart.coldMs > 0 && result.idleStart.warmMs > 0);
+  assert.ok(idleStart.coldMs > 0 && idleStart.warmMs > 0);
   assert.ok(result.rss.length >= 3);
   assert.deepEqual([...new Set(result.rss.map((entry) => entry.stack))], ['one app', 'stack (1 apps, pool)', 'stack (1 apps, inline)'], 'in the order the stacks started');
   for (const entry of result.rss) {
@@ -68,7 +76,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     // Sampled parts never exceed the kernel's exact high-water mark of their sum (both in kB pages).
     assert.ok(Math.max(entry.peakAnonymousBytes, entry.peakFileBytes) <= entry.peakBytes);
   }
-  assert.ok(result.ratios.stackOverMap > 0);
+  assert.ok(ratios.stackOverMap > 0);
   assert.equal(benchTargets(result).length, 8);
   assert.match(benchReport(result).markdown, /## Targets/);
 });
@@ -103,4 +111,28 @@ test('creations run in slices: counts and statuses add up, the rate is over thei
   assert.equal(together.p99, 50, 'one stalled run does not decide the p99');
   assert.equal(together.p50, 12.5);
   assert.throws(() => combineCreations([]), /no runs/);
+});
+
+test('--legs: known names in the bench\'s order; an unknown one is a usage error', () => {
+  assert.deepEqual(parseLegs(undefined), [...LEG_NAMES]);
+  assert.deepEqual(parseLegs('creations,return-ceiling'), ['return-ceiling', 'creations']);
+  assert.throws(() => parseLegs('return-ceiling,warp'), (error: unknown) => error instanceof UsageError && /unknown leg\(s\): warp/.test(error.message));
+  assert.throws(() => parseLegs(','), UsageError);
+});
+
+test('bench: one leg alone, the report leaves the others out', async () => {
+  const result = await runBench(
+    { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
+    new Progress({ quiet: true }),
+    ['return-ceiling'],
+  );
+  assert.deepEqual(result.legs, ['return-ceiling']);
+  assert.ok((result.throughput.returnCeiling?.rps ?? 0) > 0);
+  assert.equal(result.slowChecks, undefined);
+  assert.deepEqual(result.rss, [], 'no stack started');
+  const report = benchReport(result);
+  assert.match(report.markdown, /not run, so left out below: one-app, stack/);
+  assert.doesNotMatch(report.markdown, /## Peak RSS|## Redirects while slow/);
+  assert.deepEqual(Object.keys(report.charts), ['bench-throughput.svg', 'bench-latency.svg']);
+  assert.deepEqual(benchTargets(result), [], 'no target is about (1) alone');
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Progress } from '../src/progress.ts';
-import { measureRestartResets } from '../src/restart-resets.ts';
+import { Progress } from '../../src/progress.ts';
+import { measureRestartResets } from '../../src/cli/restart-resets.ts';
 
 test('restart-resets in miniature: one rolling restart under wrk, every request answered 303 or 201', async () => {
   const { load, roundsMs, failed } = await measureRestartResets({ rounds: 1, durationSeconds: 25, connections: 4 }, new Progress({ quiet: true }));

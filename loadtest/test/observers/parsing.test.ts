@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appCounters, parsePrometheusText, sumOf } from '../src/prometheus.ts';
-import { nginxInFlight, parseStubStatus } from '../src/stub-status.ts';
+import { appCounters, parsePrometheusText, sumOf } from '../../../k6/lib/prometheus.ts';
+import { nginxInFlight, parseStubStatus } from '../../../k6/lib/stub-status.ts';
 
 const METRICS = `# HELP http_requests_in_flight Requests received and not yet answered
 # TYPE http_requests_in_flight gauge

@@ -1,0 +1,79 @@
+import { makeTestCa } from '../target/test-ca.ts';
+import { startHeavyTarget, type CheckTarget } from '../target/check-targets.ts';
+import { openTarget, shortNames, type Target } from '../target/target.ts';
+import { peakRssBytes, rssBytes, trackRssSplit } from '../observers/peak-rss.ts';
+import type { RssEntry } from '../report/bench.ts';
+import type { BenchOptions } from './options.ts';
+
+/** A stack the bench started, with the CPU-heavy HTTPS site its checks trust for the run. */
+export type HeavyTarget = Target & { heavySite: CheckTarget };
+
+/** The short names every redirect leg follows. */
+export const BENCH_NAMES = Array.from({ length: 100 }, (_, i) => `bench-${i}`);
+
+/**
+ * The stack as shipped (nginx's access log on, the apps logging failures), with names to follow,
+ * and the CPU-heavy HTTPS site its checks trust for this run only (a CA made now, gone on stop).
+ */
+export async function startBenchStack(options: BenchOptions, serverEntry: string, instances: number, env: Record<string, string>): Promise<HeavyTarget> {
+  const ca = await makeTestCa();
+  const heavySite = await startHeavyTarget(ca);
+  const removeSite = async (): Promise<void> => {
+    await heavySite.close();
+    ca.remove();
+  };
+  let target: Target | undefined;
+  try {
+    target = await openTarget({
+      instances,
+      logging: true,
+      serverEntry,
+      env: {
+        CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000),
+        CHECK_WORKER_IDLE_MS: String(options.workerIdleMs),
+        CHECK_EXTRA_CA_FILE: ca.caFile,
+        ...env,
+      },
+    });
+    await shortNames(target, BENCH_NAMES.length, 'bench-');
+  } catch (error) {
+    await target?.stop();
+    await removeSite();
+    throw error;
+  }
+  const started = target;
+  return { ...started, heavySite, stop: async () => {
+    await started.stop();
+    await removeSite();
+  } };
+}
+
+/** Uses a server, and stops it however the use ends. */
+export async function using<S extends { stop(): Promise<void> }, T>(server: S, use: (server: S) => Promise<T>): Promise<T> {
+  try {
+    return await use(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Runs `legs` on a stack while sampling its apps' memory, then records each app's peaks in a list
+ * of its own added to `rss` now: the stacks' rows stay in the order the stacks started.
+ */
+export async function trackingRss<T>(label: string, target: Target, rss: RssEntry[][], legs: () => Promise<T>): Promise<T> {
+  const rows: RssEntry[] = [];
+  rss.push(rows);
+  const split = trackRssSplit(() => target.pids());
+  const result = await legs();
+  const peaks = split.stop();
+  target.pids().forEach((pid, i) => {
+    const peak = pid === undefined ? undefined : peakRssBytes(pid);
+    const now = pid === undefined ? undefined : rssBytes(pid);
+    const parts = pid === undefined ? undefined : peaks.get(pid);
+    if (peak !== undefined && now !== undefined && parts !== undefined) {
+      rows.push({ stack: label, app: i + 1, peakBytes: peak, rssBytes: now, peakAnonymousBytes: parts.anonymousBytes, peakFileBytes: parts.fileBytes });
+    }
+  });
+  return result;
+}
