@@ -110,8 +110,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
   const measureTogether = async (legs: ReadonlyArray<TurnLeg>, seconds: number, requests: WrkRequest[]): Promise<Leg[]> => {
     const run = (leg: TurnLeg, durationSeconds: number, warmingUp: boolean) => (leg.around ?? alone)(async () => {
       const runnable = sampleRunnableTasks();
-      const load = await wrk({ url: leg.url, connections: options.connections, durationSeconds, requests });
-      return { load, runnableTasks: runnable.stop() };
+      // Stopped whatever wrk did: a sampler left running keeps the process alive (a failed bench test hung).
+      try {
+        const load = await wrk({ url: leg.url, connections: options.connections, durationSeconds, requests });
+        return { load, runnableTasks: runnable.stop() };
+      } finally {
+        runnable.stop();
+      }
     }, warmingUp);
     for (const leg of legs) await run(leg, warmup, true);
     const labels = legs.map(({ label }) => label).join(' and ');
@@ -152,7 +157,13 @@ export async function runBench(options: BenchOptions, progress: Progress): Promi
     const rows: BenchResult['rss'] = [];
     rss.set(label, rows);
     const split = trackRssSplit(() => target.pids());
-    const result = await legs();
+    let result: T;
+    try {
+      result = await legs();
+    } catch (error) {
+      split.stop(); // its timer would keep the process alive
+      throw error;
+    }
     const peaks = split.stop();
     target.pids().forEach((pid, i) => {
       const peak = pid === undefined ? undefined : peakRssBytes(pid);
