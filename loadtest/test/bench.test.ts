@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { findExecutable } from '../../app/src/stack/executables.ts';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
 import { combineCreations } from '../src/bench/steady-creations.ts';
 import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
@@ -30,7 +31,13 @@ test('wrk scripts take printable ASCII only, quoted for Lua', () => {
   assert.throws(() => renderWrkScript([]), /nothing to send/);
 });
 
-test('bench: every leg in miniature, numbers sane, targets marked but not asserted', async () => {
+// wrk is the bench's own tool, not the stack's: the tests say it is missing (as for k6) rather than
+// install it; under CI=true a missing wrk fails. PATH only, as wrk.ts runs it.
+const wrkSkip = findExecutable('wrk', process.env, []) === undefined && process.env.CI !== 'true'
+  ? 'NOTICE: no wrk on the PATH: the bench\'s miniature was not run (apt-get install wrk; .ci/run installs it)'
+  : false;
+
+test('bench: every leg in miniature, numbers sane, targets marked but not asserted', { skip: wrkSkip }, async () => {
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
