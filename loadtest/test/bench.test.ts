@@ -4,13 +4,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { findExecutable } from '../../app/src/stack/executables.ts';
 import { renderCeilingConfig } from '../src/bench/nginx.ts';
 import { combineCreations } from '../src/bench/steady-creations.ts';
 import { combineSlices, luaString, renderWrkScript } from '../src/bench/wrk.ts';
 import { runBench } from '../src/bench.ts';
 import { Progress } from '../src/progress.ts';
 import { benchReport, benchTargets } from '../src/report/bench.ts';
+import { wrkSkip } from './wrk-skip.ts';
 
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
   const prefix = mkdtempSync(join(tmpdir(), 'linkyard-bench-conf-'));
@@ -31,13 +31,7 @@ test('wrk scripts take printable ASCII only, quoted for Lua', () => {
   assert.throws(() => renderWrkScript([]), /nothing to send/);
 });
 
-// wrk is the bench's own tool, not the stack's: the tests say it is missing (as for k6) rather than
-// install it; under CI=true a missing wrk fails. PATH only, as wrk.ts runs it.
-const wrkSkip = findExecutable('wrk', process.env, []) === undefined && process.env.CI !== 'true'
-  ? 'NOTICE: no wrk on the PATH: the bench\'s miniature was not run (apt-get install wrk; .ci/run installs it)'
-  : false;
-
-test('bench: every leg in miniature, numbers sane, targets marked but not asserted', { skip: wrkSkip }, async () => {
+test('bench: every leg in miniature, numbers sane, targets marked but not asserted', { skip: wrkSkip('the bench\'s miniature') }, async () => {
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
