@@ -53,7 +53,9 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     target = await startTargetSite(fixtures);
     const common = { port: 0, quiet: true, accessLog: true };
     const env = { CHECK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn', VISITS_FLUSH_MS: '100' };
-    [main, strict, browser] = await Promise.all([
+    // Each kept as soon as it is up, and every start waited for: if one fails, after() still stops
+    // the others (a Promise.all destructured nothing on a failure, and left two stacks running).
+    const starts = [
       startStack({
         ...common,
         instances: 2,
@@ -62,7 +64,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
         env,
         // A person never posts this fast, but the tests do.
         rateLimit: '1000r/s',
-      }),
+      }).then((started) => (main = started)),
       startStack({
         ...common,
         instances: 1,
@@ -70,9 +72,11 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
         stateDir: join(dir, 'strict-state'),
         env: { ...env, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '0' },
         rateLimit: '1r/m',
-      }),
-      launchBrowser(),
-    ]);
+      }).then((started) => (strict = started)),
+      launchBrowser().then((started) => (browser = started)),
+    ];
+    await Promise.allSettled(starts);
+    await Promise.all(starts);
   });
 
   after(async () => {

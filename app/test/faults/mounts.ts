@@ -1,12 +1,13 @@
 /**
  * Small file systems of the test's own, to break under a running store: a tmpfs to fill up, and
  * an ext4 image to turn read-only the way the kernel does when ext4 meets an error
- * (`errors=remount-ro`). Mounting needs root; each mount is undone by `release()`, and by an
- * 'exit' handler if the test process ends first.
+ * (`errors=remount-ro`). Mounting needs root, and a machine that lets root mount (a container
+ * may not): probed, not guessed. Each mount is undone by `release()`, and by an 'exit' handler if
+ * the test process ends first.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -21,23 +22,71 @@ function hasCommand(command: string): boolean {
   }
 }
 
-/** Under CI=true only what no installation can fix (not Linux, not root) skips; a missing tool fails. */
+/** Under CI=true only what no installation can fix (not Linux, a mount refused) skips; a missing tool fails. */
 const inCi = process.env.CI === 'true';
+
+/**
+ * What `command` printed when it failed, on one line, or undefined when it succeeded. The probes
+ * below try the real thing: root may still be refused a mount (a container without CAP_SYS_ADMIN,
+ * no loop devices), and only the kernel knows.
+ */
+function failureOf(command: string, args: readonly string[]): string | undefined {
+  try {
+    execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    return undefined;
+  } catch (error) {
+    const { stderr, message } = error as { stderr?: Buffer; message: string };
+    return (stderr?.toString().trim() || message).replace(/\s+/g, ' ');
+  }
+}
+
+/** Why a tiny tmpfs cannot be mounted (and unmounted) in a temp folder here, or false when it can. */
+function probeTmpfsMount(): string | false {
+  const dir = mkdtempSync(join(tmpdir(), 'linkyard-mount-probe-'));
+  try {
+    const refused = failureOf('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+    if (refused !== undefined) return `mounting a test file system was refused (${refused}): it needs root, on a machine or in a container allowed to mount (docker run --privileged)`;
+    unmountSync(dir);
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Why a small ext4 image cannot be loop-mounted here, or false when it can. */
+function probeLoopMount(): string | false {
+  const home = mkdtempSync(join(tmpdir(), 'linkyard-mount-probe-'));
+  const image = join(home, 'disk.img');
+  const dir = join(home, 'mnt');
+  try {
+    writeFileSync(image, '');
+    truncateSync(image, 2 * 1024 * 1024);
+    mkdirSync(dir);
+    const unformatted = failureOf('mkfs.ext4', ['-q', '-F', image]);
+    if (unformatted !== undefined) return `mkfs.ext4 failed (${unformatted})`;
+    const refused = failureOf('mount', ['-o', 'loop', image, dir]);
+    if (refused !== undefined) return `loop-mounting an ext4 image was refused (${refused}): it needs loop devices (docker run --privileged)`;
+    unmountSync(dir);
+    return false;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
 
 /** Why this machine cannot mount a test file system, or false when it can. */
 export const mountSkip: string | false = (() => {
   if (process.platform !== 'linux') return `needs Linux (this is ${process.platform})`;
-  if (userInfo().uid !== 0) return 'mounting a test file system needs root (run the tests as root, or in a container with CAP_SYS_ADMIN)';
-  if (!inCi && (!hasCommand('mount') || !hasCommand('umount'))) return 'mount/umount not found';
-  return false;
+  if (!hasCommand('mount') || !hasCommand('umount')) return inCi ? false : 'mount/umount not found';
+  return probeTmpfsMount();
 })();
 
 /** Why an ext4 image cannot be made and broken here, or false when it can. */
 export const ext4Skip: string | false = mountSkip || (() => {
-  if (inCi) return false;
-  if (!hasCommand('mkfs.ext4') || !hasCommand('e2fsck') || !hasCommand('findmnt')) return 'mkfs.ext4, e2fsck or findmnt not found (apt-get install e2fsprogs util-linux)';
+  if (!hasCommand('mkfs.ext4') || !hasCommand('e2fsck') || !hasCommand('findmnt')) {
+    return inCi ? false : 'mkfs.ext4, e2fsck or findmnt not found (apt-get install e2fsprogs util-linux)';
+  }
   if (!readFileSync('/proc/filesystems', 'utf8').includes('ext4')) return 'the kernel has no ext4';
-  return false;
+  return probeLoopMount();
 })();
 
 export interface TestMount {

@@ -47,8 +47,13 @@ export class Measurer {
     const progress = this.#progress;
     const run = (leg: TurnLeg, durationSeconds: number, warmingUp: boolean) => (leg.around ?? alone)(async () => {
       const runnable = sampleRunnableTasks();
-      const load = await wrk({ url: leg.url, connections: this.#connections, durationSeconds, requests });
-      return { load, runnableTasks: runnable.stop() };
+      // Stopped whatever wrk did: a sampler left running keeps the process alive (a failed bench test hung).
+      try {
+        const load = await wrk({ url: leg.url, connections: this.#connections, durationSeconds, requests });
+        return { load, runnableTasks: runnable.stop() };
+      } finally {
+        runnable.stop();
+      }
     }, durationSeconds, warmingUp);
     for (const leg of legs) await run(leg, this.#warmupSeconds, true);
     const labels = legs.map(({ label }) => label).join(' and ');

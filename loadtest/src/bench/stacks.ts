@@ -65,7 +65,13 @@ export async function trackingRss<T>(label: string, target: Target, rss: RssEntr
   const rows: RssEntry[] = [];
   rss.push(rows);
   const split = trackRssSplit(() => target.pids());
-  const result = await legs();
+  let result: T;
+  try {
+    result = await legs();
+  } catch (error) {
+    split.stop(); // its timer would keep the process alive
+    throw error;
+  }
   const peaks = split.stop();
   target.pids().forEach((pid, i) => {
     const peak = pid === undefined ? undefined : peakRssBytes(pid);
