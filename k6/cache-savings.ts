@@ -19,9 +19,18 @@ import { check } from 'k6';
 import http from 'k6/http';
 import { Counter, Gauge } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { BASE_URL, METRICS_URLS, NGINX_STATUS_URL, RESULTS_DIR, numberFromEnv, requireReady, shortNames, stringFromEnv } from './lib/config.ts';
+import {
+  BASE_URL,
+  METRICS_URLS,
+  NGINX_STATUS_URL,
+  numberFromEnv,
+  RESULTS_DIR,
+  requireReady,
+  shortNames,
+  stringFromEnv,
+} from './lib/config.ts';
 import { scrapeApps, scrapeNginx } from './lib/scrape.ts';
-import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { counterValue, fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const VISITORS = numberFromEnv('VISITORS', 40);
 const VISITS = numberFromEnv('VISITS', 100);

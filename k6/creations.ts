@@ -10,8 +10,17 @@ import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { APP_URLS, RESULTS_DIR, announceLoadStarts, arrivalRateVUs, droppedArrivalsThreshold, numberFromEnv, requireReady, stringFromEnv } from './lib/config.ts';
-import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import {
+  APP_URLS,
+  announceLoadStarts,
+  arrivalRateVUs,
+  droppedArrivalsThreshold,
+  numberFromEnv,
+  RESULTS_DIR,
+  requireReady,
+  stringFromEnv,
+} from './lib/config.ts';
+import { counterValue, fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const RATE = numberFromEnv('RATE', 100);
 /** Seconds; fractions allowed (the bench matches a wrk run). */
@@ -55,11 +64,15 @@ export function setup(): void {
 export default function create(): void {
   const n = exec.scenario.iterationInTest;
   const appUrl = APP_URLS[n % APP_URLS.length] ?? '';
-  const response = http.post(`${appUrl}/api/bookmarks`, JSON.stringify({ uri: URI.split('{n}').join(String(n)), name: `steady-${TAG}-${n}` }), {
-    headers: { 'content-type': 'application/json' },
-    tags: { name: SERIES },
-    timeout: TIMEOUT,
-  });
+  const response = http.post(
+    `${appUrl}/api/bookmarks`,
+    JSON.stringify({ uri: URI.split('{n}').join(String(n)), name: `steady-${TAG}-${n}` }),
+    {
+      headers: { 'content-type': 'application/json' },
+      tags: { name: SERIES },
+      timeout: TIMEOUT,
+    },
+  );
   if (response.status === 201) created.add(1);
   check(response, { 'created (201)': (r) => r.status === 201 });
 }

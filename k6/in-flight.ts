@@ -15,10 +15,21 @@ import { check, sleep } from 'k6';
 import http from 'k6/http';
 import { Gauge, Trend } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { BASE_URL, METRICS_URLS, NGINX_STATUS_URL, RESULTS_DIR, arrivalRateVUs, droppedArrivalsThreshold, numberFromEnv, requireReady, shortNames, stylesheetPath } from './lib/config.ts';
-import { scrapeApps, scrapeNginx, type AppCounters } from './lib/scrape.ts';
+import {
+  arrivalRateVUs,
+  BASE_URL,
+  droppedArrivalsThreshold,
+  METRICS_URLS,
+  NGINX_STATUS_URL,
+  numberFromEnv,
+  RESULTS_DIR,
+  requireReady,
+  shortNames,
+  stylesheetPath,
+} from './lib/config.ts';
+import { type AppCounters, scrapeApps, scrapeNginx } from './lib/scrape.ts';
 import { nginxInFlight } from './lib/stub-status.ts';
-import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { counterValue, fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const VIEWS_PER_SECOND = numberFromEnv('RATE', 100);
 const DURATION_SECONDS = numberFromEnv('DURATION', 30);
@@ -126,7 +137,8 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   // App side, from the apps' own counters: both sides measured where the gauge is.
   const appWindowSeconds = metricValue(data, 'app_window_seconds', 'value');
   const appLambda = metricValue(data, 'app_requests', 'value') / appWindowSeconds;
-  const appW = metricValue(data, 'app_request_duration_seconds_sum', 'value') / metricValue(data, 'app_request_duration_seconds_count', 'value');
+  const appW =
+    metricValue(data, 'app_request_duration_seconds_sum', 'value') / metricValue(data, 'app_request_duration_seconds_count', 'value');
   const appL = appLambda * appW;
   const apps = metricValue(data, 'observed_in_flight_apps', 'avg');
   const nginx = metricValue(data, 'observed_in_flight_nginx', 'avg');
@@ -135,8 +147,20 @@ export function handleSummary(data: SummaryData): Record<string, string> {
   const result = {
     load: { viewsPerSecond: VIEWS_PER_SECOND, durationSeconds: DURATION_SECONDS, dropped: counterValue(data, 'dropped_iterations') },
     client: { requests, failedRate: metricValue(data, 'http_req_failed{scenario:page_views}', 'rate'), lambda, w, littleL },
-    apps: { lambda: appLambda, w: appW, littleL: appL, observed: apps, gap: gap(appL, apps), tolerance: TOLERANCE, held: gap(appL, apps) <= TOLERANCE },
-    nginx: { observed: nginx, gapFromClientL: gap(littleL, nginx), activeConnections: metricValue(data, 'nginx_active_connections', 'avg') },
+    apps: {
+      lambda: appLambda,
+      w: appW,
+      littleL: appL,
+      observed: apps,
+      gap: gap(appL, apps),
+      tolerance: TOLERANCE,
+      held: gap(appL, apps) <= TOLERANCE,
+    },
+    nginx: {
+      observed: nginx,
+      gapFromClientL: gap(littleL, nginx),
+      activeConnections: metricValue(data, 'nginx_active_connections', 'avg'),
+    },
     seed: { lambda: seedLambda, w: 0.1, littleL: seedLambda * 0.1 },
   };
   const lines = [
@@ -144,10 +168,10 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     `client: λ = ${fmt(lambda)} req/s, W = ${fmt(w * 1000)} ms → L = λ·W = ${fmt(littleL)}`,
     ...(SAMPLE_MS > 0
       ? [
-        `nginx: Reading+Writing (less the status request) = ${fmt(nginx)} (${fmt(result.nginx.gapFromClientL * 100, 2)}% from the client's λ·W; nginx does not see the client's own time)`,
-        `apps: λ = ${fmt(appLambda)} req/s, W = ${fmt(appW * 1000)} ms → λ·W = ${fmt(appL)}; Σ http_requests_in_flight (less each scrape) = ${fmt(apps)}`,
-        `apps within ${fmt(TOLERANCE * 100)}%: ${result.apps.held ? 'yes' : 'NO'} (${fmt(result.apps.gap * 100, 2)}% apart)`,
-      ]
+          `nginx: Reading+Writing (less the status request) = ${fmt(nginx)} (${fmt(result.nginx.gapFromClientL * 100, 2)}% from the client's λ·W; nginx does not see the client's own time)`,
+          `apps: λ = ${fmt(appLambda)} req/s, W = ${fmt(appW * 1000)} ms → λ·W = ${fmt(appL)}; Σ http_requests_in_flight (less each scrape) = ${fmt(apps)}`,
+          `apps within ${fmt(TOLERANCE * 100)}%: ${result.apps.held ? 'yes' : 'NO'} (${fmt(result.apps.gap * 100, 2)}% apart)`,
+        ]
       : ['nginx and apps: not sampled here (SAMPLE_MS=0: the caller samples them)']),
   ];
   return writeSummary(data, { scenario: 'in-flight', lines, result }, RESULTS_DIR);

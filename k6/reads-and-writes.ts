@@ -15,8 +15,8 @@ import { check } from 'k6';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import type { Options } from 'k6/options';
-import { BASE_URL, RESULTS_DIR, numberFromEnv, requireReady, shortNames, stringFromEnv } from './lib/config.ts';
-import { TREND_STATS, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { BASE_URL, numberFromEnv, RESULTS_DIR, requireReady, shortNames, stringFromEnv } from './lib/config.ts';
+import { fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const RATE = numberFromEnv('RATE', 100);
 const WRITE_RATE = numberFromEnv('WRITE_RATE', 10);

@@ -8,8 +8,8 @@
 import { check } from 'k6';
 import http from 'k6/http';
 import type { Options } from 'k6/options';
-import { BASE_URL, RESULTS_DIR, arrivalRateVUs, droppedArrivalsThreshold, numberFromEnv, requireReady, shortNames } from './lib/config.ts';
-import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { arrivalRateVUs, BASE_URL, droppedArrivalsThreshold, numberFromEnv, RESULTS_DIR, requireReady, shortNames } from './lib/config.ts';
+import { counterValue, fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const RATE = numberFromEnv('RATE', 1000);
 const DURATION_SECONDS = numberFromEnv('DURATION', 30);
@@ -58,7 +58,12 @@ export function handleSummary(data: SummaryData): Record<string, string> {
     // Over the arrival window: k6's own rate divides by the whole run, setup included.
     rps: metricValue(data, 'http_reqs{name:GET /:name}', 'count') / DURATION_SECONDS,
     dropped: counterValue(data, 'dropped_iterations'),
-    latencyMs: { avg: metricValue(data, series, 'avg'), p50: metricValue(data, series, 'med'), p90: metricValue(data, series, 'p(90)'), p99: metricValue(data, series, 'p(99)') },
+    latencyMs: {
+      avg: metricValue(data, series, 'avg'),
+      p50: metricValue(data, series, 'med'),
+      p90: metricValue(data, series, 'p(90)'),
+      p99: metricValue(data, series, 'p(99)'),
+    },
     failedRate: metricValue(data, 'http_req_failed{name:GET /:name}', 'rate'),
   };
   const lines = [

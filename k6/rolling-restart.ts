@@ -10,8 +10,8 @@
 import { check } from 'k6';
 import http from 'k6/http';
 import type { Options } from 'k6/options';
-import { BASE_URL, RESULTS_DIR, arrivalRateVUs, numberFromEnv, requireReady, shortNames } from './lib/config.ts';
-import { TREND_STATS, counterValue, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { arrivalRateVUs, BASE_URL, numberFromEnv, RESULTS_DIR, requireReady, shortNames } from './lib/config.ts';
+import { counterValue, fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const RATE = numberFromEnv('RATE', 200);
 const DURATION_SECONDS = numberFromEnv('DURATION', 60);

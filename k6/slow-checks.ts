@@ -8,8 +8,8 @@
 import { check } from 'k6';
 import http from 'k6/http';
 import type { Options } from 'k6/options';
-import { APP_URLS, RESULTS_DIR, announceLoadStarts, numberFromEnv, requireReady, stringFromEnv } from './lib/config.ts';
-import { TREND_STATS, fmt, metricValue, writeSummary, type SummaryData } from './lib/summary.ts';
+import { APP_URLS, announceLoadStarts, numberFromEnv, RESULTS_DIR, requireReady, stringFromEnv } from './lib/config.ts';
+import { fmt, metricValue, type SummaryData, TREND_STATS, writeSummary } from './lib/summary.ts';
 
 const COUNT = Math.max(1, Math.round(numberFromEnv('COUNT', 200)));
 /** The slow site; each creation's URI is `<SLOW_URI>/slow/<TAG>/<i>`. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import formBody from '@fastify/formbody';
-import { pino } from 'pino';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { pino } from 'pino';
 import { createChecker } from './check/create-checker.ts';
 import type { UriChecker } from './check/types.ts';
 import type { Config } from './config.ts';
@@ -9,6 +9,9 @@ import type { AppContext, Lifecycle } from './context.ts';
 import { answerError } from './error-answer.ts';
 import { DomainError } from './errors.ts';
 import { createMetrics } from './metrics.ts';
+import { OneLinePerRequest } from './request-log.ts';
+import { deferredChildLogger } from './request-logger.ts';
+import { recordRequests } from './request-metrics.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -17,9 +20,6 @@ import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerStaticRoutes } from './routes/static.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
-import { OneLinePerRequest } from './request-log.ts';
-import { deferredChildLogger } from './request-logger.ts';
-import { recordRequests } from './request-metrics.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
@@ -109,9 +109,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   });
 
   app.setErrorHandler((error: FastifyError | DomainError, request, reply) => sendError(error, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(new DomainError('NOT_FOUND', `Nothing here at ${request.url}.`), request, reply),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(new DomainError('NOT_FOUND', `Nothing here at ${request.url}.`), request, reply));
 
   await app.register(formBody, { bodyLimit: BODY_LIMIT });
   registerHealthRoutes(app, context);

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { boolean, ConfigError, integer, oneOf, read, type Env } from './env.ts';
+import { boolean, ConfigError, type Env, integer, oneOf, read } from './env.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
 
 export { ConfigError } from './env.ts';
@@ -190,7 +190,10 @@ export function loadConfig(env: Env = process.env): Config {
   const host = read(env, 'HOST') ?? '0.0.0.0';
   const publicUrlRaw = read(env, 'PUBLIC_URL') ?? `http://localhost:${port}`;
   const trusted = read(env, 'TRUSTED_PROXIES') ?? '127.0.0.1,::1';
-  const trustedProxies = trusted.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const trustedProxies = trusted
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   try {
     compileAddressMatcher(trustedProxies);
   } catch (error) {

@@ -28,7 +28,11 @@ export function answerError(error: FastifyError | DomainError, request: FastifyR
     // Debug: nginx's access log has every answer once; at info a flood of refusals would write each again.
     else request.log.debug({ code: error.code }, 'request refused');
   } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    answer = { status: error.statusCode, code: error.validation ? 'INVALID_REQUEST' : (error.code ?? 'BAD_REQUEST'), message: error.message };
+    answer = {
+      status: error.statusCode,
+      code: error.validation ? 'INVALID_REQUEST' : (error.code ?? 'BAD_REQUEST'),
+      message: error.message,
+    };
   } else {
     request.log.error({ err: error }, 'request failed');
     answer = { status: 500, code: 'INTERNAL', message: 'Something went wrong on our side; it has been logged.' };

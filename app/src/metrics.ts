@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { UriChecker } from './check/types.ts';
 import type { VisitCounter } from './visits.ts';
 
@@ -53,13 +53,23 @@ export class DurationSeries {
    * sum and count, the bucket bound in `labels` and the series' own labels in `sharedLabels`.
    */
   values(name: string): HistogramValue[] {
-    const value = (labels: HistogramValue['labels'], metricName: string, count: number): HistogramValue => ({ labels, sharedLabels: this.labels, value: count, metricName });
+    const value = (labels: HistogramValue['labels'], metricName: string, count: number): HistogramValue => ({
+      labels,
+      sharedLabels: this.labels,
+      value: count,
+      metricName,
+    });
     let cumulative = 0;
     const buckets = DURATION_BUCKETS.map((le, index) => {
       cumulative += this.#perBucket[index] ?? 0;
       return value({ le }, `${name}_bucket`, cumulative);
     });
-    return [...buckets, value({ le: '+Inf' }, `${name}_bucket`, this.#count), value({}, `${name}_sum`, this.#sum), value({}, `${name}_count`, this.#count)];
+    return [
+      ...buckets,
+      value({ le: '+Inf' }, `${name}_bucket`, this.#count),
+      value({}, `${name}_sum`, this.#sum),
+      value({}, `${name}_count`, this.#count),
+    ];
   }
 }
 
@@ -138,7 +148,7 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
   });
   new Gauge({
     name: 'http_requests_in_flight',
-    help: 'Requests received and not yet answered (the L of Little\'s law, per process)',
+    help: "Requests received and not yet answered (the L of Little's law, per process)",
     registers: [registry],
     collect() {
       this.set(requests.inFlight);
@@ -228,7 +238,13 @@ export class RequestDurations extends Histogram<'method' | 'route'> {
   readonly #requests: RequestCounts;
 
   constructor(requests: RequestCounts, registry: Registry) {
-    super({ name: RequestDurations.NAME, help: RequestDurations.HELP, labelNames: ['method', 'route'], buckets: [...DURATION_BUCKETS], registers: [registry] });
+    super({
+      name: RequestDurations.NAME,
+      help: RequestDurations.HELP,
+      labelNames: ['method', 'route'],
+      buckets: [...DURATION_BUCKETS],
+      registers: [registry],
+    });
     this.#requests = requests;
   }
 

@@ -2,7 +2,7 @@ import type { ListenOptions } from 'node:net';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyListenOptions } from 'fastify';
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { drainWindowMs, stopAcceptingAndDrain } from './drain.ts';
 
 // The entry point only reads the config, listens, and shuts down; everything else is buildApp's.
@@ -40,7 +40,12 @@ closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
 const LISTEN_BACKLOG = 4096;
 
 // Fastify hands these options to Node's server.listen() as they are; its types lack reusePort.
-const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = { port: config.port, host: config.host, reusePort: config.reusePort, backlog: LISTEN_BACKLOG };
+const listenOptions: FastifyListenOptions & Pick<ListenOptions, 'reusePort'> = {
+  port: config.port,
+  host: config.host,
+  reusePort: config.reusePort,
+  backlog: LISTEN_BACKLOG,
+};
 await app.listen(listenOptions);
 // A supervisor that shares the port with a process being replaced (REUSE_PORT) cannot tell from
 // the port which one answers /readyz; this tells it (stack/src/app-process.ts). The store and

@@ -85,5 +85,4 @@ export class VisitCounter {
     clearInterval(this.#timer);
     await this.flush();
   }
-
 }

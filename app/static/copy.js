@@ -27,6 +27,8 @@ for (const button of buttons) {
       status.textContent = `Could not copy ${url}; copy the link instead.`;
     }
     clearTimeout(timer);
-    timer = setTimeout(() => { button.textContent = label; }, 2000);
+    timer = setTimeout(() => {
+      button.textContent = label;
+    }, 2000);
   });
 }

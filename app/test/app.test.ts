@@ -22,7 +22,11 @@ describe('the app as a whole', () => {
     const longName = await fetch(`${url}/${'n'.repeat(300)}`, { redirect: 'manual' });
     assert.equal(longName.status, 414);
 
-    const badForm = await fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '%%%&&&==' });
+    const badForm = await fetch(`${url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: '%%%&&&==',
+    });
     assert.equal(badForm.status, 400);
 
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
@@ -83,25 +87,38 @@ describe('the app as a whole', () => {
     await fetch(`${url}/no/such/thing`);
     await fetch(`${url}/no-such-name`, { redirect: 'manual' });
     const text = await (await fetch(`${url}/metrics`)).text();
-    const series = (name: string) => text.split('\n').filter((line) => line.startsWith(`${name}{`)).sort();
-    assert.deepEqual(series('http_requests_total').filter((line) => !line.includes('route="/metrics"')), [
-      'http_requests_total{method="GET",route="/:name",status_code="404"} 1',
-      'http_requests_total{method="GET",route="/api/bookmarks",status_code="200"} 1',
-      'http_requests_total{method="GET",route="unmatched",status_code="404"} 1',
-      'http_requests_total{method="HEAD",route="/api/bookmarks",status_code="200"} 1',
-    ]);
-    assert.deepEqual(series('http_request_duration_seconds_count').filter((line) => !line.includes('route="/metrics"')), [
-      'http_request_duration_seconds_count{method="GET",route="/:name"} 1',
-      'http_request_duration_seconds_count{method="GET",route="/api/bookmarks"} 1',
-      'http_request_duration_seconds_count{method="GET",route="unmatched"} 1',
-      'http_request_duration_seconds_count{method="HEAD",route="/api/bookmarks"} 1',
-    ]);
+    const series = (name: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(`${name}{`))
+        .sort();
+    assert.deepEqual(
+      series('http_requests_total').filter((line) => !line.includes('route="/metrics"')),
+      [
+        'http_requests_total{method="GET",route="/:name",status_code="404"} 1',
+        'http_requests_total{method="GET",route="/api/bookmarks",status_code="200"} 1',
+        'http_requests_total{method="GET",route="unmatched",status_code="404"} 1',
+        'http_requests_total{method="HEAD",route="/api/bookmarks",status_code="200"} 1',
+      ],
+    );
+    assert.deepEqual(
+      series('http_request_duration_seconds_count').filter((line) => !line.includes('route="/metrics"')),
+      [
+        'http_request_duration_seconds_count{method="GET",route="/:name"} 1',
+        'http_request_duration_seconds_count{method="GET",route="/api/bookmarks"} 1',
+        'http_request_duration_seconds_count{method="GET",route="unmatched"} 1',
+        'http_request_duration_seconds_count{method="HEAD",route="/api/bookmarks"} 1',
+      ],
+    );
   });
 
   it('takes a request the client gave up on out of flight', async (t) => {
     const { url } = await startApp(t);
     // A body promised and never sent: the request stays in flight until the client goes away.
-    const given = httpRequest(`${url}/api/bookmarks`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '100' } });
+    const given = httpRequest(`${url}/api/bookmarks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': '100' },
+    });
     given.on('error', () => {});
     given.write('{');
     const inFlight = async () => Number(/^http_requests_in_flight (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
@@ -131,18 +148,25 @@ describe('the app as a whole', () => {
     assert.match(ignored.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
-  it('accepts a bookmark to its own address (the seed\'s self-link) with private targets refused', async (t) => {
+  it("accepts a bookmark to its own address (the seed's self-link) with private targets refused", async (t) => {
     const port = await freePort();
     const publicUrl = new URL(`http://127.0.0.1:${port}/`);
     const self = await buildApp(testConfig({ port, publicUrl, dataDir: tempDir(t), check: { allowPrivate: false } }));
     t.after(() => self.close());
     await self.listen({ port, host: '127.0.0.1' });
-    const response = await fetch(`${publicUrl.href}`, { method: 'POST', redirect: 'manual', ...form({ longuri: publicUrl.href, shortname: 'me' }) });
+    const response = await fetch(`${publicUrl.href}`, {
+      method: 'POST',
+      redirect: 'manual',
+      ...form({ longuri: publicUrl.href, shortname: 'me' }),
+    });
     assert.equal(response.status, 303);
     assert.equal((await fetch(`${publicUrl.href}me`, { redirect: 'manual' })).headers.get('location'), publicUrl.href);
 
     // As a person types it: localhost is the same loopback address, so the same self-link.
-    for (const [longuri, shortname] of [[`http://localhost:${port}/`, 'me-typed'], [`http://localhost:${port}/me`, 'me-path']] as const) {
+    for (const [longuri, shortname] of [
+      [`http://localhost:${port}/`, 'me-typed'],
+      [`http://localhost:${port}/me`, 'me-path'],
+    ] as const) {
       const typed = await fetch(`${publicUrl.href}`, { method: 'POST', redirect: 'manual', ...form({ longuri, shortname }) });
       assert.equal(typed.status, 303, longuri);
       assert.equal((await fetch(`${publicUrl.href}${shortname}`, { redirect: 'manual' })).headers.get('location'), longuri);
@@ -164,7 +188,10 @@ describe('the app as a whole', () => {
     t.after(() => app.close());
     await app.listen({ port, host: '127.0.0.1' });
     // The app listens on 127.0.0.1 only: [::1] is fetched at PUBLIC_URL's address, not dialled.
-    for (const [uri, name] of [[`http://127.0.0.1:${port}/healthz`, 'v4'], [`http://[::1]:${port}/healthz`, 'v6']] as const) {
+    for (const [uri, name] of [
+      [`http://127.0.0.1:${port}/healthz`, 'v4'],
+      [`http://[::1]:${port}/healthz`, 'v6'],
+    ] as const) {
       const created = await fetch(`http://127.0.0.1:${port}/api/bookmarks`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -182,7 +209,11 @@ describe('the app as a whole', () => {
     const app = await buildApp(testConfig({ port, publicUrl, selfUrl, dataDir: tempDir(t), check: { allowPrivate: false } }));
     t.after(() => app.close());
     await app.listen({ port, host: '127.0.0.1' });
-    const response = await fetch(selfUrl, { method: 'POST', redirect: 'manual', ...form({ longuri: `${publicUrl.href}healthz`, shortname: 'home' }) });
+    const response = await fetch(selfUrl, {
+      method: 'POST',
+      redirect: 'manual',
+      ...form({ longuri: `${publicUrl.href}healthz`, shortname: 'home' }),
+    });
     assert.equal(response.status, 303);
     assert.equal((await fetch(`${selfUrl.href}home`, { redirect: 'manual' })).headers.get('location'), `${publicUrl.href}healthz`);
   });
@@ -218,7 +249,7 @@ describe('the app as a whole', () => {
     assert.match(await full.text(), /Too many URI checks are waiting/);
   });
 
-  it('closes a slow client\'s check when it goes away', async (t) => {
+  it("closes a slow client's check when it goes away", async (t) => {
     let started = 0;
     const slow = await startTarget(t, () => {
       started++;
@@ -226,7 +257,10 @@ describe('the app as a whole', () => {
     const { url } = await startApp(t, { check: { workers: 1, concurrentPerWorker: 1, maxQueue: 5, timeoutMs: 60_000 } });
     const body = new URLSearchParams({ longuri: `${slow.url}/hang`, shortname: 'gone' }).toString();
     await new Promise<void>((resolve) => {
-      const request = httpRequest(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } });
+      const request = httpRequest(`${url}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      });
       request.on('error', () => resolve());
       request.end(body);
       const poll = setInterval(() => {
@@ -239,7 +273,12 @@ describe('the app as a whole', () => {
     });
     // The next check can run: the abandoned one no longer holds the only slot.
     const target = await startTarget(t, htmlPage('x'));
-    const next = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/`, shortname: 'next' }), signal: AbortSignal.timeout(10_000) });
+    const next = await fetch(`${url}/`, {
+      method: 'POST',
+      redirect: 'manual',
+      ...form({ longuri: `${target.url}/`, shortname: 'next' }),
+      signal: AbortSignal.timeout(10_000),
+    });
     assert.equal(next.status, 303);
   });
 });

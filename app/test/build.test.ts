@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { APP_NODE_FLAGS } from '../../stack/src/app-process.ts';
 import { compileApp } from '../../stack/src/build.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { htmlPage } from './helpers.ts';
 
 const APP_DIR = new URL('../', import.meta.url).pathname;
-const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> })
+  .scripts;
 
 describe('the production build', () => {
   it('is what `npm start` runs, after building it', () => {
@@ -24,13 +25,23 @@ describe('the production build', () => {
     const entry = await compileApp(outDir);
     const files = readdirSync(outDir, { recursive: true, encoding: 'utf8' });
     assert.ok(files.includes('server.js') && files.includes(join('check', 'worker.js')), 'server.js and the check worker are built');
-    assert.deepEqual(files.filter((file) => file.endsWith('.ts')), []);
+    assert.deepEqual(
+      files.filter((file) => file.endsWith('.ts')),
+      [],
+    );
     assert.doesNotMatch(readFileSync(join(outDir, 'app.js'), 'utf8'), /from '\.[^']*\.ts'/, 'imports point at .js');
 
     const site = await startTarget(t, htmlPage('Built'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t), CHECK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn' };
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: tempDir(t),
+      CHECK_ALLOW_PRIVATE: 'true',
+      LOG_LEVEL: 'warn',
+    };
     const child = spawn(process.execPath, [...APP_NODE_FLAGS, entry], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
@@ -52,7 +63,10 @@ describe('the production build', () => {
   });
 
   it('is not committed: app/dist is ignored by git and by docker', () => {
-    const ignored = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8').split('\n').map((line) => line.trim());
+    const ignored = (file: string) =>
+      readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')
+        .split('\n')
+        .map((line) => line.trim());
     assert.ok(ignored('.gitignore').includes('app/dist/'));
     assert.ok(ignored('.dockerignore').includes('app/dist'));
     assert.ok(existsSync(new URL('../../tsconfig.build.json', import.meta.url)));

@@ -114,12 +114,14 @@ export async function runLoad(
 ): Promise<LoadResult> {
   const result: LoadResult = { requests: 0, failures: [], resends: 0 };
   let done = false;
-  const outcome = until.then(
-    () => undefined,
-    (error: unknown) => ({ error }),
-  ).finally(() => {
-    done = true;
-  });
+  const outcome = until
+    .then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    )
+    .finally(() => {
+      done = true;
+    });
   const onResend = () => result.resends++;
   const loops = Array.from({ length: concurrency }, async (_, loop) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { drainWindowMs } from '../src/drain.ts';
 
 describe('loadConfig', () => {
-  it('gives the seed\'s defaults for an empty environment', () => {
+  it("gives the seed's defaults for an empty environment", () => {
     const config = loadConfig({});
     assert.equal(config.port, 8000);
     assert.equal(config.host, '0.0.0.0');
@@ -24,7 +24,7 @@ describe('loadConfig', () => {
     assert.equal(config.reusePort, false, 'a taken port is an error, not shared');
   });
 
-  it('keeps the app\'s timeouts around nginx\'s upstream keepalive_timeout', () => {
+  it("keeps the app's timeouts around nginx's upstream keepalive_timeout", () => {
     const upstream = readFileSync(new URL('../../proxy/snippets/upstream.conf', import.meta.url), 'utf8');
     const seconds = Number(/^\s*keepalive_timeout (\d+)s;$/m.exec(upstream)?.[1]);
     assert.ok(seconds > 0, 'snippets/upstream.conf sets keepalive_timeout in seconds');
@@ -32,7 +32,10 @@ describe('loadConfig', () => {
     // nginx closes an idle connection before Node would, so it never sends on one Node is closing…
     assert.ok(config.keepAliveTimeoutMs > seconds * 1000, `KEEP_ALIVE_TIMEOUT_MS ${config.keepAliveTimeoutMs} > ${seconds} s`);
     // …and a drain outlasts it, so nginx has closed every idle connection before the app gives up.
-    assert.ok(drainWindowMs(config.shutdownTimeoutMs) > seconds * 1000, `drain window ${drainWindowMs(config.shutdownTimeoutMs)} ms > ${seconds} s`);
+    assert.ok(
+      drainWindowMs(config.shutdownTimeoutMs) > seconds * 1000,
+      `drain window ${drainWindowMs(config.shutdownTimeoutMs)} ms > ${seconds} s`,
+    );
   });
 
   it('reads every variable it documents', () => {
@@ -73,7 +76,7 @@ describe('loadConfig', () => {
     assert.equal(config.databaseQueryTimeoutMs, 3000);
   });
 
-  it('stops with the variable\'s name on a bad value', () => {
+  it("stops with the variable's name on a bad value", () => {
     const bad: Array<[Record<string, string>, string]> = [
       [{ PORT: 'eighty' }, 'PORT'],
       [{ PORT: '70000' }, 'PORT'],
@@ -93,12 +96,15 @@ describe('loadConfig', () => {
       [{ CHECK_WORKER_IDLE_MS: 'never' }, 'CHECK_WORKER_IDLE_MS'],
     ];
     for (const [env, variable] of bad) {
-      assert.throws(() => loadConfig(env), (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(error.variable, variable);
-        assert.ok(error.message.startsWith(`${variable}: `));
-        return true;
-      });
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.variable, variable);
+          assert.ok(error.message.startsWith(`${variable}: `));
+          return true;
+        },
+      );
     }
   });
 });
@@ -124,7 +130,11 @@ describe('secrets from files (Docker secrets)', () => {
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 's3cret\n') }).apiToken, 's3cret');
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, 'keeps  inner\nlines') }).apiToken, 'keeps  inner\nlines');
     assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '') }).apiToken, undefined, 'an empty file leaves deleting disabled');
-    assert.equal(loadConfig({ API_TOKEN_FILE: secretFile(t, '\n') }).apiToken, undefined, 'so does one empty line (Swarm refuses a 0-byte secret)');
+    assert.equal(
+      loadConfig({ API_TOKEN_FILE: secretFile(t, '\n') }).apiToken,
+      undefined,
+      'so does one empty line (Swarm refuses a 0-byte secret)',
+    );
   });
 
   it('puts the password from DATABASE_PASSWORD_FILE into DATABASE_URL, encoded so the driver reads it back', (t) => {
@@ -149,7 +159,11 @@ describe('secrets from files (Docker secrets)', () => {
       [{ API_TOKEN: 'a', API_TOKEN_FILE: secretFile(t, 'b') }, 'API_TOKEN_FILE', /not both/],
       [{ DATABASE_URL: 'postgres://u@db/x', DATABASE_PASSWORD_FILE: missing }, 'DATABASE_PASSWORD_FILE', /cannot read .*ENOENT/],
       [{ DATABASE_URL: 'postgres://u@db/x', DATABASE_PASSWORD_FILE: secretFile(t, '\n') }, 'DATABASE_PASSWORD_FILE', /is empty/],
-      [{ DATABASE_URL: 'postgres://u:pw@db/x', DATABASE_PASSWORD_FILE: secretFile(t, 'pw') }, 'DATABASE_PASSWORD_FILE', /has a password already/],
+      [
+        { DATABASE_URL: 'postgres://u:pw@db/x', DATABASE_PASSWORD_FILE: secretFile(t, 'pw') },
+        'DATABASE_PASSWORD_FILE',
+        /has a password already/,
+      ],
       [{ DATABASE_PASSWORD_FILE: secretFile(t, 'pw') }, 'DATABASE_PASSWORD_FILE', /without DATABASE_URL/],
     ];
     for (const [env, variable, message] of cases) {

@@ -1,10 +1,10 @@
 import type { RequestListener } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import type { TestContext } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { tempDir } from '../../test/support/index.ts';
-import { buildApp, type AppParts } from '../src/app.ts';
-import { loadConfig, type CheckConfig, type Config } from '../src/config.ts';
+import { type AppParts, buildApp } from '../src/app.ts';
+import { type CheckConfig, type Config, loadConfig } from '../src/config.ts';
 
 export type ConfigOverrides = Partial<Omit<Config, 'check'>> & { check?: Partial<CheckConfig> };
 

@@ -58,6 +58,9 @@ describe('request log', () => {
       ['/broken', 500, 'request completed'],
     ]);
     // The exception itself is logged by the error handler (the app's sendError does the same).
-    assert.ok(lines.some((line) => line.level === 50 && 'err' in line), 'the error, with its stack');
+    assert.ok(
+      lines.some((line) => line.level === 50 && 'err' in line),
+      'the error, with its stack',
+    );
   });
 });

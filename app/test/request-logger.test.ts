@@ -49,7 +49,7 @@ describe('request logger', () => {
     t.after(() => app.close());
     const answer = await app.inject('/chatty');
     assert.equal(answer.statusCode, 200);
-    assert.equal(children.made, 2, 'the request\'s child, then the one it asked for');
+    assert.equal(children.made, 2, "the request's child, then the one it asked for");
     assert.equal(lines.length, 2, 'debug is below the level');
     const [warned, nested] = lines;
     assert.equal(warned?.level, 40);

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readFileSync } from 'node:fs';
-import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { APP_NODE_FLAGS } from '../../stack/src/app-process.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
-import { htmlPage, refusesConnections } from './helpers.ts';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { formPost, httpRequest } from './client.ts';
+import { htmlPage, refusesConnections } from './helpers.ts';
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname;
 
@@ -57,7 +57,11 @@ class KeptConnection {
   }
 
   /** Sends one request and reads its answer (Fastify always sends a content-length). */
-  async exchange(method: string, path: string, body?: { type: string; text: string }): Promise<{ status: number; headers: Map<string, string>; body: string }> {
+  async exchange(
+    method: string,
+    path: string,
+    body?: { type: string; text: string },
+  ): Promise<{ status: number; headers: Map<string, string>; body: string }> {
     const head = [`${method} ${path} HTTP/1.1`, 'Host: linkyard', 'Connection: keep-alive'];
     if (body) head.push(`Content-Type: ${body.type}`, `Content-Length: ${Buffer.byteLength(body.text)}`);
     this.#socket.write(`${head.join('\r\n')}\r\n\r\n${body?.text ?? ''}`);
@@ -65,7 +69,9 @@ class KeptConnection {
       const end = this.#received.indexOf('\r\n\r\n');
       if (end >= 0) {
         const [statusLine = '', ...lines] = this.#received.slice(0, end).split('\r\n');
-        const headers = new Map(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+        const headers = new Map(
+          lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+        );
         const length = Number(headers.get('content-length') ?? 0);
         if (this.#received.length >= end + 4 + length) {
           const answer = { status: Number(statusLine.split(' ')[1]), headers, body: this.#received.slice(end + 4, end + 4 + length) };
@@ -94,7 +100,9 @@ function waitReady(url: string): Promise<void> {
 
 describe('the server process', () => {
   it('runs with APP_NODE_FLAGS from `npm run app` too, and V8 takes them', async (t) => {
-    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     assert.equal(scripts.app, ['exec sh scripts/with-node.sh node', ...APP_NODE_FLAGS, 'app/src/server.ts'].join(' '));
 
     const port = await freePort();
@@ -136,7 +144,15 @@ describe('the server process', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const dataDir = tempDir(t);
-    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, CHECK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'info', VISITS_FLUSH_MS: '60000' };
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      CHECK_ALLOW_PRIVATE: 'true',
+      LOG_LEVEL: 'info',
+      VISITS_FLUSH_MS: '60000',
+    };
     const child = spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     t.after(() => child.kill('SIGKILL'));
     let stdout = '';
@@ -175,7 +191,14 @@ describe('the server process', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     // A deadline far beyond this test, so only the connections closing can end the drain.
-    const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: tempDir(t), CHECK_ALLOW_PRIVATE: 'true', SHUTDOWN_TIMEOUT_MS: '60000' };
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: tempDir(t),
+      CHECK_ALLOW_PRIVATE: 'true',
+      SHUTDOWN_TIMEOUT_MS: '60000',
+    };
     const { child, exited, stdout } = startServer(t, env);
     await waitReady(url);
 
@@ -208,7 +231,10 @@ describe('the server process', () => {
     assert.equal(child.exitCode, null, 'still running: the other connection is open');
 
     // A POST on the other, as nginx would send one on a connection it picked from its cache.
-    const created = await second.exchange('POST', '/api/bookmarks', { type: 'application/json', text: JSON.stringify({ uri: `${target.url}/`, name: 'drained' }) });
+    const created = await second.exchange('POST', '/api/bookmarks', {
+      type: 'application/json',
+      text: JSON.stringify({ uri: `${target.url}/`, name: 'drained' }),
+    });
     assert.equal(created.status, 201, created.body);
     assert.equal(created.headers.get('connection'), 'close');
     await second.closedByServer();

@@ -6,7 +6,8 @@ describe('compileAddressMatcher', () => {
   const trusted = compileAddressMatcher(['127.0.0.1', '::1', '10.0.0.0/8']);
 
   it('matches addresses and ranges, IPv4-mapped peers as IPv4', () => {
-    for (const address of ['127.0.0.1', '::1', '10.1.2.3', '::ffff:127.0.0.1', '::ffff:10.9.9.9']) assert.equal(trusted(address), true, address);
+    for (const address of ['127.0.0.1', '::1', '10.1.2.3', '::ffff:127.0.0.1', '::ffff:10.9.9.9'])
+      assert.equal(trusted(address), true, address);
     for (const address of ['127.0.0.2', '11.0.0.1', '::2', 'not an address', '']) assert.equal(trusted(address), false, address);
   });
 

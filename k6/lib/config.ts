@@ -68,7 +68,10 @@ export const RESULTS_DIR = (env('RESULTS_DIR') ?? 'k6/results').replace(/\/+$/, 
  * per-client burst limit is no factor; requests go round-robin. Default: BASE_URL alone.
  */
 export const APP_URLS: readonly string[] = (() => {
-  const urls = (env('APP_URLS') ?? '').split(',').map((url) => url.trim().replace(/\/+$/, '')).filter((url) => url !== '');
+  const urls = (env('APP_URLS') ?? '')
+    .split(',')
+    .map((url) => url.trim().replace(/\/+$/, ''))
+    .filter((url) => url !== '');
   return urls.length > 0 ? urls : [BASE_URL];
 })();
 
@@ -76,7 +79,9 @@ export const APP_URLS: readonly string[] = (() => {
 export function requireReady(baseUrl: string = BASE_URL): void {
   const response = http.get(`${baseUrl}/readyz`, { tags: { name: 'setup' } });
   if (response.status !== 200) {
-    throw new Error(`linkyard is not ready at ${baseUrl}/readyz (got ${response.status} ${String(response.error)}). Start it first: npm start, or docker compose up.`);
+    throw new Error(
+      `linkyard is not ready at ${baseUrl}/readyz (got ${response.status} ${String(response.error)}). Start it first: npm start, or docker compose up.`,
+    );
   }
 }
 
@@ -90,7 +95,11 @@ interface BookmarkList {
  */
 export function shortNames(wanted: number): string[] {
   const given = env('NAMES');
-  if (given !== undefined) return given.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  if (given !== undefined)
+    return given
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '');
   const listed = http.get(`${BASE_URL}/api/bookmarks?limit=${Math.min(500, wanted)}`, { tags: { name: 'setup' } });
   const names = listed.status === 200 ? (listed.json() as unknown as BookmarkList).items.map((item) => item.name) : [];
   if (names.length > 0) return names;
@@ -101,7 +110,9 @@ export function shortNames(wanted: number): string[] {
       tags: { name: 'setup' },
     });
     if (created.status !== 201 && created.status !== 200) {
-      throw new Error(`no bookmarks to follow, and creating one for ${seedUri} failed with ${created.status}: ${String(created.body)}. Set NAMES or SEED_URI.`);
+      throw new Error(
+        `no bookmarks to follow, and creating one for ${seedUri} failed with ${created.status}: ${String(created.body)}. Set NAMES or SEED_URI.`,
+      );
     }
     names.push(`k6-${i}`);
   }

@@ -29,7 +29,13 @@ export function parseStubStatus(text: string): StubStatus {
   const match = STUB_STATUS.exec(text);
   if (match === null) throw new Error(`not an nginx stub_status page: ${JSON.stringify(text.slice(0, 200))}`);
   const [active, accepts, handled, requests, reading, writing, waiting] = match.slice(1).map(Number) as [
-    number, number, number, number, number, number, number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
   ];
   return { active, accepts, handled, requests, reading, writing, waiting };
 }

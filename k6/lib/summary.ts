@@ -38,7 +38,10 @@ export function fmt(value: number, digits = 3): string {
 function metricLine(name: string, metric: MetricSummary): string {
   const unit = metric.contains === 'time' ? ' ms' : metric.contains === 'data' ? ' B' : '';
   const stats = Object.entries(metric.values)
-    .map(([stat, value]) => `${stat}=${metric.type === 'rate' && stat === 'rate' ? `${fmt(value * 100)}%` : `${fmt(value)}${stat === 'rate' || stat === 'count' ? '' : unit}`}`)
+    .map(
+      ([stat, value]) =>
+        `${stat}=${metric.type === 'rate' && stat === 'rate' ? `${fmt(value * 100)}%` : `${fmt(value)}${stat === 'rate' || stat === 'count' ? '' : unit}`}`,
+    )
     .join(' ');
   const thresholds = Object.entries(metric.thresholds ?? {})
     .map(([threshold, result]) => `\n      ${result.ok ? '✓' : '✗'} ${threshold}`)
@@ -55,12 +58,13 @@ export interface ScenarioAnswer {
 }
 
 export function writeSummary(data: SummaryData, answer: ScenarioAnswer, resultsDir: string): Record<string, string> {
-  const failed = Object.values(data.metrics).some((metric) =>
-    Object.values(metric?.thresholds ?? {}).some((threshold) => !threshold.ok));
-  const metrics = Object.keys(data.metrics).sort().flatMap((name) => {
-    const metric = data.metrics[name];
-    return metric === undefined ? [] : [metricLine(name, metric)];
-  });
+  const failed = Object.values(data.metrics).some((metric) => Object.values(metric?.thresholds ?? {}).some((threshold) => !threshold.ok));
+  const metrics = Object.keys(data.metrics)
+    .sort()
+    .flatMap((name) => {
+      const metric = data.metrics[name];
+      return metric === undefined ? [] : [metricLine(name, metric)];
+    });
   const text = [
     `linkyard k6 ${answer.scenario}: ${failed ? 'THRESHOLDS FAILED' : 'all thresholds met'} in ${fmt(data.state.testRunDurationMs / 1000)} s`,
     '',

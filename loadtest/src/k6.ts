@@ -17,7 +17,12 @@ export function k6Script(scenario: K6Scenario): string {
 
 /** k6 to run: K6_BIN, else the first `k6` on the PATH; undefined when there is none. */
 export function findK6(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = env.K6_BIN ? [env.K6_BIN] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'k6'));
+  const candidates = env.K6_BIN
+    ? [env.K6_BIN]
+    : (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, 'k6'));
   return candidates.find((path) => {
     try {
       accessSync(path, constants.X_OK);
@@ -30,7 +35,7 @@ export function findK6(env: NodeJS.ProcessEnv = process.env): string | undefined
 
 export class K6MissingError extends Error {
   constructor() {
-    super('k6 was not found: put it on the PATH or set K6_BIN (this repository\'s .ci/run uses ../shared/tools/k6/k6; see k6/README.md)');
+    super("k6 was not found: put it on the PATH or set K6_BIN (this repository's .ci/run uses ../shared/tools/k6/k6; see k6/README.md)");
   }
 }
 
@@ -107,17 +112,22 @@ export function startK6(options: K6RunOptions): RunningK6 {
   const done = new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
-  }).finally(() => clearTimeout(timer)).then((exitCode) => {
-    const output = lines.join('\n');
-    if (exitCode !== 0 && exitCode !== K6_THRESHOLDS_FAILED) {
-      throw new Error(`k6 run ${options.scenario}.ts exited ${exitCode}:\n${lines.slice(-15).join('\n')}`);
-    }
-    return { exitCode, thresholdsMet: exitCode === 0, output };
-  });
+  })
+    .finally(() => clearTimeout(timer))
+    .then((exitCode) => {
+      const output = lines.join('\n');
+      if (exitCode !== 0 && exitCode !== K6_THRESHOLDS_FAILED) {
+        throw new Error(`k6 run ${options.scenario}.ts exited ${exitCode}:\n${lines.slice(-15).join('\n')}`);
+      }
+      return { exitCode, thresholdsMet: exitCode === 0, output };
+    });
   return {
-    loadStarts: Promise.race([loadStarts, done.then(() => {
-      throw new Error(`k6 run ${options.scenario}.ts ended without logging '${LOAD_STARTS}'`);
-    })]),
+    loadStarts: Promise.race([
+      loadStarts,
+      done.then(() => {
+        throw new Error(`k6 run ${options.scenario}.ts ended without logging '${LOAD_STARTS}'`);
+      }),
+    ]),
     done,
   };
 }
@@ -226,7 +236,11 @@ export function startK6Scenario<Result>(
   const finished = (async () => {
     try {
       const run = await running.done;
-      return { k6: { exitCode: run.exitCode, thresholdsMet: run.thresholdsMet }, answer: readAnswer<Result>(dir, answerName), requests: await readRequests(outJson) };
+      return {
+        k6: { exitCode: run.exitCode, thresholdsMet: run.thresholdsMet },
+        answer: readAnswer<Result>(dir, answerName),
+        requests: await readRequests(outJson),
+      };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

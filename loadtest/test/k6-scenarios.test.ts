@@ -8,18 +8,19 @@ import { compileApp } from '../../stack/src/build.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { tempDir } from '../../test/support/index.ts';
-import { findK6, readAnswer, readRequests, runK6, type K6Scenario } from '../src/k6.ts';
+import { findK6, type K6Scenario, readAnswer, readRequests, runK6 } from '../src/k6.ts';
 import { scrapeApps, scrapeNginx, totalCounters } from '../src/observers/scrape.ts';
-import { openTarget, shortNames, type Target } from '../src/target/target.ts';
 import { startSlowTarget } from '../src/target/check-targets.ts';
+import { openTarget, shortNames, type Target } from '../src/target/target.ts';
 
 // Every k6 script, run by k6 for a few seconds against the native stack, asserting what the
 // scenario is for. The scripts' latency goals are for a quiet machine: here they are raised (P99_MS)
 // so that the exit code asserts correctness, never speed on a shared machine.
 
-const skip = findK6() === undefined && process.env.CI !== 'true'
-  ? 'NOTICE: no k6 on the PATH nor in K6_BIN: the k6 scenarios were not run (.ci/run puts ../shared/tools/k6 on the PATH)'
-  : false;
+const skip =
+  findK6() === undefined && process.env.CI !== 'true'
+    ? 'NOTICE: no k6 on the PATH nor in K6_BIN: the k6 scenarios were not run (.ci/run puts ../shared/tools/k6 on the PATH)'
+    : false;
 
 const results = tempDir({ after }, 'linkyard-k6-');
 
@@ -58,7 +59,11 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
   it('creations: every arrival one new bookmark, 201, sent round-robin to the apps', async () => {
     const appsBefore = totalCounters(await scrapeApps(target.metricsUrls));
     const out = join(results, 'creations.ndjson');
-    const run = await k6('creations', { APP_URLS: target.appUrls.join(','), URI: `${target.checkTarget.url}/k6/{n}`, RATE: '20', DURATION: '2', TAG: 'k6test' }, out);
+    const run = await k6(
+      'creations',
+      { APP_URLS: target.appUrls.join(','), URI: `${target.checkTarget.url}/k6/{n}`, RATE: '20', DURATION: '2', TAG: 'k6test' },
+      out,
+    );
     assert.equal(run.exitCode, 0, run.output);
     const { result } = readAnswer<{ sent: number; created: number; dropped: number }>(results, 'creations');
     // An arrival at 0 s, every 50 ms, and maybe one at 2 s (see redirects).
@@ -74,7 +79,11 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     const slow = await startSlowTarget(1500);
     try {
       const out = join(results, 'slow-checks.ndjson');
-      const run = await k6('slow-checks', { APP_URLS: target.appUrls.join(','), SLOW_URI: slow.url, COUNT: '10', TIMEOUT: '20', TAG: 'k6test' }, out);
+      const run = await k6(
+        'slow-checks',
+        { APP_URLS: target.appUrls.join(','), SLOW_URI: slow.url, COUNT: '10', TIMEOUT: '20', TAG: 'k6test' },
+        out,
+      );
       assert.equal(run.exitCode, 0, run.output);
       const load = (await readRequests(out)).filter((request) => request.scenario === 'slow-checks');
       assert.equal(load.length, 10);
@@ -102,7 +111,10 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     assert.equal(client.failedRate, 0);
     // 30 views/s for 3 s, and maybe one at 3 s (see redirects), three requests each.
     assert.equal(client.requests % 3, 0);
-    assert.ok([90, 91].includes(client.requests / 3 + result.load.dropped), `${client.requests} sent, ${result.load.dropped} views dropped`);
+    assert.ok(
+      [90, 91].includes(client.requests / 3 + result.load.dropped),
+      `${client.requests} sent, ${result.load.dropped} views dropped`,
+    );
     assert.ok(client.w > 0 && client.w < 1, `W = ${client.w} s`);
     assert.ok(Math.abs(client.littleL - client.lambda * client.w) < 1e-12);
     assert.ok(Math.abs(client.lambda - client.requests / 3) < 1e-9);
@@ -150,7 +162,10 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
 
   it('a stack that is not there stops setup() at once, with the reason, and no answer', async () => {
     const [port] = await freePorts(1);
-    await assert.rejects(k6('redirects', { BASE_URL: `http://127.0.0.1:${port}`, RATE: '10', DURATION: '1' }), /is not ready at .*Start it first/);
+    await assert.rejects(
+      k6('redirects', { BASE_URL: `http://127.0.0.1:${port}`, RATE: '10', DURATION: '1' }),
+      /is not ready at .*Start it first/,
+    );
   });
 });
 
@@ -165,8 +180,14 @@ describe('k6 rolling-restart while `npm run rolling-restart` runs', { skip, time
     const [port] = await freePorts(1);
     const url = `http://127.0.0.1:${port}`;
     const env = {
-      ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'),
-      RATE_LIMIT: '100000r/s', CHECK_ALLOW_PRIVATE: 'true', LOG_LEVEL: 'warn',
+      ...process.env,
+      PORT: String(port),
+      APP_INSTANCES: '2',
+      STACK_DIR: join(dir, 'state'),
+      DATA_DIR: join(dir, 'data'),
+      RATE_LIMIT: '100000r/s',
+      CHECK_ALLOW_PRIVATE: 'true',
+      LOG_LEVEL: 'warn',
     };
     const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let launcherOutput = '';
@@ -183,7 +204,10 @@ describe('k6 rolling-restart while `npm run rolling-restart` runs', { skip, time
     // setup() creates the bookmarks (k6-0…): each points at the stack's own /healthz.
     const load = k6('rolling-restart', { BASE_URL: url, SEED_URI: `${url}/healthz`, RATE: '50', DURATION: '15' }, out);
     const nginxBefore = await scrapeNginx(`${url}/nginx_status`);
-    await waitFor('k6 to send load', async () => (await scrapeNginx(`${url}/nginx_status`)).requests > nginxBefore.requests + 30, { timeoutMs: 20_000, intervalMs: 200 });
+    await waitFor('k6 to send load', async () => (await scrapeNginx(`${url}/nginx_status`)).requests > nginxBefore.requests + 30, {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+    });
     const restartStarted = Date.now();
     const restart = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let restartOutput = '';
@@ -199,9 +223,15 @@ describe('k6 rolling-restart while `npm run rolling-restart` runs', { skip, time
     const { result } = readAnswer<{ failedRate: number }>(results, 'rolling-restart');
     assert.equal(result.failedRate, 0);
     const requests = (await readRequests(out)).filter((request) => request.scenario === 'steady');
-    assert.ok(requests.every((request) => request.status === 303 || request.status === 200), 'only 303s and 200s');
+    assert.ok(
+      requests.every((request) => request.status === 303 || request.status === 200),
+      'only 303s and 200s',
+    );
     const during = requests.filter((request) => request.end >= restartStarted && request.end <= restartEnded);
-    assert.ok(requests.some((request) => request.end > restartEnded), `the restart (${restartEnded - restartStarted} ms) ended before the load did`);
+    assert.ok(
+      requests.some((request) => request.end > restartEnded),
+      `the restart (${restartEnded - restartStarted} ms) ended before the load did`,
+    );
     assert.ok(during.length >= 50, `${during.length} requests answered while the processes were replaced`);
   });
 });

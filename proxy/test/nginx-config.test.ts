@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Agent, get, request, type Server } from 'node:http';
 import { delimiter, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { stopAcceptingAndDrain } from '../../app/src/drain.ts';
 import { ACCESS_LOG_BUFFERING } from '../../stack/src/nginx-config.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { APP_SERVICES, readCompose, run } from '../../test/compose/compose-files.ts';
+import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
 import { adaptForDebianNginx, assembleNginxContainer } from './nginx-render.ts';
 
 // The compose nginx is the official nginx:1.29 image; here there is Debian's nginx 1.22 and no
@@ -37,7 +37,8 @@ function findNginx(): string | undefined {
 }
 
 const NGINX = findNginx();
-const skipNotice = NGINX === undefined ? 'NOTICE: nginx is not installed: the compose nginx config is not checked (apt-get install nginx-light)' : false;
+const skipNotice =
+  NGINX === undefined ? 'NOTICE: nginx is not installed: the compose nginx config is not checked (apt-get install nginx-light)' : false;
 
 interface Rendered {
   conf: string;
@@ -66,9 +67,11 @@ function whoAnswers(url: string): Promise<{ status: number; body: string }> {
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    }).on('error', reject).on('timeout', function (this: { destroy(error: Error): void }) {
-      this.destroy(new Error(`GET ${url} timed out`));
-    });
+    })
+      .on('error', reject)
+      .on('timeout', function (this: { destroy(error: Error): void }) {
+        this.destroy(new Error(`GET ${url} timed out`));
+      });
   });
 }
 
@@ -92,8 +95,12 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     const http = readFileSync(join(envDir, 'http.conf'), 'utf8');
     assert.match(http, /rate=10r\/s;/, 'LINKYARD_RATE_LIMIT filled in from the nginx service environment');
     assert.match(http, /\$binary_remote_addr/, "nginx's own variables left alone");
-    assert.ok(http.split('\n').some((line) => /^access_log \S+ linkyard_json /.test(line) && line.endsWith(` ${ACCESS_LOG_BUFFERING};`)), 'the access log buffered as in the native stack');
-    for (const name of readdirSync(envDir)) assert.doesNotMatch(readFileSync(join(envDir, name), 'utf8'), /\$\{/, `${name}: nothing left to fill in`);
+    assert.ok(
+      http.split('\n').some((line) => /^access_log \S+ linkyard_json /.test(line) && line.endsWith(` ${ACCESS_LOG_BUFFERING};`)),
+      'the access log buffered as in the native stack',
+    );
+    for (const name of readdirSync(envDir))
+      assert.doesNotMatch(readFileSync(join(envDir, name), 'utf8'), /\$\{/, `${name}: nothing left to fill in`);
 
     const result = await run(NGINX ?? 'nginx', ['-t', ...rendered.nginxArgs]);
     assert.ok(result !== undefined);
@@ -142,28 +149,29 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     const failures: string[] = [];
     let answered = 0;
     const seen = new Set<string>();
-    const send = (method: string) => new Promise<void>((resolve) => {
-      const req = request(url, { method, agent, timeout: 5000 }, (response) => {
-        let body = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => {
-          if (response.statusCode === 200) {
-            answered++;
-            seen.add(body);
-          } else {
-            failures.push(`${method}: ${response.statusCode} ${body.slice(0, 100)}`);
-          }
+    const send = (method: string) =>
+      new Promise<void>((resolve) => {
+        const req = request(url, { method, agent, timeout: 5000 }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.on('end', () => {
+            if (response.statusCode === 200) {
+              answered++;
+              seen.add(body);
+            } else {
+              failures.push(`${method}: ${response.statusCode} ${body.slice(0, 100)}`);
+            }
+            resolve();
+          });
+        });
+        req.on('error', (error) => {
+          failures.push(`${method}: ${error.message}`);
           resolve();
         });
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.end(method === 'POST' ? 'longuri=x' : undefined);
       });
-      req.on('error', (error) => {
-        failures.push(`${method}: ${error.message}`);
-        resolve();
-      });
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.end(method === 'POST' ? 'longuri=x' : undefined);
-    });
     const traffic = async (until: Promise<unknown>) => {
       let done = false;
       void until.finally(() => (done = true));
@@ -193,9 +201,15 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     // idle: the drain must end by that, not by running out (the app then closes them itself, and
     // could race with nginx reusing one).
     const app3 = servers.app3!;
-    const held = await new Promise<number>((resolve, reject) => app3.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const held = await new Promise<number>((resolve, reject) =>
+      app3.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+    );
     assert.ok(held > 0, 'nginx keeps idle connections to app3');
     draining.add('app3');
-    assert.equal(await stopAcceptingAndDrain(app3, 10_000), 0, `nginx closed the ${held} idle connections it held to app3 within the drain`);
+    assert.equal(
+      await stopAcceptingAndDrain(app3, 10_000),
+      0,
+      `nginx closed the ${held} idle connections it held to app3 within the drain`,
+    );
   });
 });

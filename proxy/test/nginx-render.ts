@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { ROOT, environment, mounts, service, type YamlMap } from '../../test/compose/compose-files.ts';
+import { environment, mounts, ROOT, service, type YamlMap } from '../../test/compose/compose-files.ts';
 
 /**
  * Lays out what the nginx service sees under `containerRoot`: every bind mount from the
@@ -30,8 +30,9 @@ export function assembleNginxContainer(compose: YamlMap, containerRoot: string):
   const defined = new Map(Object.entries(env).filter(([name]) => filter.test(name)));
   for (const template of filesUnder(templateDir).filter((file) => file.endsWith(suffix))) {
     const output = join(outputDir, relative(templateDir, template).slice(0, -suffix.length));
-    const rendered = readFileSync(template, 'utf8').replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) =>
-      defined.get(braced ?? bare ?? '') ?? whole,
+    const rendered = readFileSync(template, 'utf8').replace(
+      /\$\{(\w+)\}|\$(\w+)/g,
+      (whole, braced: string | undefined, bare: string | undefined) => defined.get(braced ?? bare ?? '') ?? whole,
     );
     mkdirSync(dirname(output), { recursive: true });
     writeFileSync(output, rendered);
@@ -60,11 +61,16 @@ function replaceAll(text: string, pattern: RegExp, replacement: (match: string, 
 export function upstreamForDebianNginx(upstream: string, addresses: Readonly<Record<string, string>>): string {
   const withoutResolver = replaceAll(upstream, /^resolver(?:_timeout)? .*\n/gm, () => '', 'resolver lines');
   const unresolved = replaceAll(withoutResolver, / resolve\b/g, () => '', "servers' resolve parameter");
-  return replaceAll(unresolved, /^server ([\w-]+):\d+/gm, (_match, name) => {
-    const address = addresses[name];
-    assert.ok(address !== undefined, `no address for upstream server ${name}`);
-    return `server ${address}`;
-  }, 'server lines');
+  return replaceAll(
+    unresolved,
+    /^server ([\w-]+):\d+/gm,
+    (_match, name) => {
+      const address = addresses[name];
+      assert.ok(address !== undefined, `no address for upstream server ${name}`);
+      return `server ${address}`;
+    },
+    'server lines',
+  );
 }
 
 /**

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { freePort, tempDir } from '../../test/support/index.ts';
-import { ROOT, run } from '../../test/compose/compose-files.ts';
 import { probeStatus, waitFor } from '../../stack/src/wait.ts';
+import { ROOT, run } from '../../test/compose/compose-files.ts';
+import { freePort, tempDir } from '../../test/support/index.ts';
 
 // scripts/with-node.sh is what lets `npm start` and `npm test` run on a machine whose node is older
 // than 22.19. The "old node" here is a real one: a shell script that reports an old version and
@@ -83,12 +83,16 @@ describe('scripts/with-node.sh', () => {
     }
   });
 
-  it('passes the arguments through untouched and exits with the command\'s code', async (t) => {
+  it("passes the arguments through untouched and exits with the command's code", async (t) => {
     const { nodeDir } = cachedNode(t);
     const bin = nodeReporting(t, 'v20.20.2');
-    const result = await run('/bin/sh', [WITH_NODE, 'node', '-e', 'console.log(JSON.stringify(process.argv.slice(1))); process.exit(7)', 'a b', "'c'", ''], {
-      env: { HOME: process.env.HOME, PATH: `${bin}:/usr/bin:/bin`, LINKYARD_NODE_DIR: nodeDir },
-    });
+    const result = await run(
+      '/bin/sh',
+      [WITH_NODE, 'node', '-e', 'console.log(JSON.stringify(process.argv.slice(1))); process.exit(7)', 'a b', "'c'", ''],
+      {
+        env: { HOME: process.env.HOME, PATH: `${bin}:/usr/bin:/bin`, LINKYARD_NODE_DIR: nodeDir },
+      },
+    );
     assert.equal(result?.code, 7, result?.stderr);
     assert.equal(result?.stdout, `${JSON.stringify(['a b', "'c'", ''])}\n`);
   });
@@ -99,7 +103,10 @@ describe('scripts/with-node.sh', () => {
     const old = await withNode(`${bin}:/usr/bin:/bin`, 'echo ran', { LINKYARD_NODE_DIR: nodeDir, LINKYARD_NO_INSTALL: '1' });
     assert.equal(old.code, 1);
     assert.equal(old.stdout, '', 'the command did not run');
-    assert.match(old.stderr, /^linkyard: needs Node >= 22\.19 and this machine's Node is v20\.20\.2: install Node 24 \(https:\/\/nodejs\.org\/[^)]*\), or unset LINKYARD_NO_INSTALL[^\n]*\n$/);
+    assert.match(
+      old.stderr,
+      /^linkyard: needs Node >= 22\.19 and this machine's Node is v20\.20\.2: install Node 24 \(https:\/\/nodejs\.org\/[^)]*\), or unset LINKYARD_NO_INSTALL[^\n]*\n$/,
+    );
     assert.equal(existsSync(nodeDir), false);
 
     const none = await withNode('/nonexistent', 'echo ran', { LINKYARD_NODE_DIR: nodeDir, LINKYARD_NO_INSTALL: '1' });
@@ -137,8 +144,14 @@ describe('scripts/with-node.sh', () => {
     assert.equal(result.stdout, '');
     const lines = result.stderr.trimEnd().split('\n');
     assert.equal(lines.length, 2, result.stderr);
-    assert.match(lines[0] ?? '', /^linkyard: needs Node >= 22\.19 and this machine's Node is v20\.20\.2: fetching Node 24 [^\n]* from the npm registry/);
-    assert.match(lines[1] ?? '', /^linkyard: could not fetch Node 24 from the npm registry \([^)]*ECONNREFUSED[^)]*\): install Node 24 [^\n]*details in \S+node24\.install\.log$/);
+    assert.match(
+      lines[0] ?? '',
+      /^linkyard: needs Node >= 22\.19 and this machine's Node is v20\.20\.2: fetching Node 24 [^\n]* from the npm registry/,
+    );
+    assert.match(
+      lines[1] ?? '',
+      /^linkyard: could not fetch Node 24 from the npm registry \([^)]*ECONNREFUSED[^)]*\): install Node 24 [^\n]*details in \S+node24\.install\.log$/,
+    );
     assert.deepEqual(readdirSync(parent).sort(), ['node24.install.log', 'npm-cache']);
   });
 });
@@ -146,24 +159,30 @@ describe('scripts/with-node.sh', () => {
 describe('the npm scripts', () => {
   const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
 
-  it('run every node and tsc through scripts/with-node.sh, exec\'d so that signals reach the command', () => {
+  it("run every node and tsc through scripts/with-node.sh, exec'd so that signals reach the command", () => {
     for (const [name, command] of Object.entries(scripts)) {
       if (!/\b(node|tsc)\b/.test(command)) continue;
       assert.match(command, /(^|&& )(exec )?sh scripts\/with-node\.sh /, name);
-      for (const use of command.split('&&').map((part) => part.trim()).filter((part) => part.includes('with-node.sh'))) {
+      for (const use of command
+        .split('&&')
+        .map((part) => part.trim())
+        .filter((part) => part.includes('with-node.sh'))) {
         if (name !== 'postinstall') assert.match(use, /^exec sh scripts\/with-node\.sh /, `${name}: ${use}`);
       }
     }
     assert.equal(scripts.postinstall, `sh ${WITH_NODE} sh ${CHECK_ADDONS}`);
   });
 
-  it('postinstall: the SQLite addon loads on the project\'s Node, or one line says so', async () => {
+  it("postinstall: the SQLite addon loads on the project's Node, or one line says so", async () => {
     const ok = await run('/bin/sh', [WITH_NODE, 'sh', CHECK_ADDONS]);
     assert.equal(ok?.code, 0, ok?.stderr);
     assert.equal(ok?.stderr, '');
     const noAddons = await run('/bin/sh', [WITH_NODE, 'sh', CHECK_ADDONS], { env: { ...process.env, NODE_OPTIONS: '--no-addons' } });
     assert.equal(noAddons?.code, 1);
-    assert.match(noAddons?.stderr ?? '', /^linkyard: better-sqlite3 \(the SQLite store\) does not load on Node v[\d.]+: Error: [^\n]*addons[^\n]*\n$/);
+    assert.match(
+      noAddons?.stderr ?? '',
+      /^linkyard: better-sqlite3 \(the SQLite store\) does not load on Node v[\d.]+: Error: [^\n]*addons[^\n]*\n$/,
+    );
   });
 
   it('start: a SIGTERM to npm reaches the launcher, which stops the stack and exits', { timeout: 90_000 }, async (t) => {
@@ -180,7 +199,9 @@ describe('the npm scripts', () => {
       // Should the signal not have reached it: the launcher's own stop takes its apps and nginx along.
       if (launcherPid === undefined || !isRunning(launcherPid)) return;
       process.kill(launcherPid, 'SIGTERM');
-      await waitFor('the launcher to stop', () => !isRunning(launcherPid!), { timeoutMs: 20_000 }).catch(() => process.kill(launcherPid!, 'SIGKILL'));
+      await waitFor('the launcher to stop', () => !isRunning(launcherPid!), { timeoutMs: 20_000 }).catch(() =>
+        process.kill(launcherPid!, 'SIGKILL'),
+      );
     });
     await waitFor('the stack to be up', () => /linkyard is up at/.test(output) || npm.exitCode !== null, { timeoutMs: 60_000 });
     launcherPid = Number(/kill -HUP (\d+)/.exec(output)?.[1]);

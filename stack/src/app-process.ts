@@ -1,7 +1,7 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { findExecutable } from './executables.ts';
-import { pipeLines, type LineSink } from './output.ts';
+import { type LineSink, pipeLines } from './output.ts';
 import { spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
@@ -18,7 +18,14 @@ export const SERVER_ENTRY = fileURLToPath(new URL('../../app/src/server.ts', imp
  * cold compilations and V8's helper threads from costing memory or other processes' cores.
  * Why each flag, and the figures: docs/decisions/0003-v8-flags-for-app-processes.md
  */
-export const APP_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--max-old-space-size=128', '--no-allocation-site-pretenuring', '--no-maglev', '--no-wasm-loop-unrolling', '--no-parallel-scavenge'];
+export const APP_NODE_FLAGS: readonly string[] = [
+  '--max-semi-space-size=4',
+  '--max-old-space-size=128',
+  '--no-allocation-site-pretenuring',
+  '--no-maglev',
+  '--no-wasm-loop-unrolling',
+  '--no-parallel-scavenge',
+];
 
 /**
  * The scheduling policy an app process runs under, here and in the Dockerfile's CMD
@@ -202,17 +209,23 @@ export class AppProcess {
     child.on('message', (message) => {
       if (message === 'listening') listening = true;
     });
-    this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
-      this.#onExit(child, code, signal);
-      resolve();
-    }));
+    this.#exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.#onExit(child, code, signal);
+        resolve();
+      }),
+    );
     pipeLines(child.stdout!, this.name, this.#log);
     pipeLines(child.stderr!, this.name, this.#log);
     try {
-      await waitFor(`${this.name} to be ready`, async () => {
-        if (this.#child !== child) throw new Error(`${this.name} exited before it was ready; see its lines above`);
-        return listening && (await probeStatus(`${this.url}/readyz`)) === 200;
-      }, { timeoutMs: READY_TIMEOUT_MS });
+      await waitFor(
+        `${this.name} to be ready`,
+        async () => {
+          if (this.#child !== child) throw new Error(`${this.name} exited before it was ready; see its lines above`);
+          return listening && (await probeStatus(`${this.url}/readyz`)) === 200;
+        },
+        { timeoutMs: READY_TIMEOUT_MS },
+      );
     } catch (error) {
       child.kill('SIGKILL');
       throw error;

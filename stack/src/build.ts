@@ -17,7 +17,9 @@ export const DIST_SERVER_ENTRY = join(DIST_DIR, 'server.js');
 export async function compileApp(outDir: string = DIST_DIR): Promise<string> {
   const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
-    await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', outDir], { cwd: REPO_ROOT });
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', outDir], {
+      cwd: REPO_ROOT,
+    });
   } catch (error) {
     const output = error !== null && typeof error === 'object' && 'stdout' in error ? String(error.stdout) : '';
     throw new Error(`the build failed: ${output || (error instanceof Error ? error.message : String(error))}`);

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, integer, read, type Env } from '../../app/src/env.ts';
+import { ConfigError, type Env, integer, read } from '../../app/src/env.ts';
 import { DIST_SERVER_ENTRY } from './build.ts';
 import { controlSocketPath, serveControl } from './control.ts';
 import { ensureNginx } from './nginx-install.ts';
 import { NginxMissingError } from './nginx-process.ts';
 import { tagLine } from './output.ts';
-import { DEFAULT_STATE_DIR, startStack, type Stack } from './stack.ts';
+import { DEFAULT_STATE_DIR, type Stack, startStack } from './stack.ts';
 
 /**
  * `npm start`: the whole service on this machine, nginx in front of APP_INSTANCES app processes,
@@ -70,7 +70,9 @@ try {
 }
 
 const control = await serveControl(controlSocketPath(settings.stateDir), (onProgress) => stack.rollingRestart(onProgress));
-say(`linkyard is up at ${stack.url}. Ctrl-C stops it; \`npm run rolling-restart\` (or kill -HUP ${process.pid}) restarts the app processes one at a time.`);
+say(
+  `linkyard is up at ${stack.url}. Ctrl-C stops it; \`npm run rolling-restart\` (or kill -HUP ${process.pid}) restarts the app processes one at a time.`,
+);
 
 process.on('SIGHUP', () => {
   stack.rollingRestart().catch(() => {

@@ -67,9 +67,7 @@ access_log ${settings.accessLog ? `${path('access.log')} linkyard_json ${ACCESS_
 limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rateLimit};
 limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLimit};
 `,
-    'upstream.conf': HEADER + settings.upstreams
-      .map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`)
-      .join(''),
+    'upstream.conf': HEADER + settings.upstreams.map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`).join(''),
     'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
 root ${quote(settings.staticRoot)};
 `,

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { findExecutable } from './executables.ts';
-import { NginxMissingError, findNginx } from './nginx-process.ts';
-import { pipeLines, type LineSink } from './output.ts';
+import { findNginx, NginxMissingError } from './nginx-process.ts';
+import { type LineSink, pipeLines } from './output.ts';
 
 /**
  * `npm install && npm start` on a fresh Debian machine gets what the stack lacks, nginx included:
@@ -36,7 +36,9 @@ export async function aptInstallNginx(aptGet: string, sink: LineSink): Promise<v
     const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
     if (code !== 0) {
       const outcome = signal !== null ? `killed by ${signal}` : `exit ${code}`;
-      throw new Error(`apt-get ${args[0]} failed (${outcome}; its lines are above): install nginx yourself (apt-get install nginx-light) or point NGINX_BIN at one`);
+      throw new Error(
+        `apt-get ${args[0]} failed (${outcome}; its lines are above): install nginx yourself (apt-get install nginx-light) or point NGINX_BIN at one`,
+      );
     }
   }
 }

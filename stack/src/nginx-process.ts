@@ -1,9 +1,9 @@
-import { execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findExecutable, isExecutable } from './executables.ts';
-import { writeNginxConfig, type NginxSettings } from './nginx-config.ts';
-import { pipeLines, type LineSink } from './output.ts';
+import { type NginxSettings, writeNginxConfig } from './nginx-config.ts';
+import { type LineSink, pipeLines } from './output.ts';
 import { spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
@@ -79,10 +79,14 @@ export class NginxProcess {
     pipeLines(child.stdout!, 'nginx', this.#log);
     pipeLines(child.stderr!, 'nginx', this.#log);
     const statusUrl = `http://${this.#settings.host}:${this.#settings.port}/nginx_status`;
-    await waitFor('nginx to answer', async () => {
-      if (this.#child !== child) throw new Error('nginx exited during start; see its lines above');
-      return (await probeStatus(statusUrl)) === 200;
-    }, { timeoutMs: 10_000 });
+    await waitFor(
+      'nginx to answer',
+      async () => {
+        if (this.#child !== child) throw new Error('nginx exited during start; see its lines above');
+        return (await probeStatus(statusUrl)) === 200;
+      },
+      { timeoutMs: 10_000 },
+    );
   }
 
   /**

@@ -1,11 +1,11 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, lastLines, rotateBySize, type LogRotation } from './access-log.ts';
+import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, type LogRotation, lastLines, rotateBySize } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
 import type { NginxSettings } from './nginx-config.ts';
-import { NginxProcess, findNginx } from './nginx-process.ts';
-import { LogTail, tagLine, type LineSink } from './output.ts';
+import { findNginx, NginxProcess } from './nginx-process.ts';
+import { type LineSink, LogTail, tagLine } from './output.ts';
 import { freePorts } from './ports.ts';
 import { waitFor } from './wait.ts';
 
@@ -119,7 +119,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     DATA_DIR: dataDir,
     SERVE_STATIC: 'false',
   };
-  const apps = appPorts.map((port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log, entry: options.serverEntry }));
+  const apps = appPorts.map(
+    (port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log, entry: options.serverEntry }),
+  );
 
   const settings: NginxSettings = {
     prefix,
@@ -174,7 +176,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   log('stack', `${url} → ${apps.map((app) => `${app.name} :${app.port}`).join(', ')}`);
   const closed = accessLog === undefined ? undefined : folderWorkersCannotEnter(accessLogPath);
   if (closed !== undefined) {
-    log('stack', `warning: run as root, nginx's workers cannot enter ${closed} (no o+x), so they cannot reopen ${accessLogPath} after a rotation and would keep writing the rotated file: its size is then unbounded. Set STACK_DIR to a folder others may enter, or run as a user.`);
+    log(
+      'stack',
+      `warning: run as root, nginx's workers cannot enter ${closed} (no o+x), so they cannot reopen ${accessLogPath} after a rotation and would keep writing the rotated file: its size is then unbounded. Set STACK_DIR to a folder others may enter, or run as a user.`,
+    );
   }
 
   const rollingRestart = async (onProgress?: (message: string) => void): Promise<void> => {
@@ -187,7 +192,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     for (const app of apps) {
       if (stopping) throw new Error('the stack is stopping');
       const began = Date.now();
-      report(`${app.name}: replacing pid ${app.pid ?? '(none)'}: a new process starts next to it on port ${app.port}; once it is ready the old one stops accepting and drains`);
+      report(
+        `${app.name}: replacing pid ${app.pid ?? '(none)'}: a new process starts next to it on port ${app.port}; once it is ready the old one stops accepting and drains`,
+      );
       await app.replace();
       report(`${app.name}: restarted as pid ${app.pid}; the old one drained and exited (${Date.now() - began} ms)`);
     }

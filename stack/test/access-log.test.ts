@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir } from '../../test/support/index.ts';
-import { startStack, type Stack } from '../src/stack.ts';
 import { httpRequest, runLoad } from '../../app/test/client.ts';
+import { tempDir } from '../../test/support/index.ts';
+import { type Stack, startStack } from '../src/stack.ts';
 
 // nginx's access log through a real stack, rotated by size while requests keep coming: the files
 // stay bounded, no request fails, and no line is lost at a rotation (only whole old files are
@@ -16,7 +16,9 @@ const CONCURRENCY = 8;
 
 function logFiles(path: string): string[] {
   const name = path.slice(dirname(path).length + 1);
-  return readdirSync(dirname(path)).filter((entry) => entry === name || entry.startsWith(`${name}.`)).map((entry) => join(dirname(path), entry));
+  return readdirSync(dirname(path))
+    .filter((entry) => entry === name || entry.startsWith(`${name}.`))
+    .map((entry) => join(dirname(path), entry));
 }
 
 function totalBytes(path: string): number {
@@ -78,7 +80,11 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     const marker = await httpRequest(`${stack.url}/healthz?seq=${REQUESTS}`);
     assert.equal(marker.status, 200);
     const files = logFiles(stack.accessLogPath).sort();
-    assert.deepEqual(files.map((file) => file.slice(stack.accessLogPath.length)), ['', '.1', '.2'], 'the live file and two rotated ones');
+    assert.deepEqual(
+      files.map((file) => file.slice(stack.accessLogPath.length)),
+      ['', '.1', '.2'],
+      'the live file and two rotated ones',
+    );
     // nginx writes its lines up to a second late (ACCESS_LOG_BUFFERING).
     let live: number[] = [];
     for (let attempt = 0; attempt < 150 && !live.includes(REQUESTS); attempt++) {
@@ -96,7 +102,9 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     const oldest = Math.min(...kept);
     const from = Math.min(...seqsIn(`${stack.accessLogPath}.1`));
     const missing = (first: number): number => REQUESTS + 1 - first - kept.filter((seq) => seq >= first).length;
-    t.diagnostic(`${REQUESTS} requests, ${(totalBytes(stack.accessLogPath) / 1024).toFixed(0)} KiB in ${files.length} files at the end, peak ${(peakBytes / 1024).toFixed(0)} KiB; the files hold requests ${oldest}–${REQUESTS}, ${missing(oldest)} of them missing, ${missing(from)} since ${from}`);
+    t.diagnostic(
+      `${REQUESTS} requests, ${(totalBytes(stack.accessLogPath) / 1024).toFixed(0)} KiB in ${files.length} files at the end, peak ${(peakBytes / 1024).toFixed(0)} KiB; the files hold requests ${oldest}–${REQUESTS}, ${missing(oldest)} of them missing, ${missing(from)} since ${from}`,
+    );
     assert.ok(missing(from) <= CONCURRENCY, `${missing(from)} requests between ${from} and ${REQUESTS} are in no file`);
     assert.equal(keptSet.size, kept.length, 'no line written twice');
     assert.ok(kept.length < REQUESTS / 2, `rotation dropped old lines (${kept.length} kept)`);
@@ -107,11 +115,20 @@ describe("nginx's access log in the native stack", { timeout: 120_000 }, () => {
     assert.ok(peakBytes < bound, `the log files reached ${peakBytes} bytes; the bound is ${bound}`);
   });
 
-  it('warns at start, run as root, when nginx\'s workers could not reopen the log after a rotation', { skip: process.getuid?.() !== 0 && 'only as root do the workers run as another user' }, async (t) => {
+  it("warns at start, run as root, when nginx's workers could not reopen the log after a rotation", {
+    skip: process.getuid?.() !== 0 && 'only as root do the workers run as another user',
+  }, async (t) => {
     let started: Stack | undefined;
     t.after(() => started?.stop());
     const dir = tempDir(t, 'linkyard-access-log-closed-'); // 0700: nobody may enter
-    const stack = await startStack({ instances: 1, port: 0, stateDir: join(dir, 'state'), dataDir: join(dir, 'data'), env: { LOG_LEVEL: 'warn' }, quiet: true });
+    const stack = await startStack({
+      instances: 1,
+      port: 0,
+      stateDir: join(dir, 'state'),
+      dataDir: join(dir, 'data'),
+      env: { LOG_LEVEL: 'warn' },
+      quiet: true,
+    });
     started = stack;
     const warning = stack.logTail().find((line) => line.includes('warning: run as root'));
     assert.ok(warning?.includes(`cannot enter ${dir} (no o+x)`), warning);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { Agent } from 'node:http';
+import type { Agent } from 'node:http';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { httpRequest, runLoad } from '../../app/test/client.ts';
 import { freePort, tempDir } from '../../test/support/index.ts';
 import { APP_MALLOC_ENV, AppProcess } from '../src/app-process.ts';
-import { httpRequest, runLoad } from '../../app/test/client.ts';
 
 // One supervised app process, as the stack runs each: real processes on a real port, with clients
 // talking to the port directly (no nginx), so whatever they see is the port's own behaviour.
@@ -62,6 +62,9 @@ describe('AppProcess#replace', { timeout: 90_000 }, () => {
     assert.equal(app.pid, before, 'the old process is still the one supervised');
     assert.equal(app.ready, true);
     assert.equal((await httpRequest(`${app.url}/healthz`)).status, 200, 'and it still answers on the port');
-    assert.ok(lines.some((line) => /exited \(code [1-9]\d*\)/.test(line)), `the failed successor's exit is reported:\n${lines.join('\n')}`);
+    assert.ok(
+      lines.some((line) => /exited \(code [1-9]\d*\)/.test(line)),
+      `the failed successor's exit is reported:\n${lines.join('\n')}`,
+    );
   });
 });

@@ -14,11 +14,11 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { peakRssBytes, rssBytes } from '../../loadtest/src/observers/peak-rss.ts';
-import { startStack, type Stack } from '../src/stack.ts';
 import { startCheckTarget, type Target } from '../../app/test/check/fixtures/target.ts';
 import { formPost, httpRequest } from '../../app/test/client.ts';
+import { peakRssBytes, rssBytes } from '../../loadtest/src/observers/peak-rss.ts';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
+import { type Stack, startStack } from '../src/stack.ts';
 import type { FloodReport, FloodSpec } from './fixtures/flood.ts';
 
 const FLOOD = new URL('./fixtures/flood.ts', import.meta.url).pathname;
@@ -105,7 +105,10 @@ function nginxTimes(accessLog: string): string {
     ms.push(entry.request_time * 1000);
     times.set(key, ms);
   }
-  return [...times].sort().map(([key, ms]) => `${key}: ${latencies(ms)}`).join('; ');
+  return [...times]
+    .sort()
+    .map(([key, ms]) => `${key}: ${latencies(ms)}`)
+    .join('; ');
 }
 
 function merged(a: FloodReport, b: FloodReport): FloodReport {
@@ -146,7 +149,9 @@ async function appFormPosts(stack: Stack): Promise<{ answered: number; inFlight:
 
 /** Connections Linux has dropped since boot because a listener's accept queue was full. */
 function listenOverflows(): number {
-  const [names = '', values = ''] = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+  const [names = '', values = ''] = readFileSync('/proc/net/netstat', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('TcpExt:'));
   return Number(values.split(' ')[names.split(' ').indexOf('ListenOverflows')]);
 }
 
@@ -225,13 +230,25 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     const tailAfter = stack.logTail();
     const floodLogLines = tailAfter.slice(logLinesBefore);
 
-    t.diagnostic(`flood: ${GET_CONNECTIONS} GET connections ${JSON.stringify(gets.statuses)}, ${POST_CONNECTIONS} POST connections from ${POST_CLIENTS} addresses ${JSON.stringify(posts.statuses)}, for ${FLOOD_MS} ms`);
-    t.diagnostic(`POSTs refused by nginx (429) answered in ${latencies(posts.refusedMs['429'] ?? [])}; by a check queue (503) in ${latencies(posts.refusedMs['503'] ?? [])}; the flood's last request ended ${Math.round(drainedMs)} ms after it`);
-    t.diagnostic(`as nginx timed them (request_time, from the first byte of the request to the last of the answer): ${nginxTimes(readFileSync(stack.accessLogPath, 'utf8'))}`);
-    t.diagnostic(`redirects by a bystander: before ${latencies(baseline.ms)}; during ${latencies(duringFlood.ms)}; in the 3 s after ${latencies(recovered.ms)} (first ${recovered.ms[0]?.toFixed(1)} ms)`);
-    t.diagnostic(`RSS before → peak (MiB): apps ${appPids.map((_, i) => `${(rssBefore[i]! / MiB).toFixed(0)} → ${(peaks[i]! / MiB).toFixed(0)}`).join(', ')}; nginx ${proxyPids.map((_, i) => `${(rssBefore[appPids.length + i]! / MiB).toFixed(0)} → ${(peaks[appPids.length + i]! / MiB).toFixed(0)}`).join(', ')}`);
+    t.diagnostic(
+      `flood: ${GET_CONNECTIONS} GET connections ${JSON.stringify(gets.statuses)}, ${POST_CONNECTIONS} POST connections from ${POST_CLIENTS} addresses ${JSON.stringify(posts.statuses)}, for ${FLOOD_MS} ms`,
+    );
+    t.diagnostic(
+      `POSTs refused by nginx (429) answered in ${latencies(posts.refusedMs['429'] ?? [])}; by a check queue (503) in ${latencies(posts.refusedMs['503'] ?? [])}; the flood's last request ended ${Math.round(drainedMs)} ms after it`,
+    );
+    t.diagnostic(
+      `as nginx timed them (request_time, from the first byte of the request to the last of the answer): ${nginxTimes(readFileSync(stack.accessLogPath, 'utf8'))}`,
+    );
+    t.diagnostic(
+      `redirects by a bystander: before ${latencies(baseline.ms)}; during ${latencies(duringFlood.ms)}; in the 3 s after ${latencies(recovered.ms)} (first ${recovered.ms[0]?.toFixed(1)} ms)`,
+    );
+    t.diagnostic(
+      `RSS before → peak (MiB): apps ${appPids.map((_, i) => `${(rssBefore[i]! / MiB).toFixed(0)} → ${(peaks[i]! / MiB).toFixed(0)}`).join(', ')}; nginx ${proxyPids.map((_, i) => `${(rssBefore[appPids.length + i]! / MiB).toFixed(0)} → ${(peaks[appPids.length + i]! / MiB).toFixed(0)}`).join(', ')}`,
+    );
     t.diagnostic(`connections Linux dropped for a full accept queue (nginx's or an app's): ${listenOverflows() - overflowsBefore}`);
-    t.diagnostic(`${floodLogLines.length} lines in the launcher's output during the flood${floodLogLines.length > 0 ? `, e.g.\n${floodLogLines.slice(-3).join('\n')}` : ''}`);
+    t.diagnostic(
+      `${floodLogLines.length} lines in the launcher's output during the flood${floodLogLines.length > 0 ? `, e.g.\n${floodLogLines.slice(-3).join('\n')}` : ''}`,
+    );
 
     // Shed visibly: both kinds of refusal happened, and every 503 said when to come back.
     assert.ok((posts.statuses['429'] ?? 0) > 0, 'nginx refused POSTs over the rate limit with 429');
@@ -239,7 +256,14 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     assert.equal(posts.missingRetryAfter, 0, 'every 503 carries Retry-After');
     // No timeouts, no resets: every request got one of the answers above.
     const floodFailures = [...gets.failures, ...posts.failures];
-    assert.deepEqual(floodFailures.slice(0, 10), [], `${floodFailures.length} requests of the flood failed; the kernel dropped ${listenOverflows() - overflowsBefore} connections for a full accept queue; nginx said:\n${floodLogLines.filter((line) => line.includes('upstream')).slice(0, 10).join('\n')}`);
+    assert.deepEqual(
+      floodFailures.slice(0, 10),
+      [],
+      `${floodFailures.length} requests of the flood failed; the kernel dropped ${listenOverflows() - overflowsBefore} connections for a full accept queue; nginx said:\n${floodLogLines
+        .filter((line) => line.includes('upstream'))
+        .slice(0, 10)
+        .join('\n')}`,
+    );
     assert.deepEqual(duringFlood.failures, [], 'redirects kept working during the flood');
     assert.deepEqual(recovered.failures, []);
     assert.ok(recovered.ms.length > 10, 'redirects answered after the flood');
@@ -253,7 +277,8 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
 
     // Memory bounded: nothing grew by more than a burst of checks could explain (the bench sees
     // 235 MiB at most per app process under 2 500 creations a second).
-    for (const [i, pid] of appPids.entries()) assert.ok(peaks[i]! < 512 * MiB, `app pid ${pid} peaked at ${(peaks[i]! / MiB).toFixed(0)} MiB`);
+    for (const [i, pid] of appPids.entries())
+      assert.ok(peaks[i]! < 512 * MiB, `app pid ${pid} peaked at ${(peaks[i]! / MiB).toFixed(0)} MiB`);
     for (const [i, pid] of proxyPids.entries()) {
       const peak = peaks[appPids.length + i]!;
       assert.ok(peak < 128 * MiB, `nginx pid ${pid} peaked at ${(peak / MiB).toFixed(0)} MiB`);
@@ -296,21 +321,28 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
       let bytes: Buffer;
       if (kind === 'header') bytes = Buffer.from(`GET /steady HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ${'a'.repeat(200)}`);
       else {
-        socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n');
+        socket.write(
+          'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n',
+        );
         bytes = Buffer.from(kind === 'body' ? 'abc' : 'x'.repeat(99));
       }
       let sent = 0;
-      const timer = setInterval(() => {
-        if (sent < bytes.length && !socket.destroyed) socket.write(bytes.subarray(sent, ++sent));
-      }, kind === 'header' ? 500 : 1000);
-      closing[kind].push(new Promise<void>((resolve) => {
-        socket.once('close', () => {
-          clearInterval(timer);
-          closedAfterMs[kind].push(performance.now() - opened);
-          answers[kind].push(received.split('\r\n', 1)[0] || '(closed without an answer)');
-          resolve();
-        });
-      }));
+      const timer = setInterval(
+        () => {
+          if (sent < bytes.length && !socket.destroyed) socket.write(bytes.subarray(sent, ++sent));
+        },
+        kind === 'header' ? 500 : 1000,
+      );
+      closing[kind].push(
+        new Promise<void>((resolve) => {
+          socket.once('close', () => {
+            clearInterval(timer);
+            closedAfterMs[kind].push(performance.now() - opened);
+            answers[kind].push(received.split('\r\n', 1)[0] || '(closed without an answer)');
+            resolve();
+          });
+        }),
+      );
     }
 
     const during = probeRedirects(stack, 20);
@@ -333,14 +365,28 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     const elapsedMs = performance.now() - opened;
     t.diagnostic(`${HEADER_DRIPPERS} dripping headers: ${summary('header')}`);
     t.diagnostic(`${BODY_STALLERS} stalling bodies: ${summary('body')}`);
-    t.diagnostic(`${BODY_TRICKLERS} bodies trickling a byte a second: ${summary('trickle')} in ${Math.round(elapsedMs)} ms; form posts that reached an app meanwhile: ${postsAfter.answered - postsBefore.answered} answered, ${inFlightMidway} in flight midway`);
+    t.diagnostic(
+      `${BODY_TRICKLERS} bodies trickling a byte a second: ${summary('trickle')} in ${Math.round(elapsedMs)} ms; form posts that reached an app meanwhile: ${postsAfter.answered - postsBefore.answered} answered, ${inFlightMidway} in flight midway`,
+    );
     t.diagnostic(`redirects by a bystander: before ${latencies(baseline.ms)}; meanwhile ${latencies(redirects.ms)}`);
 
-    assert.ok(allClosed, `nginx closed ${closedAfterMs.header.length + closedAfterMs.body.length} of ${HEADER_DRIPPERS + BODY_STALLERS} slow clients within ${bound} ms`);
+    assert.ok(
+      allClosed,
+      `nginx closed ${closedAfterMs.header.length + closedAfterMs.body.length} of ${HEADER_DRIPPERS + BODY_STALLERS} slow clients within ${bound} ms`,
+    );
     // Closed by nginx's timeouts, not sooner (they were never answered as if complete) and not much later.
-    assert.ok(Math.min(...closedAfterMs.header) >= CLIENT_HEADER_TIMEOUT_MS - 500, `a header dripper closed after ${Math.min(...closedAfterMs.header)} ms`);
-    assert.ok(Math.min(...closedAfterMs.body) >= 3000 + CLIENT_BODY_TIMEOUT_MS - 500, `a body staller closed after ${Math.min(...closedAfterMs.body)} ms`);
-    assert.ok(answers.body.every((answer) => answer === '(closed without an answer)' || answer.startsWith('HTTP/1.1 408')), answers.body.join(', '));
+    assert.ok(
+      Math.min(...closedAfterMs.header) >= CLIENT_HEADER_TIMEOUT_MS - 500,
+      `a header dripper closed after ${Math.min(...closedAfterMs.header)} ms`,
+    );
+    assert.ok(
+      Math.min(...closedAfterMs.body) >= 3000 + CLIENT_BODY_TIMEOUT_MS - 500,
+      `a body staller closed after ${Math.min(...closedAfterMs.body)} ms`,
+    );
+    assert.ok(
+      answers.body.every((answer) => answer === '(closed without an answer)' || answer.startsWith('HTTP/1.1 408')),
+      answers.body.join(', '),
+    );
     // client_body_timeout is per read: a steady trickle keeps its connection (up to 16 KiB at a
     // byte a second), but only at nginx, which reads a body whole before passing it on.
     assert.equal(closedAfterMs.trickle.length, 0, 'nginx keeps a body that keeps coming');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +35,10 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
       ['APP_INSTANCES', '0', 'expected 1–1000, got 0'],
       ['PORT', '70000', 'expected 0–65535, got 70000'],
     ] as const) {
-      const child = spawn(process.execPath, [LAUNCHER], { env: { ...process.env, ...safe, [variable]: value }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [LAUNCHER], {
+        env: { ...process.env, ...safe, [variable]: value },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const output = collect(child);
       const [code] = (await once(child, 'exit')) as [number | null];
       assert.equal(code, 78, `${variable}=${value}: EX_CONFIG`);
@@ -61,7 +64,14 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     const [port] = await freePorts(1);
     assert.ok(port);
     const url = `http://127.0.0.1:${port}`;
-    const env = { ...process.env, PORT: String(port), APP_INSTANCES: '2', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'info' };
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      APP_INSTANCES: '2',
+      STACK_DIR: join(dir, 'state'),
+      DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'info',
+    };
     // A group of its own, as a shell gives a job it runs in the foreground: a Ctrl-C is sent to the group.
     const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     // A test that fails midway leaves the launcher running: SIGTERM lets it stop nginx and the apps
@@ -116,7 +126,10 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     const lines = output.stdout().trimEnd().split('\n');
     const untagged = lines.filter((line) => !/^(app[12]|nginx|stack) *\| /.test(line));
     assert.deepEqual(untagged, []);
-    assert.ok(lines.some((line) => /^app1 +\| \{"level":30/.test(line)), 'app log lines are tagged');
+    assert.ok(
+      lines.some((line) => /^app1 +\| \{"level":30/.test(line)),
+      'app log lines are tagged',
+    );
     // Each request is logged once, in nginx's access log file, not copied into the output too.
     assert.ok(!lines.some((line) => /^nginx +\| \{"time":/.test(line)), 'no access log line in the output');
     assert.match(readFileSync(join(dir, 'state', 'nginx', 'access.log'), 'utf8'), /^\{"time":.*"status":200/m);

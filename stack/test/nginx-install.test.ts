@@ -59,16 +59,31 @@ describe('getting nginx for `npm start`', () => {
     assert.deepEqual(lines, [], 'apt-get was not run');
   });
 
-  it('shows apt-get\'s lines as they come and reports its failure in one line naming the fix', async (t) => {
-    const aptGet = executable(tempDir(t), 'apt-get', 0o755, 'echo "Reading package lists..."; echo "E: Could not resolve deb.debian.org" >&2; exit 100');
+  it("shows apt-get's lines as they come and reports its failure in one line naming the fix", async (t) => {
+    const aptGet = executable(
+      tempDir(t),
+      'apt-get',
+      0o755,
+      'echo "Reading package lists..."; echo "E: Could not resolve deb.debian.org" >&2; exit 100',
+    );
     const lines: string[] = [];
-    await assert.rejects(aptInstallNginx(aptGet, (source, line) => lines.push(`${source} | ${line}`)), (error: unknown) => {
-      assert.ok(error instanceof Error);
-      assert.match(error.message, /^apt-get update failed \(exit 100; its lines are above\): install nginx yourself \(apt-get install nginx-light\) or point NGINX_BIN at one$/);
-      return true;
-    });
+    await assert.rejects(
+      aptInstallNginx(aptGet, (source, line) => lines.push(`${source} | ${line}`)),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(
+          error.message,
+          /^apt-get update failed \(exit 100; its lines are above\): install nginx yourself \(apt-get install nginx-light\) or point NGINX_BIN at one$/,
+        );
+        return true;
+      },
+    );
     // stdout and stderr are two pipes: their lines may come in either order.
     assert.equal(lines[0], 'apt | apt-get update -q');
-    assert.deepEqual(lines.slice(1).sort(), ['apt | E: Could not resolve deb.debian.org', 'apt | Reading package lists...'], 'stopped after the failed update');
+    assert.deepEqual(
+      lines.slice(1).sort(),
+      ['apt | E: Could not resolve deb.debian.org', 'apt | Reading package lists...'],
+      'stopped after the failed update',
+    );
   });
 });

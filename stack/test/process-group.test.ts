@@ -16,7 +16,9 @@ async function output(child: ChildProcess): Promise<{ code: number | null; stdou
 
 describe('spawnInOwnGroup', () => {
   it('leads a process group of its own in our session (and autogroup), under the pid it was started as', async () => {
-    const child = spawnInOwnGroup(process.execPath, ['-e', 'console.log(process.pid); setTimeout(() => {}, 10_000)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnInOwnGroup(process.execPath, ['-e', 'console.log(process.pid); setTimeout(() => {}, 10_000)'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const [line] = (await once(child.stdout!, 'data')) as [Buffer];
       assert.equal(Number(line.toString()), child.pid, 'perl execs the command: the pid is the one we signal');
@@ -32,7 +34,11 @@ describe('spawnInOwnGroup', () => {
   });
 
   it('passes the command its arguments as they are, options included', async () => {
-    const child = spawnInOwnGroup(process.execPath, ['-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '--', '-p', 'two words', '$HOME'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnInOwnGroup(
+      process.execPath,
+      ['-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '--', '-p', 'two words', '$HOME'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const { code, stdout } = await output(child);
     assert.equal(code, 0);
     assert.deepEqual(JSON.parse(stdout), ['-p', 'two words', '$HOME']);

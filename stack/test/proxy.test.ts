@@ -4,12 +4,12 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { renderEnvFiles, type NginxSettings } from '../src/nginx-config.ts';
-import { NginxProcess, findNginx } from '../src/nginx-process.ts';
-import { freePorts } from '../src/ports.ts';
-import { STATIC_DIR, loadStaticAssets } from '../../app/src/static-assets.ts';
+import { loadStaticAssets, STATIC_DIR } from '../../app/src/static-assets.ts';
 import { formPost, httpRequest, rawExchange, statusOf } from '../../app/test/client.ts';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
+import { type NginxSettings, renderEnvFiles } from '../src/nginx-config.ts';
+import { findNginx, NginxProcess } from '../src/nginx-process.ts';
+import { freePorts } from '../src/ports.ts';
 
 // nginx alone, from proxy/ as the launcher renders it, in front of app ports where nothing
 // listens: what nginx answers by itself (static files, its error pages, limits) needs no app.
@@ -55,7 +55,8 @@ describe('proxy/ nginx configuration', () => {
   it('passes `nginx -t`, with a passive health check on every app process', async () => {
     await nginx.test(settingsFor(prefix, port, appPorts));
     const upstream = readFileSync(join(prefix, 'conf', 'env', 'upstream.conf'), 'utf8');
-    for (const appPort of appPorts) assert.match(upstream, new RegExp(`^server 127\\.0\\.0\\.1:${appPort} max_fails=2 fail_timeout=3s;$`, 'm'));
+    for (const appPort of appPorts)
+      assert.match(upstream, new RegExp(`^server 127\\.0\\.0\\.1:${appPort} max_fails=2 fail_timeout=3s;$`, 'm'));
   });
 
   it('refuses settings nginx would misread', () => {
@@ -131,7 +132,9 @@ describe('proxy/ nginx configuration', () => {
     const views = await Promise.all(Array.from({ length: 30 }, () => httpRequest(`${url}/`)));
     assert.deepEqual(new Set(views.map((view) => view.status)), new Set([502]), 'GET / is never rate limited');
 
-    const posts = await Promise.all(Array.from({ length: 40 }, () => httpRequest(`${url}/`, formPost({ longuri: 'https://example.com/', shortname: '' }))));
+    const posts = await Promise.all(
+      Array.from({ length: 40 }, () => httpRequest(`${url}/`, formPost({ longuri: 'https://example.com/', shortname: '' }))),
+    );
     const refused = posts.filter((post) => post.status === 429);
     // burst=20 at 2r/s: about 20 pass (to find no app: 502), the rest are refused.
     assert.ok(refused.length >= 15 && refused.length <= 20, `${refused.length} of 40 refused`);
@@ -139,10 +142,14 @@ describe('proxy/ nginx configuration', () => {
     assert.match(String(refused[0]!.headers['content-security-policy']), /frame-ancestors 'none'/);
   });
 
-  it('answers /api/ clients with JSON errors in the app\'s shape', async () => {
+  it("answers /api/ clients with JSON errors in the app's shape", async () => {
     const calls = await Promise.all(
       Array.from({ length: 40 }, () =>
-        httpRequest(`${url}/api/bookmarks`, { method: 'POST', body: '{"uri":"https://example.com/"}', headers: { 'content-type': 'application/json' } }),
+        httpRequest(`${url}/api/bookmarks`, {
+          method: 'POST',
+          body: '{"uri":"https://example.com/"}',
+          headers: { 'content-type': 'application/json' },
+        }),
       ),
     );
     const statuses = new Set(calls.map((call) => call.status));

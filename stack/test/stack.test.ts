@@ -3,9 +3,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { formPost, httpRequest, type LoadResult, rawExchange, runLoad, statusOf } from '../../app/test/client.ts';
 import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { startStack, type Stack } from '../src/stack.ts';
-import { formPost, httpRequest, rawExchange, runLoad, statusOf, type LoadResult } from '../../app/test/client.ts';
+import { type Stack, startStack } from '../src/stack.ts';
 
 function schedulingPolicy(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -73,8 +73,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal(page.status, 200);
     assert.match(String(page.headers['content-type']), /^text\/html/);
     assert.equal(page.headers['cache-control'], 'no-cache');
-    assert.equal(page.headers['content-security-policy'],
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    assert.equal(
+      page.headers['content-security-policy'],
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    );
     assert.equal(page.headers['x-content-type-options'], 'nosniff');
     assert.equal(page.headers['x-frame-options'], 'DENY');
     assert.equal(page.headers['referrer-policy'], 'strict-origin-when-cross-origin');
@@ -98,7 +100,7 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal((await httpRequest(`${stack.url}/favicon.ico`)).status, 200);
 
     // Only GET / reached an app process: none of the static requests did.
-    assert.equal(await appRequestCount(stack) - before, 1);
+    assert.equal((await appRequestCount(stack)) - before, 1);
   });
 
   it('stores a bookmark made through nginx where every process finds it', async () => {
@@ -123,7 +125,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
 
     // PUBLIC_URL says 127.0.0.1; a person at the machine types localhost, any path under it.
     const port = new URL(stack.url).port;
-    for (const [longuri, shortname] of [[`http://localhost:${port}/`, 'typed'], [`http://localhost:${port}/self`, 'typed-path']] as const) {
+    for (const [longuri, shortname] of [
+      [`http://localhost:${port}/`, 'typed'],
+      [`http://localhost:${port}/self`, 'typed-path'],
+    ] as const) {
       const typed = await httpRequest(`${stack.url}/`, formPost({ longuri, shortname }));
       assert.equal(typed.status, 303, `${longuri}: ${typed.body}`);
     }
@@ -134,7 +139,7 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal((await httpRequest(`${stack.url}/private`)).status, 404);
   });
 
-  it('ties nginx\'s access log to the app by X-Request-Id', async () => {
+  it("ties nginx's access log to the app by X-Request-Id", async () => {
     const page = await httpRequest(`${stack.url}/`);
     const requestId = String(page.headers['x-request-id']);
     assert.match(requestId, /^[0-9a-f]{32}$/, 'the id nginx made, passed on by the app');
@@ -148,7 +153,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.ok(!stack.logTail().some((entry) => entry.includes(requestId)), 'and only the access log: the line is written once');
     const entry = JSON.parse(line) as { status: number; upstream_addr: string };
     assert.equal(entry.status, 200);
-    assert.ok(stack.appUrls.some((appUrl) => appUrl.endsWith(entry.upstream_addr)), entry.upstream_addr);
+    assert.ok(
+      stack.appUrls.some((appUrl) => appUrl.endsWith(entry.upstream_addr)),
+      entry.upstream_addr,
+    );
   });
 
   it('loses no request when an app process is killed (kill -9), and restarts it', async (t) => {
@@ -172,7 +180,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal(pidsAfter[0], pidsBefore[0]);
     assert.equal((await httpRequest(`${stack.appUrls[1]}/readyz`)).status, 200);
     // APP_SCHEDULING, the restarted process too: field 41 of /proc/<pid>/stat, 3 = SCHED_BATCH.
-    assert.deepEqual(pidsAfter.map((pid) => pid === undefined ? undefined : schedulingPolicy(pid)), [3, 3, 3]);
+    assert.deepEqual(
+      pidsAfter.map((pid) => (pid === undefined ? undefined : schedulingPolicy(pid))),
+      [3, 3, 3],
+    );
   });
 
   it('replaces every process in a rolling restart under load without a reset or a failed GET or POST, for a client that never resends', async (t) => {
@@ -190,7 +201,8 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
         const name = `roll-${loop}-${i}`;
         const longuri = `${stack.url}/?bookmark=${name}`;
         const response = await httpRequest(`${stack.url}/`, { ...formPost({ longuri, shortname: name }), agent, resend: false });
-        if (response.status !== 303) return `loop ${loop} POST ${name}: ${response.status} ${/role="alert">([^<]*)/.exec(response.body)?.[1] ?? response.body.slice(0, 200)}`;
+        if (response.status !== 303)
+          return `loop ${loop} POST ${name}: ${response.status} ${/role="alert">([^<]*)/.exec(response.body)?.[1] ?? response.body.slice(0, 200)}`;
         created.push({ name, longuri });
         return undefined;
       }
@@ -210,10 +222,18 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
 
     // Not one connection was refused or failed on nginx's side either: no request needed a second
     // process (a retry shows as two upstreams in the access log), so the passive check never fired.
-    const entries = readFileSync(accessLog, 'utf8').slice(logOffset).split('\n').filter(Boolean)
+    const entries = readFileSync(accessLog, 'utf8')
+      .slice(logOffset)
+      .split('\n')
+      .filter(Boolean)
       .map((line) => JSON.parse(line) as { upstream_addr: string; upstream_status: string; uri: string });
     assert.ok(entries.length >= load.requests, `the access log has the load's ${load.requests} requests (${entries.length})`);
-    assert.deepEqual(entries.filter((entry) => entry.upstream_addr.includes(',')).map((entry) => `${entry.uri}: ${entry.upstream_addr} ${entry.upstream_status}`), []);
+    assert.deepEqual(
+      entries
+        .filter((entry) => entry.upstream_addr.includes(','))
+        .map((entry) => `${entry.uri}: ${entry.upstream_addr} ${entry.upstream_status}`),
+      [],
+    );
 
     // Every POST that was answered 303 is in the store.
     const missing: string[] = [];

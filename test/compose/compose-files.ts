@@ -75,10 +75,12 @@ export function environment(svc: YamlMap, what: string): Record<string, string> 
   const env = svc.environment;
   if (env === undefined) return {};
   if (Array.isArray(env)) {
-    return Object.fromEntries(env.map((entry) => {
-      const [key = '', ...rest] = text(entry, `${what} environment entry`).split('=');
-      return [key, rest.join('=')];
-    }));
+    return Object.fromEntries(
+      env.map((entry) => {
+        const [key = '', ...rest] = text(entry, `${what} environment entry`).split('=');
+        return [key, rest.join('=')];
+      }),
+    );
   }
   return Object.fromEntries(Object.entries(map(env, `${what} environment`)).map(([key, item]) => [key, item === null ? '' : String(item)]));
 }
@@ -89,11 +91,13 @@ export function environment(svc: YamlMap, what: string): Record<string, string> 
  */
 export function secretsOnHost(compose: YamlMap, env: Record<string, string>): Record<string, string> {
   const secrets = map(compose.secrets, 'top-level secrets');
-  return Object.fromEntries(Object.entries(env).map(([key, value]) => {
-    const name = /^\/run\/secrets\/([\w.-]+)$/.exec(value)?.[1];
-    if (name === undefined) return [key, value];
-    return [key, join(ROOT, text(map(secrets[name], `secret ${name}`).file, `secret ${name} file`))];
-  }));
+  return Object.fromEntries(
+    Object.entries(env).map(([key, value]) => {
+      const name = /^\/run\/secrets\/([\w.-]+)$/.exec(value)?.[1];
+      if (name === undefined) return [key, value];
+      return [key, join(ROOT, text(map(secrets[name], `secret ${name}`).file, `secret ${name} file`))];
+    }),
+  );
 }
 
 /** Compose durations: `15s`, `1m30s`, `500ms`, `1h`. */

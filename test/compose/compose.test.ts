@@ -3,19 +3,19 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { tempDir } from '../support/index.ts';
 import { loadConfig } from '../../app/src/config.ts';
 import { compileAddressMatcher } from '../../app/src/trusted-proxies.ts';
+import { tempDir } from '../support/index.ts';
 import {
   APP_SERVICES,
   assertBoundedLogs,
-  ROOT,
   durationMs,
   environment,
   isMap,
   list,
   map,
   mounts,
+  ROOT,
   readCompose,
   readDockerfileStages,
   run,
@@ -34,7 +34,11 @@ const ONE_SHOT_JOBS: Readonly<Record<string, string>> = {
 };
 
 function dockerfileHasHealthcheck(): boolean {
-  return readDockerfileStages().at(-1)?.instructions.some(([keyword, args]) => keyword === 'HEALTHCHECK' && args !== 'NONE') ?? false;
+  return (
+    readDockerfileStages()
+      .at(-1)
+      ?.instructions.some(([keyword, args]) => keyword === 'HEALTHCHECK' && args !== 'NONE') ?? false
+  );
 }
 
 /** A healthcheck of its own, or the one in the Dockerfile it is built from. */
@@ -71,7 +75,11 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(Object.keys(normalizedServices).sort(), Object.keys(services(compose)).sort());
     for (const name of Object.keys(normalizedServices)) {
       const fromCompose = map(normalizedServices[name], name);
-      assert.deepEqual(environment(fromCompose, name), environment(service(compose, name), name), `${name}: variables interpolate as these tests assume`);
+      assert.deepEqual(
+        environment(fromCompose, name),
+        environment(service(compose, name), name),
+        `${name}: variables interpolate as these tests assume`,
+      );
       assert.equal(fromCompose.image, service(compose, name).image);
     }
   });
@@ -88,7 +96,10 @@ describe('docker-compose.yml', () => {
     for (const [name, value] of Object.entries(services(compose))) {
       const svc = map(value, name);
       if (name in ONE_SHOT_JOBS) {
-        assert.ok(Array.isArray(svc.profiles) && svc.profiles.length > 0, `${name} (${ONE_SHOT_JOBS[name]}) must not start with a plain \`docker compose up\``);
+        assert.ok(
+          Array.isArray(svc.profiles) && svc.profiles.length > 0,
+          `${name} (${ONE_SHOT_JOBS[name]}) must not start with a plain \`docker compose up\``,
+        );
         assert.equal(svc.restart ?? 'no', 'no', `${name} runs once: no restart policy`);
         continue;
       }
@@ -122,7 +133,10 @@ describe('docker-compose.yml', () => {
       assert.equal(svc.init, true, `${name}: init: true, so node is not PID 1`);
       const drainMs = loadConfig(secretsOnHost(compose, environment(svc, name))).shutdownTimeoutMs;
       const graceMs = durationMs(text(svc.stop_grace_period, `${name} stop_grace_period`));
-      assert.ok(graceMs > drainMs, `${name}: stop_grace_period ${graceMs} ms must exceed SHUTDOWN_TIMEOUT_MS ${drainMs} ms, or SIGKILL cuts the drain short`);
+      assert.ok(
+        graceMs > drainMs,
+        `${name}: stop_grace_period ${graceMs} ms must exceed SHUTDOWN_TIMEOUT_MS ${drainMs} ms, or SIGKILL cuts the drain short`,
+      );
     }
   });
 
@@ -130,7 +144,11 @@ describe('docker-compose.yml', () => {
     const postgres = service(compose, 'postgres');
     assert.match(text(postgres.image, 'postgres image'), /^postgres:/);
     const pgEnv = environment(postgres, 'postgres');
-    const subnet = text(map(list(map(map(map(compose.networks, 'networks').default, 'default network').ipam, 'ipam').config, 'ipam config')[0], 'subnet').subnet, 'subnet');
+    const subnet = text(
+      map(list(map(map(map(compose.networks, 'networks').default, 'default network').ipam, 'ipam').config, 'ipam config')[0], 'subnet')
+        .subnet,
+      'subnet',
+    );
     const [networkAddress = ''] = subnet.split('/');
     const nginxLikeAddress = networkAddress.replace(/\.0$/, '.10');
 
@@ -141,26 +159,40 @@ describe('docker-compose.yml', () => {
       assert.equal(url.hostname, 'postgres', `${name}: DATABASE_URL points at the postgres service`);
       assert.equal(url.port || '5432', '5432');
       assert.equal(decodeURIComponent(url.username), pgEnv.POSTGRES_USER);
-      assert.equal(decodeURIComponent(url.password), readFileSync(text(secretsOnHost(compose, pgEnv).POSTGRES_PASSWORD_FILE, 'postgres password file'), 'utf8').trim(), `${name}: the password PostgreSQL was given`);
+      assert.equal(
+        decodeURIComponent(url.password),
+        readFileSync(text(secretsOnHost(compose, pgEnv).POSTGRES_PASSWORD_FILE, 'postgres password file'), 'utf8').trim(),
+        `${name}: the password PostgreSQL was given`,
+      );
       assert.equal(url.pathname, `/${pgEnv.POSTGRES_DB}`);
       assert.equal(config.serveStatic, false, `${name}: nginx serves /static`);
       assert.equal(config.port, 8000);
-      assert.ok(compileAddressMatcher(config.trustedProxies)(nginxLikeAddress), `${name}: TRUSTED_PROXIES must include the compose network ${subnet}, where nginx is`);
+      assert.ok(
+        compileAddressMatcher(config.trustedProxies)(nginxLikeAddress),
+        `${name}: TRUSTED_PROXIES must include the compose network ${subnet}, where nginx is`,
+      );
     }
   });
 
   it('gives the database password and the API token as secret files, in no environment', () => {
     for (const [name, svc] of Object.entries(services(compose))) {
       const env = environment(map(svc, name), name);
-      for (const variable of ['POSTGRES_PASSWORD', 'API_TOKEN']) assert.equal(env[variable], undefined, `${name}: ${variable} would show in docker inspect; use ${variable}_FILE`);
+      for (const variable of ['POSTGRES_PASSWORD', 'API_TOKEN'])
+        assert.equal(env[variable], undefined, `${name}: ${variable} would show in docker inspect; use ${variable}_FILE`);
       if (env.DATABASE_URL !== undefined) assert.equal(new URL(env.DATABASE_URL).password, '', `${name}: no password in DATABASE_URL`);
       const mounted = list(map(svc, name).secrets ?? [], `${name} secrets`).map((entry) => text(entry, `${name} secret`));
       for (const [variable, value] of Object.entries(env)) {
         const secretName = /^\/run\/secrets\/(.+)$/.exec(value)?.[1];
-        if (secretName !== undefined) assert.ok(mounted.includes(secretName), `${name}: ${variable} reads secret ${secretName}, which the service must list`);
+        if (secretName !== undefined)
+          assert.ok(mounted.includes(secretName), `${name}: ${variable} reads secret ${secretName}, which the service must list`);
       }
     }
-    for (const name of APP_SERVICES) assert.equal(loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).apiToken, undefined, 'the development token file is empty: DELETE stays disabled');
+    for (const name of APP_SERVICES)
+      assert.equal(
+        loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).apiToken,
+        undefined,
+        'the development token file is empty: DELETE stays disabled',
+      );
   });
 
   it('keeps PostgreSQL data in a named volume and checks it with pg_isready', () => {
@@ -197,7 +229,10 @@ describe('docker-compose.yml', () => {
   it('publishes nginx on port 8080, where its server listens', () => {
     const nginx = service(compose, 'nginx');
     const published = list(nginx.ports, 'nginx ports').map((port) => text(String(port), 'port').split(':'));
-    assert.ok(published.some((parts) => parts.at(-1) === '8080' && parts.at(-2) === '8080'), 'nginx publishes 8080:8080');
+    assert.ok(
+      published.some((parts) => parts.at(-1) === '8080' && parts.at(-2) === '8080'),
+      'nginx publishes 8080:8080',
+    );
     const serverConf = readFileSync(join(ROOT, 'proxy/compose/env/server.conf.template'), 'utf8');
     assert.match(serverConf, /^listen 8080\b/m);
   });
@@ -219,7 +254,10 @@ describe('docker-compose.yml', () => {
   it('lists the app services, at their port, as nginx upstream servers', () => {
     const upstream = readFileSync(join(ROOT, 'proxy/compose/env/upstream.conf.template'), 'utf8');
     const servers = [...upstream.matchAll(/^server ([\w-]+):(\d+) /gm)].map((match) => `${match[1]}:${match[2]}`);
-    assert.deepEqual(servers, APP_SERVICES.map((name) => `${name}:${loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).port}`));
+    assert.deepEqual(
+      servers,
+      APP_SERVICES.map((name) => `${name}:${loadConfig(secretsOnHost(compose, environment(service(compose, name), name))).port}`),
+    );
     // Resolved at run time through Docker's DNS: a recreated container has a new address.
     assert.match(upstream, /^resolver 127\.0\.0\.11 valid=5s ipv6=off;/m);
     assert.match(upstream, /^zone \S+ \d+k;/m);
@@ -230,9 +268,17 @@ describe('docker-compose.yml', () => {
     const k6 = service(compose, 'k6');
     assert.match(text(k6.image, 'k6 image'), /^grafana\/k6:/);
     assert.deepEqual(k6.profiles, ['loadtest']);
-    assert.deepEqual(mounts(k6, 'k6').find((mount) => mount.target === '/scripts'), { source: './k6', target: '/scripts', readOnly: true });
-    const script = list(k6.command, 'k6 command').map((part) => text(part, 'k6 command part')).find((part) => part.startsWith('/scripts/'));
-    assert.ok(script !== undefined && existsSync(join(ROOT, 'k6', script.slice('/scripts/'.length))), `k6 runs a scenario that exists: ${script}`);
+    assert.deepEqual(
+      mounts(k6, 'k6').find((mount) => mount.target === '/scripts'),
+      { source: './k6', target: '/scripts', readOnly: true },
+    );
+    const script = list(k6.command, 'k6 command')
+      .map((part) => text(part, 'k6 command part'))
+      .find((part) => part.startsWith('/scripts/'));
+    assert.ok(
+      script !== undefined && existsSync(join(ROOT, 'k6', script.slice('/scripts/'.length))),
+      `k6 runs a scenario that exists: ${script}`,
+    );
     const env = environment(k6, 'k6');
     assert.equal(env.BASE_URL, 'http://nginx:8080');
     assert.equal(env.METRICS_URLS, APP_SERVICES.map((name) => `http://${name}:8000/metrics`).join(','));

@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { APP_MALLOC_ENV, APP_NODE_FLAGS, APP_SCHEDULING } from '../../stack/src/app-process.ts';
 import { startApp } from '../../app/test/helpers.ts';
-import { ROOT, readDockerfileStages, type DockerfileStage } from './compose-files.ts';
+import { APP_MALLOC_ENV, APP_NODE_FLAGS, APP_SCHEDULING } from '../../stack/src/app-process.ts';
+import { type DockerfileStage, ROOT, readDockerfileStages } from './compose-files.ts';
 
 const stages = readDockerfileStages();
 const runtime = stages.at(-1);
@@ -36,7 +36,7 @@ function runHealthcheck(port: number): Promise<number> {
 }
 
 describe('Dockerfile', () => {
-  it('names no BuildKit frontend (`# syntax=`): the build needs no registry but the base image\'s', () => {
+  it("names no BuildKit frontend (`# syntax=`): the build needs no registry but the base image's", () => {
     // Parser directives are `# key=value` lines before anything else; the first other line ends them.
     const directives: string[] = [];
     for (const line of readFileSync(join(ROOT, 'Dockerfile'), 'utf8').split('\n')) {
@@ -51,7 +51,10 @@ describe('Dockerfile', () => {
     assert.ok(stages.length >= 2, 'at least two stages');
     const deps = stages[0];
     assert.ok(deps?.name !== undefined, 'the first stage is named');
-    assert.ok(argsOf(deps, 'RUN').some((args) => /\bnpm ci\b.*--omit=dev/.test(args)), 'npm ci --omit=dev');
+    assert.ok(
+      argsOf(deps, 'RUN').some((args) => /\bnpm ci\b.*--omit=dev/.test(args)),
+      'npm ci --omit=dev',
+    );
     assert.ok(argsOf(runtime, 'COPY').some((args) => args.includes(`--from=${deps.name}`) && args.includes('node_modules')));
   });
 
@@ -62,7 +65,10 @@ describe('Dockerfile', () => {
 
   it('starts the app with APP_MALLOC_ENV, as the launcher does', () => {
     for (const [name, value] of Object.entries(APP_MALLOC_ENV)) {
-      assert.ok(argsOf(runtime, 'ENV').some((args) => args.split(/\s+/).includes(`${name}=${value}`)), `ENV ${name}=${value}`);
+      assert.ok(
+        argsOf(runtime, 'ENV').some((args) => args.split(/\s+/).includes(`${name}=${value}`)),
+        `ENV ${name}=${value}`,
+      );
     }
   });
 
@@ -70,7 +76,10 @@ describe('Dockerfile', () => {
     const users = argsOf(runtime, 'USER');
     assert.equal(users.at(-1), 'node');
     assert.deepEqual(argsOf(runtime, 'EXPOSE'), ['8000']);
-    assert.deepEqual(argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown), [[...APP_SCHEDULING, 'node', ...APP_NODE_FLAGS, 'app/dist/server.js']]);
+    assert.deepEqual(
+      argsOf(runtime, 'CMD').map((args) => JSON.parse(args) as unknown),
+      [[...APP_SCHEDULING, 'node', ...APP_NODE_FLAGS, 'app/dist/server.js']],
+    );
   });
 
   it('copies only what the app needs, none of which .dockerignore leaves out', () => {
@@ -84,12 +93,22 @@ describe('Dockerfile', () => {
       assert.ok(ignored.includes(entry) || ignored.some((pattern) => entry.startsWith(`${pattern}/`)), `.dockerignore leaves out ${entry}`);
     }
     // Every stage's sources from the build context (a `--from` copies from another stage).
-    const copied = stages.flatMap((stage) => argsOf(stage, 'COPY').filter((args) => !args.startsWith('--from')).flatMap((args) => args.split(/\s+/).slice(0, -1)));
+    const copied = stages.flatMap((stage) =>
+      argsOf(stage, 'COPY')
+        .filter((args) => !args.startsWith('--from'))
+        .flatMap((args) => args.split(/\s+/).slice(0, -1)),
+    );
     assert.ok(copied.includes('app/src') && copied.includes('app/static'), copied.join(' '));
     for (const source of copied) {
       const path = source.replace(/\/$/, '');
-      assert.ok(!ignored.some((pattern) => path === pattern || path.startsWith(`${pattern}/`)), `${source} is copied but .dockerignore leaves it out`);
-      assert.ok(!notTheApp.some((folder) => path === folder || path.startsWith(`${folder}/`)), `${source} is not the app's, yet copied into the image`);
+      assert.ok(
+        !ignored.some((pattern) => path === pattern || path.startsWith(`${pattern}/`)),
+        `${source} is copied but .dockerignore leaves it out`,
+      );
+      assert.ok(
+        !notTheApp.some((folder) => path === folder || path.startsWith(`${folder}/`)),
+        `${source} is not the app's, yet copied into the image`,
+      );
     }
   });
 

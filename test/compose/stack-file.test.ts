@@ -13,12 +13,12 @@ import { compileAddressMatcher } from '../../app/src/trusted-proxies.ts';
 import {
   APP_SERVICES,
   assertBoundedLogs,
-  ROOT,
   durationMs,
   environment,
   isMap,
   list,
   map,
+  ROOT,
   readCompose,
   run,
   secretsOnHost,
@@ -56,7 +56,11 @@ function appHealthcheck(): { intervalMs: number; timeoutMs: number; retries: num
   const option = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(line)?.[1];
   const override = isMap(service(stack, 'app').healthcheck) ? map(service(stack, 'app').healthcheck, 'app healthcheck') : {};
   const pick = (name: string, key: string) => text(override[key] ?? option(name), `healthcheck ${name}`);
-  return { intervalMs: durationMs(pick('interval', 'interval')), timeoutMs: durationMs(pick('timeout', 'timeout')), retries: Number(pick('retries', 'retries')) };
+  return {
+    intervalMs: durationMs(pick('interval', 'interval')),
+    timeoutMs: durationMs(pick('timeout', 'timeout')),
+    retries: Number(pick('retries', 'retries')),
+  };
 }
 
 describe('docker-stack.yml', () => {
@@ -95,12 +99,23 @@ describe('docker-stack.yml', () => {
   });
 
   it('believes X-Forwarded-* only from its overlay network, where nginx is', () => {
-    const subnet = text(map(list(map(map(map(stack.networks, 'networks').linkyard, 'linkyard network').ipam, 'ipam').config, 'ipam config')[0], 'subnet').subnet, 'subnet');
-    assert.notEqual(subnet, text(map(list(map(map(map(compose.networks, 'networks').default, 'default').ipam, 'ipam').config, 'ipam config')[0], 'subnet').subnet, 'subnet'),
-      'not compose\'s subnet: both may run on one engine');
+    const subnet = text(
+      map(list(map(map(map(stack.networks, 'networks').linkyard, 'linkyard network').ipam, 'ipam').config, 'ipam config')[0], 'subnet')
+        .subnet,
+      'subnet',
+    );
+    assert.notEqual(
+      subnet,
+      text(
+        map(list(map(map(map(compose.networks, 'networks').default, 'default').ipam, 'ipam').config, 'ipam config')[0], 'subnet').subnet,
+        'subnet',
+      ),
+      "not compose's subnet: both may run on one engine",
+    );
     const trusted = loadConfig(secretsOnHost(stack, environment(service(stack, 'app'), 'app'))).trustedProxies;
     assert.ok(compileAddressMatcher(trusted)(subnet.replace(/0\/\d+$/, '10')), `TRUSTED_PROXIES ${trusted.join(',')} covers ${subnet}`);
-    for (const name of ['app', 'nginx', 'postgres']) assert.deepEqual(service(stack, name).networks, ['linkyard'], `${name} on the overlay network`);
+    for (const name of ['app', 'nginx', 'postgres'])
+      assert.deepEqual(service(stack, name).networks, ['linkyard'], `${name} on the overlay network`);
   });
 
   it('runs three app replicas, updated one at a time, new first, rolled back when a new task fails its healthchecks', () => {
@@ -112,7 +127,10 @@ describe('docker-stack.yml', () => {
     assert.equal(update.failure_action, 'rollback');
     const health = appHealthcheck();
     const unhealthyAfterMs = health.retries * (health.intervalMs + health.timeoutMs);
-    assert.ok(durationMs(text(update.monitor, 'monitor')) >= unhealthyAfterMs, `monitor must outlast ${health.retries} failed checks (${unhealthyAfterMs} ms)`);
+    assert.ok(
+      durationMs(text(update.monitor, 'monitor')) >= unhealthyAfterMs,
+      `monitor must outlast ${health.retries} failed checks (${unhealthyAfterMs} ms)`,
+    );
     const rollback = map(app.rollback_config, 'app rollback_config');
     assert.equal(rollback.order, 'start-first');
     assert.equal(rollback.parallelism, 1);
@@ -121,11 +139,14 @@ describe('docker-stack.yml', () => {
     assert.equal(app.endpoint_mode, 'dnsrr');
   });
 
-  it('limits each app task\'s memory above what the benchmark measured, and lets its drain finish before SIGKILL', () => {
+  it("limits each app task's memory above what the benchmark measured, and lets its drain finish before SIGKILL", () => {
     const resources = map(deploy('app').resources, 'app resources');
     const limit = bytes(text(map(resources.limits, 'limits').memory, 'memory limit'));
     const reserved = bytes(text(map(resources.reservations, 'reservations').memory, 'memory reservation'));
-    assert.ok(limit > BENCH_PEAK_RSS_MIB * 1024 ** 2 * 1.25, `limit ${limit} B leaves room over the measured peak of ${BENCH_PEAK_RSS_MIB} MiB`);
+    assert.ok(
+      limit > BENCH_PEAK_RSS_MIB * 1024 ** 2 * 1.25,
+      `limit ${limit} B leaves room over the measured peak of ${BENCH_PEAK_RSS_MIB} MiB`,
+    );
     assert.ok(reserved <= limit);
     const app = service(stack, 'app');
     const drainMs = loadConfig(secretsOnHost(stack, environment(app, 'app'))).shutdownTimeoutMs;
@@ -151,16 +172,24 @@ describe('docker-stack.yml', () => {
     // that a connect to a vanished task rarely outlives nginx's next look at tasks.app (1 s).
     const composeServer = readFileSync(join(ROOT, 'proxy/compose/env/server.conf.template'), 'utf8');
     for (const directive of ['listen', 'root']) {
-      assert.equal(new RegExp(`^${directive} .*$`, 'm').exec(server)?.[0], new RegExp(`^${directive} .*$`, 'm').exec(composeServer)?.[0], `${directive} as in compose`);
+      assert.equal(
+        new RegExp(`^${directive} .*$`, 'm').exec(server)?.[0],
+        new RegExp(`^${directive} .*$`, 'm').exec(composeServer)?.[0],
+        `${directive} as in compose`,
+      );
     }
     assert.ok(durationMs(/^proxy_connect_timeout (\S+);$/m.exec(server)?.[1] ?? '') < 1000);
     // nginx's own 502 sends a GET or HEAD through the upstream once more, never a POST.
     const retry = /^error_page 502 = (@\w+);$/m.exec(server)?.[1];
-    assert.ok(retry !== undefined, 'a second try for nginx\'s own 502');
+    assert.ok(retry !== undefined, "a second try for nginx's own 502");
     const retryBlock = new RegExp(`^location ${retry} \\{([\\s\\S]*?)^\\}`, 'm').exec(server)?.[1] ?? '';
     assert.match(retryBlock, /if \(\$request_method !~ \^\(GET\|HEAD\)\$\) \{\s*return 502;\s*\}/);
     assert.match(retryBlock, /^\s*proxy_pass http:\/\/linkyard_app;$/m);
-    assert.equal(map(deploy('nginx').update_config, 'nginx update_config').order, 'stop-first', 'a host port is held by one container at a time');
+    assert.equal(
+      map(deploy('nginx').update_config, 'nginx update_config').order,
+      'stop-first',
+      'a host port is held by one container at a time',
+    );
   });
 
   it('runs PostgreSQL once, on the labelled node that holds its volume, never two at a time', () => {
@@ -179,7 +208,8 @@ describe('docker-stack.yml', () => {
     assertBoundedLogs(stack);
   });
 
-  it('keeps every service under docker-compose.yml\'s names', () => {
-    for (const name of Object.keys(services(stack))) assert.ok(name === 'app' || name in services(compose), `${name} is a compose service too`);
+  it("keeps every service under docker-compose.yml's names", () => {
+    for (const name of Object.keys(services(stack)))
+      assert.ok(name === 'app' || name in services(compose), `${name} is a compose service too`);
   });
 });

@@ -3,8 +3,20 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { httpRequest, runLoad, type LoadResult } from '../../app/test/client.ts';
-import { APPS, BASE_URL, PUBLIC_URL, appProcessPid, logsOnFailure, nginxTrouble, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
+import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
+import {
+  APPS,
+  appProcessPid,
+  BASE_URL,
+  logsOnFailure,
+  nginxTrouble,
+  nodeIn,
+  PUBLIC_URL,
+  project,
+  runK6,
+  skipWithoutDocker,
+  startFresh,
+} from './compose-stack.ts';
 import { docker, waitFor, writableK6Results } from './docker.ts';
 
 // Operating the compose stack while it serves: a rolling restart under k6 load, a crashed app
@@ -56,10 +68,15 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
       // From the host, at the process: a crash as the engine sees one (`docker kill` would be a
       // deliberate stop to Docker, which a restart policy may treat differently).
       process.kill(nodePid, 'SIGKILL');
-      const restarted = await waitFor('app2 to be restarted by its restart policy and healthy again', 90_000, async () => {
-        const state = await project.state('app2');
-        return state.restartCount > before.restartCount && state.health === 'healthy' ? state : undefined;
-      }, 250);
+      const restarted = await waitFor(
+        'app2 to be restarted by its restart policy and healthy again',
+        90_000,
+        async () => {
+          const state = await project.state('app2');
+          return state.restartCount > before.restartCount && state.health === 'healthy' ? state : undefined;
+        },
+        250,
+      );
       // Back in nginx's rotation, under load, for a moment.
       await sleep(2000);
       return restarted;
@@ -89,7 +106,16 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     const k6Started = Date.now();
     // The restart starts once k6's traffic is flowing (its container up, setup done).
     await waitFor('the k6 container to run', 60_000, async () => {
-      const id = (await docker(['ps', '--quiet', '--filter', `label=com.docker.compose.project=${project.name}`, '--filter', 'label=com.docker.compose.service=k6'])).trim();
+      const id = (
+        await docker([
+          'ps',
+          '--quiet',
+          '--filter',
+          `label=com.docker.compose.project=${project.name}`,
+          '--filter',
+          'label=com.docker.compose.service=k6',
+        ])
+      ).trim();
       return id === '' ? undefined : id;
     });
     await sleep(5000);
@@ -100,17 +126,34 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
 
     const run = await k6;
     const k6EndedAfterMs = Date.now() - k6Started;
-    assert.ok(restartEndedAfterMs < k6EndedAfterMs - 5000, `the restart (ended at ${restartEndedAfterMs} ms) must end while k6 still sends (until ${k6EndedAfterMs} ms)`);
-    const summary = JSON.parse(readFileSync(join(results, 'rolling-restart.json'), 'utf8')) as { result: { requests: number; failedRate: number } };
+    assert.ok(
+      restartEndedAfterMs < k6EndedAfterMs - 5000,
+      `the restart (ended at ${restartEndedAfterMs} ms) must end while k6 still sends (until ${k6EndedAfterMs} ms)`,
+    );
+    const summary = JSON.parse(readFileSync(join(results, 'rolling-restart.json'), 'utf8')) as {
+      result: { requests: number; failedRate: number };
+    };
     t.diagnostic(readFileSync(join(results, 'rolling-restart.txt'), 'utf8').split('\n\nmetrics')[0] ?? '');
     assert.ok(summary.result.requests > 1000, `k6 sent ${summary.result.requests} requests`);
     if (summary.result.failedRate !== 0) {
-      const k6Warnings = run.stderr.split('\n').filter((line) => line.includes('level=warn')).slice(-20).join('\n');
-      assert.fail(`${Math.round(summary.result.failedRate * summary.result.requests)} of ${summary.result.requests} requests failed.\nk6:\n${k6Warnings}\nnginx: ${await nginxTrouble()}`);
+      const k6Warnings = run.stderr
+        .split('\n')
+        .filter((line) => line.includes('level=warn'))
+        .slice(-20)
+        .join('\n');
+      assert.fail(
+        `${Math.round(summary.result.failedRate * summary.result.requests)} of ${summary.result.requests} requests failed.\nk6:\n${k6Warnings}\nnginx: ${await nginxTrouble()}`,
+      );
     }
     // Exit 0: every threshold held (the goal is `http_req_failed: rate==0`); 99 would name one.
     assert.ok(run.code === 0 || run.code === 99, `k6 did not run to its end (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
-    if (run.code === 99) t.diagnostic(`k6: a timing threshold was crossed on this shared machine:\n${run.stderr.split('\n').filter((line) => line.includes('level=')).join('\n')}`);
+    if (run.code === 99)
+      t.diagnostic(
+        `k6: a timing threshold was crossed on this shared machine:\n${run.stderr
+          .split('\n')
+          .filter((line) => line.includes('level='))
+          .join('\n')}`,
+      );
 
     const afterIds = await appContainerIds();
     for (const app of APPS) {
@@ -126,7 +169,12 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     await project.compose(['stop', 'postgres'], { timeoutMs: 60_000 });
     try {
       for (const app of APPS) {
-        await waitFor(`${app}'s /readyz to say 503 without its store`, 30_000, async () => ((await readyz(app)) === 503 ? true : undefined), 500);
+        await waitFor(
+          `${app}'s /readyz to say 503 without its store`,
+          30_000,
+          async () => ((await readyz(app)) === 503 ? true : undefined),
+          500,
+        );
       }
       // Each answer within the connect deadline (DATABASE_CONNECT_TIMEOUT_MS, 2 s) and margin: no hang.
       for (let i = 0; i < 6; i++) {
@@ -143,7 +191,7 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
       assert.equal(form.status, 503);
-      assert.ok(form.headers['retry-after'], 'the form\'s 503 says when to retry');
+      assert.ok(form.headers['retry-after'], "the form's 503 says when to retry");
       assert.match(form.body, /outage-form/, 'the page keeps what was typed');
     } finally {
       await project.compose(['start', 'postgres'], { timeoutMs: 60_000 });

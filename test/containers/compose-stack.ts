@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { SuiteContext, TestContext } from 'node:test';
-import { APP_IMAGE, ComposeProject, buildImage, docker, dockerUnavailable, tail, type CommandResult } from './docker.ts';
+import { APP_IMAGE, buildImage, type CommandResult, ComposeProject, docker, dockerUnavailable, tail } from './docker.ts';
 
 /** Where docker-compose.yml publishes nginx (127.0.0.1:8080:8080). */
 export const BASE_URL = 'http://127.0.0.1:8080';
@@ -53,7 +53,10 @@ export async function startFresh(): Promise<() => Promise<void>> {
   const stopWatching = project.downOnExit();
   await project.down({ volumes: true });
   const taken = await portTaken(8080);
-  assert.ok(!taken, 'port 8080 on 127.0.0.1 is taken: docker-compose.yml publishes nginx there (stop what listens, e.g. another `docker compose up` or `npm start`)');
+  assert.ok(
+    !taken,
+    'port 8080 on 127.0.0.1 is taken: docker-compose.yml publishes nginx there (stop what listens, e.g. another `docker compose up` or `npm start`)',
+  );
   try {
     await project.up();
   } catch (error) {
@@ -84,7 +87,9 @@ async function serviceNamesResolve(): Promise<string> {
     lookup(name).then(({ address }) => console.log(name + ' resolves to ' + address), (error) => console.log(name + ': ' + error.code));`;
   try {
     const answer = (await nodeIn('app1', program)).trim();
-    return answer.includes('resolves') ? `Docker's DNS: ${answer}` : `Docker's DNS does not resolve service names (${answer}): was \`docker swarm leave\` run on this engine? (moby/moby#45144)`;
+    return answer.includes('resolves')
+      ? `Docker's DNS: ${answer}`
+      : `Docker's DNS does not resolve service names (${answer}): was \`docker swarm leave\` run on this engine? (moby/moby#45144)`;
   } catch (error) {
     return `Docker's DNS not checked: ${(error as Error).message.split('\n')[0] ?? ''}`;
   }
@@ -116,7 +121,9 @@ export function nodeIn(service: string, program: string): Promise<string> {
  */
 export function runK6(script: string, env: Readonly<Record<string, string>>, timeoutMs: number): Promise<CommandResult> {
   const vars = Object.entries(env).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
-  return project.composeResult(['--profile', 'loadtest', 'run', '--rm', 'k6', 'run', '--no-usage-report', ...vars, `/scripts/${script}`], { timeoutMs });
+  return project.composeResult(['--profile', 'loadtest', 'run', '--rm', 'k6', 'run', '--no-usage-report', ...vars, `/scripts/${script}`], {
+    timeoutMs,
+  });
 }
 
 /** The host PID of the process a container's init (tini, `init: true`) started: the app's node. */

@@ -3,7 +3,19 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { formPost, httpRequest } from '../../app/test/client.ts';
-import { APPS, BASE_URL, PUBLIC_URL, SERVICES, logsOnFailure, nginxTrouble, nodeIn, project, runK6, skipWithoutDocker, startFresh } from './compose-stack.ts';
+import {
+  APPS,
+  BASE_URL,
+  logsOnFailure,
+  nginxTrouble,
+  nodeIn,
+  PUBLIC_URL,
+  project,
+  runK6,
+  SERVICES,
+  skipWithoutDocker,
+  startFresh,
+} from './compose-stack.ts';
 import { runChecked, writableK6Results } from './docker.ts';
 
 // The compose stack as a user runs it: `docker compose up --wait` on the project's own
@@ -39,16 +51,28 @@ async function runScenario(t: TestContext, script: string, env: Record<string, s
   rmSync(join(writableK6Results(K6_RESULTS), summaryFile), { force: true });
   const run = await runK6(script, { ...env, RESULTS_DIR: `/results/${K6_RESULTS}` }, 240_000);
   assert.ok(run.code === 0 || run.code === 99, `k6 ${script} did not run to its end (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
-  if (run.code === 99) t.diagnostic(`k6 ${script}: a timing threshold was crossed on this shared machine:\n${run.stderr.split('\n').filter((line) => line.includes('level=')).join('\n')}`);
+  if (run.code === 99)
+    t.diagnostic(
+      `k6 ${script}: a timing threshold was crossed on this shared machine:\n${run.stderr
+        .split('\n')
+        .filter((line) => line.includes('level='))
+        .join('\n')}`,
+    );
   const summary = k6Summary(summaryFile);
   assert.ok(metric(summary, 'http_reqs', 'count') > 0, 'k6 sent requests');
   const failed = metric(summary, 'http_req_failed', 'passes');
   if (failed !== 0) {
-    const k6Warnings = run.stderr.split('\n').filter((line) => line.includes('level=warn')).slice(-20).join('\n');
+    const k6Warnings = run.stderr
+      .split('\n')
+      .filter((line) => line.includes('level=warn'))
+      .slice(-20)
+      .join('\n');
     assert.fail(`${failed} requests failed.\nk6:\n${k6Warnings}\nnginx: ${await nginxTrouble()}`);
   }
   assert.equal(metric(summary, 'checks', 'fails'), 0, 'no failed check');
-  t.diagnostic(readFileSync(join(writableK6Results(K6_RESULTS), summaryFile.replace(/\.json$/, '.txt')), 'utf8').split('\n\nmetrics')[0] ?? '');
+  t.diagnostic(
+    readFileSync(join(writableK6Results(K6_RESULTS), summaryFile.replace(/\.json$/, '.txt')), 'utf8').split('\n\nmetrics')[0] ?? '',
+  );
   return summary;
 }
 
@@ -62,7 +86,7 @@ async function createBookmark(uri: string, name: string): Promise<{ status: numb
   return { status: response.status, body: response.body };
 }
 
-describe('docker compose up (the project\'s docker-compose.yml)', { skip: await skipWithoutDocker(), timeout: 600_000 }, () => {
+describe("docker compose up (the project's docker-compose.yml)", { skip: await skipWithoutDocker(), timeout: 600_000 }, () => {
   let stop: (() => Promise<void>) | undefined;
 
   before(async () => {
@@ -82,7 +106,9 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
       assert.equal(state.health, 'healthy', `${service} is healthy`);
       assert.equal(state.restartCount, 0, `${service} started once`);
       // The engine took the compose file's bound on the container's log (nginx's access log is there).
-      const logConfig = JSON.parse(await runChecked('docker', ['inspect', '--format', '{{json .HostConfig.LogConfig}}', await project.containerId(service)])) as { Type: string; Config: Record<string, string> };
+      const logConfig = JSON.parse(
+        await runChecked('docker', ['inspect', '--format', '{{json .HostConfig.LogConfig}}', await project.containerId(service)]),
+      ) as { Type: string; Config: Record<string, string> };
       assert.deepEqual(logConfig, { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } }, `${service}: its log is bounded`);
     }
   });
@@ -132,20 +158,26 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
 
   it('redirects a bookmark created through one app from every app (PostgreSQL is the one store)', async (t) => {
     // Each app asked directly, from inside its own container: nginx cannot pick for us.
-    const created = await nodeIn('app1', `
+    const created = await nodeIn(
+      'app1',
+      `
       const response = await fetch('http://127.0.0.1:8000/api/bookmarks', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ uri: '${PUBLIC_URL}/?made-by-app1', name: 'made-by-app1' }),
       });
       console.log(response.status);
-    `);
+    `,
+    );
     assert.equal(created.trim(), '201');
     for (const app of APPS) {
-      const answer = await nodeIn(app, `
+      const answer = await nodeIn(
+        app,
+        `
         const response = await fetch('http://127.0.0.1:8000/made-by-app1', { redirect: 'manual' });
         console.log(JSON.stringify({ status: response.status, location: response.headers.get('location') }));
-      `);
+      `,
+      );
       assert.deepEqual(JSON.parse(answer), { status: 303, location: `${PUBLIC_URL}/?made-by-app1` }, `${app} redirects it`);
     }
   });
@@ -159,7 +191,12 @@ describe('docker compose up (the project\'s docker-compose.yml)', { skip: await 
 
   it('runs the k6 cache-savings scenario in the k6 service: the browser cache fetches the stylesheet about once per visitor', async (t) => {
     const visitors = 10;
-    const summary = await runScenario(t, 'cache-savings.ts', { VISITORS: String(visitors), VISITS: '20', CACHE: 'browser' }, 'cache-savings-browser.json');
+    const summary = await runScenario(
+      t,
+      'cache-savings.ts',
+      { VISITORS: String(visitors), VISITS: '20', CACHE: 'browser' },
+      'cache-savings-browser.json',
+    );
     const stylesheetRequests = metric(summary, 'client_requests_stylesheet', 'count');
     assert.ok(stylesheetRequests >= visitors && stylesheetRequests <= 2 * visitors, `stylesheet requests: ${stylesheetRequests}`);
     // What nginx and the apps counted (k6 scraped them inside the network) came back.

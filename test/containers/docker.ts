@@ -120,12 +120,7 @@ export async function buildImage(tag: string, options: { timeoutMs?: number } = 
 }
 
 /** Polls `probe` until it returns a value; fails naming `what` and the last thing it saw. */
-export async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  intervalMs = 500,
-): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -239,10 +234,15 @@ export class ComposeProject {
 
   /** Waits until the service's container reports healthy; its state then. */
   waitHealthy(service: string, timeoutMs: number): Promise<ContainerState> {
-    return waitFor(`${service} to be healthy`, timeoutMs, async () => {
-      const state = await this.state(service);
-      return state.health === 'healthy' ? state : undefined;
-    }, 250);
+    return waitFor(
+      `${service} to be healthy`,
+      timeoutMs,
+      async () => {
+        const state = await this.state(service);
+        return state.health === 'healthy' ? state : undefined;
+      },
+      250,
+    );
   }
 
   /** The last lines each service (or each of `services`) logged, for a failure's diagnostics. */

@@ -19,13 +19,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../support/index.ts';
 import { httpRequest } from '../../app/test/client.ts';
+import { freePort } from '../support/index.ts';
 import { docker, dockerUnavailable, runCommand, waitFor } from './docker.ts';
-import { SwarmStack, joinSwarm, leaveSwarm, startReadsAndWrites, type K6Run, type ReadsAndWritesResult, type SwarmMembership } from './swarm.ts';
+import {
+  joinSwarm,
+  type K6Run,
+  leaveSwarm,
+  type ReadsAndWritesResult,
+  type SwarmMembership,
+  SwarmStack,
+  startReadsAndWrites,
+} from './swarm.ts';
 
 const unavailable = await dockerUnavailable();
-const skip = unavailable !== undefined && process.env.CI !== 'true' ? `NOTICE: ${unavailable}: the swarm suite needs a Docker engine` : false;
+const skip =
+  unavailable !== undefined && process.env.CI !== 'true' ? `NOTICE: ${unavailable}: the swarm suite needs a Docker engine` : false;
 
 // This suite's own tags and names: the engine is shared with the compose suite and with whatever
 // else runs on it, and nothing here touches what it did not make.
@@ -118,7 +127,9 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     if (figures.length > 0) t.diagnostic(figures.join('\n'));
     t.diagnostic(cleanUp());
     stopWatchingExit();
-    await docker(['image', 'rm', APP_IMAGE_UNHEALTHY, APP_IMAGE_NEXT, APP_IMAGE, PROXY_IMAGE], { timeoutMs: 60_000 }).catch(() => undefined);
+    await docker(['image', 'rm', APP_IMAGE_UNHEALTHY, APP_IMAGE_NEXT, APP_IMAGE, PROXY_IMAGE], { timeoutMs: 60_000 }).catch(
+      () => undefined,
+    );
     if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -137,13 +148,23 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
   }
 
   /** Waits for k6, asserts the operation ended while it still ran, and reports its figures. */
-  async function loadResult(t: TestContext, run: K6Run & { label: string }, operationsEndedAt: number, startedAt: number): Promise<ReadsAndWritesResult> {
+  async function loadResult(
+    t: TestContext,
+    run: K6Run & { label: string },
+    operationsEndedAt: number,
+    startedAt: number,
+  ): Promise<ReadsAndWritesResult> {
     const { result, output } = await run.done;
     const endedAt = Date.now();
     t.diagnostic(output.trim());
-    if (result.failed > 0) t.diagnostic(`nginx's log of the failures:\n${(await stack.failedInNginxLog(startedAt)).join('\n')}\n${await stack.problemLogs(startedAt)}`);
+    if (result.failed > 0)
+      t.diagnostic(
+        `nginx's log of the failures:\n${(await stack.failedInNginxLog(startedAt)).join('\n')}\n${await stack.problemLogs(startedAt)}`,
+      );
     assert.ok(operationsEndedAt < endedAt, 'the load lasted past the operation');
-    figures.push(`${run.label}: ${result.requests} requests in ${((endedAt - startedAt) / 1000).toFixed(0)} s, ${result.failed} failed, ${result.created} bookmarks created; p99 reads ${result.readP99Ms.toFixed(0)} ms, writes ${Number.isFinite(result.writeP99Ms) ? result.writeP99Ms.toFixed(0) : '-'} ms; ${result.droppedIterations} arrivals not sent`);
+    figures.push(
+      `${run.label}: ${result.requests} requests in ${((endedAt - startedAt) / 1000).toFixed(0)} s, ${result.failed} failed, ${result.created} bookmarks created; p99 reads ${result.readP99Ms.toFixed(0)} ms, writes ${Number.isFinite(result.writeP99Ms) ? result.writeP99Ms.toFixed(0) : '-'} ms; ${result.droppedIterations} arrivals not sent`,
+    );
     return result;
   }
 
@@ -155,8 +176,22 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
 
   it('builds a proxy image whose nginx configuration (shared snippets, swarm upstream) passes nginx -t', async () => {
     // The image's entrypoint renders env/ from the templates first, as it does at every start.
-    const result = await runCommand('docker', ['run', '--rm', '--network', 'none', '--env', 'LINKYARD_RATE_LIMIT=7r/s', PROXY_IMAGE, 'sh', '-c',
-      '/docker-entrypoint.sh nginx -t && cat /etc/nginx/env/upstream.conf /etc/nginx/env/http.conf /etc/nginx/env/server.conf'], { timeoutMs: 60_000 });
+    const result = await runCommand(
+      'docker',
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--env',
+        'LINKYARD_RATE_LIMIT=7r/s',
+        PROXY_IMAGE,
+        'sh',
+        '-c',
+        '/docker-entrypoint.sh nginx -t && cat /etc/nginx/env/upstream.conf /etc/nginx/env/http.conf /etc/nginx/env/server.conf',
+      ],
+      { timeoutMs: 60_000 },
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /test is successful/);
     assert.match(result.stdout, /^server tasks\.app:8000 resolve /m);
@@ -182,9 +217,15 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     assert.match((await httpRequest(`${baseUrl}/`)).body, /swarm-first/);
 
     // API_TOKEN_FILE: the token is the secret's content, and only that.
-    const wrongToken = await httpRequest(`${baseUrl}/api/bookmarks/swarm-first`, { method: 'DELETE', headers: { authorization: 'Bearer not-the-token' } });
+    const wrongToken = await httpRequest(`${baseUrl}/api/bookmarks/swarm-first`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer not-the-token' },
+    });
     assert.equal(wrongToken.status, 401);
-    const deleted = await httpRequest(`${baseUrl}/api/bookmarks/swarm-first`, { method: 'DELETE', headers: { authorization: `Bearer ${apiToken}` } });
+    const deleted = await httpRequest(`${baseUrl}/api/bookmarks/swarm-first`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${apiToken}` },
+    });
     assert.equal(deleted.status, 204);
 
     // The app reached PostgreSQL with the random password above (POSTGRES_PASSWORD_FILE,
@@ -212,7 +253,8 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     const afterCounts = await Promise.all(five.map((container) => stack.servedRequests(container.id)));
     const served = afterCounts.map((count, i) => count - (before[i] ?? 0));
     t.diagnostic(`requests each of the five tasks answered in 5 s: ${served.join(', ')}`);
-    for (const [i, count] of served.entries()) assert.ok(count > 0, `task ${five[i]?.taskId} answered no request in 5 s: ${served.join(', ')}`);
+    for (const [i, count] of served.entries())
+      assert.ok(count > 0, `task ${five[i]?.taskId} answered no request in 5 s: ${served.join(', ')}`);
 
     began = Date.now();
     await docker(['service', 'scale', '--detach=true', `${stack.service('app')}=3`], { timeoutMs: 60_000 });
@@ -233,11 +275,15 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     await sleep(5000);
 
     const began = Date.now();
-    await docker(['service', 'update', '--detach=true', '--no-resolve-image', '--image', APP_IMAGE_NEXT, stack.service('app')], { timeoutMs: 60_000 });
+    await docker(['service', 'update', '--detach=true', '--no-resolve-image', '--image', APP_IMAGE_NEXT, stack.service('app')], {
+      timeoutMs: 60_000,
+    });
     const update = await stack.waitUpdate('app', ['completed', 'paused', 'rollback_completed', 'rollback_paused'], 420_000);
     t.diagnostic(`update: ${update.seen.join('; ')}\n${await stack.taskHistory('app')}`);
     assert.equal(update.state, 'completed', 'Swarm completed the update');
-    figures.push(`rolling update (3 tasks, start-first, then the monitor period): ${((Date.now() - began) / 1000).toFixed(0)} s until Swarm called it completed`);
+    figures.push(
+      `rolling update (3 tasks, start-first, then the monitor period): ${((Date.now() - began) / 1000).toFixed(0)} s until Swarm called it completed`,
+    );
     const containers = await stack.waitConverged('app', 3, 60_000, APP_IMAGE_NEXT);
     const operationsEndedAt = Date.now();
     for (const container of containers) assert.ok(!oldTasks.has(container.taskId), `task ${container.taskId} was not replaced`);
@@ -256,7 +302,9 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
     await sleep(5000);
 
     const began = Date.now();
-    await docker(['service', 'update', '--detach=true', '--no-resolve-image', '--image', APP_IMAGE_UNHEALTHY, stack.service('app')], { timeoutMs: 60_000 });
+    await docker(['service', 'update', '--detach=true', '--no-resolve-image', '--image', APP_IMAGE_UNHEALTHY, stack.service('app')], {
+      timeoutMs: 60_000,
+    });
     const update = await stack.waitUpdate('app', ['rollback_completed', 'rollback_paused', 'paused', 'completed'], 420_000);
     t.diagnostic(`update: ${update.seen.join('; ')}\n${await stack.taskHistory('app')}`);
     assert.equal(update.state, 'rollback_completed', 'Swarm rolled the update back');

@@ -4,11 +4,11 @@
  * their containers, and a k6 run against its published port. Commands and waits are
  * docker.ts's, shared with the compose suite.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePrometheusText } from '../../k6/lib/prometheus.ts';
-import { ROOT, docker, runCommand, tail, waitFor } from './docker.ts';
+import { docker, ROOT, runCommand, tail, waitFor } from './docker.ts';
 
 /** Marks a node whose swarm this suite made, so a run after an interrupted one still leaves it. */
 const MADE_BY_SUITE_LABEL = 'linkyard.e2e.made-swarm';
@@ -38,7 +38,9 @@ export async function joinSwarm(): Promise<SwarmMembership> {
   if (made) {
     await docker(['node', 'update', '--label-add', `${MADE_BY_SUITE_LABEL}=true`, nodeId], { timeoutMs: 30_000 });
   } else {
-    const labels = JSON.parse(await docker(['node', 'inspect', nodeId, '--format', '{{json .Spec.Labels}}'], { timeoutMs: 15_000 })) as Record<string, string> | null;
+    const labels = JSON.parse(
+      await docker(['node', 'inspect', nodeId, '--format', '{{json .Spec.Labels}}'], { timeoutMs: 15_000 }),
+    ) as Record<string, string> | null;
     made = labels?.[MADE_BY_SUITE_LABEL] === 'true';
   }
   await docker(['node', 'update', '--label-add', `${POSTGRES_NODE_LABEL}=true`, nodeId], { timeoutMs: 30_000 });
@@ -60,7 +62,13 @@ export function leaveSwarm(membership: SwarmMembership): string {
     return 'the swarm was there before this suite: kept';
   }
   const standalone = spawnSync('docker', ['ps', '--quiet', '--filter', 'is-task=false'], { encoding: 'utf8', timeout: 30_000 });
-  const others = standalone.status === 0 ? standalone.stdout.trim().split('\n').filter((id) => id !== '') : [];
+  const others =
+    standalone.status === 0
+      ? standalone.stdout
+          .trim()
+          .split('\n')
+          .filter((id) => id !== '')
+      : [];
   if (others.length > 0) {
     return `NOTICE: swarm kept: ${others.length} standalone container(s) running, whose DNS \`docker swarm leave\` would break (moby/moby#45144); the next run of this suite leaves it`;
   }
@@ -101,34 +109,52 @@ export class SwarmStack {
   async deploy(): Promise<void> {
     // --resolve-image never: the images are local tags; asking a registry for their digest would
     // only wait for a timeout on machines that reach none.
-    await docker(['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '--compose-file', 'docker-stack.yml', this.name], { env: this.env, timeoutMs: 120_000 });
+    await docker(['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '--compose-file', 'docker-stack.yml', this.name], {
+      env: this.env,
+      timeoutMs: 120_000,
+    });
   }
 
   /** The tasks Swarm means to keep running, whatever state they are in now. */
   async tasks(service: string): Promise<Task[]> {
-    const out = await docker(['service', 'ps', this.service(service), '--no-trunc', '--filter', 'desired-state=running', '--format', '{{json .}}'], { timeoutMs: 30_000 });
-    return out.trim().split('\n').filter((line) => line !== '').map((line) => {
-      const task = JSON.parse(line) as { ID: string; Name: string; Image: string; CurrentState: string };
-      return { id: task.ID, name: task.Name, image: task.Image, currentState: task.CurrentState };
-    });
+    const out = await docker(
+      ['service', 'ps', this.service(service), '--no-trunc', '--filter', 'desired-state=running', '--format', '{{json .}}'],
+      { timeoutMs: 30_000 },
+    );
+    return out
+      .trim()
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const task = JSON.parse(line) as { ID: string; Name: string; Image: string; CurrentState: string };
+        return { id: task.ID, name: task.Name, image: task.Image, currentState: task.CurrentState };
+      });
   }
 
   /** The service's running containers on this node, with their task and health. */
   async containers(service: string): Promise<TaskContainer[]> {
-    const ids = (await docker(['ps', '--quiet', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${this.service(service)}`], { timeoutMs: 30_000 }))
-      .trim().split('\n').filter((id) => id !== '');
+    const ids = (
+      await docker(['ps', '--quiet', '--no-trunc', '--filter', `label=com.docker.swarm.service.name=${this.service(service)}`], {
+        timeoutMs: 30_000,
+      })
+    )
+      .trim()
+      .split('\n')
+      .filter((id) => id !== '');
     if (ids.length === 0) return [];
     const inspected = JSON.parse(await docker(['container', 'inspect', ...ids], { timeoutMs: 30_000 })) as Array<{
       Id: string;
       Config: { Image: string; Labels: Record<string, string> };
       State: { Status: string; Health?: { Status: string } };
     }>;
-    return inspected.filter((container) => container.State.Status === 'running').map((container) => ({
-      id: container.Id,
-      taskId: container.Config.Labels['com.docker.swarm.task.id'] ?? '',
-      image: container.Config.Image,
-      health: container.State.Health?.Status ?? 'none',
-    }));
+    return inspected
+      .filter((container) => container.State.Status === 'running')
+      .map((container) => ({
+        id: container.Id,
+        taskId: container.Config.Labels['com.docker.swarm.task.id'] ?? '',
+        image: container.Config.Image,
+        health: container.State.Health?.Status ?? 'none',
+      }));
   }
 
   /**
@@ -137,15 +163,25 @@ export class SwarmStack {
    * (what nginx balances over); returns the containers.
    */
   async waitConverged(service: string, replicas: number, timeoutMs: number, image?: string): Promise<TaskContainer[]> {
-    return waitFor(`${this.service(service)}: ${replicas} healthy tasks${image === undefined ? '' : ` of ${image}`}, all in tasks.${service}`, timeoutMs, async () => {
-      const containers = await this.containers(service);
-      if (containers.length !== replicas) throw new Error(`${containers.length} running containers\n${await this.taskHistory(service)}`);
-      const unready = containers.filter((container) => container.health !== 'healthy' || (image !== undefined && container.image !== image));
-      if (unready.length > 0) throw new Error(`not yet: ${unready.map((container) => `${container.image} ${container.health}`).join(', ')}\n${await this.taskHistory(service)}`);
-      const resolved = await this.resolveInNginx(`tasks.${service}`);
-      if (resolved.length !== replicas) throw new Error(`tasks.${service} answers ${resolved.length} addresses`);
-      return containers;
-    }, 1000);
+    return waitFor(
+      `${this.service(service)}: ${replicas} healthy tasks${image === undefined ? '' : ` of ${image}`}, all in tasks.${service}`,
+      timeoutMs,
+      async () => {
+        const containers = await this.containers(service);
+        if (containers.length !== replicas) throw new Error(`${containers.length} running containers\n${await this.taskHistory(service)}`);
+        const unready = containers.filter(
+          (container) => container.health !== 'healthy' || (image !== undefined && container.image !== image),
+        );
+        if (unready.length > 0)
+          throw new Error(
+            `not yet: ${unready.map((container) => `${container.image} ${container.health}`).join(', ')}\n${await this.taskHistory(service)}`,
+          );
+        const resolved = await this.resolveInNginx(`tasks.${service}`);
+        if (resolved.length !== replicas) throw new Error(`tasks.${service} answers ${resolved.length} addresses`);
+        return containers;
+      },
+      1000,
+    );
   }
 
   /** The addresses a name has in nginx's container, from Docker's DNS. */
@@ -153,7 +189,15 @@ export class SwarmStack {
     const [nginx] = await this.containers('nginx');
     if (nginx === undefined) throw new Error('no nginx container');
     const result = await runCommand('docker', ['exec', nginx.id, 'getent', 'ahostsv4', name], { timeoutMs: 15_000 });
-    return [...new Set(result.stdout.trim().split('\n').map((line) => line.split(/\s+/)[0] ?? '').filter((address) => address !== ''))];
+    return [
+      ...new Set(
+        result.stdout
+          .trim()
+          .split('\n')
+          .map((line) => line.split(/\s+/)[0] ?? '')
+          .filter((address) => address !== ''),
+      ),
+    ];
   }
 
   /**
@@ -161,8 +205,16 @@ export class SwarmStack {
    * (read inside the container: the tasks publish no port).
    */
   async servedRequests(containerId: string): Promise<number> {
-    const text = await docker(['exec', containerId, 'node', '-e',
-      "fetch('http://127.0.0.1:8000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"], { timeoutMs: 30_000 });
+    const text = await docker(
+      [
+        'exec',
+        containerId,
+        'node',
+        '-e',
+        "fetch('http://127.0.0.1:8000/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))",
+      ],
+      { timeoutMs: 30_000 },
+    );
     const notTraffic = new Set(['/readyz', '/healthz', '/metrics']);
     return parsePrometheusText(text)
       .filter((sample) => sample.name === 'http_requests_total' && !notTraffic.has(sample.labels.route ?? ''))
@@ -183,19 +235,48 @@ export class SwarmStack {
   async waitUpdate(service: string, states: readonly string[], timeoutMs: number): Promise<{ state: string; seen: string[] }> {
     const seen: string[] = [];
     const began = Date.now();
-    const state = await waitFor(`${this.service(service)} update to reach ${states.join(' or ')}`, timeoutMs, async () => {
-      const [state = '', message = ''] = (await docker(['service', 'inspect', this.service(service), '--format', '{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.Message}}{{end}}'], { timeoutMs: 15_000 })).trim().split('\t');
-      const line = `${state}: ${message}`;
-      if (!seen.some((entry) => entry.endsWith(line))) seen.push(`${((Date.now() - began) / 1000).toFixed(0)} s ${line}`);
-      if (states.includes(state)) return state;
-      throw new Error(`${seen.join('; ')}\n${await this.taskHistory(service)}`);
-    }, 1000);
+    const state = await waitFor(
+      `${this.service(service)} update to reach ${states.join(' or ')}`,
+      timeoutMs,
+      async () => {
+        const [state = '', message = ''] = (
+          await docker(
+            [
+              'service',
+              'inspect',
+              this.service(service),
+              '--format',
+              '{{if .UpdateStatus}}{{.UpdateStatus.State}}\t{{.UpdateStatus.Message}}{{end}}',
+            ],
+            { timeoutMs: 15_000 },
+          )
+        )
+          .trim()
+          .split('\t');
+        const line = `${state}: ${message}`;
+        if (!seen.some((entry) => entry.endsWith(line))) seen.push(`${((Date.now() - began) / 1000).toFixed(0)} s ${line}`);
+        if (states.includes(state)) return state;
+        throw new Error(`${seen.join('; ')}\n${await this.taskHistory(service)}`);
+      },
+      1000,
+    );
     return { state, seen };
   }
 
   /** `docker service ps` with the tasks' images, states and errors: what Swarm did, for messages. */
   async taskHistory(service: string): Promise<string> {
-    const result = await runCommand('docker', ['service', 'ps', this.service(service), '--no-trunc', '--format', '{{.Name}} {{.Image}} desired={{.DesiredState}} {{.CurrentState}} {{.Error}}'], { timeoutMs: 15_000 });
+    const result = await runCommand(
+      'docker',
+      [
+        'service',
+        'ps',
+        this.service(service),
+        '--no-trunc',
+        '--format',
+        '{{.Name}} {{.Image}} desired={{.DesiredState}} {{.CurrentState}} {{.Error}}',
+      ],
+      { timeoutMs: 15_000 },
+    );
     return result.stdout.trim();
   }
 
@@ -219,7 +300,11 @@ export class SwarmStack {
   async problemLogs(sinceMs: number, lines = 40): Promise<string> {
     const out: string[] = [];
     for (const service of ['app', 'postgres']) {
-      const result = await runCommand('docker', ['service', 'logs', '--no-task-ids', '--since', new Date(sinceMs).toISOString(), this.service(service)], { timeoutMs: 60_000 });
+      const result = await runCommand(
+        'docker',
+        ['service', 'logs', '--no-task-ids', '--since', new Date(sinceMs).toISOString(), this.service(service)],
+        { timeoutMs: 60_000 },
+      );
       const problems = (result.stdout + result.stderr).split('\n').filter((line) => !line.includes('"level":30'));
       out.push(`--- ${service}\n${tail(problems.join('\n'), lines)}`);
     }
@@ -235,7 +320,10 @@ export class SwarmStack {
     spawnSync('docker', ['stack', 'rm', this.name], { stdio: 'ignore', timeout: 60_000 });
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const left = spawnSync('docker', ['ps', '--all', '--quiet', '--filter', `label=com.docker.stack.namespace=${this.name}`], { encoding: 'utf8', timeout: 15_000 });
+      const left = spawnSync('docker', ['ps', '--all', '--quiet', '--filter', `label=com.docker.stack.namespace=${this.name}`], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
       if (left.status === 0 && left.stdout.trim() === '') break;
       spawnSync('sleep', ['1']);
     }
@@ -288,7 +376,9 @@ export function startReadsAndWrites(options: { baseUrl: string; resultsDir: stri
     child.once('error', reject);
     child.once('close', (code) => {
       try {
-        const summary = JSON.parse(readFileSync(join(options.resultsDir, 'reads-and-writes.json'), 'utf8')) as { result: ReadsAndWritesResult };
+        const summary = JSON.parse(readFileSync(join(options.resultsDir, 'reads-and-writes.json'), 'utf8')) as {
+          result: ReadsAndWritesResult;
+        };
         resolve({ result: summary.result, code, output });
       } catch (error) {
         reject(new Error(`k6 exited with ${code} and left no summary (${(error as Error).message}):\n${tail(output, 30)}`));

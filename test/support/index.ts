@@ -71,10 +71,13 @@ export async function startTarget(
     server.once('error', reject);
     server.listen(port, host, resolve);
   });
-  owner.after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  owner.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   const bound = (server.address() as AddressInfo).port;
   return { url: host === '::1' ? `http://[::1]:${bound}` : `http://127.0.0.1:${bound}`, port: bound, server };
 }

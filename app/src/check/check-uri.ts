@@ -1,12 +1,12 @@
 import { pipeline } from 'node:stream';
 import { TextDecoder } from 'node:util';
-import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { type BrotliDecompress, createBrotliDecompress, createGunzip, createInflate, type Gunzip, type Inflate } from 'node:zlib';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
 import { ForbiddenAddressError, ipLiteral, isPublicAddress } from './address-policy.ts';
 import { guardedConnector } from './guarded-connector.ts';
 import { TitleFinder } from './page-title.ts';
 import { isSelfLink } from './self-link.ts';
-import { REFUSING_STATUSES, type CheckFailure, type CheckOptions, type CheckRejected, type CheckResult } from './types.ts';
+import { type CheckFailure, type CheckOptions, type CheckRejected, type CheckResult, REFUSING_STATUSES } from './types.ts';
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Bodies we do not parse are read this far so the connection can be reused, then cut off. */
@@ -91,7 +91,11 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     visited.add(withoutFragment(url));
 
     const target = viaSelf(url, options);
-    const { statusCode: status, headers: responseHeaders, body } = await request(target, {
+    const {
+      statusCode: status,
+      headers: responseHeaders,
+      body,
+    } = await request(target, {
       dispatcher,
       method: 'GET',
       // Fetched through SELF_URL, the service is still asked for its public host, as a person's
@@ -119,7 +123,9 @@ async function follow(uri: string, options: CheckOptions, signal: AbortSignal): 
     if (status >= 200 && status < 300) {
       const contentType = first(responseHeaders['content-type']) ?? '';
       const encoding = first(responseHeaders['content-encoding']) ?? '';
-      const page = isHtml(contentType) ? await readTitle(body, contentType, encoding, options.maxBodyBytes, signal) : { title: discard(body) };
+      const page = isHtml(contentType)
+        ? await readTitle(body, contentType, encoding, options.maxBodyBytes, signal)
+        : { title: discard(body) };
       if ('timedOut' in page) return rejected('timeout', `timed out reading the page after ${options.timeoutMs} ms`, status);
       if ('ratio' in page) {
         const detail = `the page is a compression bomb (its ${encoding.trim().toLowerCase()} expands ${page.ratio}×, over ${MAX_COMPRESSION_RATIO}×)`;
@@ -183,7 +189,13 @@ type PageRead = { title: string | null } | { timedOut: true } | { ratio: number 
  * byte a second), refused as well. A body cut short otherwise (reset, corrupt compression) only
  * costs the title: the status has already shown the page is alive.
  */
-async function readTitle(body: Body, contentType: string, contentEncoding: string, maxBytes: number, signal: AbortSignal): Promise<PageRead> {
+async function readTitle(
+  body: Body,
+  contentType: string,
+  contentEncoding: string,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<PageRead> {
   const decompressor = decompressorFor(contentEncoding);
   if (decompressor === undefined) {
     discard(body);
@@ -333,7 +345,14 @@ function messageOf(error: unknown): string {
 const agents = new Map<string, { agent: Agent; dispatcher: Dispatcher }>();
 
 function agentKey(options: CheckOptions): string {
-  return JSON.stringify([options.connectTimeoutMs, options.timeoutMs, options.allowPrivate, options.selfOrigin, options.selfVia, options.extraCa]);
+  return JSON.stringify([
+    options.connectTimeoutMs,
+    options.timeoutMs,
+    options.allowPrivate,
+    options.selfOrigin,
+    options.selfVia,
+    options.extraCa,
+  ]);
 }
 
 function agentFor(options: CheckOptions): Dispatcher {

@@ -23,6 +23,7 @@ export function checkOptionsFrom(config: Config): CheckOptions {
 export function createChecker(config: Config): UriChecker {
   const options = checkOptionsFrom(config);
   const { mode, workers, concurrentPerWorker, maxQueue, workerIdleMs } = config.check;
-  const engine = mode === 'inline' ? inlineEngine(options) : new PoolEngine(options, { workers, concurrentPerWorker, idleMs: workerIdleMs });
+  const engine =
+    mode === 'inline' ? inlineEngine(options) : new PoolEngine(options, { workers, concurrentPerWorker, idleMs: workerIdleMs });
   return new CheckQueue(engine, { slots: workers * concurrentPerWorker, maxQueue, timeoutMs: options.timeoutMs });
 }

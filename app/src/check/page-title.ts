@@ -1,4 +1,4 @@
-import { Tokenizer, type QuoteType, type TokenizerCallbacks } from 'htmlparser2';
+import { type QuoteType, Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 
 const MAX_TITLE_LENGTH = 300;
 
@@ -51,7 +51,10 @@ export class TitleFinder implements TokenizerCallbacks {
     if (title === '') return null;
     const characters = Array.from(title);
     if (characters.length <= MAX_TITLE_LENGTH) return title;
-    return `${characters.slice(0, MAX_TITLE_LENGTH - 1).join('').trimEnd()}…`;
+    return `${characters
+      .slice(0, MAX_TITLE_LENGTH - 1)
+      .join('')
+      .trimEnd()}…`;
   }
 
   /** The characters from `start` to `end`, which may span chunks. */

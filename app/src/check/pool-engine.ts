@@ -2,10 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 import { Piscina } from 'piscina';
 import { DomainError } from '../errors.ts';
 import { siblingModule } from '../module-path.ts';
-import { retryAfterSeconds, type CheckEngine } from './check-queue.ts';
 import { cancel as cancelCheck, newCancelFlag } from './cancel-flag.ts';
-import type { CheckTask } from './worker.ts';
+import { type CheckEngine, retryAfterSeconds } from './check-queue.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
+import type { CheckTask } from './worker.ts';
 
 export interface PoolOptions {
   workers: number;
@@ -139,17 +139,27 @@ export class PoolEngine implements CheckEngine {
       const outcome = await Promise.race([running, outlived]);
       if (outcome === 'outlived') {
         cancel();
-        return { ok: false, reason: 'timeout', detail: `no answer from the check thread within ${waitMs} ms`, status: null, durationMs: Math.round(performance.now() - started) };
+        return {
+          ok: false,
+          reason: 'timeout',
+          detail: `no answer from the check thread within ${waitMs} ms`,
+          status: null,
+          durationMs: Math.round(performance.now() - started),
+        };
       }
       this.#startFailure = undefined;
       return outcome;
     } catch (error) {
       signal?.throwIfAborted();
       if (this.#startFailure !== undefined) {
-        throw new DomainError('CHECKS_UNAVAILABLE', 'URI checks are unavailable right now (no check thread could start); try again shortly.', {
-          retryAfter: retryAfterSeconds(this.#options.timeoutMs),
-          cause: this.#startFailure,
-        });
+        throw new DomainError(
+          'CHECKS_UNAVAILABLE',
+          'URI checks are unavailable right now (no check thread could start); try again shortly.',
+          {
+            retryAfter: retryAfterSeconds(this.#options.timeoutMs),
+            cause: this.#startFailure,
+          },
+        );
       }
       // The thread died under the check (memory limit, or close()): the check failed, the
       // server did not; piscina starts a replacement thread.

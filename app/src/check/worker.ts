@@ -1,4 +1,4 @@
-import { watchCancelFlag, type CancelFlag } from './cancel-flag.ts';
+import { type CancelFlag, watchCancelFlag } from './cancel-flag.ts';
 import { checkUri } from './check-uri.ts';
 import type { CheckOptions, CheckResult } from './types.ts';
 

@@ -65,18 +65,14 @@ export function registerApiRoutes(app: FastifyInstance, { service, config }: App
     }
   }
 
-  app.post<{ Body: { uri: string; name?: string } }>(
-    '/api/bookmarks',
-    { schema: { body: createBodySchema } },
-    async (request, reply) => {
-      const { bookmark, created } = await service.create(request.body, clientAbortSignal(reply));
-      // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
-      return reply
-        .code(created ? 201 : 200)
-        .header('location', `/api/bookmarks/${bookmark.name}`)
-        .send(toJson(bookmark));
-    },
-  );
+  app.post<{ Body: { uri: string; name?: string } }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
+    const { bookmark, created } = await service.create(request.body, clientAbortSignal(reply));
+    // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
+    return reply
+      .code(created ? 201 : 200)
+      .header('location', `/api/bookmarks/${bookmark.name}`)
+      .send(toJson(bookmark));
+  });
 
   app.get<{ Querystring: { limit?: number; cursor?: string } }>(
     '/api/bookmarks',

@@ -4,9 +4,9 @@ import { answerError } from '../error-answer.ts';
 import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
 import { InvalidUriError } from '../services/validation.ts';
-import { StoreUnavailableError } from '../store/unavailable.ts';
 import { assetUrl } from '../static-assets.ts';
-import { renderPage, type PageModel } from '../views/page.ts';
+import { StoreUnavailableError } from '../store/unavailable.ts';
+import { type PageModel, renderPage } from '../views/page.ts';
 import { clientAbortSignal } from './abort-signal.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 

@@ -1,9 +1,9 @@
 import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { DomainError } from '../errors.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
+import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { InvalidCursorError, type Bookmark, type BookmarkPage, type BookmarkStore } from '../store/types.ts';
+import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { validateName, validateUri } from './validation.ts';
 
@@ -130,10 +130,7 @@ export class BookmarkService {
 
   #settleExisting(existing: Bookmark, uri: string): CreateResult {
     if (existing.uri === uri) return { bookmark: existing, created: false };
-    throw new DomainError(
-      'NAME_TAKEN',
-      `The short name '${existing.name}' is already taken (it points to ${existing.uri}).`,
-    );
+    throw new DomainError('NAME_TAKEN', `The short name '${existing.name}' is already taken (it points to ${existing.uri}).`);
   }
 
   async #check(uri: string, signal: AbortSignal | undefined): Promise<{ title: string | null; status: number }> {

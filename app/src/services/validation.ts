@@ -8,16 +8,24 @@ export const MAX_URI_LENGTH = 2048;
  * reached under them, or would shadow them.
  */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([
-  'static', 'api', 'healthz', 'readyz', 'metrics', 'nginx_status', 'favicon', 'robots', 'admin',
-  'login', 'logout', 'assets', 'errors',
+  'static',
+  'api',
+  'healthz',
+  'readyz',
+  'metrics',
+  'nginx_status',
+  'favicon',
+  'robots',
+  'admin',
+  'login',
+  'logout',
+  'assets',
+  'errors',
 ]);
 
 export function validateName(name: string): string {
   if (!NAME_PATTERN.test(name)) {
-    throw new DomainError(
-      'INVALID_NAME',
-      `The short name '${name}' is not allowed: use 1–64 letters, digits, '-' or '_'.`,
-    );
+    throw new DomainError('INVALID_NAME', `The short name '${name}' is not allowed: use 1–64 letters, digits, '-' or '_'.`);
   }
   if (RESERVED_NAMES.has(name.toLowerCase())) {
     throw new DomainError('RESERVED_NAME', `The short name '${name}' is reserved by the service; pick another.`);

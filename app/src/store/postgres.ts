@@ -1,5 +1,5 @@
-import { DatabaseError, Pool, escapeIdentifier } from 'pg';
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
@@ -192,9 +192,7 @@ export class PostgresStore implements BookmarkStore {
            applied_at timestamptz NOT NULL DEFAULT now()
          )`,
       );
-      const { rows } = await client.query<{ version: number | null }>(
-        'SELECT max(version) AS version FROM schema_migrations',
-      );
+      const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
       // A newer schema is left alone: steps only add, so this build still works on it.
       const applied = rows[0]?.version ?? 0;
       for (const [index, step] of MIGRATIONS.entries()) {
@@ -232,9 +230,7 @@ export class PostgresStore implements BookmarkStore {
       if (inserted[0] !== undefined) return { kind: 'created', bookmark: toBookmark(inserted[0]) };
       const existing = await this.get(bookmark.name);
       if (existing !== undefined) {
-        return existing.uri === bookmark.uri
-          ? { kind: 'exists', bookmark: existing }
-          : { kind: 'conflict', existing };
+        return existing.uri === bookmark.uri ? { kind: 'exists', bookmark: existing } : { kind: 'conflict', existing };
       }
     }
     throw new Error(`bookmark '${bookmark.name}' neither inserted nor found`);

@@ -95,9 +95,7 @@ function prepareStatements(db: Database.Database) {
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
     firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
-    olderPage: db.prepare<[number, number], Row>(
-      `SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`,
-    ),
+    olderPage: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`),
     delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
     count: db.prepare<[], number>('SELECT count(*) FROM bookmarks').pluck(),
     // Reads a page of the table itself, so it fails when the file does, unlike `SELECT 1`.
@@ -169,13 +167,15 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    return this.#guard(() => this.#sql.create.immediate({
-      name: bookmark.name,
-      uri: bookmark.uri,
-      title: bookmark.title,
-      check_status: bookmark.checkStatus,
-      created_at: Date.now(),
-    }));
+    return this.#guard(() =>
+      this.#sql.create.immediate({
+        name: bookmark.name,
+        uri: bookmark.uri,
+        title: bookmark.title,
+        check_status: bookmark.checkStatus,
+        created_at: Date.now(),
+      }),
+    );
   }
 
   async resolve(name: string): Promise<string | undefined> {
@@ -195,8 +195,7 @@ export class SqliteStore implements BookmarkStore {
   async list({ limit, cursor }: ListOptions): Promise<BookmarkPage> {
     checkLimit(limit);
     const older = cursor === undefined ? undefined : decodeCursor(cursor);
-    const rows = this.#guard(() =>
-      older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1));
+    const rows = this.#guard(() => (older === undefined ? this.#sql.firstPage.all(limit + 1) : this.#sql.olderPage.all(older, limit + 1)));
     return toPage(rows, limit, (row) => row.id, toBookmark);
   }
 

@@ -25,11 +25,10 @@ const WORDS: Record<UnavailableReason, string> = {
 export class StoreUnavailableError extends DomainError {
   readonly reason: UnavailableReason;
   constructor(reason: UnavailableReason, cause: unknown) {
-    super(
-      'STORE_UNAVAILABLE',
-      `Bookmarks cannot be saved or looked up right now: ${WORDS[reason]}. Please try again in a minute.`,
-      { retryAfter: STORE_RETRY_AFTER_S, cause },
-    );
+    super('STORE_UNAVAILABLE', `Bookmarks cannot be saved or looked up right now: ${WORDS[reason]}. Please try again in a minute.`, {
+      retryAfter: STORE_RETRY_AFTER_S,
+      cause,
+    });
     this.name = 'StoreUnavailableError';
     this.reason = reason;
   }

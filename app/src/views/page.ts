@@ -83,7 +83,8 @@ const LONG_URI: FieldSpec = {
   name: 'longuri',
   label: 'Long URI',
   hint: 'An http or https address. It is fetched once, to check that it works.',
-  attributes: 'inputmode="url" autocomplete="url" autocapitalize="none" spellcheck="false" aria-required="true" placeholder="https://example.com/a/long/path"',
+  attributes:
+    'inputmode="url" autocomplete="url" autocapitalize="none" spellcheck="false" aria-required="true" placeholder="https://example.com/a/long/path"',
 };
 
 // No autocomplete="off" here: it also stops the browser from restoring what was typed when the
@@ -110,9 +111,10 @@ ${rows}
 
 function pagination(model: PageModel): string {
   const newest = model.cursor === undefined ? '' : '<a href="/">← Newest</a>';
-  const older = model.page === undefined || model.page.nextCursor === null
-    ? ''
-    : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
+  const older =
+    model.page === undefined || model.page.nextCursor === null
+      ? ''
+      : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
   return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;
 }
 
@@ -121,9 +123,10 @@ export function renderPage(model: PageModel): string {
   const { message } = model;
   const isError = message?.kind === 'error';
   const invalid = isError ? fieldAtFault(message.code, values) : undefined;
-  const messageHtml = message === undefined
-    ? ''
-    : `<p class="message ${message.kind}" id="form-message" role="${isError ? 'alert' : 'status'}">${e(message.text)}</p>\n`;
+  const messageHtml =
+    message === undefined
+      ? ''
+      : `<p class="message ${message.kind}" id="form-message" role="${isError ? 'alert' : 'status'}">${e(message.text)}</p>\n`;
   // A screen reader reads the title first: it should already say that something went wrong.
   const title = isError ? 'Error: Bookmark Server' : 'Bookmark Server';
 

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
-import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { freePort, SuiteCleanups, tempDir } from '../../../test/support/index.ts';
 import {
-  TARGET_TITLES,
   appRequestsByRoute,
   browserSkipReason,
   computedStyle,
@@ -18,8 +17,9 @@ import {
   requestsNginxSaw,
   screenshotPath,
   startTargetSite,
-  watchConsole,
+  TARGET_TITLES,
   type TargetSite,
+  watchConsole,
 } from './support.ts';
 
 // linkyard as a person meets it: headless Chromium in front of the native stack (nginx and the
@@ -136,7 +136,11 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     assert.equal(await page.title(), 'Bookmark Server');
     await page.getByRole('banner').waitFor();
     await page.getByRole('main').waitFor();
-    assert.deepEqual(await page.evaluate<string[]>('[...document.querySelectorAll("h1, h2, h3, h4, h5, h6")].map((h) => h.tagName)'), ['H1', 'H2', 'H2']);
+    assert.deepEqual(await page.evaluate<string[]>('[...document.querySelectorAll("h1, h2, h3, h4, h5, h6")].map((h) => h.tagName)'), [
+      'H1',
+      'H2',
+      'H2',
+    ]);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Bookmark Server');
 
     // Labels name the fields; the hints describe them.
@@ -174,7 +178,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     assert.equal(await submit(page, `${target.url}/members-only`, 'members'), 303);
     const members = rowOf(page, 'members');
     assert.equal(await members.locator('.badge.warn').textContent(), '⚠ HTTP 403');
-    assert.match(await members.locator('td.status').textContent() ?? '', /refuses robots/);
+    assert.match((await members.locator('td.status').textContent()) ?? '', /refuses robots/);
 
     // A very long URI stays inside its cell: at most two lines, never a wider table.
     const long = `${target.url}/recipes/bread?${'ingredient=flour&'.repeat(30)}end`;
@@ -188,7 +192,12 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     assert.ok(link.x + link.width <= cell.x + cell.width + 0.5, 'the URI does not stick out of its cell');
     const lineHeight = parseFloat(await computedStyle(page, 'td.target a.uri', 'line-height'));
     assert.ok(link.height <= 2 * lineHeight + 1, `the URI takes at most two lines (${link.height}px)`);
-    assert.equal(await page.evaluate<number>('document.querySelector("table.bookmarks").scrollWidth - document.querySelector("table.bookmarks").clientWidth'), 0);
+    assert.equal(
+      await page.evaluate<number>(
+        'document.querySelector("table.bookmarks").scrollWidth - document.querySelector("table.bookmarks").clientWidth',
+      ),
+      0,
+    );
     assert.equal(await horizontalOverflow(page), 0);
 
     // Newest first.
@@ -227,8 +236,20 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     const cases = [
       { what: 'missing field', longuri: '', shortname: 'lonely', status: 400, message: /^Please fill out the Long URI field\.$/ },
       { what: 'unreachable URI', longuri: unreachable, shortname: 'nowhere', status: 404, message: /^Couldn't fetch URI '.*nothing-here'/ },
-      { what: 'not a URI', longuri: 'my favourite recipe', shortname: 'words', status: 404, message: /^Couldn't fetch URI 'my favourite recipe'\. Sorry! \(not an absolute URI/ },
-      { what: 'name taken', longuri: `${target.url}/recipes/bread`, shortname: 'garden', status: 409, message: /short name 'garden' is already taken/ },
+      {
+        what: 'not a URI',
+        longuri: 'my favourite recipe',
+        shortname: 'words',
+        status: 404,
+        message: /^Couldn't fetch URI 'my favourite recipe'\. Sorry! \(not an absolute URI/,
+      },
+      {
+        what: 'name taken',
+        longuri: `${target.url}/recipes/bread`,
+        shortname: 'garden',
+        status: 409,
+        message: /short name 'garden' is already taken/,
+      },
       { what: 'bad name', longuri: `${target.url}/garden`, shortname: 'has space', status: 400, message: /not allowed/ },
     ];
     const { page, problems } = await openPage(t);
@@ -236,7 +257,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
       await page.goto(`${main.url}/`);
       assert.equal(await submit(page, longuri, shortname), status, what);
       const alert = page.getByRole('alert');
-      assert.match(await alert.textContent() ?? '', message, what);
+      assert.match((await alert.textContent()) ?? '', message, what);
       assert.equal(await computedStyle(page, '.message.error', 'color'), 'rgb(138, 28, 18)', what);
       assert.equal(await page.title(), 'Error: Bookmark Server', what);
       assert.equal(await page.getByLabel('Long URI').inputValue(), longuri, `${what}: the URI is kept`);
@@ -278,7 +299,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     await page.goto(`${strict.url}/`);
     const longuri = `${target.url}/recipes/bread`;
     assert.equal(await submit(page, longuri, 'busy'), 503);
-    assert.match(await page.getByRole('alert').textContent() ?? '', /Too many URI checks are waiting; try again shortly\./);
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /Too many URI checks are waiting; try again shortly\./);
     assert.equal(await page.getByLabel('Long URI').inputValue(), longuri);
     assert.equal(await page.getByLabel('Short name').inputValue(), 'busy');
     assert.equal(await computedStyle(page, 'header.site', 'background-color'), BRAND);
@@ -308,8 +329,8 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     assert.equal(await submit(page, longuri, 'too-fast'), 429);
     assert.match(await page.title(), /Too many requests/);
     assert.equal(await computedStyle(page, 'header.site', 'background-color'), BRAND);
-    assert.match(await page.getByRole('main').textContent() ?? '', /Wait a few seconds/);
-    assert.match(await page.getByRole('main').textContent() ?? '', /Back button/);
+    assert.match((await page.getByRole('main').textContent()) ?? '', /Wait a few seconds/);
+    assert.match((await page.getByRole('main').textContent()) ?? '', /Back button/);
     assert.equal(await page.getByRole('link', { name: /bookmarks/i }).getAttribute('href'), '/');
     assert.deepEqual(await contrastProblems(page), []);
     await page.screenshot({ path: screenshotPath('rate-limited.png'), fullPage: true });
@@ -326,7 +347,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     t.after(() => context.close());
     const page = await context.newPage();
     const loads = await recordLoads(context, page);
-    const stylesheet = async () => new URL(await page.getAttribute('link[rel="stylesheet"]', 'href') ?? '', main.url).href;
+    const stylesheet = async () => new URL((await page.getAttribute('link[rel="stylesheet"]', 'href')) ?? '', main.url).href;
     const cssLoads = async () => {
       const css = await stylesheet();
       return loads.take().filter((load) => load.url === css);
@@ -338,7 +359,10 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     });
     const cssPath = new URL(await stylesheet()).pathname;
     assert.match(cssPath, /^\/static\/style\.[0-9a-f]{8}\.css$/);
-    assert.deepEqual((await cssLoads()).map((load) => load.source), ['network']);
+    assert.deepEqual(
+      (await cssLoads()).map((load) => load.source),
+      ['network'],
+    );
     assert.ok(firstSeen.includes(cssPath), `nginx served ${cssPath} on the first visit`);
 
     const appBefore = await appRequestsByRoute(main);
@@ -355,7 +379,10 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
       assert.equal(css.length, 1, `${how}: the page uses the stylesheet`);
       assert.notEqual(css[0]?.source, 'network', `${how}: the stylesheet comes from the cache`);
       assert.ok(!seen.includes(cssPath), `${how}: nginx was not asked for ${cssPath} (it saw ${seen.join(', ')})`);
-      assert.ok(seen.some((uri) => uri.startsWith('/')), `${how}: nginx saw the page itself`);
+      assert.ok(
+        seen.some((uri) => uri.startsWith('/')),
+        `${how}: nginx saw the page itself`,
+      );
       assert.equal(await computedStyle(page, 'header.site', 'background-color'), BRAND, `${how}: still styled`);
     }
 
@@ -366,7 +393,13 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
       await tab.goto(`${main.url}/`);
     });
     const css = await stylesheet();
-    assert.deepEqual(tabLoads.take().filter((load) => load.url === css).map((load) => load.source), ['disk-cache']);
+    assert.deepEqual(
+      tabLoads
+        .take()
+        .filter((load) => load.url === css)
+        .map((load) => load.source),
+      ['disk-cache'],
+    );
     assert.ok(!seen.includes(cssPath), 'a new tab: nginx was not asked for the stylesheet');
 
     // nginx answers static files itself: no app process ever saw one, now or before.
@@ -385,11 +418,11 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     const row = rowOf(page, 'no-script');
     assert.equal(await row.locator('.title').textContent(), TARGET_TITLES['/recipes/bread']);
     const copyButtons = page.locator('button.copy');
-    assert.ok(await copyButtons.count() > 0);
+    assert.ok((await copyButtons.count()) > 0);
     for (const button of await copyButtons.all()) assert.equal(await button.isVisible(), false);
 
     assert.equal(await submit(page, `${target.url}/garden`, 'no-script'), 409);
-    assert.match(await page.getByRole('alert').textContent() ?? '', /already taken/);
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /already taken/);
     assert.equal(await page.getByLabel('Short name').inputValue(), 'no-script');
     assert.deepEqual(problems, []);
   });
@@ -415,7 +448,7 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     const { page, problems } = await openPage(t, PHONE);
     await page.goto(`${main.url}/`);
     assert.equal(await horizontalOverflow(page), 0);
-    assert.ok(await page.locator('table.bookmarks tbody tr').count() >= 2);
+    assert.ok((await page.locator('table.bookmarks tbody tr').count()) >= 2);
     // Each bookmark is a small card: no table header, the name on a line of its own.
     assert.equal(await page.locator('table.bookmarks thead').isVisible(), false);
 

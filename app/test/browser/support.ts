@@ -4,9 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { Stack } from '../../../stack/src/stack.ts';
-import { startTarget, type Owner } from '../../../test/support/index.ts';
+import { type Owner, startTarget } from '../../../test/support/index.ts';
 
 /** Debian's chromium: playwright-core drives it, it never downloads a browser of its own. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -57,7 +57,8 @@ export function watchConsole(page: Page): string[] {
     if (message.type() !== 'error') return;
     // Chromium logs every 4xx/5xx, the page itself included; an error page is what these tests
     // ask for, so only a failed subresource (stylesheet, script, logo) is a problem.
-    const failedDocument = message.location().url === page.url() && message.text().startsWith('Failed to load resource: the server responded');
+    const failedDocument =
+      message.location().url === page.url() && message.text().startsWith('Failed to load resource: the server responded');
     if (!failedDocument) problems.push(`${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${page.url()}: uncaught ${error.message}`));
@@ -158,9 +159,7 @@ export async function requestsNginxSaw(stack: Stack, action: () => Promise<void>
 }
 
 async function nginxUris(stack: Stack): Promise<string[]> {
-  return (await stack.accessLogLines())
-    .map((line) => /"uri":"([^"]*)"/.exec(line)?.[1])
-    .filter((uri): uri is string => uri !== undefined);
+  return (await stack.accessLogLines()).map((line) => /"uri":"([^"]*)"/.exec(line)?.[1]).filter((uri): uri is string => uri !== undefined);
 }
 
 async function logMarker(stack: Stack): Promise<string> {

@@ -9,23 +9,72 @@ import { startCheckTarget } from './fixtures/target.ts';
 
 const FORBIDDEN = [
   // loopback, every notation ipaddr.js (and old inet_aton) accepts
-  '127.0.0.1', '127.1', '127.255.255.254', '0x7f.1', '0x7f000001', '2130706433', '017700000001', '0177.0.0.1',
-  '::1', '0:0:0:0:0:0:0:1',
+  '127.0.0.1',
+  '127.1',
+  '127.255.255.254',
+  '0x7f.1',
+  '0x7f000001',
+  '2130706433',
+  '017700000001',
+  '0177.0.0.1',
+  '::1',
+  '0:0:0:0:0:0:0:1',
   // IPv4-mapped IPv6 is judged as the IPv4 inside
-  '::ffff:127.0.0.1', '::ffff:7f00:1', '0:0:0:0:0:ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:169.254.169.254',
+  '::ffff:127.0.0.1',
+  '::ffff:7f00:1',
+  '0:0:0:0:0:ffff:7f00:1',
+  '::ffff:10.0.0.1',
+  '::ffff:169.254.169.254',
   // private, carrier-grade NAT, link-local (cloud metadata), unique-local, site/link-scoped v6
-  '10.0.0.1', '172.16.0.1', '172.31.255.255', '192.168.1.1', '100.64.0.1', '100.127.255.254',
-  '169.254.169.254', '169.254.0.1', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd12:3456:789a::1',
+  '10.0.0.1',
+  '172.16.0.1',
+  '172.31.255.255',
+  '192.168.1.1',
+  '100.64.0.1',
+  '100.127.255.254',
+  '169.254.169.254',
+  '169.254.0.1',
+  'fe80::1',
+  'fe80::1%eth0',
+  'fc00::1',
+  'fd12:3456:789a::1',
   // unspecified, broadcast, multicast, reserved and documentation ranges
-  '0.0.0.0', '0', '::', '255.255.255.255', '224.0.0.1', '239.255.255.250', 'ff02::1', 'ff05::1:3',
-  '240.0.0.1', '192.0.2.1', '198.51.100.7', '203.0.113.9', '198.18.0.1', '2001:db8::1',
+  '0.0.0.0',
+  '0',
+  '::',
+  '255.255.255.255',
+  '224.0.0.1',
+  '239.255.255.250',
+  'ff02::1',
+  'ff05::1:3',
+  '240.0.0.1',
+  '192.0.2.1',
+  '198.51.100.7',
+  '203.0.113.9',
+  '198.18.0.1',
+  '2001:db8::1',
   // IPv6 transition ranges that embed an IPv4 address
-  '64:ff9b::7f00:1', '2002:7f00:1::', '2001::1',
+  '64:ff9b::7f00:1',
+  '2002:7f00:1::',
+  '2001::1',
   // not an address at all
-  'localhost', 'example.com', '', '1.2.3.4.5', '::ffff:999.0.0.1',
+  'localhost',
+  'example.com',
+  '',
+  '1.2.3.4.5',
+  '::ffff:999.0.0.1',
 ];
 
-const ALLOWED = ['8.8.8.8', '1.1.1.1', '93.184.215.14', '0x08.0x08.0x08.0x08', '134744072', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8'];
+const ALLOWED = [
+  '8.8.8.8',
+  '1.1.1.1',
+  '93.184.215.14',
+  '0x08.0x08.0x08.0x08',
+  '134744072',
+  '2606:4700:4700::1111',
+  '2a00:1450:4001:80b::200e',
+  '::ffff:8.8.8.8',
+];
 
 test('only public unicast addresses pass, in any notation', () => {
   for (const address of FORBIDDEN) assert.equal(isPublicAddress(address), false, address);
@@ -33,7 +82,17 @@ test('only public unicast addresses pass, in any notation', () => {
 });
 
 test('URL hosts in odd notations normalise to a literal the policy refuses', () => {
-  const hosts = ['2130706433', '0x7f.1', '0177.0.0.1', '127.1', '[::1]', '[::ffff:127.0.0.1]', '[0:0:0:0:0:ffff:7f00:1]', '169.254.169.254', '0'];
+  const hosts = [
+    '2130706433',
+    '0x7f.1',
+    '0177.0.0.1',
+    '127.1',
+    '[::1]',
+    '[::ffff:127.0.0.1]',
+    '[0:0:0:0:0:ffff:7f00:1]',
+    '169.254.169.254',
+    '0',
+  ];
   for (const host of hosts) {
     const literal = ipLiteral(new URL(`http://${host}:8080/`).hostname);
     assert.notEqual(literal, null, host);

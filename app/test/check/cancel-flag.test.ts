@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cancel, newCancelFlag, watchCancelFlag } from '../../src/check/cancel-flag.ts';
 
 // Across threads it is exercised by the pool's tests (queue.test.ts, idle-pool.test.ts); here,

@@ -86,19 +86,20 @@ for (const mode of ['pool', 'inline'] as const) {
     });
 
     // Inline, the check's timers are this isolate's to count; the pool runs the same code on its thread.
-    if (mode === 'inline') test('a finished check leaves no timer waiting for its deadline', async (t) => {
-      const target = await startCheckTarget(t);
-      const probe = setTimeout(() => {}, 0);
-      clearTimeout(probe);
-      const timers = (): number => queryObjects(probe.constructor, { format: 'count' });
-      // Warm: the first check builds the agent, whose own timers are not the checks'.
-      accepted(await checker.check(`${target.origin}/title`));
-      const before = timers();
-      for (let i = 0; i < 50; i++) accepted(await checker.check(`${target.origin}/title`));
-      // queryObjects counts after a full GC: a timer still set for the 5 s deadline is reachable.
-      const left = timers() - before;
-      assert.ok(left < 10, `${left} more timers alive after 50 checks`);
-    });
+    if (mode === 'inline')
+      test('a finished check leaves no timer waiting for its deadline', async (t) => {
+        const target = await startCheckTarget(t);
+        const probe = setTimeout(() => {}, 0);
+        clearTimeout(probe);
+        const timers = (): number => queryObjects(probe.constructor, { format: 'count' });
+        // Warm: the first check builds the agent, whose own timers are not the checks'.
+        accepted(await checker.check(`${target.origin}/title`));
+        const before = timers();
+        for (let i = 0; i < 50; i++) accepted(await checker.check(`${target.origin}/title`));
+        // queryObjects counts after a full GC: a timer still set for the 5 s deadline is reachable.
+        const left = timers() - before;
+        assert.ok(left < 10, `${left} more timers alive after 50 checks`);
+      });
 
     test('a 3-hop redirect chain is followed to the final URI', async (t) => {
       const target = await startCheckTarget(t);
@@ -224,7 +225,11 @@ for (const mode of ['pool', 'inline'] as const) {
     test('a loopback PUBLIC_URL is the self-link in its other loopback spellings, fetched at its own address', async (t) => {
       // Another server on ::1 at the same port: an alias goes to PUBLIC_URL's address, never dialled as itself.
       const impostor = await startCheckTarget(t, '::1', self.port);
-      for (const uri of [`http://localhost:${self.port}/title`, `http://[::1]:${self.port}/title`, `http://LOCALHOST:${self.port}/redirect?to=%2Ftitle`]) {
+      for (const uri of [
+        `http://localhost:${self.port}/title`,
+        `http://[::1]:${self.port}/title`,
+        `http://LOCALHOST:${self.port}/redirect?to=%2Ftitle`,
+      ]) {
         const result = accepted(await checker.check(uri));
         assert.equal(result.title, TITLE_TEXT, uri);
         assert.equal(new URL(result.finalUri).host, new URL(uri).host, uri);
@@ -266,7 +271,13 @@ for (const mode of ['pool', 'inline'] as const) {
     before(async () => {
       route = await startCheckTarget(suite);
       checker = createChecker(
-        checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: publicOrigin, SELF_URL: route.origin }),
+        checkConfig({
+          CHECK_MODE: mode,
+          CHECK_ALLOW_PRIVATE: 'false',
+          CHECK_TIMEOUT_MS: '1000',
+          PUBLIC_URL: publicOrigin,
+          SELF_URL: route.origin,
+        }),
       );
     });
     after(async () => {
@@ -297,7 +308,13 @@ for (const mode of ['pool', 'inline'] as const) {
     test('under a loopback PUBLIC_URL, its 127.0.0.1 spelling is fetched through SELF_URL too, asking for the host as spelled', async (t) => {
       const port = await freePort();
       const loopback = createChecker(
-        checkConfig({ CHECK_MODE: mode, CHECK_ALLOW_PRIVATE: 'false', CHECK_TIMEOUT_MS: '1000', PUBLIC_URL: `http://localhost:${port}`, SELF_URL: route.origin }),
+        checkConfig({
+          CHECK_MODE: mode,
+          CHECK_ALLOW_PRIVATE: 'false',
+          CHECK_TIMEOUT_MS: '1000',
+          PUBLIC_URL: `http://localhost:${port}`,
+          SELF_URL: route.origin,
+        }),
       );
       t.after(() => loopback.close());
       const before = route.requests.length;
@@ -311,7 +328,11 @@ for (const mode of ['pool', 'inline'] as const) {
       for (const uri of [`${route.origin}/title`, `${publicOrigin}/redirect?to=${encodeURIComponent(`${route.origin}/title`)}`]) {
         const result = rejected(await checker.check(uri));
         assert.equal(result.reason, 'forbidden_address', uri);
-        assert.match(result.detail, /is SELF_URL, the service's private route to itself, not a public address; bookmark http:\/\/links\.linkyard\.invalid:8080 instead$/, uri);
+        assert.match(
+          result.detail,
+          /is SELF_URL, the service's private route to itself, not a public address; bookmark http:\/\/links\.linkyard\.invalid:8080 instead$/,
+          uri,
+        );
       }
       assert.deepEqual(route.requests.slice(before), ['/redirect'], 'only the public hop reached the service');
     });

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { type CheckTarget, HEAVY_PAGE, startHeavyTarget } from '../../../loadtest/src/target/check-targets.ts';
+import { makeTestCa, type TestCa } from '../../../loadtest/src/target/test-ca.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
-import { HEAVY_PAGE, startHeavyTarget, type CheckTarget } from '../../../loadtest/src/target/check-targets.ts';
-import { makeTestCa, type TestCa } from '../../../loadtest/src/target/test-ca.ts';
 import { checkConfig } from './fixtures/target.ts';
 
 describe('checks of HTTPS sites under an extra CA', () => {
@@ -57,12 +57,15 @@ describe('checks of HTTPS sites under an extra CA', () => {
       [leaf, /is not a CA certificate/],
     ];
     for (const [path, message] of cases) {
-      assert.throws(() => loadConfig({ CHECK_EXTRA_CA_FILE: path }), (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        assert.equal(error.variable, 'CHECK_EXTRA_CA_FILE');
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(
+        () => loadConfig({ CHECK_EXTRA_CA_FILE: path }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.equal(error.variable, 'CHECK_EXTRA_CA_FILE');
+          assert.match(error.message, message);
+          return true;
+        },
+      );
     }
     assert.equal(loadConfig({ CHECK_EXTRA_CA_FILE: ca.caFile }).check.extraCa?.trim(), ca.caPem.trim());
     assert.equal(loadConfig({}).check.extraCa, undefined);

@@ -6,7 +6,7 @@
  * is in this process too) and its peak compared with the level before.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { eventually } from '../../../test/support/index.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import type { CheckResult, UriChecker } from '../../src/check/types.ts';
@@ -38,7 +38,9 @@ async function measured(check: () => Promise<CheckResult>): Promise<{ result: Ch
 }
 
 function report(t: TestContext, what: string, run: { result: CheckResult; elapsedMs: number; rssGrowth: number }): void {
-  const verdict = run.result.ok ? `accepted (HTTP ${run.result.status}, title ${JSON.stringify(run.result.title)})` : `${run.result.reason}: ${run.result.detail}`;
+  const verdict = run.result.ok
+    ? `accepted (HTTP ${run.result.status}, title ${JSON.stringify(run.result.title)})`
+    : `${run.result.reason}: ${run.result.detail}`;
   t.diagnostic(`${what}: ${verdict} in ${Math.round(run.elapsedMs)} ms, RSS +${(run.rssGrowth / MiB).toFixed(1)} MiB`);
 }
 
@@ -67,14 +69,18 @@ for (const mode of ['pool', 'inline'] as const) {
       }
     });
 
-    test('a large page, plain or gzipped at a real page\'s ratio, is accepted: its title after 60 KiB of CSS, or none past the 64 KiB cap', async (t) => {
+    test("a large page, plain or gzipped at a real page's ratio, is accepted: its title after 60 KiB of CSS, or none past the 64 KiB cap", async (t) => {
       const target = await startCheckTarget(t);
       for (const encoding of ['identity', 'gzip']) {
         // The title after 60 KiB of inline CSS, found just before the cap; or past it, where the
         // check stops reading at the cap and judges the ratio (5× here) before accepting.
         const titled = await measured(() => checker.check(`${target.origin}/big-page/${encoding}/titled`));
         report(t, `big ${encoding} page`, titled);
-        assert.deepEqual([titled.result.ok, titled.result.ok && titled.result.title], [true, BIG_PAGE_TITLE], JSON.stringify(titled.result));
+        assert.deepEqual(
+          [titled.result.ok, titled.result.ok && titled.result.title],
+          [true, BIG_PAGE_TITLE],
+          JSON.stringify(titled.result),
+        );
         const late = await measured(() => checker.check(`${target.origin}/big-page/${encoding}/late`));
         report(t, `big ${encoding} page, title past the cap`, late);
         assert.deepEqual([late.result.ok, late.result.ok && late.result.title], [true, null], JSON.stringify(late.result));
@@ -90,7 +96,9 @@ for (const mode of ['pool', 'inline'] as const) {
       report(t, 'gzip bomb', run);
       assert.equal(run.result.ok, false, JSON.stringify(run.result));
       assert.equal(!run.result.ok && run.result.reason, 'compression_bomb');
-      const ratio = Number(/^the page is a compression bomb \(its gzip expands (\d+)×, over 100×\)$/.exec((!run.result.ok && run.result.detail) || '')?.[1]);
+      const ratio = Number(
+        /^the page is a compression bomb \(its gzip expands (\d+)×, over 100×\)$/.exec((!run.result.ok && run.result.detail) || '')?.[1],
+      );
       assert.ok(ratio > 100, JSON.stringify(run.result));
       assert.equal(run.result.status, 200);
       assertBounded(run);
@@ -119,7 +127,10 @@ for (const mode of ['pool', 'inline'] as const) {
       const target = await startCheckTarget(t);
       const slow = await measured(() => checker.check(`${target.origin}/endless-headers/slow`));
       report(t, 'slow endless headers', slow);
-      assert.deepEqual([slow.result.ok, !slow.result.ok && slow.result.reason, !slow.result.ok && slow.result.detail], [false, 'timeout', `timed out after ${DEADLINE_MS} ms`]);
+      assert.deepEqual(
+        [slow.result.ok, !slow.result.ok && slow.result.reason, !slow.result.ok && slow.result.detail],
+        [false, 'timeout', `timed out after ${DEADLINE_MS} ms`],
+      );
       assertBounded(slow);
 
       const fast = await measured(() => checker.check(`${target.origin}/endless-headers/fast`));
@@ -135,7 +146,10 @@ for (const mode of ['pool', 'inline'] as const) {
       const b = await startCheckTarget(t, '::1');
       const loop = await measured(() => checker.check(`${a.origin}/pingpong?peer=${encodeURIComponent(b.origin)}`));
       report(t, 'two-host loop', loop);
-      assert.deepEqual([loop.result.ok, !loop.result.ok && loop.result.reason, !loop.result.ok && loop.result.detail], [false, 'too_many_redirects', 'redirect loop']);
+      assert.deepEqual(
+        [loop.result.ok, !loop.result.ok && loop.result.reason, !loop.result.ok && loop.result.detail],
+        [false, 'too_many_redirects', 'redirect loop'],
+      );
       assert.deepEqual([a.requests.length, b.requests.length], [1, 1]);
       assertBounded(loop);
 

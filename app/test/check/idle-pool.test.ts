@@ -33,7 +33,9 @@ describe('pool checker thread lifetime', () => {
 
   test('a check cancelled before its thread has started never runs, and frees its slot at once', async (t) => {
     const target = await startCheckTarget(t);
-    const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_TIMEOUT_MS: '10000' }));
+    const checker = createChecker(
+      checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_TIMEOUT_MS: '10000' }),
+    );
     t.after(() => checker.close());
     assert.equal(checker.threads, 0);
     const caller = new AbortController();
@@ -50,7 +52,9 @@ describe('pool checker thread lifetime', () => {
 
   test('a thread with a check running is not retired, however long it runs', async (t) => {
     const target = await startCheckTarget(t);
-    const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_WORKER_IDLE_MS: '100', CHECK_TIMEOUT_MS: '10000' }));
+    const checker = createChecker(
+      checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_WORKER_IDLE_MS: '100', CHECK_TIMEOUT_MS: '10000' }),
+    );
     t.after(() => checker.close());
     const slow = checker.check(`${target.origin}/slow`);
     assert.ok(await eventually(() => target.requests.length === 1, 5000));
@@ -63,7 +67,9 @@ describe('pool checker thread lifetime', () => {
 
   test('one thread runs its checks side by side, up to CHECK_CONCURRENCY_PER_WORKER at once', async (t) => {
     const target = await startCheckTarget(t);
-    const checker = createChecker(checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '5', CHECK_TIMEOUT_MS: '10000' }));
+    const checker = createChecker(
+      checkConfig({ CHECK_MODE: 'pool', CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '5', CHECK_TIMEOUT_MS: '10000' }),
+    );
     t.after(() => checker.close());
     // /slow never finishes its headers: each check holds its slot until it is closed.
     const slow = Array.from({ length: 5 }, () => checker.check(`${target.origin}/slow`));
@@ -78,7 +84,12 @@ describe('pool checker thread lifetime', () => {
     const options = checkOptionsFrom(checkConfig({ CHECK_TIMEOUT_MS: '10000' }));
     // A real thread whose heap cannot even hold the check module: it runs out of memory starting.
     // piscina alone would then start no thread again and keep the check queued past any deadline.
-    const engine = new PoolEngine(options, { workers: 1, concurrentPerWorker: 5, idleMs: 30_000, threadLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 2 } });
+    const engine = new PoolEngine(options, {
+      workers: 1,
+      concurrentPerWorker: 5,
+      idleMs: 30_000,
+      threadLimits: { maxOldGenerationSizeMb: 4, maxYoungGenerationSizeMb: 2 },
+    });
     const checker = new CheckQueue(engine, { slots: 5, maxQueue: 5, timeoutMs: options.timeoutMs });
     t.after(() => checker.close());
     assert.equal(checker.healthy, true, 'no thread has failed yet');

@@ -36,8 +36,9 @@ test('tag names in any case; a self-closed <svg> ends where it starts', () => {
 });
 
 test('"<title>" in a comment, a script, a textarea or an attribute is not a title', () => {
-  const page = '<!-- <title>c</title> --><script>"<title>s</title>"</script><textarea><title>t</title></textarea>'
-    + '<div title="<title>a</title>" data-x=\'&amp;<title>\'><title>the page</title>';
+  const page =
+    '<!-- <title>c</title> --><script>"<title>s</title>"</script><textarea><title>t</title></textarea>' +
+    '<div title="<title>a</title>" data-x=\'&amp;<title>\'><title>the page</title>';
   assert.equal(titleOf([page]).title, 'the page');
   // Split everywhere, so each of them spans writes.
   assert.equal(titleOf(Array.from(page)).title, 'the page');

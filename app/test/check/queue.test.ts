@@ -69,7 +69,13 @@ for (const mode of ['pool', 'inline'] as const) {
     test('a check that waits longer than one deadline for a slot is refused with CHECK_QUEUE_FULL, unsent', async (t) => {
       const target = await startCheckTarget(t);
       const checker = createChecker(
-        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '2000' }),
+        checkConfig({
+          CHECK_MODE: mode,
+          CHECK_WORKERS: '1',
+          CHECK_CONCURRENCY_PER_WORKER: '1',
+          CHECK_MAX_QUEUE: '5',
+          CHECK_TIMEOUT_MS: '2000',
+        }),
       );
       t.after(() => checker.close());
       // The pool's worker thread starts on the first check: not inside the waits measured here.
@@ -92,7 +98,13 @@ for (const mode of ['pool', 'inline'] as const) {
     test('once the oldest waiting check has waited half a deadline, new checks are refused at once', async (t) => {
       const target = await startCheckTarget(t);
       const checker = createChecker(
-        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '1', CHECK_CONCURRENCY_PER_WORKER: '1', CHECK_MAX_QUEUE: '5', CHECK_TIMEOUT_MS: '3000' }),
+        checkConfig({
+          CHECK_MODE: mode,
+          CHECK_WORKERS: '1',
+          CHECK_CONCURRENCY_PER_WORKER: '1',
+          CHECK_MAX_QUEUE: '5',
+          CHECK_TIMEOUT_MS: '3000',
+        }),
       );
       t.after(() => checker.close());
       assert.equal((await checker.check(`${target.origin}/title`)).ok, true);
@@ -124,7 +136,13 @@ for (const mode of ['pool', 'inline'] as const) {
       const target = await startCheckTarget(t);
       const checker = createChecker(
         // A long deadline: a check waits at most one for a slot, and a loaded machine must not make this test about that.
-        checkConfig({ CHECK_MODE: mode, CHECK_WORKERS: '2', CHECK_CONCURRENCY_PER_WORKER: '8', CHECK_MAX_QUEUE: '500', CHECK_TIMEOUT_MS: '20000' }),
+        checkConfig({
+          CHECK_MODE: mode,
+          CHECK_WORKERS: '2',
+          CHECK_CONCURRENCY_PER_WORKER: '8',
+          CHECK_MAX_QUEUE: '500',
+          CHECK_TIMEOUT_MS: '20000',
+        }),
       );
       t.after(() => checker.close());
       const paths = ['/title', '/hop/2', '/status/404', '/status/403', '/plain'];

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
-import { CHECK_THREAD_LIMITS } from '../../src/check/pool-engine.ts';
 import { APP_NODE_FLAGS } from '../../../stack/src/app-process.ts';
+import { CHECK_THREAD_LIMITS } from '../../src/check/pool-engine.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,7 +33,9 @@ await checker.close();
 process.stdout.write(JSON.stringify({ mainBefore, mainAfter: getHeapStatistics().heap_size_limit, threadLimit, threadNewSpace }));
 `;
 
-async function probe(mode: 'pool' | 'inline'): Promise<{ mainBefore: number; mainAfter: number; threadLimit: number; threadNewSpace: number }> {
+async function probe(
+  mode: 'pool' | 'inline',
+): Promise<{ mainBefore: number; mainAfter: number; threadLimit: number; threadNewSpace: number }> {
   const child = spawn(process.execPath, [...APP_NODE_FLAGS, '--input-type=module', '-e', PROBE], {
     env: { ...process.env, PROBE_MODE: mode },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
-import { startTarget, tempDir } from '../../../test/support/index.ts';
-import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
-import { htmlPage } from '../helpers.ts';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { formPost, httpRequest } from '../client.ts';
+import { htmlPage } from '../helpers.ts';
 import { faultLoad, tally } from './load.ts';
 import { startThrowawayPostgres, throwawayPostgresSkip } from './throwaway-postgres.ts';
 
@@ -70,12 +70,16 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
     killedAt = Date.now();
     for (const pid of pidsBefore) if (pid !== undefined) process.kill(pid, 'SIGKILL');
     phase = 'killed';
-    await waitFor('every app process restarted and ready', async () => {
-      const pids = stack.pids();
-      if (!pids.every((pid, i) => pid !== undefined && pid !== pidsBefore[i])) return false;
-      const ready = await Promise.all(stack.appUrls.map((appUrl) => probeStatus(`${appUrl}/readyz`)));
-      return ready.every((status) => status === 200);
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      'every app process restarted and ready',
+      async () => {
+        const pids = stack.pids();
+        if (!pids.every((pid, i) => pid !== undefined && pid !== pidsBefore[i])) return false;
+        const ready = await Promise.all(stack.appUrls.map((appUrl) => probeStatus(`${appUrl}/readyz`)));
+        return ready.every((status) => status === 200);
+      },
+      { timeoutMs: 30_000 },
+    );
     back = Date.now() - killedAt;
     phase = 'restarted';
     // nginx took every process out of rotation when they died (max_fails) and tries each again
@@ -83,8 +87,15 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
     await waitFor('1.5 s without a failed request', () => Date.now() - lastFailureAt > 1500, { timeoutMs: 30_000 });
   })();
   const load = await faultLoad({
-    url: stack.url, target: target.url, redirectNames: CACHED,
-    createLoops: 4, redirectLoops: 2, pageLoops: 0, prefix: 'burst', phase: () => phase, until: scenario,
+    url: stack.url,
+    target: target.url,
+    redirectNames: CACHED,
+    createLoops: 4,
+    redirectLoops: 2,
+    pageLoops: 0,
+    prefix: 'burst',
+    phase: () => phase,
+    until: scenario,
     onAnswer: (answer) => {
       if (answer.status !== expected[answer.what]) lastFailureAt = answer.at;
     },
@@ -93,7 +104,9 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
     t.diagnostic(`${name}: ${tally(load.answers.filter((answer) => answer.sentIn === name))}`);
   }
   t.diagnostic(`every process back ${back} ms after the kill; the last failed request ${lastFailureAt - killedAt} ms after it`);
-  const acknowledgedBeforeKill = load.answers.filter((answer) => answer.at < killedAt && [201, 303].includes(answer.status) && answer.what !== 'redirect');
+  const acknowledgedBeforeKill = load.answers.filter(
+    (answer) => answer.at < killedAt && [201, 303].includes(answer.status) && answer.what !== 'redirect',
+  );
   assert.ok(acknowledgedBeforeKill.length > 20, `a burst of creates before the kill: ${acknowledgedBeforeKill.length}`);
 
   // Stopped gracefully (the new processes flush their visits), then the store is read directly.
@@ -103,12 +116,17 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
   const stored = new Map(rows.map((row) => [row.name, row]));
 
   // Every acknowledged create is there.
-  assert.deepEqual(load.acknowledged.filter(({ name, longuri }) => stored.get(name)?.uri !== longuri), []);
+  assert.deepEqual(
+    load.acknowledged.filter(({ name, longuri }) => stored.get(name)?.uri !== longuri),
+    [],
+  );
   // Nothing half-written: every row, acknowledged or not (a create whose answer died with its
   // process), is whole: the URI its name was made for, the title and status its check found.
-  const broken = rows.filter((row) =>
-    (row.name.startsWith('burst-') || CACHED.includes(row.name)) &&
-    (row.uri !== `${target.url}/?${row.name}` || row.title !== TITLE || row.checkStatus !== 200));
+  const broken = rows.filter(
+    (row) =>
+      (row.name.startsWith('burst-') || CACHED.includes(row.name)) &&
+      (row.uri !== `${target.url}/?${row.name}` || row.title !== TITLE || row.checkStatus !== 200),
+  );
   assert.deepEqual(broken, []);
   const unacknowledged = rows.filter((row) => row.name.startsWith('burst-') && !load.acknowledged.some((ack) => ack.name === row.name));
 
@@ -117,58 +135,77 @@ async function killEveryAppMidBurst(t: TestContext, engine: Engine, stateDir: st
   const answered = CACHED.reduce((sum, name) => sum + (load.redirects.get(name) ?? 0), 0);
   const written = CACHED.reduce((sum, name) => sum + (stored.get(name)?.visits ?? 0), 0);
   const lost = answered - written;
-  const inLastInterval = load.answers.filter((answer) =>
-    answer.what === 'redirect' && answer.status === 303 && answer.at < killedAt && answer.at >= killedAt - VISITS_FLUSH_MS).length;
-  const mayBeLost = load.answers.filter((answer) =>
-    answer.what === 'redirect' && answer.status === 303 && answer.at < killedAt && answer.at >= killedAt - 2 * VISITS_FLUSH_MS).length;
+  const inLastInterval = load.answers.filter(
+    (answer) => answer.what === 'redirect' && answer.status === 303 && answer.at < killedAt && answer.at >= killedAt - VISITS_FLUSH_MS,
+  ).length;
+  const mayBeLost = load.answers.filter(
+    (answer) => answer.what === 'redirect' && answer.status === 303 && answer.at < killedAt && answer.at >= killedAt - 2 * VISITS_FLUSH_MS,
+  ).length;
   assert.ok(lost >= 0, `written ${written} ≤ answered ${answered}`);
   assert.ok(lost <= mayBeLost, `lost ${lost} visits; at most the ${mayBeLost} answered in the two flush intervals before the kill`);
-  t.diagnostic(`${load.acknowledged.length} creates acknowledged (${acknowledgedBeforeKill.length} before the kill), all stored and whole; ` +
-    `${unacknowledged.length} stored whose answer died with the process, whole too; ` +
-    `visits: ${answered} answered, ${written} written, ${lost} lost (${inLastInterval} were answered in the last ${VISITS_FLUSH_MS} ms before the kill)`);
+  t.diagnostic(
+    `${load.acknowledged.length} creates acknowledged (${acknowledgedBeforeKill.length} before the kill), all stored and whole; ` +
+      `${unacknowledged.length} stored whose answer died with the process, whole too; ` +
+      `visits: ${answered} answered, ${written} written, ${lost} lost (${inLastInterval} were answered in the last ${VISITS_FLUSH_MS} ms before the kill)`,
+  );
 }
 
 describe('kill -9 of every app process in a burst of creates', { timeout: 120_000 }, () => {
   test('SQLite: everything acknowledged is stored, nothing half-written', async (t) => {
     const dir = tempDir(t, 'linkyard-kill-sqlite-');
     const dataDir = join(dir, 'data');
-    await killEveryAppMidBurst(t, {
-      env: {},
-      dataDir,
-      async inspect() {
-        const db = new Database(join(dataDir, 'linkyard.sqlite'), { readonly: true });
-        try {
-          const integrity = String(db.pragma('integrity_check', { simple: true }));
-          const rows = db.prepare<[], StoredRow>('SELECT name, uri, title, check_status AS checkStatus, visits FROM bookmarks').all();
-          return { rows, integrity };
-        } finally {
-          db.close();
-        }
+    await killEveryAppMidBurst(
+      t,
+      {
+        env: {},
+        dataDir,
+        async inspect() {
+          const db = new Database(join(dataDir, 'linkyard.sqlite'), { readonly: true });
+          try {
+            const integrity = String(db.pragma('integrity_check', { simple: true }));
+            const rows = db.prepare<[], StoredRow>('SELECT name, uri, title, check_status AS checkStatus, visits FROM bookmarks').all();
+            return { rows, integrity };
+          } finally {
+            db.close();
+          }
+        },
       },
-    }, join(dir, 'state'));
+      join(dir, 'state'),
+    );
   });
 
   test('PostgreSQL: everything acknowledged is stored, nothing half-written', { skip: throwawayPostgresSkip }, async (t) => {
     const pg = await startThrowawayPostgres();
     t.after(() => pg.destroy());
     const dir = tempDir(t, 'linkyard-kill-pg-');
-    await killEveryAppMidBurst(t, {
-      env: { DATABASE_URL: pg.url },
-      dataDir: join(dir, 'data'),
-      async inspect() {
-        const client = new Client({ connectionString: pg.url });
-        await client.connect();
-        try {
-          const { rows } = await client.query<{ name: string; uri: string; title: string | null; check_status: number; visits: string }>(
-            'SELECT name, uri, title, check_status, visits FROM bookmarks');
-          return {
-            rows: rows.map((row) => ({ name: row.name, uri: row.uri, title: row.title, checkStatus: row.check_status, visits: Number(row.visits) })),
-            integrity: undefined,
-          };
-        } finally {
-          await client.end();
-        }
+    await killEveryAppMidBurst(
+      t,
+      {
+        env: { DATABASE_URL: pg.url },
+        dataDir: join(dir, 'data'),
+        async inspect() {
+          const client = new Client({ connectionString: pg.url });
+          await client.connect();
+          try {
+            const { rows } = await client.query<{ name: string; uri: string; title: string | null; check_status: number; visits: string }>(
+              'SELECT name, uri, title, check_status, visits FROM bookmarks',
+            );
+            return {
+              rows: rows.map((row) => ({
+                name: row.name,
+                uri: row.uri,
+                title: row.title,
+                checkStatus: row.check_status,
+                visits: Number(row.visits),
+              })),
+              integrity: undefined,
+            };
+          } finally {
+            await client.end();
+          }
+        },
       },
-    }, join(dir, 'state'));
+      join(dir, 'state'),
+    );
   });
 });

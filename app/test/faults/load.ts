@@ -61,7 +61,12 @@ export interface FaultLoadOptions {
 const ALERT = /role="alert">([^<]*)</;
 
 function decodeHtml(text: string): string {
-  return text.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return text
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> {
@@ -84,15 +89,16 @@ export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> 
         name = `${options.prefix}-${loop}-${i}`;
         const longuri = `${target}/?${name}`;
         what = i % 2 === 0 ? 'form' : 'api';
-        const response = what === 'form'
-          ? await httpRequest(`${url}/`, { ...formPost({ longuri, shortname: name }), agent, onResend })
-          : await httpRequest(`${url}/api/bookmarks`, {
-            method: 'POST',
-            body: JSON.stringify({ uri: longuri, name }),
-            headers: { 'content-type': 'application/json' },
-            agent,
-            onResend,
-          });
+        const response =
+          what === 'form'
+            ? await httpRequest(`${url}/`, { ...formPost({ longuri, shortname: name }), agent, onResend })
+            : await httpRequest(`${url}/api/bookmarks`, {
+                method: 'POST',
+                body: JSON.stringify({ uri: longuri, name }),
+                headers: { 'content-type': 'application/json' },
+                agent,
+                onResend,
+              });
         status = response.status;
         retryAfter = response.headers['retry-after'] as string | undefined;
         if (what === 'form') {
@@ -143,7 +149,10 @@ export function tally(answers: readonly Answer[]): string {
     const key = `${answer.what} ${answer.status}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  return [...counts].sort().map(([key, count]) => `${key}×${count}`).join(', ');
+  return [...counts]
+    .sort()
+    .map(([key, count]) => `${key}×${count}`)
+    .join(', ');
 }
 
 /** The slowest answer, in ms. */
@@ -154,6 +163,9 @@ export function slowest(answers: readonly Answer[]): number {
 /** Fails naming how many answers were wrong and the first few, instead of printing thousands. */
 export function assertNone(wrong: readonly Answer[], what: string): void {
   if (wrong.length === 0) return;
-  const sample = wrong.slice(0, 3).map((answer) => JSON.stringify(answer)).join('\n');
+  const sample = wrong
+    .slice(0, 3)
+    .map((answer) => JSON.stringify(answer))
+    .join('\n');
   assert.fail(`${wrong.length} ${what}; the first:\n${sample}`);
 }

@@ -45,7 +45,8 @@ function probeTmpfsMount(): string | false {
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-mount-probe-'));
   try {
     const refused = failureOf('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
-    if (refused !== undefined) return `mounting a test file system was refused (${refused}): it needs root, on a machine or in a container allowed to mount (docker run --privileged)`;
+    if (refused !== undefined)
+      return `mounting a test file system was refused (${refused}): it needs root, on a machine or in a container allowed to mount (docker run --privileged)`;
     unmountSync(dir);
     return false;
   } finally {
@@ -65,7 +66,8 @@ function probeLoopMount(): string | false {
     const unformatted = failureOf('mkfs.ext4', ['-q', '-F', image]);
     if (unformatted !== undefined) return `mkfs.ext4 failed (${unformatted})`;
     const refused = failureOf('mount', ['-o', 'loop', image, dir]);
-    if (refused !== undefined) return `loop-mounting an ext4 image was refused (${refused}): it needs loop devices (docker run --privileged)`;
+    if (refused !== undefined)
+      return `loop-mounting an ext4 image was refused (${refused}): it needs loop devices (docker run --privileged)`;
     unmountSync(dir);
     return false;
   } finally {
@@ -81,13 +83,15 @@ export const mountSkip: string | false = (() => {
 })();
 
 /** Why an ext4 image cannot be made and broken here, or false when it can. */
-export const ext4Skip: string | false = mountSkip || (() => {
-  if (!hasCommand('mkfs.ext4') || !hasCommand('e2fsck') || !hasCommand('findmnt')) {
-    return inCi ? false : 'mkfs.ext4, e2fsck or findmnt not found (apt-get install e2fsprogs util-linux)';
-  }
-  if (!readFileSync('/proc/filesystems', 'utf8').includes('ext4')) return 'the kernel has no ext4';
-  return probeLoopMount();
-})();
+export const ext4Skip: string | false =
+  mountSkip ||
+  (() => {
+    if (!hasCommand('mkfs.ext4') || !hasCommand('e2fsck') || !hasCommand('findmnt')) {
+      return inCi ? false : 'mkfs.ext4, e2fsck or findmnt not found (apt-get install e2fsprogs util-linux)';
+    }
+    if (!readFileSync('/proc/filesystems', 'utf8').includes('ext4')) return 'the kernel has no ext4';
+    return probeLoopMount();
+  })();
 
 export interface TestMount {
   /** The mounted folder. */

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { startTarget, tempDir } from '../../../test/support/index.ts';
-import { startStack, type Stack } from '../../../stack/src/stack.ts';
+import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
-import { htmlPage } from '../helpers.ts';
+import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { formPost, httpRequest } from '../client.ts';
-import { assertNone, faultLoad, slowest, tally, type Answer } from './load.ts';
-import { startThrowawayPostgres, throwawayPostgresSkip, type ThrowawayPostgres } from './throwaway-postgres.ts';
+import { htmlPage } from '../helpers.ts';
+import { type Answer, assertNone, faultLoad, slowest, tally } from './load.ts';
+import { startThrowawayPostgres, type ThrowawayPostgres, throwawayPostgresSkip } from './throwaway-postgres.ts';
 
 // PostgreSQL goes away under steady load and comes back, with the real stack in front (nginx and
 // two app processes) and a PostgreSQL cluster of the test's own: the machine's is never touched.
@@ -101,10 +101,12 @@ async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
     phase = 'back';
     await fault.end(pg);
     outageEnded = Date.now();
-    await Promise.all(stack.appUrls.map(async (appUrl) => {
-      await waitFor(`${appUrl} ready again`, async () => (await probeStatus(`${appUrl}/readyz`)) === 200, { timeoutMs: 20_000 });
-      recoveredAfterMs.push(Date.now() - outageEnded);
-    }));
+    await Promise.all(
+      stack.appUrls.map(async (appUrl) => {
+        await waitFor(`${appUrl} ready again`, async () => (await probeStatus(`${appUrl}/readyz`)) === 200, { timeoutMs: 20_000 });
+        recoveredAfterMs.push(Date.now() - outageEnded);
+      }),
+    );
     phase = 'after';
     await sleep(1500);
   })();
@@ -130,22 +132,33 @@ async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
   }
 
   // While it was away: the processes said so, and every answer came within the deadline.
-  assert.deepEqual(readyDuringOutage, stack.appUrls.map(() => 503));
-  assert.ok(slowest(outage) < SLOWEST_ALLOWED_MS, `slowest answer during the outage ${slowest(outage).toFixed(0)} ms, bound ${SLOWEST_ALLOWED_MS} ms`);
+  assert.deepEqual(
+    readyDuringOutage,
+    stack.appUrls.map(() => 503),
+  );
+  assert.ok(
+    slowest(outage) < SLOWEST_ALLOWED_MS,
+    `slowest answer during the outage ${slowest(outage).toFixed(0)} ms, bound ${SLOWEST_ALLOWED_MS} ms`,
+  );
 
   // Cached names went on redirecting, every time.
   const outageRedirects = outage.filter((answer) => answer.what === 'redirect');
   assert.ok(outageRedirects.length > 20, `redirects during the outage: ${outageRedirects.length}`);
-  assertNone(outageRedirects.filter((answer) => answer.status !== 303), 'cached redirects failed during the outage');
+  assertNone(
+    outageRedirects.filter((answer) => answer.status !== 303),
+    'cached redirects failed during the outage',
+  );
 
   // Creates were refused as a person and a program can understand, and the form kept what was typed.
   const outageCreates = outage.filter((answer) => answer.what === 'form' || answer.what === 'api');
   assert.ok(outageCreates.length > 4, `creates during the outage: ${outageCreates.length}`);
-  const badCreates = outageCreates.filter((answer: Answer) =>
-    answer.status !== 503 ||
-    answer.retryAfter !== '5' ||
-    !/cannot be reached/.test(answer.message ?? '') ||
-    (answer.what === 'form' && !answer.keptTyped));
+  const badCreates = outageCreates.filter(
+    (answer: Answer) =>
+      answer.status !== 503 ||
+      answer.retryAfter !== '5' ||
+      !/cannot be reached/.test(answer.message ?? '') ||
+      (answer.what === 'form' && !answer.keptTyped),
+  );
   assertNone(badCreates, 'creates during the outage were not a 503 with Retry-After, a clear message and what was typed');
   assert.equal(probes.unknownName?.status, 503, 'a name not in the cache cannot be looked up: 503, not 404');
   assert.equal(probes.page?.status, 503);
@@ -157,9 +170,15 @@ async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
   // Back: every process recovered by itself, without a restart, and serves creates again.
   assert.deepEqual(stack.pids(), pidsBefore);
   const after = inPhase('after');
-  assert.ok(after.some((answer) => answer.what === 'form'), 'creates after recovery');
+  assert.ok(
+    after.some((answer) => answer.what === 'form'),
+    'creates after recovery',
+  );
   const expected = { api: 201, form: 303, redirect: 303, page: 200 } as const;
-  assertNone(after.filter((answer) => answer.status !== expected[answer.what]), 'requests failed after recovery');
+  assertNone(
+    after.filter((answer) => answer.status !== expected[answer.what]),
+    'requests failed after recovery',
+  );
 
   // Nothing acknowledged was lost, and every visit counted, the outage's included, was written.
   await sleep(VISITS_FLUSH_MS * 5);
@@ -180,8 +199,10 @@ async function outageUnderLoad(t: TestContext, fault: Fault): Promise<void> {
       answered += expected;
       written += visits;
     }
-    t.diagnostic(`${load.acknowledged.length} creates acknowledged, all stored; ${outageRedirects.length} redirects during the outage; ` +
-      `visits: ${answered} answered, ${written} written`);
+    t.diagnostic(
+      `${load.acknowledged.length} creates acknowledged, all stored; ${outageRedirects.length} redirects during the outage; ` +
+        `visits: ${answered} answered, ${written} written`,
+    );
   } finally {
     await client.end();
   }

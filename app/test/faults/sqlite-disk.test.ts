@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { startTarget, tempDir } from '../../../test/support/index.ts';
-import { startStack, type Stack } from '../../../stack/src/stack.ts';
-import { htmlPage } from '../helpers.ts';
 import { formPost, httpRequest } from '../client.ts';
-import { assertNone, faultLoad, slowest, tally, type Answer, type LoadRecord } from './load.ts';
+import { htmlPage } from '../helpers.ts';
+import { type Answer, assertNone, faultLoad, type LoadRecord, slowest, tally } from './load.ts';
 import { ext4Skip, fillUp, mountExt4Image, mountSkip, mountTmpfs } from './mounts.ts';
 
 // The disk under the SQLite file fails under steady load, with the real stack in front (nginx and
@@ -75,9 +75,14 @@ function report(t: TestContext, load: LoadRecord, phases: readonly string[]): vo
 function checkRefusals(answers: readonly Answer[], words: RegExp): { refused: number; message: string } {
   const creates = answers.filter((answer) => answer.what === 'form' || answer.what === 'api');
   assertNone(
-    creates.filter((answer) => ![201, 303].includes(answer.status) && (
-      answer.status !== 503 || answer.retryAfter !== '5' || !words.test(answer.message ?? '') ||
-      (answer.what === 'form' && !answer.keptTyped))),
+    creates.filter(
+      (answer) =>
+        ![201, 303].includes(answer.status) &&
+        (answer.status !== 503 ||
+          answer.retryAfter !== '5' ||
+          !words.test(answer.message ?? '') ||
+          (answer.what === 'form' && !answer.keptTyped)),
+    ),
     'creates during the fault were neither stored nor a 503 with Retry-After, a clear message and what was typed',
   );
   const refusals = creates.filter((answer) => answer.status === 503);
@@ -103,7 +108,9 @@ async function stackOnMount(t: TestContext, mount: { dir: string; release(): Pro
 }
 
 describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
-  test('disk full: creates answer 503, redirects go on, and once there is room again everything is written', { skip: mountSkip }, async (t) => {
+  test('disk full: creates answer 503, redirects go on, and once there is room again everything is written', {
+    skip: mountSkip,
+  }, async (t) => {
     const mount = await mountTmpfs(16);
     const { target, dataDir, running } = await stackOnMount(t, mount);
     const { stack } = running;
@@ -123,8 +130,15 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
       await sleep(1500);
     })();
     const load = await faultLoad({
-      url: stack.url, target: target.url, redirectNames: CACHED,
-      createLoops: 2, redirectLoops: 3, pageLoops: 1, prefix: 'full', phase: () => phase, until: scenario,
+      url: stack.url,
+      target: target.url,
+      redirectNames: CACHED,
+      createLoops: 2,
+      redirectLoops: 3,
+      pageLoops: 1,
+      prefix: 'full',
+      phase: () => phase,
+      until: scenario,
     });
     report(t, load, ['before', 'full', 'room again', 'after']);
     t.diagnostic(`filled the last ${(filled / 1024 / 1024).toFixed(1)} MiB of a 16 MiB tmpfs`);
@@ -133,25 +147,39 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     const { refused, message } = checkRefusals(full, /storage is full/);
     t.diagnostic(`a refused create was told: ${message}`);
     // Reads need no room: redirects and the page went on.
-    assertNone(full.filter((answer) => answer.what === 'redirect' && answer.status !== 303), 'redirects failed while the disk was full');
-    assertNone(full.filter((answer) => answer.what === 'page' && answer.status !== 200), 'pages failed while the disk was full');
+    assertNone(
+      full.filter((answer) => answer.what === 'redirect' && answer.status !== 303),
+      'redirects failed while the disk was full',
+    );
+    assertNone(
+      full.filter((answer) => answer.what === 'page' && answer.status !== 200),
+      'pages failed while the disk was full',
+    );
 
     // Room again: no restart needed, everything succeeds.
     assert.deepEqual(stack.pids(), pidsBefore);
     const after = load.answers.filter((answer) => answer.sentIn === 'after');
     const expected = { api: 201, form: 303, redirect: 303, page: 200 } as const;
-    assertNone(after.filter((answer) => answer.status !== expected[answer.what]), 'requests failed after room was made');
+    assertNone(
+      after.filter((answer) => answer.status !== expected[answer.what]),
+      'requests failed after room was made',
+    );
 
     // Stopped (visits flushed), the file is whole, with every acknowledged bookmark and every visit.
     await stack.stop();
     const { integrity, rows } = inspect(join(dataDir, 'linkyard.sqlite'));
     assert.equal(integrity, 'ok');
-    assert.deepEqual(load.acknowledged.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri), []);
+    assert.deepEqual(
+      load.acknowledged.filter(({ name, longuri }) => rows.get(name)?.uri !== longuri),
+      [],
+    );
     for (const name of CACHED) {
       assert.equal(rows.get(name)?.visits, (load.redirects.get(name) ?? 0) + (running.warmVisits.get(name) ?? 0), `visits of ${name}`);
     }
-    t.diagnostic(`${refused} creates refused while full; ${load.acknowledged.length} acknowledged, all stored; ` +
-      `integrity_check ok; ${[...load.redirects.values()].reduce((a, b) => a + b, 0)} redirects, every one written as a visit`);
+    t.diagnostic(
+      `${refused} creates refused while full; ${load.acknowledged.length} acknowledged, all stored; ` +
+        `integrity_check ok; ${[...load.redirects.values()].reduce((a, b) => a + b, 0)} redirects, every one written as a visit`,
+    );
   });
 
   test('file system turned read-only: creates answer 503, redirects go on, nothing acknowledged is lost', { skip: ext4Skip }, async (t) => {
@@ -169,15 +197,25 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
       await sleep(3000);
     })();
     const load = await faultLoad({
-      url: stack.url, target: target.url, redirectNames: CACHED,
-      createLoops: 2, redirectLoops: 3, pageLoops: 1, prefix: 'ro', phase: () => phase, until: scenario,
+      url: stack.url,
+      target: target.url,
+      redirectNames: CACHED,
+      createLoops: 2,
+      redirectLoops: 3,
+      pageLoops: 1,
+      prefix: 'ro',
+      phase: () => phase,
+      until: scenario,
     });
     report(t, load, ['before', 'read-only']);
 
     const readOnly = load.answers.filter((answer) => answer.sentIn === 'read-only');
     const { refused, message } = checkRefusals(readOnly, /read-only|failing to read or write/);
     t.diagnostic(`a refused create was told: ${message}`);
-    assertNone(readOnly.filter((answer) => answer.what === 'redirect' && answer.status !== 303), 'redirects failed on the read-only file system');
+    assertNone(
+      readOnly.filter((answer) => answer.what === 'redirect' && answer.status !== 303),
+      'redirects failed on the read-only file system',
+    );
 
     // An ext4 error needs the operator: every process stops, the file system is checked and
     // mounted again. Then the file must be whole.
@@ -191,7 +229,9 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
     // success) and still be gone after e2fsck (most likely its WAL append: the file's new size was
     // in the aborted journal). Those are reported, not required: 3 runs of 36 lost the one create acknowledged
     // 12–18 ms after the injection; none acknowledged before it was ever lost.
-    const createAnswers = new Map(load.answers.filter((answer) => answer.what === 'form' || answer.what === 'api').map((answer) => [answer.name, answer]));
+    const createAnswers = new Map(
+      load.answers.filter((answer) => answer.what === 'form' || answer.what === 'api').map((answer) => [answer.name, answer]),
+    );
     const beforeFault = ({ name }: { name: string }): boolean => (createAnswers.get(name)?.at ?? Number.POSITIVE_INFINITY) < brokeAt;
     const before = load.acknowledged.filter(beforeFault);
     const during = load.acknowledged.filter((acknowledged) => !beforeFault(acknowledged));
@@ -201,21 +241,33 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 }, () => {
       return answer === undefined ? name : `${name} (answered ${answer.at - brokeAt} ms after the fault, after ${answer.ms.toFixed(1)} ms)`;
     };
     assert.deepEqual(missing(before).map(when), [], 'acknowledged before the fault, then missing');
-    t.diagnostic(`creates acknowledged after the fault was injected: ${during.length}, of which missing after e2fsck: ${missing(during).map(when).join(', ') || 'none'}`);
+    t.diagnostic(
+      `creates acknowledged after the fault was injected: ${during.length}, of which missing after e2fsck: ${missing(during).map(when).join(', ') || 'none'}`,
+    );
     // Visits counted while nothing could be written die with the processes: at most those since
     // the last flush before the fault (two intervals, for a flush the event loop ran late). None
     // is counted twice.
     const answered = CACHED.reduce((sum, name) => sum + (load.redirects.get(name) ?? 0) + (running.warmVisits.get(name) ?? 0), 0);
     const written = CACHED.reduce((sum, name) => sum + (rows.get(name)?.visits ?? 0), 0);
-    const mayBeLost = load.answers.filter((answer) => answer.what === 'redirect' && answer.status === 303 && answer.at >= brokeAt - 2 * VISITS_FLUSH_MS).length;
+    const mayBeLost = load.answers.filter(
+      (answer) => answer.what === 'redirect' && answer.status === 303 && answer.at >= brokeAt - 2 * VISITS_FLUSH_MS,
+    ).length;
     assert.ok(written <= answered, `written ${written} ≤ answered ${answered}`);
-    assert.ok(answered - written <= mayBeLost, `lost ${answered - written} visits; at most the ${mayBeLost} answered since the last flush before the fault`);
+    assert.ok(
+      answered - written <= mayBeLost,
+      `lost ${answered - written} visits; at most the ${mayBeLost} answered since the last flush before the fault`,
+    );
 
     // The service runs again on the repaired disk.
     const again = await startOn(stacks, dataDir, stateDir, target.url);
-    const created = await httpRequest(`${again.stack.url}/`, formPost({ longuri: `${target.url}/?after-repair`, shortname: 'after-repair' }));
+    const created = await httpRequest(
+      `${again.stack.url}/`,
+      formPost({ longuri: `${target.url}/?after-repair`, shortname: 'after-repair' }),
+    );
     assert.equal(created.status, 303);
-    t.diagnostic(`${refused} creates refused while read-only; ${before.length} acknowledged before the fault, all stored; integrity_check ok; ` +
-      `visits: ${answered} answered, ${written} written, ${answered - written} lost with the processes stopped on the read-only disk`);
+    t.diagnostic(
+      `${refused} creates refused while read-only; ${before.length} acknowledged before the fault, all stored; integrity_check ok; ` +
+        `visits: ${answered} answered, ${written} written, ${answered - written} lost with the processes stopped on the read-only disk`,
+    );
   });
 });

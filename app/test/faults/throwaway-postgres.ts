@@ -16,7 +16,9 @@ const run = promisify(execFile);
 function serverBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) return undefined;
-  const versions = readdirSync(root).filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(root)
+    .filter((name) => /^\d+$/.test(name))
+    .sort((a, b) => Number(b) - Number(a));
   return versions.map((version) => join(root, version, 'bin')).find((dir) => existsSync(join(dir, 'initdb')));
 }
 
@@ -26,7 +28,9 @@ function serverBinDir(): string | undefined {
  */
 function serverUser(): { uid: number; gid: number } | undefined {
   if (userInfo().uid !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((entry) => entry.startsWith('postgres:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('postgres:'));
   const [, , uid, gid] = line?.split(':') ?? [];
   if (uid === undefined || gid === undefined) throw new Error('running as root, and there is no postgres user to run PostgreSQL as');
   return { uid: Number(uid), gid: Number(gid) };
@@ -118,15 +122,18 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   /** The server and its children (backends, checkpointer, walwriter…), from /proc. */
   const serverPids = (): number[] => {
     const postmaster = postmasterPid();
-    const children = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
-      try {
-        // Field 4 of /proc/<pid>/stat is the parent; the name before it may hold spaces, in parentheses.
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
-      } catch {
-        return false;
-      }
-    }).map(Number);
+    const children = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          // Field 4 of /proc/<pid>/stat is the parent; the name before it may hold spaces, in parentheses.
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
     return [postmaster, ...children];
   };
   return {

@@ -42,9 +42,17 @@ describe('JSON API', () => {
       [{ body: '{"uri":', headers: { 'content-type': 'application/json' } }, 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
       [{ body: '{}', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_REQUEST'],
       [{ body: JSON.stringify({ uri: 'javascript:alert(1)' }), headers: { 'content-type': 'application/json' } }, 400, 'INVALID_URI'],
-      [{ body: JSON.stringify({ uri: `${target.url}/`, name: 'no/slash' }), headers: { 'content-type': 'application/json' } }, 400, 'INVALID_NAME'],
+      [
+        { body: JSON.stringify({ uri: `${target.url}/`, name: 'no/slash' }), headers: { 'content-type': 'application/json' } },
+        400,
+        'INVALID_NAME',
+      ],
       [{ body: JSON.stringify({ uri: `${target.url}/gone` }), headers: { 'content-type': 'application/json' } }, 404, 'URI_UNREACHABLE'],
-      [{ body: JSON.stringify({ uri: `${target.url}/`, pad: 'x'.repeat(20_000) }), headers: { 'content-type': 'application/json' } }, 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
+      [
+        { body: JSON.stringify({ uri: `${target.url}/`, pad: 'x'.repeat(20_000) }), headers: { 'content-type': 'application/json' } },
+        413,
+        'FST_ERR_CTP_BODY_TOO_LARGE',
+      ],
       [{ body: 'uri=x', headers: { 'content-type': 'text/csv' } }, 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE'],
     ];
     for (const [init, status, error] of cases) {
@@ -64,7 +72,10 @@ describe('JSON API', () => {
     let cursor: string | null = null;
     do {
       const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-      const page = (await (await fetch(`${url}/api/bookmarks?limit=2${query}`)).json()) as { items: BookmarkJson[]; nextCursor: string | null };
+      const page = (await (await fetch(`${url}/api/bookmarks?limit=2${query}`)).json()) as {
+        items: BookmarkJson[];
+        nextCursor: string | null;
+      };
       assert.ok(page.items.length <= 2);
       seen.push(...page.items.map((item) => item.name));
       cursor = page.nextCursor;
@@ -93,19 +104,23 @@ describe('JSON API', () => {
     const anonymous = await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE' });
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer');
-    assert.equal((await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal(
+      (await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE', headers: { authorization: 'Bearer wrong' } })).status,
+      401,
+    );
     const deleted = await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE', headers: { authorization: 'Bearer s3cret-token' } });
     assert.equal(deleted.status, 204);
     assert.equal((await fetch(`${url}/doomed`, { redirect: 'manual' })).status, 404);
-    assert.equal((await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE', headers: { authorization: 'Bearer s3cret-token' } })).status, 404);
+    assert.equal(
+      (await fetch(`${url}/api/bookmarks/doomed`, { method: 'DELETE', headers: { authorization: 'Bearer s3cret-token' } })).status,
+      404,
+    );
   });
 
   it('lets exactly one of many concurrent creates of one name win', async (t) => {
     const target = await startTarget(t, htmlPage('x'));
     const { url } = await startApp(t);
-    const responses = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => post(url, { uri: `${target.url}/${i}`, name: 'contested' })),
-    );
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => post(url, { uri: `${target.url}/${i}`, name: 'contested' })));
     const statuses = responses.map((response) => response.status).sort();
     assert.deepEqual(statuses, [201, ...Array(11).fill(409)]);
   });

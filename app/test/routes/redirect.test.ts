@@ -5,7 +5,7 @@ import { buildApp } from '../../src/app.ts';
 import { form, htmlPage, startApp, testConfig } from '../helpers.ts';
 
 describe('GET /<name>', () => {
-  it('answers 303 See Other with the long URI, and the seed\'s 404 for an unknown name', async (t) => {
+  it("answers 303 See Other with the long URI, and the seed's 404 for an unknown name", async (t) => {
     const target = await startTarget(t, htmlPage('x'));
     const { url } = await startApp(t);
     await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: `${target.url}/long/path?q=1`, shortname: 'short' }) });

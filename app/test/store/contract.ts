@@ -3,15 +3,15 @@
  * `storeContract` inside its own describe with a harness that hands out empty databases.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { InvalidCursorError } from '../../src/store/types.ts';
+import { test } from 'node:test';
 import type { BookmarkStore, NewBookmark } from '../../src/store/types.ts';
+import { InvalidCursorError } from '../../src/store/types.ts';
 import type { WorkerCommand, WorkerReply, WorkerSpec } from './fixtures/store-worker.ts';
 
 export interface StoreTarget {
@@ -98,14 +98,17 @@ export function storeContract(harness: StoreHarness): void {
 
     const created = await store.create(bookmark('docs', 'https://example.com/docs'));
     assert.equal(created.kind, 'created');
-    assert.deepEqual({ ...created.bookmark, createdAt: undefined }, {
-      name: 'docs',
-      uri: 'https://example.com/docs',
-      title: 'Title of docs',
-      checkStatus: 200,
-      visits: 0,
-      createdAt: undefined,
-    });
+    assert.deepEqual(
+      { ...created.bookmark, createdAt: undefined },
+      {
+        name: 'docs',
+        uri: 'https://example.com/docs',
+        title: 'Title of docs',
+        checkStatus: 200,
+        visits: 0,
+        createdAt: undefined,
+      },
+    );
     assert.ok(created.bookmark.createdAt instanceof Date);
     assert.ok(Math.abs(created.bookmark.createdAt.getTime() - before) < 60_000);
 
@@ -155,7 +158,10 @@ export function storeContract(harness: StoreHarness): void {
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined && pages.length < 10);
 
-    assert.deepEqual(pages.map((page) => page.length), [50, 50, 20]);
+    assert.deepEqual(
+      pages.map((page) => page.length),
+      [50, 50, 20],
+    );
     assert.deepEqual(pages.flat(), names.toReversed());
   });
 
@@ -165,10 +171,16 @@ export function storeContract(harness: StoreHarness): void {
     for (const name of ['a', 'b', 'c', 'd']) await store.create(bookmark(name));
 
     const first = await store.list({ limit: 2 });
-    assert.deepEqual(first.items.map((item) => item.name), ['d', 'c']);
+    assert.deepEqual(
+      first.items.map((item) => item.name),
+      ['d', 'c'],
+    );
     assert.equal(typeof first.nextCursor, 'string');
     const second = await store.list({ limit: 2, cursor: first.nextCursor ?? undefined });
-    assert.deepEqual(second.items.map((item) => item.name), ['b', 'a']);
+    assert.deepEqual(
+      second.items.map((item) => item.name),
+      ['b', 'a'],
+    );
     assert.equal(second.nextCursor, null);
   });
 
@@ -178,7 +190,10 @@ export function storeContract(harness: StoreHarness): void {
     const first = await store.list({ limit: 2 });
     assert.equal(await store.delete('c'), true);
     const second = await store.list({ limit: 2, cursor: first.nextCursor ?? undefined });
-    assert.deepEqual(second.items.map((item) => item.name), ['b', 'a']);
+    assert.deepEqual(
+      second.items.map((item) => item.name),
+      ['b', 'a'],
+    );
   });
 
   test('list rejects cursors it did not hand out', async (t) => {
@@ -223,17 +238,32 @@ export function storeContract(harness: StoreHarness): void {
     await store.create(bookmark('a'));
     await store.create(bookmark('b'));
 
-    await store.addVisits(new Map([['a', 3], ['ghost', 7]]), 'batch-1');
-    await store.addVisits(new Map([['a', 2], ['b', 1]]), 'batch-2');
+    await store.addVisits(
+      new Map([
+        ['a', 3],
+        ['ghost', 7],
+      ]),
+      'batch-1',
+    );
+    await store.addVisits(
+      new Map([
+        ['a', 2],
+        ['b', 1],
+      ]),
+      'batch-2',
+    );
     await store.addVisits(new Map(), 'batch-3');
 
     assert.equal((await store.get('a'))?.visits, 5);
     assert.equal((await store.get('b'))?.visits, 1);
     assert.equal(await store.get('ghost'), undefined);
-    assert.deepEqual((await store.list({ limit: 10 })).items.map((item) => [item.name, item.visits]), [
-      ['b', 1],
-      ['a', 5],
-    ]);
+    assert.deepEqual(
+      (await store.list({ limit: 10 })).items.map((item) => [item.name, item.visits]),
+      [
+        ['b', 1],
+        ['a', 5],
+      ],
+    );
   });
 
   test('a visit batch retried under the same id is applied once, from any connection', async (t) => {
@@ -293,35 +323,37 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal(await second.count(), 1);
   });
 
-  test(
-    `${PROCESSES} processes migrate a fresh database at once, then race to create the same names`,
-    { timeout: 60_000 },
-    async (t) => {
-      const target = await harness.fresh();
-      const workers = startWorkers(t, target.workerSpec, PROCESSES);
-      const ready = await Promise.all(workers.map(nextReply));
-      assert.deepEqual(ready, workers.map(() => ({ ready: true })));
-      const migrated = await commandEveryone(workers, () => ({ op: 'migrate' }));
-      assert.deepEqual(migrated, workers.map(() => ({ migrated: true })));
+  test(`${PROCESSES} processes migrate a fresh database at once, then race to create the same names`, { timeout: 60_000 }, async (t) => {
+    const target = await harness.fresh();
+    const workers = startWorkers(t, target.workerSpec, PROCESSES);
+    const ready = await Promise.all(workers.map(nextReply));
+    assert.deepEqual(
+      ready,
+      workers.map(() => ({ ready: true })),
+    );
+    const migrated = await commandEveryone(workers, () => ({ op: 'migrate' }));
+    assert.deepEqual(
+      migrated,
+      workers.map(() => ({ migrated: true })),
+    );
 
-      const differentUris = await createEverywhere(workers, (index) => ({
-        op: 'create',
-        name: 'contested',
-        uri: `https://example.com/${index}`,
-      }));
-      assert.deepEqual(tally(differentUris), { created: 1, conflict: PROCESSES - 1 });
+    const differentUris = await createEverywhere(workers, (index) => ({
+      op: 'create',
+      name: 'contested',
+      uri: `https://example.com/${index}`,
+    }));
+    assert.deepEqual(tally(differentUris), { created: 1, conflict: PROCESSES - 1 });
 
-      const sameUri = await createEverywhere(workers, () => ({
-        op: 'create',
-        name: 'shared',
-        uri: 'https://example.com/shared',
-      }));
-      assert.deepEqual(tally(sameUri), { created: 1, exists: PROCESSES - 1 });
+    const sameUri = await createEverywhere(workers, () => ({
+      op: 'create',
+      name: 'shared',
+      uri: 'https://example.com/shared',
+    }));
+    assert.deepEqual(tally(sameUri), { created: 1, exists: PROCESSES - 1 });
 
-      const store = await migratedStore(t, target);
-      assert.equal(await store.count(), 2);
-      const winner = differentUris.indexOf('created');
-      assert.equal(await store.resolve('contested'), `https://example.com/${winner}`);
-    },
-  );
+    const store = await migratedStore(t, target);
+    assert.equal(await store.count(), 2);
+    const winner = differentUris.indexOf('created');
+    assert.equal(await store.resolve('contested'), `https://example.com/${winner}`);
+  });
 }

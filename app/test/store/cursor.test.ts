@@ -14,7 +14,13 @@ test('a cursor decodes to the id it encodes, and does not show it in the clear',
 
 test('anything else is an InvalidCursorError', () => {
   const canonical = encodeCursor(42);
-  for (const cursor of ['', '=', canonical.toLowerCase() === canonical ? `${canonical}A` : canonical.toLowerCase(), `${canonical}.`, `${canonical}==`]) {
+  for (const cursor of [
+    '',
+    '=',
+    canonical.toLowerCase() === canonical ? `${canonical}A` : canonical.toLowerCase(),
+    `${canonical}.`,
+    `${canonical}==`,
+  ]) {
     assert.throws(() => decodeCursor(cursor), InvalidCursorError, JSON.stringify(cursor));
   }
 });
@@ -27,8 +33,21 @@ test('checkLimit accepts whole numbers from 1', () => {
 
 test('toPage keeps limit rows and points the cursor at the last one shown', () => {
   const rows = [{ id: 9 }, { id: 7 }, { id: 4 }];
-  const full = toPage(rows, 2, (row) => row.id, (row) => row.id * 10);
+  const full = toPage(
+    rows,
+    2,
+    (row) => row.id,
+    (row) => row.id * 10,
+  );
   assert.deepEqual(full.items, [90, 70]);
   assert.equal(full.nextCursor === null ? null : decodeCursor(full.nextCursor), 7);
-  assert.deepEqual(toPage(rows, 3, (row) => row.id, (row) => row.id), { items: [9, 7, 4], nextCursor: null });
+  assert.deepEqual(
+    toPage(
+      rows,
+      3,
+      (row) => row.id,
+      (row) => row.id,
+    ),
+    { items: [9, 7, 4], nextCursor: null },
+  );
 });

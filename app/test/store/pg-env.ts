@@ -29,9 +29,7 @@ const reason = await unreachableBecause();
  * anyway, so a missing database fails loudly instead of passing as skipped.
  */
 export const postgresSkip: string | false =
-  reason !== undefined && process.env.CI !== 'true'
-    ? `PostgreSQL not reachable at ${redacted(testDatabaseUrl)} (${reason})`
-    : false;
+  reason !== undefined && process.env.CI !== 'true' ? `PostgreSQL not reachable at ${redacted(testDatabaseUrl)} (${reason})` : false;
 
 let schemas = 0;
 

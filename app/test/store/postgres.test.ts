@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Pool, escapeIdentifier } from 'pg';
+import { escapeIdentifier, Pool } from 'pg';
 import { PostgresStore } from '../../src/store/postgres.ts';
 import { storeContract } from './contract.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
@@ -40,10 +40,11 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
       [schema],
     );
-    assert.deepEqual(rows.map((row) => row.table_name), ['bookmarks', 'schema_migrations', 'visit_batches']);
-    const versions = await admin.query<{ version: number }>(
-      `SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`,
+    assert.deepEqual(
+      rows.map((row) => row.table_name),
+      ['bookmarks', 'schema_migrations', 'visit_batches'],
     );
+    const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
     assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
   });
 
@@ -53,9 +54,7 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     t.after(() => Promise.all(stores.map((store) => store.close())));
     await Promise.all(stores.map((store) => store.migrate()));
     const outcomes = await Promise.all(
-      stores.map((store, index) =>
-        store.create({ name: 'contested', uri: `https://example.com/${index}`, title: null, checkStatus: 200 }),
-      ),
+      stores.map((store, index) => store.create({ name: 'contested', uri: `https://example.com/${index}`, title: null, checkStatus: 200 })),
     );
     const created = outcomes.filter((outcome) => outcome.kind === 'created');
     const conflicts = outcomes.filter((outcome) => outcome.kind === 'conflict');
@@ -70,7 +69,8 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     const store = new PostgresStore({ connectionString: url.href, schema: freshSchema() });
     t.after(() => store.close());
     const connections = async () =>
-      (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName])).rows[0]?.n;
+      (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName]))
+        .rows[0]?.n;
     assert.equal(await connections(), 0);
     await store.migrate();
     assert.equal(await connections(), 2);

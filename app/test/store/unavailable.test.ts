@@ -37,7 +37,7 @@ describe('a store that cannot be reached', () => {
         assert.equal(error.statusCode, 503);
         assert.equal(error.retryAfter, 5);
         assert.match(error.message, /cannot be reached/);
-        assert.ok(error.cause instanceof Error, 'the driver\'s error is kept for the log');
+        assert.ok(error.cause instanceof Error, "the driver's error is kept for the log");
         return true;
       });
       assert.ok(performance.now() - began < 1000, `${name} answered before the connect deadline`);
@@ -47,11 +47,18 @@ describe('a store that cannot be reached', () => {
   it('answers 503 with Retry-After everywhere: the form with what was typed, the API as JSON, redirects, readiness', async (t) => {
     const { url } = await startApp(t, {}, { store: await unreachableStore(t) });
 
-    const created = await fetch(`${url}/`, { method: 'POST', redirect: 'manual', ...form({ longuri: 'https://example.com/typed', shortname: 'typed' }) });
+    const created = await fetch(`${url}/`, {
+      method: 'POST',
+      redirect: 'manual',
+      ...form({ longuri: 'https://example.com/typed', shortname: 'typed' }),
+    });
     assert.equal(created.status, 503);
     assert.equal(created.headers.get('retry-after'), '5');
     const page = await created.text();
-    assert.match(page, /role="alert">Bookmarks cannot be saved or looked up right now: our database cannot be reached\. Please try again in a minute\.</);
+    assert.match(
+      page,
+      /role="alert">Bookmarks cannot be saved or looked up right now: our database cannot be reached\. Please try again in a minute\.</,
+    );
     assert.match(page, /name="longuri" type="text"[^>]*value="https:\/\/example\.com\/typed"/);
     assert.match(page, /name="shortname" type="text"[^>]*value="typed"/);
     assert.match(page, /The bookmarks cannot be shown right now/);
@@ -63,7 +70,7 @@ describe('a store that cannot be reached', () => {
     });
     assert.equal(api.status, 503);
     assert.equal(api.headers.get('retry-after'), '5');
-    const body = await api.json() as { error: string; message: string };
+    const body = (await api.json()) as { error: string; message: string };
     assert.equal(body.error, 'STORE_UNAVAILABLE');
     assert.match(body.message, /cannot be reached/);
 

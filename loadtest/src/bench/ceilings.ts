@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,11 +38,13 @@ export async function startMapCeiling(instances: number): Promise<Running> {
     rmSync(prefix, { recursive: true, force: true });
   };
   try {
-    const upstreamPorts = await Promise.all(Array.from({ length: instances }, () => {
-      const child = spawn(process.execPath, [MAP_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(child);
-      return firstLine(child).then(Number);
-    }));
+    const upstreamPorts = await Promise.all(
+      Array.from({ length: instances }, () => {
+        const child = spawn(process.execPath, [MAP_SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        return firstLine(child).then(Number);
+      }),
+    );
     const [port] = await freePorts(1);
     if (port === undefined) throw new Error('no free port');
     const nginx = await startNginx(prefix, { kind: 'proxy', port, upstreamPorts });

@@ -1,7 +1,7 @@
-import type { Progress } from '../progress.ts';
 import { sampleRunnableTasks } from '../observers/run-queue.ts';
+import type { Progress } from '../progress.ts';
 import type { Leg } from '../report/bench.ts';
-import { combineSlices, wrk, type WrkRequest, type WrkResult } from './load/wrk.ts';
+import { combineSlices, type WrkRequest, type WrkResult, wrk } from './load/wrk.ts';
 
 /**
  * Runs one of a leg's wrk runs (`durationSeconds` long; `warmingUp`: its warm-up) inside whatever
@@ -45,16 +45,21 @@ export class Measurer {
    */
   async measureTogether(legs: ReadonlyArray<TurnLeg>, seconds: number, requests: WrkRequest[]): Promise<Leg[]> {
     const progress = this.#progress;
-    const run = (leg: TurnLeg, durationSeconds: number, warmingUp: boolean) => (leg.around ?? alone)(async () => {
-      const runnable = sampleRunnableTasks();
-      // Stopped whatever wrk did: a sampler left running keeps the process alive (a failed bench test hung).
-      try {
-        const load = await wrk({ url: leg.url, connections: this.#connections, durationSeconds, requests });
-        return { load, runnableTasks: runnable.stop() };
-      } finally {
-        runnable.stop();
-      }
-    }, durationSeconds, warmingUp);
+    const run = (leg: TurnLeg, durationSeconds: number, warmingUp: boolean) =>
+      (leg.around ?? alone)(
+        async () => {
+          const runnable = sampleRunnableTasks();
+          // Stopped whatever wrk did: a sampler left running keeps the process alive (a failed bench test hung).
+          try {
+            const load = await wrk({ url: leg.url, connections: this.#connections, durationSeconds, requests });
+            return { load, runnableTasks: runnable.stop() };
+          } finally {
+            runnable.stop();
+          }
+        },
+        durationSeconds,
+        warmingUp,
+      );
     for (const leg of legs) await run(leg, this.#warmupSeconds, true);
     const labels = legs.map(({ label }) => label).join(' and ');
     const started = performance.now();

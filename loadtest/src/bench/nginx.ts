@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,15 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * location, so it measures nginx itself. worker_processes and the upstream keepalive match the
  * stack's (proxy/nginx.conf, proxy/snippets/upstream.conf).
  */
-export type CeilingConfig =
-  | { kind: 'return'; port: number }
-  | { kind: 'proxy'; port: number; upstreamPorts: readonly number[] };
+export type CeilingConfig = { kind: 'return'; port: number } | { kind: 'proxy'; port: number; upstreamPorts: readonly number[] };
 
 export function renderCeilingConfig(prefix: string, config: CeilingConfig): string {
-  const location = config.kind === 'return'
-    ? 'return 303 https://example.com/;'
-    : 'proxy_pass http://ceiling;';
-  const upstream = config.kind === 'return' ? '' : `
+  const location = config.kind === 'return' ? 'return 303 https://example.com/;' : 'proxy_pass http://ceiling;';
+  const upstream =
+    config.kind === 'return'
+      ? ''
+      : `
   upstream ceiling {
     least_conn;
 ${config.upstreamPorts.map((port) => `    server 127.0.0.1:${port};`).join('\n')}

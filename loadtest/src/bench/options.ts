@@ -37,7 +37,7 @@ export const LEG_HELP: Record<LegName, string> = {
   'return-ceiling': '(1) nginx alone answering return 303',
   'one-app': '(3) one app process, no nginx',
   stack: '(2) nginx → node:http Map and (4) the stack as shipped, in turns',
-  'idle-start': 'the first check after the pool\'s worker retired',
+  'idle-start': "the first check after the pool's worker retired",
   'slow-checks': 'redirects with and without slow URI checks in flight, pool then main thread',
   'heavy-checks': 'redirects while CPU-heavy HTTPS checks arrive (k6/creations.ts), both modes in turns',
   creations: 'POST /api/bookmarks throughput, pool and main thread',

@@ -1,6 +1,6 @@
 import { compileApp } from '../../../stack/src/build.ts';
 import type { Progress } from '../progress.ts';
-import { checkLegSeconds, type BenchResult, type Leg, type RssEntry } from '../report/bench.ts';
+import { type BenchResult, checkLegSeconds, type Leg, type RssEntry } from '../report/bench.ts';
 import { runInfo } from '../report/run-info.ts';
 import type { BenchContext } from './context.ts';
 import { creationsLeg } from './legs/creations.ts';
@@ -9,8 +9,8 @@ import { idleStartLeg } from './legs/idle-start.ts';
 import { slowChecksLeg, withoutChecks } from './legs/slow-checks.ts';
 import { oneAppLeg, returnCeilingLeg, stackLeg } from './legs/throughput.ts';
 import { Measurer } from './measure.ts';
-import { CHECK_MODES, LEG_NAMES, type BenchOptions, type CheckMode, type LegName } from './options.ts';
-import { BENCH_NAMES, startBenchStack, trackingRss, using, type HeavyTarget } from './stacks.ts';
+import { type BenchOptions, CHECK_MODES, type CheckMode, LEG_NAMES, type LegName } from './options.ts';
+import { BENCH_NAMES, type HeavyTarget, startBenchStack, trackingRss, using } from './stacks.ts';
 
 /**
  * `npm run bench`: where the time goes on the hot path, in one run on one machine: the selected
@@ -31,34 +31,53 @@ export async function runBench(options: BenchOptions, progress: Progress, legs: 
     redirects: BENCH_NAMES.map((name) => ({ method: 'GET', path: `/${name}` })),
     checkLegSeconds: checkLegSeconds(options.durationSeconds),
   };
-  const result: BenchResult = { scenario: 'bench', run, options, legs: LEG_NAMES.filter((leg) => selected.has(leg)), throughput: {}, rss: [], elapsedSeconds: 0 };
+  const result: BenchResult = {
+    scenario: 'bench',
+    run,
+    options,
+    legs: LEG_NAMES.filter((leg) => selected.has(leg)),
+    throughput: {},
+    rss: [],
+    elapsedSeconds: 0,
+  };
   const rss: RssEntry[][] = [];
   const needs = (...names: LegName[]) => names.some((name) => selected.has(name));
 
   if (selected.has('return-ceiling')) result.throughput.returnCeiling = await returnCeilingLeg(context);
-  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations') ? await build(progress) : undefined;
+  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations')
+    ? await build(progress)
+    : undefined;
   if (serverEntry !== undefined && selected.has('one-app')) {
     result.throughput.oneApp = await using(await startBenchStack(options, serverEntry, 1, {}), (target) =>
-      trackingRss('one app', target, rss, () => oneAppLeg(context, target)));
+      trackingRss('one app', target, rss, () => oneAppLeg(context, target)),
+    );
   }
   if (serverEntry !== undefined && needs('stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations')) {
     const stackOf = (mode: CheckMode) => startBenchStack(options, serverEntry, options.instances, { CHECK_MODE: mode });
-    await using(await stackOf('pool'), (pool) => trackingRss(`stack (${options.instances} apps, pool)`, pool, rss, async () => {
-      if (selected.has('stack')) Object.assign(result.throughput, await stackLeg(context, pool));
-      // After a spell of redirects only, as in production: the worker has retired meanwhile.
-      if (selected.has('idle-start')) result.idleStart = await idleStartLeg(context, pool);
-      const poolSlow = selected.has('slow-checks') ? await slowChecksLeg(context, pool, 'pool') : undefined;
-      if (!needs('slow-checks', 'heavy-checks', 'creations')) return;
-      await using(await stackOf('inline'), (inline) => trackingRss(`stack (${options.instances} apps, inline)`, inline, rss, async () => {
-        const stacks: Record<CheckMode, HeavyTarget> = { pool, inline };
-        if (poolSlow !== undefined) result.slowChecks = { pool: poolSlow, inline: await slowChecksLeg(context, inline, 'inline') };
-        if (selected.has('heavy-checks')) {
-          const without = result.slowChecks === undefined ? await withoutChecksOfEach(context, stacks) : { pool: result.slowChecks.pool.without, inline: result.slowChecks.inline.without };
-          result.heavyChecks = await heavyChecksLeg(context, stacks, without);
-        }
-        if (selected.has('creations')) result.create = { pool: await creationsLeg(context, pool, 'pool'), inline: await creationsLeg(context, inline, 'inline') };
-      }));
-    }));
+    await using(await stackOf('pool'), (pool) =>
+      trackingRss(`stack (${options.instances} apps, pool)`, pool, rss, async () => {
+        if (selected.has('stack')) Object.assign(result.throughput, await stackLeg(context, pool));
+        // After a spell of redirects only, as in production: the worker has retired meanwhile.
+        if (selected.has('idle-start')) result.idleStart = await idleStartLeg(context, pool);
+        const poolSlow = selected.has('slow-checks') ? await slowChecksLeg(context, pool, 'pool') : undefined;
+        if (!needs('slow-checks', 'heavy-checks', 'creations')) return;
+        await using(await stackOf('inline'), (inline) =>
+          trackingRss(`stack (${options.instances} apps, inline)`, inline, rss, async () => {
+            const stacks: Record<CheckMode, HeavyTarget> = { pool, inline };
+            if (poolSlow !== undefined) result.slowChecks = { pool: poolSlow, inline: await slowChecksLeg(context, inline, 'inline') };
+            if (selected.has('heavy-checks')) {
+              const without =
+                result.slowChecks === undefined
+                  ? await withoutChecksOfEach(context, stacks)
+                  : { pool: result.slowChecks.pool.without, inline: result.slowChecks.inline.without };
+              result.heavyChecks = await heavyChecksLeg(context, stacks, without);
+            }
+            if (selected.has('creations'))
+              result.create = { pool: await creationsLeg(context, pool, 'pool'), inline: await creationsLeg(context, inline, 'inline') };
+          }),
+        );
+      }),
+    );
   }
   const { returnCeiling, mapCeiling, fullStack } = result.throughput;
   if (fullStack !== undefined) {

@@ -1,8 +1,8 @@
-import { makeTestCa } from '../target/test-ca.ts';
-import { startHeavyTarget, type CheckTarget } from '../target/check-targets.ts';
-import { openTarget, shortNames, type Target } from '../target/target.ts';
 import { peakRssBytes, rssBytes, trackRssSplit } from '../observers/peak-rss.ts';
 import type { RssEntry } from '../report/bench.ts';
+import { type CheckTarget, startHeavyTarget } from '../target/check-targets.ts';
+import { openTarget, shortNames, type Target } from '../target/target.ts';
+import { makeTestCa } from '../target/test-ca.ts';
 import type { BenchOptions } from './options.ts';
 
 /** A stack the bench started, with the CPU-heavy HTTPS site its checks trust for the run. */
@@ -15,7 +15,12 @@ export const BENCH_NAMES = Array.from({ length: 100 }, (_, i) => `bench-${i}`);
  * The stack as shipped (nginx's access log on, the apps logging failures), with names to follow,
  * and the CPU-heavy HTTPS site its checks trust for this run only (a CA made now, gone on stop).
  */
-export async function startBenchStack(options: BenchOptions, serverEntry: string, instances: number, env: Record<string, string>): Promise<HeavyTarget> {
+export async function startBenchStack(
+  options: BenchOptions,
+  serverEntry: string,
+  instances: number,
+  env: Record<string, string>,
+): Promise<HeavyTarget> {
   const ca = await makeTestCa();
   const heavySite = await startHeavyTarget(ca);
   const removeSite = async (): Promise<void> => {
@@ -42,10 +47,14 @@ export async function startBenchStack(options: BenchOptions, serverEntry: string
     throw error;
   }
   const started = target;
-  return { ...started, heavySite, stop: async () => {
-    await started.stop();
-    await removeSite();
-  } };
+  return {
+    ...started,
+    heavySite,
+    stop: async () => {
+      await started.stop();
+      await removeSite();
+    },
+  };
 }
 
 /** Uses a server, and stops it however the use ends. */
@@ -78,7 +87,14 @@ export async function trackingRss<T>(label: string, target: Target, rss: RssEntr
     const now = pid === undefined ? undefined : rssBytes(pid);
     const parts = pid === undefined ? undefined : peaks.get(pid);
     if (peak !== undefined && now !== undefined && parts !== undefined) {
-      rows.push({ stack: label, app: i + 1, peakBytes: peak, rssBytes: now, peakAnonymousBytes: parts.anonymousBytes, peakFileBytes: parts.fileBytes });
+      rows.push({
+        stack: label,
+        app: i + 1,
+        peakBytes: peak,
+        rssBytes: now,
+        peakAnonymousBytes: parts.anonymousBytes,
+        peakFileBytes: parts.fileBytes,
+      });
     }
   });
   return result;

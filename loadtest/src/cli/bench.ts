@@ -1,7 +1,7 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { BENCH_DEFAULTS, type BenchOptions, isLegName, LEG_HELP, LEG_NAMES, type LegName } from '../bench/options.ts';
 import { runBench } from '../bench/run.ts';
-import { BENCH_DEFAULTS, isLegName, LEG_HELP, LEG_NAMES, type BenchOptions, type LegName } from '../bench/options.ts';
 import { Progress } from '../progress.ts';
 import { benchReport } from '../report/bench.ts';
 import { RESULTS_DIR, writeResults } from '../report/write.ts';
@@ -23,7 +23,10 @@ Options (defaults): --duration ${BENCH_DEFAULTS.durationSeconds} s a leg, --conn
 /** `--legs a,b`: known names only, in the bench's own order. */
 export function parseLegs(text: string | undefined): LegName[] {
   if (text === undefined) return [...LEG_NAMES];
-  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   const unknown = names.filter((name) => !isLegName(name));
   if (unknown.length > 0 || names.length === 0) {
     throw new UsageError(`${unknown.length > 0 ? `unknown leg(s): ${unknown.join(', ')}` : '--legs names none'}\n\n${USAGE}`);

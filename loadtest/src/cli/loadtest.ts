@@ -1,17 +1,17 @@
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { positive, UsageError } from './arguments.ts';
-import { restartResetsCommand } from './restart-resets.ts';
 import { findK6, K6MissingError } from '../k6.ts';
+import { Progress } from '../progress.ts';
 import { cacheSavingsReport } from '../report/cache-savings.ts';
 import { inFlightReport } from '../report/in-flight.ts';
 import { redirectsReport } from '../report/redirects.ts';
-import { RESULTS_DIR, writeResults, type Report } from '../report/write.ts';
-import { Progress } from '../progress.ts';
+import { RESULTS_DIR, type Report, writeResults } from '../report/write.ts';
 import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from '../scenarios/cache-savings.ts';
 import { IN_FLIGHT_DEFAULTS, runInFlight } from '../scenarios/in-flight.ts';
 import { REDIRECTS_DEFAULTS, runRedirects } from '../scenarios/redirects.ts';
 import { openTarget, type Target } from '../target/target.ts';
+import { positive, UsageError } from './arguments.ts';
+import { restartResetsCommand } from './restart-resets.ts';
 
 const USAGE = `npm run loadtest -- <scenario> [options]
 
@@ -125,7 +125,10 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
   progress.log(values.url === undefined ? `starting the native stack (${instances} app processes)` : `using the stack at ${values.url}`);
   const target: Target = await openTarget({
     url: values.url,
-    metricsUrls: values['metrics-urls']?.split(',').map((url) => url.trim()).filter(Boolean),
+    metricsUrls: values['metrics-urls']
+      ?.split(',')
+      .map((url) => url.trim())
+      .filter(Boolean),
     nginxStatusUrl: values['nginx-status-url'],
     instances,
   });

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startStack } from '../../../stack/src/stack.ts';
-import { positive, UsageError } from '../cli/arguments.ts';
 import type { WrkResult } from '../bench/load/wrk.ts';
+import { positive, UsageError } from '../cli/arguments.ts';
 import { observeClientResets } from '../observers/client-resets.ts';
 import { Progress } from '../progress.ts';
 
@@ -54,30 +54,38 @@ export async function measureRestartResets(options: RestartResetsOptions, progre
       });
       if (steady.status !== 201) throw new Error(`could not create the bookmark the GETs ask for: ${steady.status} ${await steady.text()}`);
 
-      const { load, event: roundsMs, failed } = await observeClientResets({
-        url: stack.url,
-        connections: options.connections,
-        durationSeconds: options.durationSeconds,
-        requests: [
-          ...Array.from({ length: 9 }, () => ({ method: 'GET' as const, path: '/steady' })),
-          {
-            method: 'POST',
-            path: '/api/bookmarks',
-            headers: { 'content-type': 'application/json' },
-            body: `{"uri": "${stack.url}/?w={n}", "name": "w{n}"}`,
-          },
-        ],
-        expected: [303, 201],
-        warmUpMs: WARM_UP_MS,
-      }, async () => {
-        const rounds: number[] = [];
-        for (let round = 1; round <= options.rounds; round++) {
-          const began = performance.now();
-          await stack.rollingRestart((message) => progress.log(`round ${round}: ${message}`));
-          rounds.push(performance.now() - began);
-        }
-        return rounds;
-      }, progress);
+      const {
+        load,
+        event: roundsMs,
+        failed,
+      } = await observeClientResets(
+        {
+          url: stack.url,
+          connections: options.connections,
+          durationSeconds: options.durationSeconds,
+          requests: [
+            ...Array.from({ length: 9 }, () => ({ method: 'GET' as const, path: '/steady' })),
+            {
+              method: 'POST',
+              path: '/api/bookmarks',
+              headers: { 'content-type': 'application/json' },
+              body: `{"uri": "${stack.url}/?w={n}", "name": "w{n}"}`,
+            },
+          ],
+          expected: [303, 201],
+          warmUpMs: WARM_UP_MS,
+        },
+        async () => {
+          const rounds: number[] = [];
+          for (let round = 1; round <= options.rounds; round++) {
+            const began = performance.now();
+            await stack.rollingRestart((message) => progress.log(`round ${round}: ${message}`));
+            rounds.push(performance.now() - began);
+          }
+          return rounds;
+        },
+        progress,
+      );
       return { load, roundsMs, failed };
     } finally {
       await stack.stop();
@@ -97,7 +105,9 @@ function parseRestartArgs(args: string[]) {
   try {
     return parseArgs({ args, options });
   } catch (error) {
-    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\nnpm run loadtest -- restart-resets [--rounds N] [--duration S] [--connections N] [--quiet]`);
+    throw new UsageError(
+      `${error instanceof Error ? error.message : String(error)}\nnpm run loadtest -- restart-resets [--rounds N] [--duration S] [--connections N] [--quiet]`,
+    );
   }
 }
 
@@ -111,15 +121,19 @@ export async function restartResetsCommand(args: string[]): Promise<number> {
     connections: positive('connections', values.connections, 16),
   };
   const { load, roundsMs, failed } = await measureRestartResets(options, new Progress({ quiet: values.quiet }));
-  const statuses = Object.entries(load.statuses).map(([status, count]) => `${status}: ${count}`).join(', ');
-  process.stdout.write([
-    `rolling restarts: ${roundsMs.length} (${roundsMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}), 3 app processes each`,
-    `requests: ${load.requests} in ${load.durationSeconds.toFixed(1)} s (${load.rps.toFixed(0)}/s), wrk -t1 -c${options.connections}, no resend`,
-    `statuses: ${statuses}`,
-    `no answer (reset, closed, timed out after 10 s): ${load.errors}`,
-    `failed: ${failed}`,
-    `latency ms: p50 ${load.latency.p50.toFixed(1)}, p99 ${load.latency.p99.toFixed(1)}, max ${load.latency.max.toFixed(1)}`,
-    '',
-  ].join('\n'));
+  const statuses = Object.entries(load.statuses)
+    .map(([status, count]) => `${status}: ${count}`)
+    .join(', ');
+  process.stdout.write(
+    [
+      `rolling restarts: ${roundsMs.length} (${roundsMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')}), 3 app processes each`,
+      `requests: ${load.requests} in ${load.durationSeconds.toFixed(1)} s (${load.rps.toFixed(0)}/s), wrk -t1 -c${options.connections}, no resend`,
+      `statuses: ${statuses}`,
+      `no answer (reset, closed, timed out after 10 s): ${load.errors}`,
+      `failed: ${failed}`,
+      `latency ms: p50 ${load.latency.p50.toFixed(1)}, p99 ${load.latency.p99.toFixed(1)}, max ${load.latency.max.toFixed(1)}`,
+      '',
+    ].join('\n'),
+  );
   return failed === 0 ? 0 : 1;
 }

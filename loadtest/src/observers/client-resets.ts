@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { wrk, type WrkRequest, type WrkResult } from '../bench/load/wrk.ts';
+import { type WrkRequest, type WrkResult, wrk } from '../bench/load/wrk.ts';
 import type { Progress } from '../progress.ts';
 
 /**
@@ -28,10 +28,21 @@ export interface ClientResetsResult<Event> {
   failed: number;
 }
 
-export async function observeClientResets<Event>(options: ClientResetsOptions, event: () => Promise<Event>, progress: Progress): Promise<ClientResetsResult<Event>> {
-  progress.log(`wrk: ${options.connections} connections for ${options.durationSeconds} s through ${options.url}; the event after ${options.warmUpMs / 1000} s`);
+export async function observeClientResets<Event>(
+  options: ClientResetsOptions,
+  event: () => Promise<Event>,
+  progress: Progress,
+): Promise<ClientResetsResult<Event>> {
+  progress.log(
+    `wrk: ${options.connections} connections for ${options.durationSeconds} s through ${options.url}; the event after ${options.warmUpMs / 1000} s`,
+  );
   const started = performance.now();
-  const load = wrk({ url: options.url, connections: options.connections, durationSeconds: options.durationSeconds, requests: options.requests });
+  const load = wrk({
+    url: options.url,
+    connections: options.connections,
+    durationSeconds: options.durationSeconds,
+    requests: options.requests,
+  });
   await sleep(options.warmUpMs);
   const outcome = await event();
   if (performance.now() - started > options.durationSeconds * 1000) {

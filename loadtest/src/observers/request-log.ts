@@ -1,5 +1,5 @@
-import type { K6Request } from '../k6.ts';
 import { LatencyRecorder, type LatencySummary } from '../analysis/latency.ts';
+import type { K6Request } from '../k6.ts';
 
 /**
  * What the harness reads out of k6's record of every request (`--out json`, see readRequests):

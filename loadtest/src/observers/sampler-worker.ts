@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parentPort, workerData } from 'node:worker_threads';
+import { nginxInFlight } from '../../../k6/lib/stub-status.ts';
 import type { SamplerMessage, SamplerOptions } from './sampler.ts';
 import { scrapeAgent, scrapeApps, scrapeNginx } from './scrape.ts';
-import { nginxInFlight } from '../../../k6/lib/stub-status.ts';
 
 // The sampler's thread (see InFlightSampler): scrapes the apps and nginx, posting each sample to
 // the main thread, until told to stop or maxSamples is reached.

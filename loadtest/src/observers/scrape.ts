@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { appCounters, parsePrometheusText, sumOf, type AppCounters, type Sample } from '../../../k6/lib/prometheus.ts';
+import { type AppCounters, appCounters, parsePrometheusText, type Sample, sumOf } from '../../../k6/lib/prometheus.ts';
 import { parseStubStatus, type StubStatus } from '../../../k6/lib/stub-status.ts';
 
 /**

@@ -1,9 +1,9 @@
-import type { WrkResult } from '../bench/load/wrk.ts';
-import { LEG_NAMES, type BenchOptions, type LegName } from '../bench/options.ts';
-import { describeRun, type RunInfo } from './run-info.ts';
 import type { SteadyCreationsResult } from '../bench/load/steady-creations.ts';
-import { markdownTable, mark, textTable, type Row } from './markdown.ts';
-import { PALETTE, barChart } from './svg.ts';
+import type { WrkResult } from '../bench/load/wrk.ts';
+import { type BenchOptions, LEG_NAMES, type LegName } from '../bench/options.ts';
+import { mark, markdownTable, type Row, textTable } from './markdown.ts';
+import { describeRun, type RunInfo } from './run-info.ts';
+import { barChart, PALETTE } from './svg.ts';
 import type { Report } from './write.ts';
 
 export interface Leg extends WrkResult {
@@ -93,12 +93,17 @@ export function benchTargets(result: BenchResult): Target[] {
   const ms = (value: number) => `${value.toFixed(1)} ms`;
   const targets: Target[] = [];
   if (ratios?.stackOverMap !== undefined) {
-    targets.push({ name: 'stack / architecture ceiling, req/s: (4)/(2)', value: ratios.stackOverMap.toFixed(2), goal: '≥ 0.6 (next: ≥ 0.8)', met: ratios.stackOverMap >= 0.6 });
+    targets.push({
+      name: 'stack / architecture ceiling, req/s: (4)/(2)',
+      value: ratios.stackOverMap.toFixed(2),
+      goal: '≥ 0.6 (next: ≥ 0.8)',
+      met: ratios.stackOverMap >= 0.6,
+    });
   }
   if (throughput.fullStack !== undefined && throughput.mapCeiling !== undefined) {
     const tail = throughput.fullStack.latency.p99 / throughput.mapCeiling.latency.p99;
     targets.push({
-      name: 'redirect p99 through the stack / the ceiling\'s (2), same run',
+      name: "redirect p99 through the stack / the ceiling's (2), same run",
       value: `${tail.toFixed(2)}× (${ms(throughput.fullStack.latency.p99)} / ${ms(throughput.mapCeiling.latency.p99)})`,
       goal: '≤ 1.3×',
       met: tail <= 1.3,
@@ -106,8 +111,18 @@ export function benchTargets(result: BenchResult): Target[] {
   }
   if (slowChecks !== undefined) {
     targets.push(
-      { name: `redirect p99 with ${options.slowChecks} slow checks, checks in the pool`, value: `${slowdown(slowChecks.pool).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.pool) <= 1.5 },
-      { name: `redirect p99 with ${options.slowChecks} slow checks, checks on the main thread`, value: `${slowdown(slowChecks.inline).toFixed(2)}×`, goal: '≤ 1.5× without', met: slowdown(slowChecks.inline) <= 1.5 },
+      {
+        name: `redirect p99 with ${options.slowChecks} slow checks, checks in the pool`,
+        value: `${slowdown(slowChecks.pool).toFixed(2)}×`,
+        goal: '≤ 1.5× without',
+        met: slowdown(slowChecks.pool) <= 1.5,
+      },
+      {
+        name: `redirect p99 with ${options.slowChecks} slow checks, checks on the main thread`,
+        value: `${slowdown(slowChecks.inline).toFixed(2)}×`,
+        goal: '≤ 1.5× without',
+        met: slowdown(slowChecks.inline) <= 1.5,
+      },
     );
   }
   if (heavyChecks !== undefined) {
@@ -156,30 +171,48 @@ const LEG_HEADER: Row = ['', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'requests', 
 export function benchReport(result: BenchResult): Report {
   const { throughput, ratios, slowChecks, heavyChecks, create, idleStart, options } = result;
   const header = (extra: string): Row => [...LEG_HEADER, extra];
-  const statusList = (statuses: Record<string, number>) => Object.entries(statuses).map(([s, c]) => `${s}: ${c}`).join(', ');
+  const statusList = (statuses: Record<string, number>) =>
+    Object.entries(statuses)
+      .map(([s, c]) => `${s}: ${c}`)
+      .join(', ');
   const ratioNote = [
     ratios?.stackOverReturn === undefined ? undefined : `(4)/(1) = ${ratios.stackOverReturn.toFixed(2)}`,
     ratios?.stackOverMap === undefined ? undefined : `(4)/(2) = ${ratios.stackOverMap.toFixed(2)}`,
-  ].filter((note) => note !== undefined).join(', ');
+  ]
+    .filter((note) => note !== undefined)
+    .join(', ');
   const throughputRows: Row[] = [
     throughput.returnCeiling === undefined ? undefined : legRow(throughput.returnCeiling, ['']),
     throughput.mapCeiling === undefined ? undefined : legRow(throughput.mapCeiling, ['']),
     throughput.oneApp === undefined ? undefined : legRow(throughput.oneApp, ['']),
     throughput.fullStack === undefined ? undefined : legRow(throughput.fullStack, [ratioNote]),
   ].filter((row) => row !== undefined);
-  const checkRows: Row[] = slowChecks === undefined ? [] : (['pool', 'inline'] as const).flatMap((mode) => {
-    const run = slowChecks[mode];
-    const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}; full GCs ${run.majorGcs.without} → ${run.majorGcs.with}; settled ${statusList(run.creationStatuses)}`;
-    return [legRow({ ...run.without, name: `${mode}: without checks` }, ['']), legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note])];
-  });
-  const createRows: Row[] = create === undefined ? [] : [create.pool, create.inline].map((leg) =>
-    legRow(leg, [`${Math.round(createdPerSecond(leg))} created/s; ${statusList(leg.statuses)}`]));
-  const heavyRows: Row[] = heavyChecks === undefined ? [] : (['pool', 'inline'] as const).map((mode) => {
-    const run = heavyChecks[mode];
-    const { creations } = run;
-    const note = `p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)} of ${run.without.latency.p99.toFixed(2)} ms; ${creations.sent} creations at ${creations.ratePerSecond.toFixed(0)}/s, p50 ${creations.p50.toFixed(0)} ms, p99 ${creations.p99.toFixed(0)} ms (${statusList(creations.statuses)})`;
-    return legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note]);
-  });
+  const checkRows: Row[] =
+    slowChecks === undefined
+      ? []
+      : (['pool', 'inline'] as const).flatMap((mode) => {
+          const run = slowChecks[mode];
+          const note = `${run.checksReported} checks running/queued, gauges ${run.inFlightGauge}; p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)}; full GCs ${run.majorGcs.without} → ${run.majorGcs.with}; settled ${statusList(run.creationStatuses)}`;
+          return [
+            legRow({ ...run.without, name: `${mode}: without checks` }, ['']),
+            legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note]),
+          ];
+        });
+  const createRows: Row[] =
+    create === undefined
+      ? []
+      : [create.pool, create.inline].map((leg) =>
+          legRow(leg, [`${Math.round(createdPerSecond(leg))} created/s; ${statusList(leg.statuses)}`]),
+        );
+  const heavyRows: Row[] =
+    heavyChecks === undefined
+      ? []
+      : (['pool', 'inline'] as const).map((mode) => {
+          const run = heavyChecks[mode];
+          const { creations } = run;
+          const note = `p99 ×${(run.with.latency.p99 / run.without.latency.p99).toFixed(2)} of ${run.without.latency.p99.toFixed(2)} ms; ${creations.sent} creations at ${creations.ratePerSecond.toFixed(0)}/s, p50 ${creations.p50.toFixed(0)} ms, p99 ${creations.p99.toFixed(0)} ms (${statusList(creations.statuses)})`;
+          return legRow({ ...run.with, name: `${mode}: ${run.with.name.split(': ')[1] ?? 'with checks'}` }, [note]);
+        });
   const rssRows: Row[] = result.rss.map((entry) => [
     entry.stack,
     `app${entry.app}`,
@@ -197,7 +230,7 @@ export function benchReport(result: BenchResult): Report {
     { label: '(2) node:http', leg: throughput.mapCeiling },
     { label: '(3) one app', leg: throughput.oneApp },
     { label: '(4) stack', leg: throughput.fullStack },
-  ].flatMap(({ label, leg }) => leg === undefined ? [] : [{ label, bars: [{ name: 'req/s', value: leg.rps }] }]);
+  ].flatMap(({ label, leg }) => (leg === undefined ? [] : [{ label, bars: [{ name: 'req/s', value: leg.rps }] }]));
   const latencyBars = [
     { label: '(1)', leg: throughput.returnCeiling },
     { label: '(2)', leg: throughput.mapCeiling },
@@ -207,29 +240,56 @@ export function benchReport(result: BenchResult): Report {
     { label: 'inline+checks', leg: slowChecks?.inline.with },
     { label: 'pool+HTTPS', leg: heavyChecks?.pool.with },
     { label: 'inline+HTTPS', leg: heavyChecks?.inline.with },
-  ].flatMap(({ label, leg }) => leg === undefined ? [] : [{ label, bars: [{ name: 'p50', value: leg.latency.p50 }, { name: 'p99', value: leg.latency.p99 }] }]);
+  ].flatMap(({ label, leg }) =>
+    leg === undefined
+      ? []
+      : [
+          {
+            label,
+            bars: [
+              { name: 'p50', value: leg.latency.p50 },
+              { name: 'p99', value: leg.latency.p99 },
+            ],
+          },
+        ],
+  );
   const charts: Record<string, string> = {};
   if (throughputBars.length > 0) {
-    charts['bench-throughput.svg'] = barChart({ title: `Redirects per second, ${options.connections} connections`, yLabel: 'requests per second', groups: throughputBars, colors: { 'req/s': PALETTE[0] } });
+    charts['bench-throughput.svg'] = barChart({
+      title: `Redirects per second, ${options.connections} connections`,
+      yLabel: 'requests per second',
+      groups: throughputBars,
+      colors: { 'req/s': PALETTE[0] },
+    });
   }
   if (latencyBars.length > 0) {
-    charts['bench-latency.svg'] = barChart({ title: 'Redirect latency (ms)', yLabel: 'milliseconds', groups: latencyBars, colors: { p50: PALETTE[0], p99: PALETTE[1] } });
+    charts['bench-latency.svg'] = barChart({
+      title: 'Redirect latency (ms)',
+      yLabel: 'milliseconds',
+      groups: latencyBars,
+      colors: { p50: PALETTE[0], p99: PALETTE[1] },
+    });
   }
   const skipped = LEG_NAMES.filter((leg) => !result.legs.includes(leg));
-  const legsLine = skipped.length === 0
-    ? `Every leg ran: ${result.legs.join(', ')}.`
-    : `Legs run: ${result.legs.join(', ')} (\`--legs\`); not run, so left out below: ${skipped.join(', ')}.`;
-  const parts: string[] = [`# Bench: where the time goes on the hot path
+  const legsLine =
+    skipped.length === 0
+      ? `Every leg ran: ${result.legs.join(', ')}.`
+      : `Legs run: ${result.legs.join(', ')} (\`--legs\`); not run, so left out below: ${skipped.join(', ')}.`;
+  const parts: string[] = [
+    `# Bench: where the time goes on the hot path
 
 \`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg (the legs on the check-mode stacks ${checkLegSeconds(options.durationSeconds)} s) after a warm-up, run as an odd number of slices of about 2 s whose p50/p99 are the median slice's (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all. ${legsLine} The creations of the heavy-check leg and the slow checks are sent by k6 (k6/creations.ts, k6/slow-checks.ts), a generator that costs more CPU than the Node one it replaced.
-`];
-  if (targetRows.length > 0) parts.push(`## Targets
+`,
+  ];
+  if (targetRows.length > 0)
+    parts.push(`## Targets
 
 ${markdownTable(['', 'measured', 'goal', ''], targetRows)}
 
 Reported, never asserted: a shared or busy machine moves every number here.
 `);
-  if (throughputRows.length > 0) parts.push(`## Redirect throughput: GET /<name> → 303
+  if (throughputRows.length > 0)
+    parts.push(`## Redirect throughput: GET /<name> → 303
 
 ${markdownTable(header(''), throughputRows)}
 
@@ -244,13 +304,15 @@ ${markdownTable(header(''), throughputRows)}
 
 ![Throughput](bench-throughput.svg)
 `);
-  if (slowChecks !== undefined) parts.push(`## Redirects while slow URI checks are in flight
+  if (slowChecks !== undefined)
+    parts.push(`## Redirects while slow URI checks are in flight
 
 ${options.slowChecks} bookmark creations, each waiting on a check of a local site that answers after ${options.slowTargetDelayMs / 1000} s, are put in flight (sent to the app processes directly, round-robin: nginx's per-client burst limit would refuse most of 200 at once), then redirects are measured again through nginx on the same stack. "gauges" is Σ http_requests_in_flight meanwhile: requests parked on I/O are the ones a scrape can see. "full GCs" is how many mark-compacts the apps ran in the leg without checks and in the leg with them (prom-client's \`nodejs_gc_duration_seconds\`, kind major): garbage that outlives the nursery shows there. \`CHECK_MODE=pool\` runs checks on worker threads (piscina), \`inline\` on the request thread.
 
 ${markdownTable(header(''), checkRows)}
 `);
-  if (heavyChecks !== undefined) parts.push(`## Redirects while CPU-heavy checks arrive
+  if (heavyChecks !== undefined)
+    parts.push(`## Redirects while CPU-heavy checks arrive
 
 Slow checks park on I/O and cost no CPU. Here bookmark creations arrive at a steady ${options.heavyRate}/s (open loop, round-robin over the apps), each checking a local HTTPS site under a CA made for this run (trusted through \`CHECK_EXTRA_CA_FILE\`): a full TLS handshake per check (one request per connection, no session tickets), then a 64 KiB page, gzip-encoded, whose \`<title>\` comes last, so every check inflates and parses the whole page. Redirects are measured through nginx meanwhile, against the same stack's redirects with no checks (the leg above). The two stacks are up together and measured in turns, a slice of one then of the other, the creations sent only to the one being measured (through its warm-up too), so that the machine's drift moves both alike; the creations' p50 and p99 are the median slice's.
 
@@ -258,17 +320,20 @@ ${markdownTable(header(''), heavyRows)}
 
 ![Latency](bench-latency.svg)
 `);
-  if (create !== undefined) parts.push(`## Creating bookmarks: POST /api/bookmarks
+  if (create !== undefined)
+    parts.push(`## Creating bookmarks: POST /api/bookmarks
 
 Each request a new name, its URI on a fast local site (so every creation runs a real check), through nginx with the rate limit lifted, with the checks in the pool and then on the main thread. The 429s are nginx's per-client limit: the bench raises its rate to 100 000 r/s, but ${options.connections} connections from one address still arrive in bursts above its burst of 20.
 
 ${markdownTable(header(''), createRows)}
 `);
-  if (idleStart !== undefined) parts.push(`## The first check after the worker retired
+  if (idleStart !== undefined)
+    parts.push(`## The first check after the worker retired
 
 The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly but not between its turns in the heavy leg; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${idleStart?.coldMs.toFixed(1)} ms, and the next, with the worker running, ${idleStart?.warmMs.toFixed(1)} ms (medians of ${idleStart?.samples}).
 `);
-  if (rssRows.length > 0) parts.push(`## Peak RSS per app process
+  if (rssRows.length > 0)
+    parts.push(`## Peak RSS per app process
 
 ${markdownTable(RSS_HEADER, rssRows)}
 
@@ -280,6 +345,8 @@ The apps run the build (app/dist, compiled JavaScript), as production does. VmHW
     textTable(header(''), [...throughputRows, ...checkRows, ...heavyRows, ...createRows]),
     rssRows.length === 0 ? '' : textTable(RSS_HEADER, rssRows),
     targetRows.length === 0 ? '' : textTable(['target', 'measured', 'goal', ''], targetRows),
-  ].filter((text) => text !== '').join('\n\n');
+  ]
+    .filter((text) => text !== '')
+    .join('\n\n');
   return { table, markdown, charts };
 }

@@ -1,10 +1,23 @@
 import type { CacheSavingsResult } from '../scenarios/cache-savings.ts';
+import { mark, markdownTable, percent, type Row, textTable } from './markdown.ts';
 import { describeRun } from './run-info.ts';
-import { markdownTable, mark, percent, textTable, type Row } from './markdown.ts';
-import { PALETTE, barChart } from './svg.ts';
+import { barChart, PALETTE } from './svg.ts';
 import type { Report } from './write.ts';
 
-const HEADER: Row = ['browsers', 'visits', 'resources needed', 'sent by clients', 'from cache', '304', 'CSS downloads', 'reached nginx', 'reached apps', 'KiB received', 'failed', 'k6 thresholds'];
+const HEADER: Row = [
+  'browsers',
+  'visits',
+  'resources needed',
+  'sent by clients',
+  'from cache',
+  '304',
+  'CSS downloads',
+  'reached nginx',
+  'reached apps',
+  'KiB received',
+  'failed',
+  'k6 thresholds',
+];
 
 function rows(result: CacheSavingsResult): Row[] {
   return result.phases.map((phase) => [

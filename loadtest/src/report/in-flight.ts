@@ -1,13 +1,16 @@
 import type { InFlightResult } from '../scenarios/in-flight.ts';
+import { mark, markdownTable, percent, type Row, textTable } from './markdown.ts';
 import { describeRun } from './run-info.ts';
-import { markdownTable, mark, percent, textTable, type Row } from './markdown.ts';
-import { PALETTE, barChart, lineChart } from './svg.ts';
+import { barChart, lineChart, PALETTE } from './svg.ts';
 import type { Report } from './write.ts';
 
 const ms = (seconds: number) => seconds * 1000;
 
 /** Samples averaged per second of the run, plotted at the middle of the second: raw samples of a count near 1 are all spikes. */
-function perSecondMean(samples: InFlightResult['samples'], pick: (sample: InFlightResult['samples'][number]) => number | undefined): Array<readonly [number, number]> {
+function perSecondMean(
+  samples: InFlightResult['samples'],
+  pick: (sample: InFlightResult['samples'][number]) => number | undefined,
+): Array<readonly [number, number]> {
   const buckets: Array<{ sum: number; count: number }> = [];
   for (const sample of samples) {
     const value = pick(sample);
@@ -26,7 +29,7 @@ function boundaryRows(result: InFlightResult): Row[] {
     result.comparisons.find((c) => c.where === 'client'),
     result.comparisons.find((c) => c.where === 'apps'),
   ];
-  const verdict = (check: typeof clientCheck) => check === undefined ? 'n/a' : `${percent(check.gap)} ${mark(check.held)}`;
+  const verdict = (check: typeof clientCheck) => (check === undefined ? 'n/a' : `${percent(check.gap)} ${mark(check.held)}`);
   return [
     ['client (k6)', client.arrivalRate, ms(client.meanTimeInSystem), client.inFlight, result.observed.client, verdict(clientCheck)],
     ['nginx', client.arrivalRate, `${ms(result.nginxDerivedW).toFixed(3)} (L/λ)`, '–', result.observed.nginx, 'n/a'],
@@ -53,7 +56,7 @@ export function inFlightReport(result: InFlightResult): Report {
 
   const samples = result.samples;
   const inFlightChart = lineChart({
-    title: 'In flight per second: sampled (mean) vs Little\'s L = λ·W',
+    title: "In flight per second: sampled (mean) vs Little's L = λ·W",
     xLabel: 'seconds',
     yLabel: 'requests in flight',
     series: [
@@ -63,7 +66,13 @@ export function inFlightReport(result: InFlightResult): Report {
       { name: 'apps, sampled', points: perSecondMean(samples, (s) => s.apps), color: PALETTE[1] },
       {
         name: 'apps λ·W (run)',
-        points: samples.length === 0 ? [] : [[0, result.littlesLaw.apps.inFlight], [samples.at(-1)?.t ?? 0, result.littlesLaw.apps.inFlight]],
+        points:
+          samples.length === 0
+            ? []
+            : [
+                [0, result.littlesLaw.apps.inFlight],
+                [samples.at(-1)?.t ?? 0, result.littlesLaw.apps.inFlight],
+              ],
         color: PALETTE[1],
         dashed: true,
       },

@@ -16,7 +16,11 @@ export function markdownTable(header: Row, rows: readonly Row[]): string {
 export function textTable(header: Row, rows: readonly Row[]): string {
   const cells = [header, ...rows].map((row) => row.map(cell));
   const widths = header.map((_, i) => Math.max(...cells.map((row) => row[i]?.length ?? 0)));
-  const line = (row: readonly string[]) => row.map((value, i) => value.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (row: readonly string[]) =>
+    row
+      .map((value, i) => value.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const [first = [], ...rest] = cells;
   return [line(first), line(widths.map((width) => '─'.repeat(width))), ...rest.map(line)].join('\n');
 }

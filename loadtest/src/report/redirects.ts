@@ -1,7 +1,7 @@
 import type { RedirectsResult } from '../scenarios/redirects.ts';
+import { mark, markdownTable, type Row, textTable } from './markdown.ts';
 import { describeRun } from './run-info.ts';
-import { markdownTable, mark, textTable, type Row } from './markdown.ts';
-import { PALETTE, barChart, lineChart } from './svg.ts';
+import { barChart, lineChart, PALETTE } from './svg.ts';
 import type { Report } from './write.ts';
 
 /** The target the bench states for the hot path; reported, never asserted. */
@@ -9,20 +9,36 @@ export const REDIRECT_P99_TARGET_MS = 10;
 
 export function redirectsReport(result: RedirectsResult): Report {
   const { load, options, littlesLaw } = result;
-  const header: Row = ['requests', 'req/s', 'mean ms', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', `p99 < ${REDIRECT_P99_TARGET_MS} ms`, 'statuses', 'errors', 'dropped by k6'];
-  const rows: Row[] = [[
-    load.requests,
-    load.rps,
-    load.latency.mean,
-    load.latency.p50,
-    load.latency.p90,
-    load.latency.p99,
-    load.latency.max,
-    mark(load.latency.p99 < REDIRECT_P99_TARGET_MS),
-    Object.entries(load.statuses).map(([status, count]) => `${status}: ${count}`).join(', '),
-    load.errors,
-    load.dropped,
-  ]];
+  const header: Row = [
+    'requests',
+    'req/s',
+    'mean ms',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'max ms',
+    `p99 < ${REDIRECT_P99_TARGET_MS} ms`,
+    'statuses',
+    'errors',
+    'dropped by k6',
+  ];
+  const rows: Row[] = [
+    [
+      load.requests,
+      load.rps,
+      load.latency.mean,
+      load.latency.p50,
+      load.latency.p90,
+      load.latency.p99,
+      load.latency.max,
+      mark(load.latency.p99 < REDIRECT_P99_TARGET_MS),
+      Object.entries(load.statuses)
+        .map(([status, count]) => `${status}: ${count}`)
+        .join(', '),
+      load.errors,
+      load.dropped,
+    ],
+  ];
   const little = `Open model: ${options.rate} arrivals a second whatever the answers, so L = λ·W = ${load.rps.toFixed(0)} req/s × ${load.latency.mean.toFixed(3)} ms = ${littlesLaw.inFlight.toFixed(2)} redirects in flight on average. k6's thresholds: ${result.k6.thresholdsMet ? 'met ✅' : 'missed ❌'}.`;
   const charts = {
     'redirects-throughput.svg': lineChart({
@@ -34,14 +50,16 @@ export function redirectsReport(result: RedirectsResult): Report {
     'redirects-latency.svg': barChart({
       title: 'Redirect latency (ms)',
       yLabel: 'milliseconds',
-      groups: [{
-        label: 'GET /:name',
-        bars: [
-          { name: 'p50', value: load.latency.p50 },
-          { name: 'p90', value: load.latency.p90 },
-          { name: 'p99', value: load.latency.p99 },
-        ],
-      }],
+      groups: [
+        {
+          label: 'GET /:name',
+          bars: [
+            { name: 'p50', value: load.latency.p50 },
+            { name: 'p90', value: load.latency.p90 },
+            { name: 'p99', value: load.latency.p99 },
+          ],
+        },
+      ],
       colors: { p50: PALETTE[0], p90: PALETTE[3], p99: PALETTE[1] },
     }),
   };

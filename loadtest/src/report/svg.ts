@@ -71,8 +71,10 @@ ${body}
 function yAxis(ticks: readonly number[], yLabel: string, y: (value: number) => number): string {
   const lines = ticks.map((tick) => {
     const py = y(tick).toFixed(1);
-    return `<line x1="${MARGIN.left}" x2="${MARGIN.left + PLOT_W}" y1="${py}" y2="${py}" stroke="#e5e5e5"/>` +
-      `<text x="${MARGIN.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${fmt(tick)}</text>`;
+    return (
+      `<line x1="${MARGIN.left}" x2="${MARGIN.left + PLOT_W}" y1="${py}" y2="${py}" stroke="#e5e5e5"/>` +
+      `<text x="${MARGIN.left - 6}" y="${py}" text-anchor="end" dominant-baseline="middle">${fmt(tick)}</text>`
+    );
   });
   const midY = MARGIN.top + PLOT_H / 2;
   return `${lines.join('\n')}
@@ -82,13 +84,17 @@ function yAxis(ticks: readonly number[], yLabel: string, y: (value: number) => n
 }
 
 function legend(entries: ReadonlyArray<{ name: string; color: string; dashed?: boolean | undefined }>): string {
-  return entries.map((entry, i) => {
-    const y = MARGIN.top + 8 + i * 20;
-    const x = MARGIN.left + PLOT_W + 14;
-    const dash = entry.dashed === true ? ' stroke-dasharray="6 4"' : '';
-    return `<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${entry.color}" stroke-width="3"${dash}/>` +
-      `<text x="${x + 28}" y="${y}" dominant-baseline="middle">${escapeXml(entry.name)}</text>`;
-  }).join('\n');
+  return entries
+    .map((entry, i) => {
+      const y = MARGIN.top + 8 + i * 20;
+      const x = MARGIN.left + PLOT_W + 14;
+      const dash = entry.dashed === true ? ' stroke-dasharray="6 4"' : '';
+      return (
+        `<line x1="${x}" x2="${x + 22}" y1="${y}" y2="${y}" stroke="${entry.color}" stroke-width="3"${dash}/>` +
+        `<text x="${x + 28}" y="${y}" dominant-baseline="middle">${escapeXml(entry.name)}</text>`
+      );
+    })
+    .join('\n');
 }
 
 export function lineChart(chart: LineChart): string {
@@ -100,18 +106,24 @@ export function lineChart(chart: LineChart): string {
   const xTop = xTicks.at(-1) ?? 1;
   const x = (value: number) => MARGIN.left + (value / xTop) * PLOT_W;
   const y = (value: number) => MARGIN.top + PLOT_H - (value / yMax) * PLOT_H;
-  const xAxis = xTicks.map((tick) =>
-    `<text x="${x(tick).toFixed(1)}" y="${MARGIN.top + PLOT_H + 16}" text-anchor="middle">${fmt(tick)}</text>`).join('\n');
-  const paths = chart.series.filter((series) => series.points.length > 0).map((series) => {
-    const d = series.points.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
-    const dash = series.dashed === true ? ' stroke-dasharray="6 4"' : '';
-    return `<path d="${d}" fill="none" stroke="${series.color}" stroke-width="1.6"${dash}/>`;
-  });
-  return frame(chart.title, `${yAxis(yTicks, chart.yLabel, y)}
+  const xAxis = xTicks
+    .map((tick) => `<text x="${x(tick).toFixed(1)}" y="${MARGIN.top + PLOT_H + 16}" text-anchor="middle">${fmt(tick)}</text>`)
+    .join('\n');
+  const paths = chart.series
+    .filter((series) => series.points.length > 0)
+    .map((series) => {
+      const d = series.points.map(([px, py], i) => `${i === 0 ? 'M' : 'L'}${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' ');
+      const dash = series.dashed === true ? ' stroke-dasharray="6 4"' : '';
+      return `<path d="${d}" fill="none" stroke="${series.color}" stroke-width="1.6"${dash}/>`;
+    });
+  return frame(
+    chart.title,
+    `${yAxis(yTicks, chart.yLabel, y)}
 ${xAxis}
 <text x="${MARGIN.left + PLOT_W / 2}" y="${HEIGHT - 10}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>
 ${paths.join('\n')}
-${legend(chart.series)}`);
+${legend(chart.series)}`,
+  );
 }
 
 export function barChart(chart: BarChart): string {
@@ -125,13 +137,21 @@ export function barChart(chart: BarChart): string {
   const bars = chart.groups.flatMap((group, g) => {
     const left = MARGIN.left + g * groupWidth + groupWidth * 0.1;
     const label = `<text x="${(left + groupWidth * 0.4).toFixed(1)}" y="${MARGIN.top + PLOT_H + 16}" text-anchor="middle">${escapeXml(group.label)}</text>`;
-    return [label, ...group.bars.filter((bar) => Number.isFinite(bar.value)).map((bar) => {
-      const bx = left + names.indexOf(bar.name) * barWidth;
-      const by = y(bar.value);
-      return `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(MARGIN.top + PLOT_H - by).toFixed(1)}" fill="${chart.colors[bar.name] ?? '#999'}"><title>${escapeXml(`${group.label} ${bar.name}: ${fmt(bar.value)}`)}</title></rect>`;
-    })];
+    return [
+      label,
+      ...group.bars
+        .filter((bar) => Number.isFinite(bar.value))
+        .map((bar) => {
+          const bx = left + names.indexOf(bar.name) * barWidth;
+          const by = y(bar.value);
+          return `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(barWidth - 2).toFixed(1)}" height="${(MARGIN.top + PLOT_H - by).toFixed(1)}" fill="${chart.colors[bar.name] ?? '#999'}"><title>${escapeXml(`${group.label} ${bar.name}: ${fmt(bar.value)}`)}</title></rect>`;
+        }),
+    ];
   });
-  return frame(chart.title, `${yAxis(yTicks, chart.yLabel, y)}
+  return frame(
+    chart.title,
+    `${yAxis(yTicks, chart.yLabel, y)}
 ${bars.join('\n')}
-${legend(names.map((name) => ({ name, color: chart.colors[name] ?? '#999' })))}`);
+${legend(names.map((name) => ({ name, color: chart.colors[name] ?? '#999' })))}`,
+  );
 }

@@ -1,9 +1,9 @@
-import { SEED_CACHE, cacheArithmetic, type CacheArithmetic } from '../analysis/littles-law.ts';
-import type { Progress } from '../progress.ts';
-import { requestWindow, statusCounts } from '../observers/request-log.ts';
-import { runInfo, type RunInfo } from '../report/run-info.ts';
-import { shortNames, type Target } from '../target/target.ts';
+import { type CacheArithmetic, cacheArithmetic, SEED_CACHE } from '../analysis/littles-law.ts';
 import { k6Scenario } from '../k6.ts';
+import { requestWindow, statusCounts } from '../observers/request-log.ts';
+import type { Progress } from '../progress.ts';
+import { type RunInfo, runInfo } from '../report/run-info.ts';
+import { shortNames, type Target } from '../target/target.ts';
 
 export interface CacheSavingsOptions {
   visitors: number;
@@ -104,7 +104,7 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
     const { k6, answer, requests } = await k6Scenario<K6CacheSavings>('cache-savings', env, 300, progress, `cache-savings-${policy}`);
     const load = requests.filter((request) => request.scenario === 'visitors');
     const { result } = answer;
-    if (result.appRequests === null) throw new Error('k6 did not count the apps\' requests: did it get METRICS_URLS?');
+    if (result.appRequests === null) throw new Error("k6 did not count the apps' requests: did it get METRICS_URLS?");
     phases.push({
       policy,
       description: CACHE_POLICIES[policy],
@@ -138,7 +138,10 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
     phases,
     saving: {
       clientRequests: fraction(none.clientRequests, browser.clientRequests),
-      nginxRequests: none.nginxRequests === undefined || browser.nginxRequests === undefined ? undefined : fraction(none.nginxRequests, browser.nginxRequests),
+      nginxRequests:
+        none.nginxRequests === undefined || browser.nginxRequests === undefined
+          ? undefined
+          : fraction(none.nginxRequests, browser.nginxRequests),
       appRequests: fraction(none.appRequests, browser.appRequests),
       bytes: fraction(none.bytesReceived, browser.bytesReceived),
     },

@@ -1,12 +1,12 @@
-import { compare, littlesLaw, seedInFlight, type Comparison, type LittlesLaw } from '../analysis/littles-law.ts';
 import type { LatencySummary } from '../analysis/latency.ts';
-import type { Progress } from '../progress.ts';
+import { type Comparison, compare, type LittlesLaw, littlesLaw, seedInFlight } from '../analysis/littles-law.ts';
+import { k6Scenario } from '../k6.ts';
 import { inFlightAt, latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
-import { runInfo, type RunInfo } from '../report/run-info.ts';
 import { InFlightSampler, meanOf } from '../observers/sampler.ts';
 import { counterDelta, scrapeApps, totalCounters } from '../observers/scrape.ts';
+import type { Progress } from '../progress.ts';
+import { type RunInfo, runInfo } from '../report/run-info.ts';
 import { shortNames, type Target } from '../target/target.ts';
-import { k6Scenario } from '../k6.ts';
 
 export interface InFlightOptions {
   viewsPerSecond: number;
@@ -95,10 +95,16 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
 
   const before = totalCounters(await scrapeApps(target.metricsUrls));
   const sampler = new InFlightSampler({ appMetricsUrls: target.metricsUrls, nginxStatusUrl: target.nginxStatusUrl });
-  progress.log(`k6: ${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}; sampling nginx and ${target.metricsUrls.length} app(s) beside it`);
+  progress.log(
+    `k6: ${options.viewsPerSecond} page views/s (×3 requests) for ${options.durationSeconds} s against ${target.url}; sampling nginx and ${target.metricsUrls.length} app(s) beside it`,
+  );
   sampler.start();
-  const k6Run = await k6Scenario('in-flight', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress)
-    .finally(() => sampler.stop());
+  const k6Run = await k6Scenario(
+    'in-flight',
+    { ...env, DURATION: String(options.durationSeconds) },
+    options.durationSeconds,
+    progress,
+  ).finally(() => sampler.stop());
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const { answer } = k6Run;
   const load = k6Run.requests.filter((request) => request.scenario === 'page_views');
@@ -107,7 +113,10 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
   // Only the samples taken while the load ran: before k6's first request and after its last
   // answer, every count is 0, and they would pull the means down.
   const inWindow = sampler.samples.filter((sample) => sample.at >= window.start && sample.at <= window.end);
-  const clientCounts = inFlightAt(load, inWindow.map((sample) => sample.at));
+  const clientCounts = inFlightAt(
+    load,
+    inWindow.map((sample) => sample.at),
+  );
   const samples: InFlightSample[] = inWindow.map((sample, i) => ({
     t: (sample.at - window.start) / 1000,
     client: clientCounts[i] ?? 0,
@@ -141,7 +150,9 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
     apps: apps.inFlight,
     nginx: observed.nginx,
     client: client.inFlight,
-    holds: Number.isNaN(observed.nginx) || apps.inFlight <= observed.nginx * (1 + options.tolerance) && observed.nginx <= client.inFlight * (1 + options.tolerance),
+    holds:
+      Number.isNaN(observed.nginx) ||
+      (apps.inFlight <= observed.nginx * (1 + options.tolerance) && observed.nginx <= client.inFlight * (1 + options.tolerance)),
   };
   const ofKind = (kind: RequestKind) => latencyOf(load.filter((request) => KINDS[request.name] === kind));
   const statuses = statusCounts(load);

@@ -1,11 +1,11 @@
 import type { LoadResult } from '../analysis/latency.ts';
-import { littlesLaw, type LittlesLaw } from '../analysis/littles-law.ts';
-import type { Progress } from '../progress.ts';
-import { latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
-import { runInfo, type RunInfo } from '../report/run-info.ts';
-import { scrapeApps, totalCounters } from '../observers/scrape.ts';
-import { shortNames, type Target } from '../target/target.ts';
+import { type LittlesLaw, littlesLaw } from '../analysis/littles-law.ts';
 import { k6Scenario } from '../k6.ts';
+import { latencyOf, perSecond, requestWindow, statusCounts } from '../observers/request-log.ts';
+import { scrapeApps, totalCounters } from '../observers/scrape.ts';
+import type { Progress } from '../progress.ts';
+import { type RunInfo, runInfo } from '../report/run-info.ts';
+import { shortNames, type Target } from '../target/target.ts';
 
 export interface RedirectsOptions {
   rate: number;
@@ -44,7 +44,12 @@ export async function runRedirects(target: Target, options: RedirectsOptions, pr
   }
   const before = totalCounters(await scrapeApps(target.metricsUrls));
   progress.log(`k6: ${options.rate} GET /<name> a second for ${options.durationSeconds} s against ${target.url}`);
-  const { k6, answer, requests } = await k6Scenario('redirects', { ...env, DURATION: String(options.durationSeconds) }, options.durationSeconds, progress);
+  const { k6, answer, requests } = await k6Scenario(
+    'redirects',
+    { ...env, DURATION: String(options.durationSeconds) },
+    options.durationSeconds,
+    progress,
+  );
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const load = requests.filter((request) => request.scenario === 'redirects');
   const window = requestWindow(load);

@@ -31,9 +31,11 @@ async function listen(server: Server, scheme = 'http'): Promise<CheckTarget> {
 const PAGE = '<!doctype html><html><head><title>Load test target</title></head><body>ok</body></html>';
 
 export function startFastTarget(): Promise<CheckTarget> {
-  return listen(createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-  }));
+  return listen(
+    createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+    }),
+  );
 }
 
 /** Answers after `delayMs`; closing it ends every waiting check at once (connection reset). */

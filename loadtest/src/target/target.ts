@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startStack } from '../../../stack/src/stack.ts';
-import { startFastTarget, type CheckTarget } from './check-targets.ts';
+import { type CheckTarget, startFastTarget } from './check-targets.ts';
 
 /** What a scenario runs against: the native stack it started, or one given with --url. */
 export interface Target {
@@ -119,8 +119,12 @@ export async function shortNames(target: Target, count: number, prefix = 'lt-'):
     });
     const text = await response.body.text();
     if (response.statusCode !== 201 && response.statusCode !== 200) {
-      throw new Error(`creating bookmark ${name} answered ${response.statusCode}: ${text.slice(0, 300)}` +
-        (target.appUrls.length === 0 ? ' (a --url stack must run with CHECK_ALLOW_PRIVATE=true to bookmark the harness\'s local site)' : ''));
+      throw new Error(
+        `creating bookmark ${name} answered ${response.statusCode}: ${text.slice(0, 300)}` +
+          (target.appUrls.length === 0
+            ? " (a --url stack must run with CHECK_ALLOW_PRIVATE=true to bookmark the harness's local site)"
+            : ''),
+      );
     }
     names.push(name);
   }

@@ -27,12 +27,42 @@ export async function makeTestCa(): Promise<TestCa> {
   const openssl = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    await openssl('req', '-x509', ...ec, '-keyout', path('ca.key'), '-out', path('ca.pem'), '-days', '2',
-      '-subj', '/CN=linkyard throwaway test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    await openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      path('ca.key'),
+      '-out',
+      path('ca.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=linkyard throwaway test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
     await openssl('req', ...ec, '-keyout', path('site.key'), '-out', path('site.csr'), '-subj', '/CN=127.0.0.1');
     writeFileSync(path('site.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
-    await openssl('x509', '-req', '-in', path('site.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial',
-      '-out', path('site.pem'), '-days', '2', '-extfile', path('site.ext'));
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      path('site.csr'),
+      '-CA',
+      path('ca.pem'),
+      '-CAkey',
+      path('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      path('site.pem'),
+      '-days',
+      '2',
+      '-extfile',
+      path('site.ext'),
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     const detail = error !== null && typeof error === 'object' && 'stderr' in error ? String(error.stderr) : String(error);

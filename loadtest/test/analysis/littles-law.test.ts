@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LatencyRecorder } from '../../src/analysis/latency.ts';
-import { SEED_CACHE, cacheArithmetic, compare, littlesLaw, relativeGap, seedInFlight } from '../../src/analysis/littles-law.ts';
+import { cacheArithmetic, compare, littlesLaw, relativeGap, SEED_CACHE, seedInFlight } from '../../src/analysis/littles-law.ts';
 
 test("Little's law: L = λ·W", () => {
   const law = littlesLaw(12_000, 10, 0.004);

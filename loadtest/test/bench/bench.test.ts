@@ -4,13 +4,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../../test/support/index.ts';
-import { renderCeilingConfig } from '../../src/bench/nginx.ts';
 import { combineCreations } from '../../src/bench/load/steady-creations.ts';
 import { combineSlices, luaString, renderWrkScript } from '../../src/bench/load/wrk.ts';
-import { parseLegs } from '../../src/cli/bench.ts';
-import { runBench } from '../../src/bench/run.ts';
+import { renderCeilingConfig } from '../../src/bench/nginx.ts';
 import { LEG_NAMES } from '../../src/bench/options.ts';
+import { runBench } from '../../src/bench/run.ts';
 import { UsageError } from '../../src/cli/arguments.ts';
+import { parseLegs } from '../../src/cli/bench.ts';
 import { Progress } from '../../src/progress.ts';
 import { benchReport, benchTargets, type HeavyChecksResult, type SlowChecksResult } from '../../src/report/bench.ts';
 import { wrkSkip } from '../wrk-skip.ts';
@@ -18,7 +18,10 @@ import { wrkSkip } from '../wrk-skip.ts';
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
   const prefix = tempDir(t, 'linkyard-bench-conf-');
   mkdirSync(join(prefix, 'tmp')); // startNginx makes it; nginx -t wants the temp paths to exist
-  for (const config of [{ kind: 'return', port: 18_999 }, { kind: 'proxy', port: 18_999, upstreamPorts: [18_001, 18_002] }] as const) {
+  for (const config of [
+    { kind: 'return', port: 18_999 },
+    { kind: 'proxy', port: 18_999, upstreamPorts: [18_001, 18_002] },
+  ] as const) {
     const path = join(prefix, 'nginx.conf');
     writeFileSync(path, renderCeilingConfig(prefix, config));
     const check = spawnSync('nginx', ['-t', '-p', prefix, '-c', path], { encoding: 'utf8' });
@@ -33,17 +36,31 @@ test('wrk scripts take printable ASCII only, quoted for Lua', () => {
   assert.throws(() => renderWrkScript([]), /nothing to send/);
 });
 
-test('bench: every leg in miniature, numbers sane, targets marked but not asserted', { skip: wrkSkip('the bench\'s miniature') }, async () => {
+test('bench: every leg in miniature, numbers sane, targets marked but not asserted', {
+  skip: wrkSkip("the bench's miniature"),
+}, async () => {
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
   );
   assert.deepEqual(result.legs, [...LEG_NAMES]);
   const { slowChecks, heavyChecks, create, idleStart, ratios } = result;
-  if (slowChecks === undefined || heavyChecks === undefined || create === undefined || idleStart === undefined || ratios?.stackOverMap === undefined) {
+  if (
+    slowChecks === undefined ||
+    heavyChecks === undefined ||
+    create === undefined ||
+    idleStart === undefined ||
+    ratios?.stackOverMap === undefined
+  ) {
     assert.fail('every leg reported');
   }
-  const legs = [...Object.values(result.throughput), slowChecks.pool.with, slowChecks.inline.with, heavyChecks.pool.with, heavyChecks.inline.with];
+  const legs = [
+    ...Object.values(result.throughput),
+    slowChecks.pool.with,
+    slowChecks.inline.with,
+    heavyChecks.pool.with,
+    heavyChecks.inline.with,
+  ];
   for (const leg of legs) {
     assert.ok(leg.rps > 0, `${leg.name}: req/s`);
     assert.deepEqual(Object.keys(leg.statuses), ['303'], `${leg.name}: only 303s`);
@@ -54,7 +71,11 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.equal(run.checksReported, 10, `${mode}: the apps reported every check in flight`);
     // Requests parked on I/O are what the in-flight gauge does see.
     assert.ok(run.inFlightGauge >= 10, `${mode}: gauge ${run.inFlightGauge}`);
-    assert.equal(Object.values(run.creationStatuses).reduce((a, b) => a + b, 0), 10, 'every creation answered');
+    assert.equal(
+      Object.values(run.creationStatuses).reduce((a, b) => a + b, 0),
+      10,
+      'every creation answered',
+    );
     for (const gcs of [run.majorGcs.without, run.majorGcs.with]) assert.ok(Number.isInteger(gcs) && gcs >= 0, `${mode}: full GCs ${gcs}`);
   }
   for (const leg of [create.pool, create.inline]) {
@@ -71,7 +92,11 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   }
   assert.ok(idleStart.coldMs > 0 && idleStart.warmMs > 0);
   assert.ok(result.rss.length >= 3);
-  assert.deepEqual([...new Set(result.rss.map((entry) => entry.stack))], ['one app', 'stack (1 apps, pool)', 'stack (1 apps, inline)'], 'in the order the stacks started');
+  assert.deepEqual(
+    [...new Set(result.rss.map((entry) => entry.stack))],
+    ['one app', 'stack (1 apps, pool)', 'stack (1 apps, inline)'],
+    'in the order the stacks started',
+  );
   for (const entry of result.rss) {
     assert.ok(entry.peakBytes > 10e6 && entry.peakAnonymousBytes > 1e6 && entry.peakFileBytes > 1e6, JSON.stringify(entry));
     // Sampled parts never exceed the kernel's exact high-water mark of their sum (both in kB pages).
@@ -82,7 +107,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   assert.match(benchReport(result).markdown, /## Targets/);
 });
 
-test('a leg made of slices: counts add up, percentiles are the median of the slices\', max the worst', () => {
+test("a leg made of slices: counts add up, percentiles are the median of the slices', max the worst", () => {
   const slice = (requests: number, p99: number, max: number, statuses: Record<string, number>) => ({
     requests,
     durationSeconds: 2,
@@ -103,8 +128,14 @@ test('a leg made of slices: counts add up, percentiles are the median of the sli
   assert.throws(() => combineSlices([]), /no slices/);
 });
 
-test('creations run in slices: counts and statuses add up, the rate is over their time together, latencies the median run\'s', () => {
-  const run = (sent: number, seconds: number, p99: number, statuses: Record<string, number>) => ({ sent, ratePerSecond: sent / seconds, statuses, p50: p99 / 4, p99 });
+test("creations run in slices: counts and statuses add up, the rate is over their time together, latencies the median run's", () => {
+  const run = (sent: number, seconds: number, p99: number, statuses: Record<string, number>) => ({
+    sent,
+    ratePerSecond: sent / seconds,
+    statuses,
+    p50: p99 / 4,
+    p99,
+  });
   const together = combineCreations([run(200, 2, 40, { 201: 200 }), run(150, 2, 900, { 201: 149, 0: 1 }), run(250, 2, 50, { 201: 250 })]);
   assert.equal(together.sent, 600);
   assert.equal(together.ratePerSecond, 100);
@@ -114,14 +145,17 @@ test('creations run in slices: counts and statuses add up, the rate is over thei
   assert.throws(() => combineCreations([]), /no runs/);
 });
 
-test('--legs: known names in the bench\'s order; an unknown one is a usage error', () => {
+test("--legs: known names in the bench's order; an unknown one is a usage error", () => {
   assert.deepEqual(parseLegs(undefined), [...LEG_NAMES]);
   assert.deepEqual(parseLegs('creations,return-ceiling'), ['return-ceiling', 'creations']);
-  assert.throws(() => parseLegs('return-ceiling,warp'), (error: unknown) => error instanceof UsageError && /unknown leg\(s\): warp/.test(error.message));
+  assert.throws(
+    () => parseLegs('return-ceiling,warp'),
+    (error: unknown) => error instanceof UsageError && /unknown leg\(s\): warp/.test(error.message),
+  );
   assert.throws(() => parseLegs(','), UsageError);
 });
 
-test('bench: one leg alone, the report leaves the others out', { skip: wrkSkip('the bench\'s one-leg run') }, async () => {
+test('bench: one leg alone, the report leaves the others out', { skip: wrkSkip("the bench's one-leg run") }, async () => {
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),

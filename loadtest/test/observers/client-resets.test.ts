@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Progress } from '../../src/progress.ts';
 import { measureRestartResets } from '../../src/cli/restart-resets.ts';
+import { Progress } from '../../src/progress.ts';
 import { wrkSkip } from '../wrk-skip.ts';
 
-test('restart-resets in miniature: one rolling restart under wrk, every request answered 303 or 201', { skip: wrkSkip('the restart-resets miniature') }, async () => {
-  const { load, roundsMs, failed } = await measureRestartResets({ rounds: 1, durationSeconds: 25, connections: 4 }, new Progress({ quiet: true }));
+test('restart-resets in miniature: one rolling restart under wrk, every request answered 303 or 201', {
+  skip: wrkSkip('the restart-resets miniature'),
+}, async () => {
+  const { load, roundsMs, failed } = await measureRestartResets(
+    { rounds: 1, durationSeconds: 25, connections: 4 },
+    new Progress({ quiet: true }),
+  );
   assert.equal(roundsMs.length, 1);
   assert.ok(load.requests > 0);
   assert.deepEqual(Object.keys(load.statuses).sort(), ['201', '303'], `GETs and POSTs both answered: ${JSON.stringify(load.statuses)}`);

@@ -58,8 +58,18 @@ test('app counters leave out what is not load: /metrics scrapes and health check
 });
 
 test('stub_status: every field, and in-flight as Reading + Writing minus the asking request', () => {
-  const status = parseStubStatus('Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n');
-  assert.deepEqual(status, { active: 291, accepts: 16630948, handled: 16630948, requests: 31070465, reading: 6, writing: 179, waiting: 106 });
+  const status = parseStubStatus(
+    'Active connections: 291 \nserver accepts handled requests\n 16630948 16630948 31070465 \nReading: 6 Writing: 179 Waiting: 106 \n',
+  );
+  assert.deepEqual(status, {
+    active: 291,
+    accepts: 16630948,
+    handled: 16630948,
+    requests: 31070465,
+    reading: 6,
+    writing: 179,
+    waiting: 106,
+  });
   assert.equal(nginxInFlight(status), 184);
   assert.equal(nginxInFlight({ ...status, reading: 0, writing: 1 }), 0);
   assert.throws(() => parseStubStatus('<html>404</html>'), /not an nginx stub_status page/);

@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../../test/support/index.ts';
-import { epochMs, readRequests, type K6Request } from '../../src/k6.ts';
+import { epochMs, type K6Request, readRequests } from '../../src/k6.ts';
 import { inFlightAt, perSecond, requestWindow, statusCounts } from '../../src/observers/request-log.ts';
 
 const request = (end: number, durationMs: number, status = 200): K6Request => ({ end, durationMs, status, name: 'x', scenario: 'load' });
 
-test('k6\'s nanosecond times keep their fraction of a millisecond', () => {
+test("k6's nanosecond times keep their fraction of a millisecond", () => {
   assert.equal(epochMs('2026-11-27T11:04:21.034586315Z'), Date.parse('2026-11-27T11:04:21.034Z') + 0.586315);
   assert.equal(epochMs('2026-11-27T11:04:21Z'), Date.parse('2026-11-27T11:04:21Z'));
   assert.throws(() => epochMs('yesterday'), /not a UTC time/);
@@ -36,13 +36,16 @@ test('the --out json record: one request per http_req_duration point, the rest s
   const dir = tempDir(t, 'linkyard-k6-json-');
   const path = join(dir, 'out.ndjson');
   const tags = '"tags":{"expected_response":"true","group":"","method":"GET","name":"GET /:name","scenario":"redirects","status":"303"}';
-  writeFileSync(path, [
-    '{"type":"Metric","data":{"name":"http_req_duration","type":"trend","contains":"time"},"metric":"http_req_duration"}',
-    `{"metric":"http_reqs","type":"Point","data":{"time":"2026-11-27T11:04:10.5Z","value":1,${tags}}}`,
-    `{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-27T11:04:10.5Z","value":1.25,${tags}}}`,
-    '{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-27T11:04:10.25Z","value":3,"tags":{"name":"setup","status":"200"}}}',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      '{"type":"Metric","data":{"name":"http_req_duration","type":"trend","contains":"time"},"metric":"http_req_duration"}',
+      `{"metric":"http_reqs","type":"Point","data":{"time":"2026-11-27T11:04:10.5Z","value":1,${tags}}}`,
+      `{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-27T11:04:10.5Z","value":1.25,${tags}}}`,
+      '{"metric":"http_req_duration","type":"Point","data":{"time":"2026-11-27T11:04:10.25Z","value":3,"tags":{"name":"setup","status":"200"}}}',
+      '',
+    ].join('\n'),
+  );
   assert.deepEqual(await readRequests(path), [
     { end: Date.parse('2026-11-27T11:04:10.500Z'), durationMs: 1.25, status: 303, name: 'GET /:name', scenario: 'redirects' },
     { end: Date.parse('2026-11-27T11:04:10.250Z'), durationMs: 3, status: 200, name: 'setup', scenario: '' },

@@ -17,8 +17,23 @@ test('charts are SVG documents with their text escaped and every series drawn', 
     xLabel: 's',
     yLabel: 'n',
     series: [
-      { name: 'a', points: [[0, 1], [1, 2]], color: '#000' },
-      { name: 'b', points: [[0, 2], [1, 1]], color: '#111', dashed: true },
+      {
+        name: 'a',
+        points: [
+          [0, 1],
+          [1, 2],
+        ],
+        color: '#000',
+      },
+      {
+        name: 'b',
+        points: [
+          [0, 2],
+          [1, 1],
+        ],
+        color: '#111',
+        dashed: true,
+      },
       { name: 'empty', points: [], color: '#222' },
     ],
   });
@@ -26,12 +41,34 @@ test('charts are SVG documents with their text escaped and every series drawn', 
   assert.ok(svg.includes('L &#60;observed&#62; &#38; &#34;λ·W&#34;'));
   assert.equal(svg.match(/<path /g)?.length, 2);
   assert.equal(svg.match(/stroke-dasharray/g)?.length, 2, 'the dashed series and its legend entry');
-  const bars = barChart({ title: 't', yLabel: 'ms', groups: [{ label: 'g', bars: [{ name: 'p50', value: 1 }, { name: 'p99', value: Number.NaN }] }], colors: { p50: '#000' } });
+  const bars = barChart({
+    title: 't',
+    yLabel: 'ms',
+    groups: [
+      {
+        label: 'g',
+        bars: [
+          { name: 'p50', value: 1 },
+          { name: 'p99', value: Number.NaN },
+        ],
+      },
+    ],
+    colors: { p50: '#000' },
+  });
   assert.equal(bars.match(/<rect x=/g)?.length, 1, 'a NaN bar is left out, not drawn at NaN');
 });
 
 test('tables: numbers formatted, pipes escaped, columns padded', () => {
-  assert.equal(markdownTable(['a', 'b'], [[1234, 'x|y'], [0.123456, 'z']]), '| a | b |\n| --- | --- |\n| 1,234 | x\\|y |\n| 0.1235 | z |');
+  assert.equal(
+    markdownTable(
+      ['a', 'b'],
+      [
+        [1234, 'x|y'],
+        [0.123456, 'z'],
+      ],
+    ),
+    '| a | b |\n| --- | --- |\n| 1,234 | x\\|y |\n| 0.1235 | z |',
+  );
   assert.equal(textTable(['name', 'n'], [['long name', 1]]), 'name       n\n─────────  ─\nlong name  1');
   assert.equal(percent(0.33), '33.0%');
 });

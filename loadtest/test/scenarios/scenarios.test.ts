@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { SuiteCleanups, tempDir } from '../../../test/support/index.ts';
-import { startStack, type Stack } from '../../../stack/src/stack.ts';
 import { main } from '../../src/cli/loadtest.ts';
 import { findK6 } from '../../src/k6.ts';
 import type { CacheSavingsResult } from '../../src/scenarios/cache-savings.ts';
@@ -14,9 +14,10 @@ import type { RedirectsResult } from '../../src/scenarios/redirects.ts';
 // load: not to measure anything, but so the harness cannot rot. The numbers asserted are the ones
 // that must hold at any speed (k6's latency goals may be missed on a busy machine: not asserted).
 
-const skip = findK6() === undefined && process.env.CI !== 'true'
-  ? 'NOTICE: no k6 on the PATH nor in K6_BIN: npm run loadtest was not run (.ci/run puts ../shared/tools/k6 on the PATH)'
-  : false;
+const skip =
+  findK6() === undefined && process.env.CI !== 'true'
+    ? 'NOTICE: no k6 on the PATH nor in K6_BIN: npm run loadtest was not run (.ci/run puts ../shared/tools/k6 on the PATH)'
+    : false;
 
 const out = tempDir({ after }, 'linkyard-loadtest-results-');
 
@@ -35,7 +36,10 @@ test('in-flight: starts its own stack, runs k6, measures λ, W and L, samples in
   assert.ok([80, 81].includes(views + result.client.dropped), `${views} views sent, ${result.client.dropped} dropped`);
   assert.equal(result.client.failed, 0);
   assert.deepEqual(result.client.statuses, { 200: 2 * views, 303: views });
-  assert.equal(result.client.latencyMs.page.count + result.client.latencyMs.stylesheet.count + result.client.latencyMs.redirect.count, 3 * views);
+  assert.equal(
+    result.client.latencyMs.page.count + result.client.latencyMs.stylesheet.count + result.client.latencyMs.redirect.count,
+    3 * views,
+  );
   const { client, apps } = result.littlesLaw;
   assert.ok(client.arrivalRate > 60 && client.arrivalRate < 180, `λ ≈ 120 req/s, got ${client.arrivalRate}`);
   assert.ok(client.meanTimeInSystem > 0 && client.meanTimeInSystem < 1);
@@ -44,10 +48,19 @@ test('in-flight: starts its own stack, runs k6, measures λ, W and L, samples in
   // setup()'s one page, read for its stylesheet link.
   assert.equal(apps.requests, 2 * views + 1);
   assert.ok(result.observed.samples >= 5, `sampled ${result.observed.samples} times`);
-  assert.ok(result.samples.every((sample) => sample.t >= 0 && sample.t <= result.client.windowSeconds), 'only samples taken while the load ran');
-  assert.ok(result.samples.some((sample) => sample.client > 0), 'the client count comes from k6\'s record of each request');
+  assert.ok(
+    result.samples.every((sample) => sample.t >= 0 && sample.t <= result.client.windowSeconds),
+    'only samples taken while the load ran',
+  );
+  assert.ok(
+    result.samples.some((sample) => sample.client > 0),
+    "the client count comes from k6's record of each request",
+  );
   assert.ok(Number.isFinite(result.observed.client) && Number.isFinite(result.observed.nginx) && Number.isFinite(result.observed.apps));
-  assert.deepEqual(result.comparisons.map((c) => c.where), ['client', 'apps']);
+  assert.deepEqual(
+    result.comparisons.map((c) => c.where),
+    ['client', 'apps'],
+  );
   assert.ok(Math.abs(result.seed.inFlight - 868.06) < 0.01);
   for (const chart of Object.keys(run.report.charts)) assert.match(readFileSync(join(out, chart), 'utf8'), /^<svg /);
   assert.match(run.report.markdown, /\| client \(k6\) \|/);
@@ -81,7 +94,7 @@ function givenStack(): string[] {
 
 test('cache-savings against a given stack: exact counts at the client, nginx and the apps', { skip }, async () => {
   const run = await main(['cache-savings', '--visitors', '3', '--visits', '4', ...givenStack()]);
-  assert.ok(run.goalMet, 'k6\'s thresholds for each kind of browser');
+  assert.ok(run.goalMet, "k6's thresholds for each kind of browser");
   const result = readResult<CacheSavingsResult>('cache-savings');
   const [none, validate, browser] = result.phases;
   assert.ok(none && validate && browser);
@@ -107,7 +120,7 @@ test('cache-savings against a given stack: exact counts at the client, nginx and
   assert.equal(browser.stylesheetDownloads, 3);
   assert.ok(result.saving.clientRequests > 0);
   assert.ok(browser.appRequests < browser.clientRequests);
-  assert.equal(result.seedScaled.after, 27, 'the seed\'s arithmetic predicts the browser phase exactly');
+  assert.equal(result.seedScaled.after, 27, "the seed's arithmetic predicts the browser phase exactly");
   assert.ok(Math.abs(result.seed.after - 4020) < 1e-9);
 });
 
@@ -115,7 +128,10 @@ test('redirects against a given stack: every answer a 303, at the rate asked for
   await main(['redirects', '--rate', '100', '--duration', '1', '--warmup', '0', ...givenStack()]);
   const result = readResult<RedirectsResult>('redirects');
   // An arrival at 0 s, every 10 ms, and (unless the scenario ended first) one at 1 s.
-  assert.ok([100, 101].includes(result.load.requests + result.load.dropped), `${result.load.requests} sent, ${result.load.dropped} dropped`);
+  assert.ok(
+    [100, 101].includes(result.load.requests + result.load.dropped),
+    `${result.load.requests} sent, ${result.load.dropped} dropped`,
+  );
   assert.deepEqual(Object.keys(result.load.statuses), ['303']);
   assert.equal(result.load.errors, 0);
   assert.ok(result.load.latency.p99 >= result.load.latency.p50);

@@ -6,11 +6,13 @@ import type { CheckMode } from '../options.ts';
 
 /** POST /api/bookmarks through nginx, every POST a new name checked against the fast local site. */
 export function creationsLeg({ measurer, checkLegSeconds }: BenchContext, target: Target, mode: CheckMode): Promise<Leg> {
-  const requests: WrkRequest[] = [{
-    method: 'POST',
-    path: '/api/bookmarks',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ uri: `${target.checkTarget.url}/created/{n}`, name: 'created-{n}' }),
-  }];
+  const requests: WrkRequest[] = [
+    {
+      method: 'POST',
+      path: '/api/bookmarks',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ uri: `${target.checkTarget.url}/created/{n}`, name: 'created-{n}' }),
+    },
+  ];
   return measurer.measure(`${mode}: POST /api/bookmarks`, target.url, checkLegSeconds, requests);
 }

@@ -36,6 +36,8 @@ export async function idleStartLeg({ options, progress }: BenchContext, target: 
     cold.push(await create(`idle-cold-${i}`));
     warm.push(await create(`idle-warm-${i}`));
   }
-  progress.log(`first check after the worker retired: ${cold.map((ms) => ms.toFixed(0)).join(', ')} ms; with it running: ${warm.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+  progress.log(
+    `first check after the worker retired: ${cold.map((ms) => ms.toFixed(0)).join(', ')} ms; with it running: ${warm.map((ms) => ms.toFixed(0)).join(', ')} ms`,
+  );
   return { coldMs: median(cold), warmMs: median(warm), samples: IDLE_START_SAMPLES };
 }

@@ -21,23 +21,31 @@ export interface ChecksInFlight {
 /** How long the apps may take to report every check once k6 has sent them. */
 const REPORT_WITHIN_MS = 5000;
 
-export async function startSlowChecks(options: {
-  /** The app processes, straight: round-robin, so nginx's per-client burst limit is no factor. */
-  appUrls: readonly string[];
-  metricsUrls: readonly string[];
-  slowTarget: CheckTarget;
-  count: number;
-  /** Longer than the slow site's delay: settle() closes it before. */
-  timeoutSeconds: number;
-  tag: string;
-}, progress: Progress): Promise<ChecksInFlight> {
-  const k6 = startK6Scenario('slow-checks', {
-    APP_URLS: options.appUrls.join(','),
-    SLOW_URI: options.slowTarget.url,
-    COUNT: String(options.count),
-    TIMEOUT: String(options.timeoutSeconds),
-    TAG: options.tag,
-  }, options.timeoutSeconds, progress);
+export async function startSlowChecks(
+  options: {
+    /** The app processes, straight: round-robin, so nginx's per-client burst limit is no factor. */
+    appUrls: readonly string[];
+    metricsUrls: readonly string[];
+    slowTarget: CheckTarget;
+    count: number;
+    /** Longer than the slow site's delay: settle() closes it before. */
+    timeoutSeconds: number;
+    tag: string;
+  },
+  progress: Progress,
+): Promise<ChecksInFlight> {
+  const k6 = startK6Scenario(
+    'slow-checks',
+    {
+      APP_URLS: options.appUrls.join(','),
+      SLOW_URI: options.slowTarget.url,
+      COUNT: String(options.count),
+      TIMEOUT: String(options.timeoutSeconds),
+      TAG: options.tag,
+    },
+    options.timeoutSeconds,
+    progress,
+  );
   k6.finished.catch(() => {});
   await k6.loadStarts;
   // Wait (bounded) until the apps say the checks are running or queued.

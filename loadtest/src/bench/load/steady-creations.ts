@@ -18,22 +18,31 @@ export interface SteadyCreationsResult {
  * processes. k6 starts first; `during` begins when k6's load does. A creation never answered
  * within k6's timeout counts as status 0.
  */
-export async function withSteadyCreations<T>(options: {
-  appUrls: readonly string[];
-  /** `{n}` becomes a number unique within the run. */
-  uri: string;
-  ratePerSecond: number;
-  durationSeconds: number;
-  /** Makes the names unique across runs against one store. */
-  tag: string;
-}, progress: Progress, during: () => Promise<T>): Promise<{ result: T; creations: SteadyCreationsResult }> {
-  const k6 = startK6Scenario('creations', {
-    APP_URLS: options.appUrls.join(','),
-    URI: options.uri,
-    RATE: String(options.ratePerSecond),
-    DURATION: String(options.durationSeconds),
-    TAG: options.tag,
-  }, options.durationSeconds, progress);
+export async function withSteadyCreations<T>(
+  options: {
+    appUrls: readonly string[];
+    /** `{n}` becomes a number unique within the run. */
+    uri: string;
+    ratePerSecond: number;
+    durationSeconds: number;
+    /** Makes the names unique across runs against one store. */
+    tag: string;
+  },
+  progress: Progress,
+  during: () => Promise<T>,
+): Promise<{ result: T; creations: SteadyCreationsResult }> {
+  const k6 = startK6Scenario(
+    'creations',
+    {
+      APP_URLS: options.appUrls.join(','),
+      URI: options.uri,
+      RATE: String(options.ratePerSecond),
+      DURATION: String(options.durationSeconds),
+      TAG: options.tag,
+    },
+    options.durationSeconds,
+    progress,
+  );
   k6.finished.catch(() => {});
   await k6.loadStarts;
   const result = await during();
@@ -62,5 +71,11 @@ export function combineCreations(runs: readonly SteadyCreationsResult[]): Steady
   const sent = runs.reduce((total, run) => total + run.sent, 0);
   const seconds = runs.reduce((total, run) => total + (run.ratePerSecond > 0 ? run.sent / run.ratePerSecond : 0), 0);
   const statuses = addCounts(runs.map((run) => run.statuses));
-  return { sent, ratePerSecond: seconds > 0 ? sent / seconds : 0, statuses, p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)) };
+  return {
+    sent,
+    ratePerSecond: seconds > 0 ? sent / seconds : 0,
+    statuses,
+    p50: median(runs.map((run) => run.p50)),
+    p99: median(runs.map((run) => run.p99)),
+  };
 }

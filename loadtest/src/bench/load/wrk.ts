@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addCounts, median, type LoadResult } from '../../analysis/latency.ts';
+import { addCounts, type LoadResult, median } from '../../analysis/latency.ts';
 
 /** One wrk run (or slices of runs combined). */
 export type WrkResult = LoadResult;
@@ -131,13 +131,19 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
   try {
     writeFileSync(script, renderWrkScript(options.requests));
     const args = [
-      '--threads', '1',
-      '--connections', String(options.connections),
-      '--duration', `${wrkSeconds(options.durationSeconds)}s`,
-      '--timeout', REQUEST_TIMEOUT,
-      '--script', script,
+      '--threads',
+      '1',
+      '--connections',
+      String(options.connections),
+      '--duration',
+      `${wrkSeconds(options.durationSeconds)}s`,
+      '--timeout',
+      REQUEST_TIMEOUT,
+      '--script',
+      script,
       options.url,
-      '--', `${Date.now().toString(36)}${(runs++).toString(36)}`,
+      '--',
+      `${Date.now().toString(36)}${(runs++).toString(36)}`,
     ];
     const stdout = await run('wrk', args);
     const report = parseWrkReport(stdout);
@@ -172,7 +178,8 @@ function run(command: string, args: readonly string[]): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'ENOENT' ? new Error('wrk is not installed: apt-get install wrk') : error));
+      reject(error.code === 'ENOENT' ? new Error('wrk is not installed: apt-get install wrk') : error),
+    );
     child.once('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`wrk exited with ${code}: ${stderr}${stdout}`))));
   });
 }
@@ -196,7 +203,12 @@ export function combineSlices(slices: readonly WrkResult[]): WrkResult {
     rps: requests / durationSeconds,
     latency: {
       count: sum((slice) => slice.latency.count),
-      mean: sum((slice) => slice.latency.mean * slice.latency.count) / Math.max(1, sum((slice) => slice.latency.count)),
+      mean:
+        sum((slice) => slice.latency.mean * slice.latency.count) /
+        Math.max(
+          1,
+          sum((slice) => slice.latency.count),
+        ),
       p50: middle((slice) => slice.latency.p50),
       p90: middle((slice) => slice.latency.p90),
       p99: middle((slice) => slice.latency.p99),
