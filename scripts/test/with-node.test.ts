@@ -62,6 +62,7 @@ describe('scripts/with-node.sh', () => {
 
   it('runs the command with the node on PATH when it is 22.19 or newer, changing nothing', async (t) => {
     const bin = nodeReporting(t, 'v22.19.0');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, expanded by sh, not a template
     const result = await withNode(`${bin}:/usr/bin:/bin`, 'command -v node; echo "nodedir=${npm_config_nodedir:-}"', {
       LINKYARD_NO_INSTALL: '1',
     });
