@@ -181,7 +181,8 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
       await Promise.all([loop(), loop(), loop(), loop()]);
     };
 
-    const app2 = servers.app2!;
+    const app2 = servers.app2;
+    assert.ok(app2 !== undefined, 'app2 is one of the apps started above');
     draining.add('app2');
     const drained = stopAcceptingAndDrain(app2, 10_000);
     // At least a second of traffic: when nginx's first requests happen to use every connection it
@@ -200,7 +201,8 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     // With no traffic, only nginx's upstream keepalive_timeout closes the connections it keeps
     // idle: the drain must end by that, not by running out (the app then closes them itself, and
     // could race with nginx reusing one).
-    const app3 = servers.app3!;
+    const app3 = servers.app3;
+    assert.ok(app3 !== undefined, 'app3 is one of the apps started above');
     const held = await new Promise<number>((resolve, reject) =>
       app3.getConnections((error, count) => (error ? reject(error) : resolve(count))),
     );

@@ -62,6 +62,7 @@ describe('scripts/with-node.sh', () => {
 
   it('runs the command with the node on PATH when it is 22.19 or newer, changing nothing', async (t) => {
     const bin = nodeReporting(t, 'v22.19.0');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, expanded by sh, not a template
     const result = await withNode(`${bin}:/usr/bin:/bin`, 'command -v node; echo "nodedir=${npm_config_nodedir:-}"', {
       LINKYARD_NO_INSTALL: '1',
     });
@@ -197,20 +198,20 @@ describe('the npm scripts', () => {
     t.after(async () => {
       npm.kill('SIGKILL');
       // Should the signal not have reached it: the launcher's own stop takes its apps and nginx along.
-      if (launcherPid === undefined || !isRunning(launcherPid)) return;
-      process.kill(launcherPid, 'SIGTERM');
-      await waitFor('the launcher to stop', () => !isRunning(launcherPid!), { timeoutMs: 20_000 }).catch(() =>
-        process.kill(launcherPid!, 'SIGKILL'),
-      );
+      const started = launcherPid;
+      if (started === undefined || !isRunning(started)) return;
+      process.kill(started, 'SIGTERM');
+      await waitFor('the launcher to stop', () => !isRunning(started), { timeoutMs: 20_000 }).catch(() => process.kill(started, 'SIGKILL'));
     });
     await waitFor('the stack to be up', () => /linkyard is up at/.test(output) || npm.exitCode !== null, { timeoutMs: 60_000 });
-    launcherPid = Number(/kill -HUP (\d+)/.exec(output)?.[1]);
-    assert.ok(launcherPid > 0, output);
+    const pid = Number(/kill -HUP (\d+)/.exec(output)?.[1]);
+    launcherPid = pid;
+    assert.ok(pid > 0, output);
     assert.equal(await probeStatus(`http://127.0.0.1:${port}/`), 200);
 
     npm.kill('SIGTERM');
     const [code] = (await once(npm, 'exit')) as [number | null];
-    await waitFor('the launcher to exit', () => !isRunning(launcherPid!), { timeoutMs: 30_000 });
+    await waitFor('the launcher to exit', () => !isRunning(pid), { timeoutMs: 30_000 });
     assert.equal(code, 0, output);
     assert.match(output, /SIGTERM: stopping/);
     assert.equal(await probeStatus(`http://127.0.0.1:${port}/`), undefined, 'nginx is gone');

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { open, rename, stat } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LineSink } from './output.ts';
 
@@ -87,7 +87,7 @@ function ignoreMissing(error: NodeJS.ErrnoException): void {
  * looking for a request id, without following the file all the time.
  */
 export async function lastLines(path: string, maxBytes = 256 * 1024): Promise<string[]> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(path, 'r');
   } catch {

@@ -2,7 +2,7 @@ import { type ChildProcess, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { findExecutable } from './executables.ts';
 import { type LineSink, pipeLines } from './output.ts';
-import { spawnInOwnGroup } from './process-group.ts';
+import { pipedOutput, spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
 /**
@@ -215,8 +215,9 @@ export class AppProcess {
         resolve();
       }),
     );
-    pipeLines(child.stdout!, this.name, this.#log);
-    pipeLines(child.stderr!, this.name, this.#log);
+    const { stdout, stderr } = pipedOutput(child);
+    pipeLines(stdout, this.name, this.#log);
+    pipeLines(stderr, this.name, this.#log);
     try {
       await waitFor(
         `${this.name} to be ready`,

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { findExecutable, isExecutable } from './executables.ts';
 import { type NginxSettings, writeNginxConfig } from './nginx-config.ts';
 import { type LineSink, pipeLines } from './output.ts';
-import { spawnInOwnGroup } from './process-group.ts';
+import { pipedOutput, spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
 
 const run = promisify(execFile);
@@ -76,8 +76,9 @@ export class NginxProcess {
       if (this.#child === child) this.#child = undefined;
       this.#log('nginx', `exited (${signal ?? `code ${code}`})`);
     });
-    pipeLines(child.stdout!, 'nginx', this.#log);
-    pipeLines(child.stderr!, 'nginx', this.#log);
+    const { stdout, stderr } = pipedOutput(child);
+    pipeLines(stdout, 'nginx', this.#log);
+    pipeLines(stderr, 'nginx', this.#log);
     const statusUrl = `http://${this.#settings.host}:${this.#settings.port}/nginx_status`;
     await waitFor(
       'nginx to answer',

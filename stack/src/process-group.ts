@@ -1,4 +1,5 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { findExecutable } from './executables.ts';
 
 /**
@@ -26,6 +27,16 @@ export function spawnInOwnGroup(file: string, args: readonly string[], options: 
   const [perl, ...perlArgs] = wrapper;
   if (perl === undefined) return spawn(file, args, { ...options, detached: true });
   return spawn(perl, [...perlArgs, file, ...args], options);
+}
+
+/**
+ * The stdout and stderr of a child spawned with both `'pipe'`: Node types them nullable for every
+ * stdio setting, so a spawn that did not pipe them fails here, by name, rather than on first use.
+ */
+export function pipedOutput(child: ChildProcess): { stdout: Readable; stderr: Readable } {
+  const { stdout, stderr } = child;
+  if (stdout === null || stderr === null) throw new Error(`pid ${child.pid}: stdout and stderr are not piped`);
+  return { stdout, stderr };
 }
 
 /** perl and the arguments that run OWN_GROUP_PROGRAM, or nothing where there is no perl that can. */

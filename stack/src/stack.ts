@@ -166,7 +166,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     // The first process alone creates or migrates the store; the others then open it as it is.
     const [first, ...others] = apps;
-    await first!.start();
+    if (first === undefined) throw new Error('a stack needs at least one app process');
+    await first.start();
     await Promise.all(others.map((app) => app.start()));
     await nginx.start();
   } catch (error) {

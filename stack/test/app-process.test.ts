@@ -37,6 +37,7 @@ describe('AppProcess#replace', { timeout: 90_000 }, () => {
   it('starts the successor next to the running process, so the port answers every request throughout', async (t) => {
     const { app } = await startProcess(t);
     const before = app.pid;
+    assert.ok(before !== undefined, 'the app is running');
     // Clients that never resend, each on a keep-alive connection; the one being drained is
     // answered `Connection: close` and the next request goes out on a new connection.
     const load = await runLoad(4, app.replace(), async (loop, i, agent: Agent) => {
@@ -46,7 +47,7 @@ describe('AppProcess#replace', { timeout: 90_000 }, () => {
     assert.deepEqual(load.failures, [], 'no connection refused or reset, no request failed');
     assert.ok(load.requests > 20, `steady load: ${load.requests} requests`);
     assert.notEqual(app.pid, before);
-    assert.throws(() => process.kill(before!, 0), { code: 'ESRCH' }, 'the old process has exited');
+    assert.throws(() => process.kill(before, 0), { code: 'ESRCH' }, 'the old process has exited');
     assert.equal((await httpRequest(`${app.url}/readyz`)).status, 200);
   });
 

@@ -197,9 +197,9 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     const baseline = await baselineProbe.stop();
     assert.deepEqual(baseline.failures, []);
 
-    const appPids = stack.pids().filter((pid): pid is number => pid !== undefined);
-    const proxyPids = nginxPids(join(dir, 'state'));
-    const rssBefore = [...appPids, ...proxyPids].map((pid) => rssBytes(pid) ?? 0);
+    const withRssBefore = (pids: readonly number[]) => pids.map((pid) => ({ pid, before: rssBytes(pid) ?? 0 }));
+    const appsBefore = withRssBefore(stack.pids().filter((pid): pid is number => pid !== undefined));
+    const proxiesBefore = withRssBefore(nginxPids(join(dir, 'state')));
     const logLinesBefore = stack.logTail().length;
     const overflowsBefore = listenOverflows();
 
@@ -225,7 +225,10 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
     await sleep(3000);
     const recovered = await afterFlood.stop();
 
-    const peaks = [...appPids, ...proxyPids].map((pid) => peakRssBytes(pid) ?? 0);
+    const withPeak = (processes: ReturnType<typeof withRssBefore>) =>
+      processes.map(({ pid, before }) => ({ pid, before, peak: peakRssBytes(pid) ?? 0 }));
+    const apps = withPeak(appsBefore);
+    const proxies = withPeak(proxiesBefore);
     // The tail keeps 500 lines: fewer than that after the flood means none were dropped from it.
     const tailAfter = stack.logTail();
     const floodLogLines = tailAfter.slice(logLinesBefore);
@@ -243,7 +246,7 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
       `redirects by a bystander: before ${latencies(baseline.ms)}; during ${latencies(duringFlood.ms)}; in the 3 s after ${latencies(recovered.ms)} (first ${recovered.ms[0]?.toFixed(1)} ms)`,
     );
     t.diagnostic(
-      `RSS before → peak (MiB): apps ${appPids.map((_, i) => `${(rssBefore[i]! / MiB).toFixed(0)} → ${(peaks[i]! / MiB).toFixed(0)}`).join(', ')}; nginx ${proxyPids.map((_, i) => `${(rssBefore[appPids.length + i]! / MiB).toFixed(0)} → ${(peaks[appPids.length + i]! / MiB).toFixed(0)}`).join(', ')}`,
+      `RSS before → peak (MiB): apps ${apps.map(({ before, peak }) => `${(before / MiB).toFixed(0)} → ${(peak / MiB).toFixed(0)}`).join(', ')}; nginx ${proxies.map(({ before, peak }) => `${(before / MiB).toFixed(0)} → ${(peak / MiB).toFixed(0)}`).join(', ')}`,
     );
     t.diagnostic(`connections Linux dropped for a full accept queue (nginx's or an app's): ${listenOverflows() - overflowsBefore}`);
     t.diagnostic(
@@ -277,10 +280,8 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
 
     // Memory bounded: nothing grew by more than a burst of checks could explain (the bench sees
     // 235 MiB at most per app process under 2 500 creations a second).
-    for (const [i, pid] of appPids.entries())
-      assert.ok(peaks[i]! < 512 * MiB, `app pid ${pid} peaked at ${(peaks[i]! / MiB).toFixed(0)} MiB`);
-    for (const [i, pid] of proxyPids.entries()) {
-      const peak = peaks[appPids.length + i]!;
+    for (const { pid, peak } of apps) assert.ok(peak < 512 * MiB, `app pid ${pid} peaked at ${(peak / MiB).toFixed(0)} MiB`);
+    for (const { pid, peak } of proxies) {
       assert.ok(peak < 128 * MiB, `nginx pid ${pid} peaked at ${(peak / MiB).toFixed(0)} MiB`);
     }
     // Refusals are in the access log once, not also a line each in the output.
@@ -295,7 +296,9 @@ describe('clients that misbehave, through nginx and 2 app processes', { timeout:
 
     const { port } = new URL(stack.url);
     const sockets: Socket[] = [];
-    t.after(() => sockets.forEach((socket) => socket.destroy()));
+    t.after(() => {
+      for (const socket of sockets) socket.destroy();
+    });
     type Kind = 'header' | 'body' | 'trickle';
     const closedAfterMs: Record<Kind, number[]> = { header: [], body: [], trickle: [] };
     const answers: Record<Kind, string[]> = { header: [], body: [], trickle: [] };

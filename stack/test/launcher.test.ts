@@ -110,16 +110,18 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     assert.equal(await probeStatus(`${url}/`), 200, 'the first one is untouched');
 
     // nginx and the apps lead groups of their own in the launcher's session (process-group.ts).
-    const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8').trim().split(' ').map(Number);
+    const launcherPid = launcher.pid;
+    assert.ok(launcherPid !== undefined, 'the launcher was started');
+    const children = readFileSync(`/proc/${launcherPid}/task/${launcherPid}/children`, 'utf8').trim().split(' ').map(Number);
     assert.equal(children.length, 3, 'nginx and two apps');
-    const { session } = groupAndSession(launcher.pid!);
+    const { session } = groupAndSession(launcherPid);
     for (const pid of children) {
       assert.deepEqual(groupAndSession(pid), { group: pid, session }, `pid ${pid}: its own group, the launcher's session`);
-      assert.equal(autogroup(pid), autogroup(launcher.pid!), `pid ${pid}: the launcher's CPU group`);
+      assert.equal(autogroup(pid), autogroup(launcherPid), `pid ${pid}: the launcher's CPU group`);
     }
 
     // What a terminal does on Ctrl-C: SIGINT to the foreground process group, the launcher's only.
-    process.kill(-launcher.pid!, 'SIGINT');
+    process.kill(-launcherPid, 'SIGINT');
     const [code] = (await once(launcher, 'exit')) as [number | null];
     assert.equal(code, 0, output.stderr());
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { findGroupWrapper, spawnInOwnGroup } from '../src/process-group.ts';
+import { findGroupWrapper, pipedOutput, spawnInOwnGroup } from '../src/process-group.ts';
 import { autogroup, groupAndSession } from './helpers.ts';
 
 async function output(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -20,14 +20,16 @@ describe('spawnInOwnGroup', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
-      assert.equal(Number(line.toString()), child.pid, 'perl execs the command: the pid is the one we signal');
+      const { pid } = child;
+      assert.ok(pid !== undefined, 'the command was started');
+      const [line] = (await once(pipedOutput(child).stdout, 'data')) as [Buffer];
+      assert.equal(Number(line.toString()), pid, 'perl execs the command: the pid is the one we signal');
       const ours = groupAndSession('self');
-      const its = groupAndSession(child.pid!);
-      assert.equal(its.group, child.pid, 'a group of its own: a Ctrl-C to ours does not reach it');
+      const its = groupAndSession(pid);
+      assert.equal(its.group, pid, 'a group of its own: a Ctrl-C to ours does not reach it');
       assert.notEqual(its.group, ours.group);
       assert.equal(its.session, ours.session, 'our session, so the scheduler does not split the CPU between us');
-      assert.equal(autogroup(child.pid!), autogroup('self'));
+      assert.equal(autogroup(pid), autogroup('self'));
     } finally {
       child.kill('SIGKILL');
     }

@@ -24,8 +24,8 @@ async function appRequestCount(stack: Stack): Promise<number> {
     const metrics = await httpRequest(`${appUrl}/metrics`);
     assert.equal(metrics.status, 200);
     for (const line of metrics.body.split('\n')) {
-      const match = /^http_requests_total\{(.*)\} (\d+)$/.exec(line);
-      if (match && !match[1]!.includes('route="/metrics"')) total += Number(match[2]);
+      const [, labels, count] = /^http_requests_total\{(.*)\} (\d+)$/.exec(line) ?? [];
+      if (labels !== undefined && !labels.includes('route="/metrics"')) total += Number(count);
     }
   }
   return total;
@@ -81,7 +81,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
     assert.equal(page.headers['x-frame-options'], 'DENY');
     assert.equal(page.headers['referrer-policy'], 'strict-origin-when-cross-origin');
 
-    const assets = [...page.body.matchAll(/(?:href|src)="(\/static\/[^"]+\.[0-9a-f]{8}\.[a-z]+)"/g)].map((match) => match[1]!);
+    const assets = [...page.body.matchAll(/(?:href|src)="(\/static\/[^"]+\.[0-9a-f]{8}\.[a-z]+)"/g)].map(([, asset]) => {
+      assert.ok(asset !== undefined);
+      return asset;
+    });
     const stylesheet = assets.find((asset) => asset.endsWith('.css'));
     assert.ok(stylesheet, `the page links a hashed stylesheet: ${assets.join(', ')}`);
     for (const asset of assets) {
@@ -218,7 +221,10 @@ describe('the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () 
 
     const pidsAfter = stack.pids();
     for (const [i, pid] of pidsAfter.entries()) assert.notEqual(pid, pidsBefore[i], `app${i + 1} was replaced`);
-    for (const pid of pidsBefore) assert.throws(() => process.kill(pid!, 0), { code: 'ESRCH' }, `old pid ${pid} has exited`);
+    for (const pid of pidsBefore) {
+      assert.ok(pid !== undefined, 'every app process was running before the restart');
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `old pid ${pid} has exited`);
+    }
 
     // Not one connection was refused or failed on nginx's side either: no request needed a second
     // process (a retry shows as two upstreams in the access log), so the passive check never fired.

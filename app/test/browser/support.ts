@@ -137,9 +137,9 @@ export async function appRequestsByRoute(stack: Stack): Promise<Map<string, numb
     const response = await fetch(`${appUrl}/metrics`);
     assert.equal(response.status, 200, `${appUrl}/metrics`);
     for (const line of (await response.text()).split('\n')) {
-      const match = /^http_requests_total\{(.*)\} (\d+)$/.exec(line);
-      const route = match ? /route="([^"]*)"/.exec(match[1]!)?.[1] : undefined;
-      if (match && route !== undefined) byRoute.set(route, (byRoute.get(route) ?? 0) + Number(match[2]));
+      const [, labels, count] = /^http_requests_total\{(.*)\} (\d+)$/.exec(line) ?? [];
+      const route = labels === undefined ? undefined : /route="([^"]*)"/.exec(labels)?.[1];
+      if (route !== undefined) byRoute.set(route, (byRoute.get(route) ?? 0) + Number(count));
     }
   }
   return byRoute;

@@ -114,7 +114,9 @@ export async function faultLoad(options: FaultLoadOptions): Promise<LoadRecord> 
         status = response.status;
         retryAfter = response.headers['retry-after'] as string | undefined;
       } else {
-        name = redirectNames[i % redirectNames.length]!;
+        const next = redirectNames[i % redirectNames.length];
+        if (next === undefined) throw new Error('redirect loops need at least one name in redirectNames');
+        name = next;
         const response = await httpRequest(`${url}/${name}`, { agent, onResend });
         status = response.status;
         retryAfter = response.headers['retry-after'] as string | undefined;

@@ -100,7 +100,7 @@ export interface TestMount {
   release(): Promise<void>;
 }
 
-function tracked(dir: string, cleanup: () => void): { release: () => Promise<void> } {
+function tracked(cleanup: () => void): { release: () => Promise<void> } {
   // Synchronous: 'exit' handlers cannot wait.
   const onExit = () => cleanup();
   process.once('exit', onExit);
@@ -131,7 +131,7 @@ function unmountSync(dir: string): void {
 export async function mountTmpfs(sizeMiB: number): Promise<TestMount> {
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-tmpfs-'));
   await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0755`, 'tmpfs', dir]);
-  const { release } = tracked(dir, () => {
+  const { release } = tracked(() => {
     unmountSync(dir);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -173,7 +173,7 @@ export async function mountExt4Image(sizeMiB: number): Promise<Ext4Mount> {
   mkdirSync(dir);
   const mount = () => run('mount', ['-o', 'loop,errors=remount-ro', image, dir]);
   await mount();
-  const { release } = tracked(dir, () => {
+  const { release } = tracked(() => {
     unmountSync(dir);
     rmSync(home, { recursive: true, force: true });
   });

@@ -16,7 +16,11 @@ function perSecondMean(
     const value = pick(sample);
     if (value === undefined) continue;
     const second = Math.floor(sample.t);
-    const bucket = (buckets[second] ??= { sum: 0, count: 0 });
+    let bucket = buckets[second];
+    if (bucket === undefined) {
+      bucket = { sum: 0, count: 0 };
+      buckets[second] = bucket;
+    }
     bucket.sum += value;
     bucket.count++;
   }
