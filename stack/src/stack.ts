@@ -111,7 +111,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // nginx's access log is the request log (LOG_REQUESTS, docs/configuration.md); the environment may say otherwise.
     LOG_REQUESTS: 'false',
     ...process.env,
-    PUBLIC_URL: url,
+    // The stack's own URL unless the operator names the public one (a TLS proxy in front, say).
+    PUBLIC_URL: process.env.PUBLIC_URL?.trim() || url,
     ...options.env,
     HOST: '127.0.0.1',
     // A replacement listens next to the process it replaces (AppProcess#replace).

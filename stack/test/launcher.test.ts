@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { tempDir } from '../../test/support/index.ts';
+import { htmlPage } from '../../app/test/helpers.ts';
+import { startTarget, tempDir } from '../../test/support/index.ts';
 import { compileApp } from '../src/build.ts';
 import { freePorts } from '../src/ports.ts';
 import { probeStatus, waitFor } from '../src/wait.ts';
@@ -71,6 +72,9 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
       STACK_DIR: join(dir, 'state'),
       DATA_DIR: join(dir, 'data'),
       LOG_LEVEL: 'info',
+      // The operator's public URL reaches the apps (short URLs are built on it).
+      PUBLIC_URL: 'https://links.example.test/',
+      CHECK_ALLOW_PRIVATE: 'true',
     };
     // A group of its own, as a shell gives a job it runs in the foreground: a Ctrl-C is sent to the group.
     const launcher = spawn(process.execPath, [LAUNCHER], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -88,6 +92,14 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
 
     await waitFor('the launcher to say it is up', () => output.stdout().includes('linkyard is up at'), { timeoutMs: 30_000 });
     assert.equal(await probeStatus(`${url}/`), 200);
+    const target = await startTarget(t, htmlPage('launcher target'));
+    const created = await fetch(`${url}/api/bookmarks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ uri: target.url, name: 'public' }),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(((await created.json()) as { shortUrl: string }).shortUrl, 'https://links.example.test/public');
 
     const restart = spawn(process.execPath, [ROLLING_RESTART], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const restartOutput = collect(restart);
