@@ -1,0 +1,179 @@
+import type Database from 'better-sqlite3';
+import type { AccessStore, ApiKey, AuditEntry, AuditPage, NewKey, NewSession, Role, SessionOwner, StoredKey } from './access-types.ts';
+import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+
+/** Schema steps for keys, sessions, the audit trail and links' authors: appended to sqlite.ts's MIGRATIONS. */
+export const ACCESS_MIGRATION = `CREATE TABLE api_keys (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     name TEXT NOT NULL UNIQUE,
+     role TEXT NOT NULL CHECK (role IN ('admin', 'author')),
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER
+   ) STRICT;
+   CREATE TABLE sessions (
+     hash TEXT PRIMARY KEY,
+     key_name TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX sessions_key_name ON sessions (key_name);
+   CREATE INDEX sessions_expires_at ON sessions (expires_at);
+   CREATE TABLE audit_log (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     detail TEXT
+   ) STRICT;
+   ALTER TABLE bookmarks ADD COLUMN created_by TEXT`;
+
+interface KeyRow {
+  name: string;
+  role: Role;
+  hash: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: AuditEntry['action'];
+  subject: string;
+  detail: string | null;
+}
+
+const toApiKey = (row: KeyRow): ApiKey => ({
+  name: row.name,
+  role: row.role,
+  createdAt: new Date(row.created_at),
+  lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at),
+});
+
+const toAuditEntry = (row: AuditRow): AuditEntry => ({
+  at: new Date(row.at),
+  actor: row.actor,
+  action: row.action,
+  subject: row.subject,
+  detail: row.detail,
+});
+
+function prepareStatements(db: Database.Database) {
+  const insertAudit = db.prepare<[number, string, string, string, string | null]>(
+    'INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)',
+  );
+  const insertKey = db.prepare<[string, string, string, number]>(
+    'INSERT INTO api_keys (name, role, hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+  );
+  const deleteKey = db.prepare<[string]>('DELETE FROM api_keys WHERE name = ?');
+  const deleteKeySessions = db.prepare<[string]>('DELETE FROM sessions WHERE key_name = ?');
+  const touchKey = db.prepare<[number, string, number]>(
+    'UPDATE api_keys SET last_used_at = ? WHERE name = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+  );
+  const insertSession = db.prepare<[string, string, number, number]>(
+    'INSERT INTO sessions (hash, key_name, created_at, expires_at) VALUES (?, ?, ?, ?)',
+  );
+  const expireSessions = db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?');
+  const columns = 'name, role, hash, created_at, last_used_at';
+  return {
+    keyByHash: db.prepare<[string], KeyRow>(`SELECT ${columns} FROM api_keys WHERE hash = ?`),
+    listKeys: db.prepare<[], KeyRow>(`SELECT ${columns} FROM api_keys ORDER BY id`),
+    sessionByHash: db.prepare<[string, number], { key_name: string; role: Role; expires_at: number }>(
+      `SELECT s.key_name, k.role, s.expires_at FROM sessions s JOIN api_keys k ON k.name = s.key_name
+       WHERE s.hash = ? AND s.expires_at > ?`,
+    ),
+    deleteSession: db.prepare<[string]>('DELETE FROM sessions WHERE hash = ?'),
+    insertAudit,
+    firstAuditPage: db.prepare<[number], AuditRow>('SELECT * FROM audit_log ORDER BY id DESC LIMIT ?'),
+    olderAuditPage: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?'),
+    createKey: db.transaction((key: NewKey, actor: string): 'created' | 'taken' => {
+      const now = Date.now();
+      if (insertKey.run(key.name, key.role, key.hash, now).changes === 0) return 'taken';
+      insertAudit.run(now, actor, 'key.create', key.name, key.role);
+      return 'created';
+    }),
+    revokeKey: db.transaction((name: string, actor: string): boolean => {
+      if (deleteKey.run(name).changes === 0) return false;
+      deleteKeySessions.run(name);
+      insertAudit.run(Date.now(), actor, 'key.revoke', name, null);
+      return true;
+    }),
+    touchKeys: db.transaction((lastUsed: ReadonlyMap<string, Date>) => {
+      for (const [name, at] of lastUsed) touchKey.run(at.getTime(), name, at.getTime());
+    }),
+    createSession: db.transaction((session: NewSession) => {
+      const now = Date.now();
+      expireSessions.run(now);
+      insertSession.run(session.hash, session.keyName, now, session.expiresAt.getTime());
+    }),
+  };
+}
+
+/** The AccessStore on the SqliteStore's connection; `guard` turns a failing disk into StoreUnavailableError. */
+export class SqliteAccessStore implements AccessStore {
+  readonly #db: Database.Database;
+  readonly #guard: <T>(work: () => T) => T;
+  #statements: ReturnType<typeof prepareStatements> | undefined;
+
+  constructor(db: Database.Database, guard: <T>(work: () => T) => T) {
+    this.#db = db;
+    this.#guard = guard;
+  }
+
+  /** Prepared on first use, after the schema exists. */
+  get #sql(): ReturnType<typeof prepareStatements> {
+    this.#statements ??= prepareStatements(this.#db);
+    return this.#statements;
+  }
+
+  async createKey(key: NewKey, actor: string): Promise<'created' | 'taken'> {
+    return this.#guard(() => this.#sql.createKey.immediate(key, actor));
+  }
+
+  async keyByHash(hash: string): Promise<StoredKey | undefined> {
+    const row = this.#guard(() => this.#sql.keyByHash.get(hash));
+    return row === undefined ? undefined : { ...toApiKey(row), hash: row.hash };
+  }
+
+  async listKeys(): Promise<ApiKey[]> {
+    return this.#guard(() => this.#sql.listKeys.all()).map(toApiKey);
+  }
+
+  async revokeKey(name: string, actor: string): Promise<boolean> {
+    return this.#guard(() => this.#sql.revokeKey.immediate(name, actor));
+  }
+
+  async touchKeys(lastUsed: ReadonlyMap<string, Date>): Promise<void> {
+    if (lastUsed.size === 0) return;
+    this.#guard(() => this.#sql.touchKeys.immediate(lastUsed));
+  }
+
+  async createSession(session: NewSession): Promise<void> {
+    this.#guard(() => this.#sql.createSession.immediate(session));
+  }
+
+  async sessionByHash(hash: string, now: Date): Promise<SessionOwner | undefined> {
+    const row = this.#guard(() => this.#sql.sessionByHash.get(hash, now.getTime()));
+    return row === undefined ? undefined : { keyName: row.key_name, role: row.role, expiresAt: new Date(row.expires_at) };
+  }
+
+  async deleteSession(hash: string): Promise<boolean> {
+    return this.#guard(() => this.#sql.deleteSession.run(hash).changes > 0);
+  }
+
+  async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
+    this.#guard(() => this.#sql.insertAudit.run(Date.now(), entry.actor, entry.action, entry.subject, entry.detail));
+  }
+
+  async listAudit({ limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<AuditPage> {
+    checkLimit(limit);
+    const older = cursor === undefined ? undefined : decodeCursor(cursor);
+    const rows = this.#guard(() =>
+      older === undefined ? this.#sql.firstAuditPage.all(limit + 1) : this.#sql.olderAuditPage.all(older, limit + 1),
+    );
+    return toPage(rows, limit, (row) => row.id, toAuditEntry);
+  }
+}
