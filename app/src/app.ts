@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import formBody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
+import { Authenticator } from './auth/principal.ts';
 import { createChecker } from './check/create-checker.ts';
 import type { UriChecker } from './check/types.ts';
 import type { Config } from './config.ts';
@@ -17,6 +18,7 @@ import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
+import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
@@ -82,9 +84,22 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     store,
     checker,
     metrics,
-    service: new BookmarkService({ store, checker, visits, metrics, redirectCacheMs: config.redirectCacheMs }),
+    service: new BookmarkService({
+      store,
+      checker,
+      visits,
+      metrics,
+      redirectCacheMs: config.redirectCacheMs,
+      onAuditError: (error) => app.log.error({ err: error }, 'audit entry not written'),
+    }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },
+    auth: new Authenticator({
+      access: store.access,
+      apiToken: config.apiToken,
+      keyCacheMs: config.keyCacheMs,
+      onError: (error) => app.log.warn({ err: error }, 'key last-used times not written'),
+    }),
   };
   app.decorate('lifecycle', context.lifecycle);
 
@@ -104,6 +119,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
     await visits.close();
+    await context.auth.close();
     await checker.close();
     await store.close();
   });
@@ -117,6 +133,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   if (config.serveStatic) registerStaticRoutes(app, context);
   registerApiRoutes(app, context);
   registerPageRoutes(app, context);
+  registerSignInRoutes(app, context);
   registerRedirectRoute(app, context);
   return app;
 }

@@ -45,7 +45,7 @@ export interface Config {
   logRequests: boolean;
   /** Addresses or CIDR ranges whose X-Forwarded-* and X-Request-Id headers are believed. */
   trustedProxies: string[];
-  /** Bearer token for DELETE /api/bookmarks/:name (API_TOKEN or API_TOKEN_FILE); the endpoint is disabled while unset. */
+  /** API_TOKEN or API_TOKEN_FILE: a bearer token that acts as an admin key (docs/keys-and-access.md). */
   apiToken: string | undefined;
   /** Serve /static from the app itself: on for `npm run app`, off behind nginx, which serves it. */
   serveStatic: boolean;
@@ -62,6 +62,10 @@ export interface Config {
   /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** How long a process keeps a key or session lookup: a revoked key or ended session stops working everywhere within this. */
+  keyCacheMs: number;
+  /** How long a sign-in lasts. */
+  sessionTtlDays: number;
 }
 
 export interface CheckConfig {
@@ -234,5 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),
+    sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
   };
 }

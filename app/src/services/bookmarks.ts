@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
@@ -11,6 +12,8 @@ export interface CreateRequest {
   uri: string;
   /** Absent or empty: a name is generated. */
   name?: string | undefined;
+  /** Who asks: a key's name, `form` or `anonymous`; recorded as the link's author and in the audit trail. */
+  createdBy: string;
 }
 
 export interface CreateResult {
@@ -48,9 +51,18 @@ export class BookmarkService {
    * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
    */
   readonly #recent: LRUCache<string, string> | undefined;
+  readonly #onAuditError: (error: unknown) => void;
 
-  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics; redirectCacheMs: number }) {
+  constructor(deps: {
+    store: BookmarkStore;
+    checker: UriChecker;
+    visits: VisitCounter;
+    metrics: Metrics;
+    redirectCacheMs: number;
+    onAuditError?: (error: unknown) => void;
+  }) {
     this.#store = deps.store;
+    this.#onAuditError = deps.onAuditError ?? (() => {});
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
@@ -69,16 +81,16 @@ export class BookmarkService {
     }
 
     const check = await this.#check(uri, signal);
-    const fields = { uri, title: check.title, checkStatus: check.status };
+    const fields = { uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
 
     if (wanted !== undefined) {
       const outcome = await this.#store.create({ name: wanted, ...fields });
-      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+      if (outcome.kind === 'created') return this.#created(outcome.bookmark);
       return this.#settleExisting(outcome.kind === 'exists' ? outcome.bookmark : outcome.existing, uri);
     }
     for (let attempt = 0; attempt < GENERATED_ATTEMPTS; attempt++) {
       const outcome = await this.#store.create({ name: generateName(), ...fields });
-      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+      if (outcome.kind === 'created') return this.#created(outcome.bookmark);
     }
     throw new DomainError('NAMES_EXHAUSTED', 'Could not find a free short name; please pick one yourself.', {
       retryAfter: 1,
@@ -121,11 +133,45 @@ export class BookmarkService {
     }
   }
 
-  async delete(name: string): Promise<boolean> {
+  /** Whether `principal` may change this link: an admin any, an author the links it created. */
+  static mayChange(principal: Principal | undefined, bookmark: Bookmark): boolean {
+    return principal !== undefined && (principal.role === 'admin' || bookmark.createdBy === principal.name);
+  }
+
+  /** Deletes as `principal`: NOT_FOUND for an unknown name, FORBIDDEN for another author's link. */
+  async delete(name: string, principal: Principal): Promise<void> {
+    const bookmark = await this.#store.get(name);
+    if (bookmark === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (!BookmarkService.mayChange(principal, bookmark)) {
+      throw new DomainError('FORBIDDEN', `'${name}' was created by someone else; an author key may delete only its own links.`);
+    }
     const deleted = await this.#store.delete(name);
     // After the delete: a redirect read from the store before it committed cannot put it back.
     this.#recent?.delete(name);
-    return deleted;
+    if (!deleted) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    await this.#audit({ actor: principal.name, action: 'bookmark.delete', subject: name, detail: bookmark.uri });
+  }
+
+  async #created(bookmark: Bookmark): Promise<CreateResult> {
+    await this.#audit({
+      actor: bookmark.createdBy ?? 'anonymous',
+      action: 'bookmark.create',
+      subject: bookmark.name,
+      detail: bookmark.uri,
+    });
+    return { bookmark, created: true };
+  }
+
+  /**
+   * After the change it records: a failure here is logged, not answered, since the change is
+   * made. (The key commands write theirs in the change's own transaction.)
+   */
+  async #audit(entry: Parameters<BookmarkStore['access']['audit']>[0]): Promise<void> {
+    try {
+      await this.#store.access.audit(entry);
+    } catch (error) {
+      this.#onAuditError(error);
+    }
   }
 
   #settleExisting(existing: Bookmark, uri: string): CreateResult {
