@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KEY_PATTERN } from '../../app/src/auth/keys.ts';
 import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
 import {
   APPS,
@@ -229,5 +230,33 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
       assert.equal(bookmark.uri, `${PUBLIC_URL}/?keep=${i}`);
       assert.equal(bookmark.visits, i % 4, `${name}'s visits`);
     }
+  });
+
+  it('makes, lists and revokes keys with `docker compose exec` and `run --rm` (node app/dist/cli/keys.js), and nginx answers by them', async () => {
+    const keys = (how: readonly string[], ...args: string[]) =>
+      project.compose([...how, 'node', 'app/dist/cli/keys.js', ...args], { timeoutMs: 60_000 });
+    const key = (await keys(['exec', '--no-TTY', 'app1'], 'create', '--name', 'ops', '--role', 'author')).trim();
+    assert.match(key, KEY_PATTERN);
+    assert.match(await keys(['run', '--rm', '--no-deps', 'app2'], 'list'), /^ops\tauthor\t/m);
+
+    const body = JSON.stringify({ uri: `${PUBLIC_URL}/?ops`, name: 'ops-link' });
+    const created = await httpRequest(`${BASE_URL}/api/bookmarks`, {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+    });
+    assert.equal(created.status, 201, created.body);
+    assert.equal((JSON.parse(created.body) as { createdBy: string }).createdBy, 'ops');
+
+    await keys(['exec', '--no-TTY', 'app3'], 'revoke', 'ops');
+    // KEY_CACHE_MS is 5 s by default: every app refuses the key within it.
+    await waitFor('the revoked key refused through nginx', 10_000, async () => {
+      const refused = await httpRequest(`${BASE_URL}/api/bookmarks/ops-link`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${key}` },
+      });
+      return refused.status === 401 ? true : undefined;
+    });
+    assert.equal((await httpRequest(`${BASE_URL}/ops-link`)).status, 303, 'the link stays');
   });
 });
