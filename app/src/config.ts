@@ -66,6 +66,11 @@ export interface Config {
   keyCacheMs: number;
   /** How long a sign-in lasts. */
   sessionTtlDays: number;
+  /**
+   * PRIVATE=true: creating needs a key or a session, and the list and the API's reads need one
+   * too; redirects stay public. For any instance reachable from the internet (docs/keys-and-access.md).
+   */
+  private: boolean;
 }
 
 export interface CheckConfig {
@@ -240,5 +245,6 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
+    private: boolean(env, 'PRIVATE', false),
   };
 }

@@ -58,8 +58,13 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     return principal;
   }
 
+  /** Private mode: reading the list or a link's details needs a key too. */
+  async function requireKeyWhenPrivate(request: FastifyRequest): Promise<void> {
+    if (config.private) await requireKey(request);
+  }
+
   app.post<{ Body: { uri: string; name?: string } }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
-    const principal = await auth.fromAuthorization(request.headers.authorization);
+    const principal = config.private ? await requireKey(request) : await auth.fromAuthorization(request.headers.authorization);
     const createdBy = principal?.name ?? 'anonymous';
     const { bookmark, created } = await service.create({ ...request.body, createdBy }, clientAbortSignal(reply));
     // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
@@ -73,12 +78,14 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     '/api/bookmarks',
     { schema: { querystring: listQuerySchema } },
     async (request) => {
+      await requireKeyWhenPrivate(request);
       const page = await service.list(request.query.limit ?? config.pageSize, request.query.cursor);
       return { items: page.items.map(toJson), nextCursor: page.nextCursor };
     },
   );
 
   app.get<{ Params: { name: string } }>('/api/bookmarks/:name', async (request) => {
+    await requireKeyWhenPrivate(request);
     const bookmark = await service.get(request.params.name);
     if (!bookmark) throw new DomainError('NOT_FOUND', `I don't know '${request.params.name}'.`);
     return toJson(bookmark);

@@ -9,6 +9,7 @@ import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { StoreUnavailableError } from '../store/unavailable.ts';
 import { type PageModel, renderPage } from '../views/page.ts';
+import { renderSignIn } from '../views/sign-in.ts';
 import { clientAbortSignal } from './abort-signal.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
@@ -55,10 +56,22 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     return sendPage(reply, status, { ...model, message: { kind: 'error', text: error.message, code: error.code } });
   }
 
+  const PRIVATE_NOTICE = 'This bookmark server is private: sign in with your key to see and add links.';
+
+  /** Private mode, signed out: the sign-in form instead of the list (redirects stay public). */
+  function sendSignIn(reply: FastifyReply, status: number) {
+    return reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderSignIn({ stylesheetUrl: chrome.stylesheetUrl, logoUrl: chrome.logoUrl, notice: PRIVATE_NOTICE }));
+  }
+
   app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
     const cursor = request.query.cursor || undefined;
     try {
       const viewer = await auth.fromCookie(request.headers.cookie);
+      if (config.private && viewer === undefined) return sendSignIn(reply, 200);
       return await sendPage(reply, 200, { cursor, viewer });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
@@ -75,6 +88,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     try {
       refuseCrossSite(request, config.publicUrl);
       viewer = await auth.fromCookie(request.headers.cookie);
+      if (config.private && viewer === undefined) return sendSignIn(reply, 401);
       if (longuri === undefined || longuri.trim() === '') {
         throw new DomainError('MISSING_FIELD', 'Please fill out the Long URI field.');
       }

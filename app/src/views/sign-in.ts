@@ -5,11 +5,18 @@ export interface SignInModel {
   logoUrl: string;
   /** Why the last attempt failed, said to the person. */
   error?: string | undefined;
+  /** Why they are asked to sign in (a private instance). */
+  notice?: string | undefined;
 }
 
 /** A key in a password field: the browser neither shows nor offers to remember it in plain sight. */
 export function renderSignIn(model: SignInModel): string {
-  const message = model.error === undefined ? '' : `<p class="message error" id="form-message" role="alert">${e(model.error)}</p>\n`;
+  const message =
+    model.error !== undefined
+      ? `<p class="message error" id="form-message" role="alert">${e(model.error)}</p>\n`
+      : model.notice !== undefined
+        ? `<p class="message ok" role="status">${e(model.notice)}</p>\n`
+        : '';
   const describedBy = model.error === undefined ? 'key-hint' : 'form-message key-hint';
   return `<!DOCTYPE html>
 <html lang="en">
