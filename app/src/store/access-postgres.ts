@@ -1,5 +1,17 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import type { AccessStore, ApiKey, AuditEntry, AuditPage, NewKey, NewSession, Role, SessionOwner, StoredKey } from './access-types.ts';
+import type {
+  AccessStore,
+  ApiKey,
+  AuditEntry,
+  AuditPage,
+  BlockedHost,
+  Denials,
+  NewKey,
+  NewSession,
+  Role,
+  SessionOwner,
+  StoredKey,
+} from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 
 /** Schema steps for keys, sessions, the audit trail and links' authors: appended to postgres.ts's MIGRATIONS. */
@@ -28,6 +40,18 @@ export const ACCESS_MIGRATION = `CREATE TABLE api_keys (
      detail text
    );
    ALTER TABLE bookmarks ADD COLUMN created_by text`;
+
+/** The blocklist and disabled links: appended to postgres.ts's MIGRATIONS after ACCESS_MIGRATION. */
+export const BLOCKLIST_MIGRATION = `CREATE TABLE blocked_hosts (
+     host text PRIMARY KEY,
+     added_at timestamptz NOT NULL DEFAULT now(),
+     added_by text NOT NULL
+   );
+   CREATE TABLE disabled_links (
+     bookmark_id bigint PRIMARY KEY REFERENCES bookmarks (id) ON DELETE CASCADE,
+     disabled_at timestamptz NOT NULL DEFAULT now(),
+     disabled_by text NOT NULL
+   )`;
 
 const KEY_COLUMNS = 'name, role, hash, created_at, last_used_at';
 
@@ -68,6 +92,44 @@ const SQL = {
            WHERE s.hash = $1 AND s.expires_at > $2`,
   },
   deleteSession: { name: 'linkyard_delete_session', text: 'DELETE FROM sessions WHERE hash = $1' },
+  addBlockedHosts: {
+    name: 'linkyard_add_blocked_hosts',
+    text: `WITH added AS (
+             INSERT INTO blocked_hosts (host, added_by) SELECT DISTINCT unnest($1::text[]), $2
+             ON CONFLICT (host) DO NOTHING RETURNING host
+           ), counted AS (SELECT count(*) AS n FROM added)
+           INSERT INTO audit_log (actor, action, subject, detail)
+           SELECT $2, 'blocklist.add', $3, CASE WHEN cardinality($1::text[]) = 1 THEN NULL ELSE n || ' new of ' || cardinality($1::text[]) END
+           FROM counted WHERE n > 0
+           RETURNING (SELECT n FROM counted) AS added`,
+  },
+  removeBlockedHost: {
+    name: 'linkyard_remove_blocked_host',
+    text: `WITH removed AS (DELETE FROM blocked_hosts WHERE host = $1 RETURNING host)
+           INSERT INTO audit_log (actor, action, subject) SELECT $2, 'blocklist.remove', host FROM removed RETURNING id`,
+  },
+  listBlockedHosts: { name: 'linkyard_list_blocked_hosts', text: 'SELECT host, added_at, added_by FROM blocked_hosts ORDER BY host' },
+  anyHostBlocked: { name: 'linkyard_any_host_blocked', text: 'SELECT 1 FROM blocked_hosts WHERE host = ANY ($1::text[]) LIMIT 1' },
+  disable: {
+    name: 'linkyard_disable_link',
+    text: `WITH disabled AS (
+             INSERT INTO disabled_links (bookmark_id, disabled_by) SELECT id, $2 FROM bookmarks WHERE name = $1
+             ON CONFLICT (bookmark_id) DO NOTHING RETURNING bookmark_id
+           )
+           INSERT INTO audit_log (actor, action, subject) SELECT $2, 'bookmark.disable', $1 FROM disabled RETURNING id`,
+  },
+  enable: {
+    name: 'linkyard_enable_link',
+    text: `WITH enabled AS (
+             DELETE FROM disabled_links WHERE bookmark_id = (SELECT id FROM bookmarks WHERE name = $1) RETURNING bookmark_id
+           )
+           INSERT INTO audit_log (actor, action, subject) SELECT $2, 'bookmark.enable', $1 FROM enabled RETURNING id`,
+  },
+  blockedHosts: { name: 'linkyard_blocked_hosts', text: 'SELECT host FROM blocked_hosts' },
+  disabledNames: {
+    name: 'linkyard_disabled_names',
+    text: 'SELECT b.name FROM disabled_links d JOIN bookmarks b ON b.id = d.bookmark_id',
+  },
   audit: {
     name: 'linkyard_audit',
     text: 'INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)',
@@ -145,6 +207,37 @@ export class PostgresAccessStore implements AccessStore {
   async deleteSession(hash: string): Promise<boolean> {
     const result = await this.#query({ ...SQL.deleteSession, values: [hash] });
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async addBlockedHosts(hosts: readonly string[], actor: string, subject: string): Promise<number> {
+    const [row] = await this.#rows<{ added: string }>(SQL.addBlockedHosts, [hosts, actor, subject]);
+    return Number(row?.added ?? 0);
+  }
+
+  async removeBlockedHost(host: string, actor: string): Promise<boolean> {
+    return (await this.#rows(SQL.removeBlockedHost, [host, actor])).length > 0;
+  }
+
+  async listBlockedHosts(): Promise<BlockedHost[]> {
+    const rows = await this.#rows<{ host: string; added_at: Date; added_by: string }>(SQL.listBlockedHosts, []);
+    return rows.map((row) => ({ host: row.host, addedAt: row.added_at, addedBy: row.added_by }));
+  }
+
+  async anyHostBlocked(hosts: readonly string[]): Promise<boolean> {
+    if (hosts.length === 0) return false;
+    return (await this.#rows(SQL.anyHostBlocked, [hosts])).length > 0;
+  }
+
+  async setLinkDisabled(name: string, disabled: boolean, actor: string): Promise<boolean> {
+    return (await this.#rows(disabled ? SQL.disable : SQL.enable, [name, actor])).length > 0;
+  }
+
+  async denials(): Promise<Denials> {
+    const [hosts, names] = await Promise.all([
+      this.#rows<{ host: string }>(SQL.blockedHosts, []),
+      this.#rows<{ name: string }>(SQL.disabledNames, []),
+    ]);
+    return { hosts: hosts.map((row) => row.host), disabledNames: names.map((row) => row.name) };
   }
 
   async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {

@@ -1,5 +1,17 @@
 import type Database from 'better-sqlite3';
-import type { AccessStore, ApiKey, AuditEntry, AuditPage, NewKey, NewSession, Role, SessionOwner, StoredKey } from './access-types.ts';
+import type {
+  AccessStore,
+  ApiKey,
+  AuditEntry,
+  AuditPage,
+  BlockedHost,
+  Denials,
+  NewKey,
+  NewSession,
+  Role,
+  SessionOwner,
+  StoredKey,
+} from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 
 /** Schema steps for keys, sessions, the audit trail and links' authors: appended to sqlite.ts's MIGRATIONS. */
@@ -28,6 +40,22 @@ export const ACCESS_MIGRATION = `CREATE TABLE api_keys (
      detail TEXT
    ) STRICT;
    ALTER TABLE bookmarks ADD COLUMN created_by TEXT`;
+
+/**
+ * The blocklist and disabled links: appended to sqlite.ts's MIGRATIONS after ACCESS_MIGRATION.
+ * A disabled link is kept by id, not name: AUTOINCREMENT never reuses an id, so a link deleted and
+ * made again under its name starts enabled, and a row its deletion left behind disables nothing.
+ */
+export const BLOCKLIST_MIGRATION = `CREATE TABLE blocked_hosts (
+     host TEXT PRIMARY KEY,
+     added_at INTEGER NOT NULL,
+     added_by TEXT NOT NULL
+   ) STRICT;
+   CREATE TABLE disabled_links (
+     bookmark_id INTEGER PRIMARY KEY,
+     disabled_at INTEGER NOT NULL,
+     disabled_by TEXT NOT NULL
+   ) STRICT`;
 
 interface KeyRow {
   name: string;
@@ -78,7 +106,40 @@ function prepareStatements(db: Database.Database) {
   );
   const expireSessions = db.prepare<[number]>('DELETE FROM sessions WHERE expires_at <= ?');
   const columns = 'name, role, hash, created_at, last_used_at';
+  const insertHost = db.prepare<[string, number, string]>(
+    'INSERT INTO blocked_hosts (host, added_at, added_by) VALUES (?, ?, ?) ON CONFLICT (host) DO NOTHING',
+  );
+  const deleteHost = db.prepare<[string]>('DELETE FROM blocked_hosts WHERE host = ?');
+  const disable = db.prepare<[number, string, string]>(
+    `INSERT INTO disabled_links (bookmark_id, disabled_at, disabled_by)
+     SELECT id, ?, ? FROM bookmarks WHERE name = ? ON CONFLICT (bookmark_id) DO NOTHING`,
+  );
+  const enable = db.prepare<[string]>('DELETE FROM disabled_links WHERE bookmark_id = (SELECT id FROM bookmarks WHERE name = ?)');
   return {
+    listBlockedHosts: db.prepare<[], { host: string; added_at: number; added_by: string }>(
+      'SELECT host, added_at, added_by FROM blocked_hosts ORDER BY host',
+    ),
+    blockedHosts: db.prepare<[], string>('SELECT host FROM blocked_hosts').pluck(),
+    disabledNames: db.prepare<[], string>('SELECT b.name FROM disabled_links d JOIN bookmarks b ON b.id = d.bookmark_id').pluck(),
+    addBlockedHosts: db.transaction((hosts: readonly string[], actor: string, subject: string): number => {
+      const now = Date.now();
+      let added = 0;
+      for (const host of hosts) added += insertHost.run(host, now, actor).changes;
+      if (added > 0) insertAudit.run(now, actor, 'blocklist.add', subject, hosts.length === 1 ? null : `${added} new of ${hosts.length}`);
+      return added;
+    }),
+    removeBlockedHost: db.transaction((host: string, actor: string): boolean => {
+      if (deleteHost.run(host).changes === 0) return false;
+      insertAudit.run(Date.now(), actor, 'blocklist.remove', host, null);
+      return true;
+    }),
+    setLinkDisabled: db.transaction((name: string, disabled: boolean, actor: string): boolean => {
+      const now = Date.now();
+      const changed = disabled ? disable.run(now, actor, name).changes : enable.run(name).changes;
+      if (changed === 0) return false;
+      insertAudit.run(now, actor, disabled ? 'bookmark.disable' : 'bookmark.enable', name, null);
+      return true;
+    }),
     keyByHash: db.prepare<[string], KeyRow>(`SELECT ${columns} FROM api_keys WHERE hash = ?`),
     listKeys: db.prepare<[], KeyRow>(`SELECT ${columns} FROM api_keys ORDER BY id`),
     sessionByHash: db.prepare<[string, number], { key_name: string; role: Role; expires_at: number }>(
@@ -162,6 +223,39 @@ export class SqliteAccessStore implements AccessStore {
 
   async deleteSession(hash: string): Promise<boolean> {
     return this.#guard(() => this.#sql.deleteSession.run(hash).changes > 0);
+  }
+
+  async addBlockedHosts(hosts: readonly string[], actor: string, subject: string): Promise<number> {
+    return this.#guard(() => this.#sql.addBlockedHosts.immediate(hosts, actor, subject));
+  }
+
+  async removeBlockedHost(host: string, actor: string): Promise<boolean> {
+    return this.#guard(() => this.#sql.removeBlockedHost.immediate(host, actor));
+  }
+
+  async listBlockedHosts(): Promise<BlockedHost[]> {
+    return this.#guard(() => this.#sql.listBlockedHosts.all()).map((row) => ({
+      host: row.host,
+      addedAt: new Date(row.added_at),
+      addedBy: row.added_by,
+    }));
+  }
+
+  async anyHostBlocked(hosts: readonly string[]): Promise<boolean> {
+    if (hosts.length === 0) return false;
+    // A handful of parent domains in one statement, prepared per call: only creating a link asks.
+    const placeholders = hosts.map(() => '?').join(', ');
+    return (
+      this.#guard(() => this.#db.prepare(`SELECT 1 FROM blocked_hosts WHERE host IN (${placeholders}) LIMIT 1`).get(...hosts)) !== undefined
+    );
+  }
+
+  async setLinkDisabled(name: string, disabled: boolean, actor: string): Promise<boolean> {
+    return this.#guard(() => this.#sql.setLinkDisabled.immediate(name, disabled, actor));
+  }
+
+  async denials(): Promise<Denials> {
+    return this.#guard(() => ({ hosts: this.#sql.blockedHosts.all(), disabledNames: this.#sql.disabledNames.all() }));
   }
 
   async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {

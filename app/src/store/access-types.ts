@@ -71,6 +71,19 @@ export interface AuditPage {
   nextCursor: string | null;
 }
 
+export interface BlockedHost {
+  host: string;
+  addedAt: Date;
+  addedBy: string;
+}
+
+/** What redirects must refuse (410), read by every process every BLOCKLIST_REFRESH_MS. */
+export interface Denials {
+  hosts: string[];
+  /** Names of links an admin disabled. */
+  disabledNames: string[];
+}
+
 export interface AccessStore {
   /** Adds the key and its audit entry in one transaction; `taken` when the name exists (nothing written). */
   createKey(key: NewKey, actor: string): Promise<'created' | 'taken'>;
@@ -87,6 +100,21 @@ export interface AccessStore {
   /** The session's key, if the session is live and its key not revoked. */
   sessionByHash(hash: string, now: Date): Promise<SessionOwner | undefined>;
   deleteSession(hash: string): Promise<boolean>;
+
+  /**
+   * Adds hosts not listed yet, with one audit entry, in one transaction; returns how many were
+   * new. `subject` names them in the audit trail (the host, or "N hosts from FILE").
+   */
+  addBlockedHosts(hosts: readonly string[], actor: string, subject: string): Promise<number>;
+  /** Removes a host and writes the audit entry, in one transaction; false when it was not listed. */
+  removeBlockedHost(host: string, actor: string): Promise<boolean>;
+  /** Sorted by host. */
+  listBlockedHosts(): Promise<BlockedHost[]>;
+  /** Whether any of `hosts` (a link's host and its parent domains) is listed. */
+  anyHostBlocked(hosts: readonly string[]): Promise<boolean>;
+  /** Disables or enables a link (410 at redirect), with its audit entry; false for an unknown name or no change. */
+  setLinkDisabled(name: string, disabled: boolean, actor: string): Promise<boolean>;
+  denials(): Promise<Denials>;
 
   audit(entry: Omit<AuditEntry, 'at'>): Promise<void>;
   /** Newest first, keyset-paginated like the bookmark list. */

@@ -1,6 +1,6 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { DatabaseError, escapeIdentifier, Pool } from 'pg';
-import { ACCESS_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
+import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
@@ -27,6 +27,7 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
+  BLOCKLIST_MIGRATION,
 ];
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';

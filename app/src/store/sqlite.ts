@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { ACCESS_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
+import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
@@ -30,6 +30,7 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
+  BLOCKLIST_MIGRATION,
 ];
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */

@@ -138,4 +138,65 @@ export function accessContract(harness: StoreHarness): void {
       [null, 'alice'],
     );
   });
+
+  test('blocklist: hosts added once (one audit entry per call), listed sorted, matched by any of a set, removed once', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    assert.equal(await store.access.addBlockedHosts(['spam.example'], 'root', 'spam.example'), 1);
+    assert.equal(await store.access.addBlockedHosts(['spam.example'], 'root', 'spam.example'), 0, 'already listed');
+    assert.equal(
+      await store.access.addBlockedHosts(['b.example', 'a.example', 'spam.example', 'a.example'], 'command', '4 hosts from list.txt'),
+      2,
+    );
+
+    assert.deepEqual(
+      (await store.access.listBlockedHosts()).map((entry) => [entry.host, entry.addedBy]),
+      [
+        ['a.example', 'command'],
+        ['b.example', 'command'],
+        ['spam.example', 'root'],
+      ],
+    );
+    assert.equal(await store.access.anyHostBlocked(['www.spam.example', 'spam.example', 'example']), true);
+    assert.equal(await store.access.anyHostBlocked(['fine.example', 'example']), false);
+    assert.equal(await store.access.anyHostBlocked([]), false);
+    assert.deepEqual((await store.access.denials()).hosts.toSorted(), ['a.example', 'b.example', 'spam.example']);
+
+    assert.equal(await store.access.removeBlockedHost('a.example', 'root'), true);
+    assert.equal(await store.access.removeBlockedHost('a.example', 'root'), false);
+    assert.deepEqual(
+      (await store.access.listAudit({ limit: 10 })).items.map((entry) => [entry.actor, entry.action, entry.subject, entry.detail]),
+      [
+        ['root', 'blocklist.remove', 'a.example', null],
+        ['command', 'blocklist.add', '4 hosts from list.txt', '2 new of 4'],
+        ['root', 'blocklist.add', 'spam.example', null],
+      ],
+    );
+  });
+
+  test('a disabled link is denied by name until enabled; deleted and made again, it starts enabled', async (t) => {
+    const target = await harness.fresh();
+    const store = await migratedStore(t, target);
+    const other = await migratedStore(t, target);
+    await store.create({ name: 'bait', uri: 'https://example.com/', title: null, checkStatus: 200 });
+    assert.equal(await store.access.setLinkDisabled('bait', true, 'root'), true);
+    assert.equal(await store.access.setLinkDisabled('bait', true, 'root'), false, 'no change');
+    assert.equal(await store.access.setLinkDisabled('ghost', true, 'root'), false, 'unknown name');
+    assert.deepEqual((await other.access.denials()).disabledNames, ['bait']);
+    assert.equal(await store.access.setLinkDisabled('bait', false, 'root'), true);
+    assert.equal(await store.access.setLinkDisabled('bait', false, 'root'), false);
+    assert.deepEqual((await other.access.denials()).disabledNames, []);
+
+    await store.access.setLinkDisabled('bait', true, 'root');
+    await store.delete('bait');
+    await store.create({ name: 'bait', uri: 'https://example.com/new', title: null, checkStatus: 200 });
+    assert.deepEqual((await other.access.denials()).disabledNames, []);
+    assert.deepEqual(
+      (await store.access.listAudit({ limit: 10 })).items.map((entry) => [entry.action, entry.subject]),
+      [
+        ['bookmark.disable', 'bait'],
+        ['bookmark.enable', 'bait'],
+        ['bookmark.disable', 'bait'],
+      ],
+    );
+  });
 }
