@@ -13,6 +13,7 @@ import { createMetrics } from './metrics.ts';
 import { OneLinePerRequest } from './request-log.ts';
 import { deferredChildLogger } from './request-logger.ts';
 import { recordRequests } from './request-metrics.ts';
+import { registerAdminApiRoutes } from './routes/admin-api.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
@@ -20,6 +21,7 @@ import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
+import { Denylist } from './services/blocklist.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { openStore } from './store/open.ts';
@@ -79,6 +81,12 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   const checker = parts.checker ?? createChecker(config);
   const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
   const metrics = createMetrics({ checker, visits });
+  const denylist = new Denylist({
+    access: store.access,
+    refreshMs: config.blocklistRefreshMs,
+    onChange: () => context.service.forgetRecent(),
+    onError: (error) => app.log.warn({ err: error }, 'blocklist not read; the last one read stays in force'),
+  });
   const context: AppContext = {
     config,
     store,
@@ -90,6 +98,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       visits,
       metrics,
       redirectCacheMs: config.redirectCacheMs,
+      denylist,
       onAuditError: (error) => app.log.error({ err: error }, 'audit entry not written'),
     }),
     assets: loadStaticAssets(),
@@ -102,6 +111,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     }),
   };
   app.decorate('lifecycle', context.lifecycle);
+  // Before the first request: a process that starts must not redirect to a host listed long ago.
+  await denylist.refresh();
 
   recordRequests(app, metrics);
   // Runs on every request too: callback style, no closure made per request. Headers set here go
@@ -120,6 +131,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     // Order matters: visits are written before the store they are written to closes.
     await visits.close();
     await context.auth.close();
+    denylist.close();
     await checker.close();
     await store.close();
   });
@@ -132,6 +144,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   registerMetricsRoute(app, context);
   if (config.serveStatic) registerStaticRoutes(app, context);
   registerApiRoutes(app, context);
+  registerAdminApiRoutes(app, context);
   registerPageRoutes(app, context);
   registerSignInRoutes(app, context);
   registerRedirectRoute(app, context);

@@ -71,6 +71,11 @@ export interface Config {
    * too; redirects stay public. For any instance reachable from the internet (docs/keys-and-access.md).
    */
   private: boolean;
+  /**
+   * How often each process reads the blocklist and the disabled links again: a link to a host
+   * just listed, or a link just disabled, stops redirecting on every process within this.
+   */
+  blocklistRefreshMs: number;
 }
 
 export interface CheckConfig {
@@ -246,5 +251,6 @@ export function loadConfig(env: Env = process.env): Config {
     keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     private: boolean(env, 'PRIVATE', false),
+    blocklistRefreshMs: integer(env, 'BLOCKLIST_REFRESH_MS', 5000, 100, 600_000),
   };
 }

@@ -6,6 +6,7 @@ import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
+import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
 import { validateName, validateUri } from './validation.ts';
 
 export interface CreateRequest {
@@ -25,6 +26,9 @@ export interface CreateResult {
 const GENERATED_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
+/** What resolveStored answers for a link that exists but must not redirect: disabled, or to a blocked host (410). */
+export const GONE: unique symbol = Symbol('gone');
+
 /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
 const RECENT_NAMES = 10_000;
 
@@ -37,6 +41,11 @@ function generateName(): string {
 /** The seed's answer to a long URI it cannot fetch, with the reason a person can act on. */
 export function couldNotFetch(uri: string, reason: string): DomainError {
   return new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${reason})`);
+}
+
+/** Admin-only actions: FORBIDDEN for an author. */
+export function requireAdmin(principal: Principal, what: string): void {
+  if (principal.role !== 'admin') throw new DomainError('FORBIDDEN', `Only an admin key may ${what}.`);
 }
 
 /** The rules of the service, shared by the HTML form and the JSON API. */
@@ -52,8 +61,11 @@ export class BookmarkService {
    */
   readonly #recent: LRUCache<string, string> | undefined;
   readonly #onAuditError: (error: unknown) => void;
+  readonly #denylist: Denylist | undefined;
 
   constructor(deps: {
+    /** Absent: nothing is refused at redirect (tests of other parts). */
+    denylist?: Denylist;
     store: BookmarkStore;
     checker: UriChecker;
     visits: VisitCounter;
@@ -63,6 +75,7 @@ export class BookmarkService {
   }) {
     this.#store = deps.store;
     this.#onAuditError = deps.onAuditError ?? (() => {});
+    this.#denylist = deps.denylist;
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
@@ -72,6 +85,13 @@ export class BookmarkService {
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
     const uri = validateUri(request.uri);
     const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
+    // The store, not the memory of the Denylist: a host listed a moment ago is refused at once.
+    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
+      throw new DomainError(
+        'HOST_BLOCKED',
+        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
+      );
+    }
 
     if (wanted !== undefined) {
       // Answer a repeat or a taken name before spending a fetch on it; the unique index still
@@ -108,9 +128,13 @@ export class BookmarkService {
     return uri;
   }
 
-  /** A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in memory. */
-  async resolveStored(name: string): Promise<string | undefined> {
+  /**
+   * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
+   * memory. GONE (not remembered, not counted) for a link the Denylist refuses.
+   */
+  async resolveStored(name: string): Promise<string | typeof GONE | undefined> {
     const uri = await this.#store.resolve(name);
+    if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
       this.#visits.record(name);
@@ -150,6 +174,34 @@ export class BookmarkService {
     this.#recent?.delete(name);
     if (!deleted) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
     await this.#audit({ actor: principal.name, action: 'bookmark.delete', subject: name, detail: bookmark.uri });
+  }
+
+  /** The Denylist changed: names remembered for redirects may now be refused. */
+  forgetRecent(): void {
+    this.#recent?.clear();
+  }
+
+  /** An admin disables (410 at redirect, kept and listed) or enables a link. */
+  async setDisabled(name: string, disabled: boolean, principal: Principal): Promise<void> {
+    requireAdmin(principal, disabled ? 'disable links' : 'enable links');
+    if ((await this.#store.get(name)) === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (await this.#store.access.setLinkDisabled(name, disabled, principal.name)) await this.#denylist?.refresh();
+    this.#recent?.delete(name);
+  }
+
+  /** Adds hosts to the blocklist (every entry checked first: none is added if one is not a host); how many were new. */
+  async blockHosts(entries: readonly string[], actor: string, subject?: string): Promise<number> {
+    const hosts = [...new Set(entries.map(normalizeHost))];
+    if (hosts.length === 0) return 0;
+    const added = await this.#store.access.addBlockedHosts(hosts, actor, subject ?? hosts.join(', '));
+    if (added > 0) await this.#denylist?.refresh();
+    return added;
+  }
+
+  async unblockHost(entry: string, actor: string): Promise<boolean> {
+    const removed = await this.#store.access.removeBlockedHost(normalizeHost(entry), actor);
+    if (removed) await this.#denylist?.refresh();
+    return removed;
   }
 
   async #created(bookmark: Bookmark): Promise<CreateResult> {
