@@ -5,23 +5,14 @@
  */
 import { parseArgs } from 'node:util';
 import { generateKey, hashSecret, KEY_NAME_PATTERN, RESERVED_KEY_NAMES } from '../auth/keys.ts';
-import { ConfigError, loadConfig } from '../config.ts';
 import { ROLES, type Role } from '../store/access-types.ts';
-import { openStore } from '../store/open.ts';
 import type { BookmarkStore } from '../store/types.ts';
-
-/** What the audit trail records as the actor of a change made here. */
-export const COMMAND_ACTOR = 'command';
+import { COMMAND_ACTOR, RefusedError, runCommand, UsageError } from './command.ts';
 
 const USAGE = `Usage:
   keys create --name NAME --role author|admin   prints the new key, once
   keys list                                     names, roles, created and last used
   keys revoke NAME                              the key stops working within KEY_CACHE_MS`;
-
-/** A mistake in what was asked: said on stderr with the usage, exit code 2. */
-export class UsageError extends Error {}
-/** Asked well, but refused (a name taken, a name unknown): said on stderr, exit code 1, nothing changed. */
-export class RefusedError extends Error {}
 
 async function run(store: BookmarkStore, args: string[], out: (line: string) => void): Promise<void> {
   const [command, ...rest] = args;
@@ -62,27 +53,4 @@ async function run(store: BookmarkStore, args: string[], out: (line: string) => 
   throw new UsageError(command === undefined ? 'no command given' : `unknown command '${command}'`);
 }
 
-async function main(): Promise<number> {
-  let store: BookmarkStore;
-  try {
-    store = await openStore(loadConfig());
-  } catch (error) {
-    process.stderr.write(`keys: ${error instanceof ConfigError ? error.message : `cannot open the store: ${(error as Error).message}`}\n`);
-    return 1;
-  }
-  try {
-    await run(store, process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
-    return 0;
-  } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-      process.stderr.write(`keys: ${(error as Error).message}\n\n${USAGE}\n`);
-      return 2;
-    }
-    process.stderr.write(`keys: ${(error as Error).message}\n`);
-    return 1;
-  } finally {
-    await store.close();
-  }
-}
-
-process.exitCode = await main();
+await runCommand('keys', USAGE, run);
