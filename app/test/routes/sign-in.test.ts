@@ -125,4 +125,23 @@ describe('sign-in, sessions and the page', () => {
     const { body, headers } = form({ longuri: `${target.url}/`, shortname: 'p3' });
     assert.equal((await fetch(url, { method: 'POST', body, headers, redirect: 'manual' })).status, 303);
   });
+
+  it('answers other methods on the new page routes with 405, and a delete of an unknown name with 404', async (t) => {
+    const { url, config } = await startApp(t);
+    const alice = await makeKey(t, config.dataDir, 'alice', 'admin');
+    const cookie = cookieOf(await post(url, '/sign-in', { key: alice }));
+    for (const [method, path] of [
+      ['PUT', '/sign-in'],
+      ['GET', '/sign-out'],
+      ['GET', '/delete'],
+      ['DELETE', '/delete'],
+    ] as const) {
+      const answer = await fetch(`${url}${path}`, { method, redirect: 'manual' });
+      assert.equal(answer.status, 405, `${method} ${path}`);
+    }
+    const unknown = await post(url, '/delete', { name: 'never-made' }, { cookie });
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /I don&#39;t know &#39;never-made&#39;/);
+    assert.equal((await post(url, '/delete', {}, { cookie })).status, 404, 'no name at all');
+  });
 });
