@@ -232,7 +232,7 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     }
   });
 
-  it('makes, lists and revokes keys with `docker compose exec` and `run --rm` (node app/dist/cli/keys.js), and nginx answers by them', async () => {
+  it('makes, lists and revokes keys, and blocks a host, with `docker compose exec` and `run --rm` (node app/dist/cli/*.js); nginx answers by them', async () => {
     const keys = (how: readonly string[], ...args: string[]) =>
       project.compose([...how, 'node', 'app/dist/cli/keys.js', ...args], { timeoutMs: 60_000 });
     const key = (await keys(['exec', '--no-TTY', 'app1'], 'create', '--name', 'ops', '--role', 'author')).trim();
@@ -258,5 +258,26 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
       return refused.status === 401 ? true : undefined;
     });
     assert.equal((await httpRequest(`${BASE_URL}/ops-link`)).status, 303, 'the link stays');
+
+    // The blocklist the same way: its links answer 410 through nginx within BLOCKLIST_REFRESH_MS (5 s).
+    const cli = (script: string, ...args: string[]) =>
+      project.compose(['exec', '--no-TTY', 'app2', 'node', `app/dist/cli/${script}.js`, ...args], { timeoutMs: 60_000 });
+    await cli('blocklist', 'add', new URL(PUBLIC_URL).hostname);
+    await waitFor('a link to the blocked host answering 410 through nginx', 10_000, async () =>
+      (await httpRequest(`${BASE_URL}/ops-link`)).status === 410 ? true : undefined,
+    );
+    await cli('blocklist', 'remove', new URL(PUBLIC_URL).hostname);
+    const audit = await cli('audit', '--limit', '4');
+    assert.deepEqual(
+      audit
+        .trim()
+        .split('\n')
+        .slice(0, 4)
+        .map((line) => line.split('\t').slice(1, 3).join(' ')),
+      ['command blocklist.remove', 'command blocklist.add', 'command key.revoke', 'ops bookmark.create'],
+    );
+    await waitFor('the link redirecting again', 10_000, async () =>
+      (await httpRequest(`${BASE_URL}/ops-link`)).status === 303 ? true : undefined,
+    );
   });
 });
