@@ -57,7 +57,8 @@ export class BookmarkService {
   /**
    * Names resolved in the last `redirectCacheMs`. Only names that exist: a bookmark just created
    * on another process must redirect at once, and a name never changes its URI (a different one
-   * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
+   * is refused as taken), so only a delete can make an entry stale, for at most the TTL. A change
+   * of the Denylist (a link disabled, a host blocked) empties it: see forgetRecent.
    */
   readonly #recent: LRUCache<string, string> | undefined;
   readonly #onAuditError: (error: unknown) => void;
