@@ -58,10 +58,13 @@ function deleteForm(bookmark: Bookmark, viewer: Principal | undefined): string {
   return `<form class="delete" method="POST" action="/delete"><input type="hidden" name="name" value="${e(bookmark.name)}"><button type="submit" class="delete" aria-label="Delete ${e(bookmark.name)}">Delete</button></form>`;
 }
 
-/** Who is signed in, with sign-out; or the way to sign in. */
-export function accountNav(viewer: Principal | undefined): string {
-  if (viewer === undefined) return '<nav class="account"><a href="/sign-in">Sign in</a></nav>';
-  return `<nav class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></nav>`;
+/**
+ * Who is signed in, with sign-out; or the way to sign in. Below the list, not in the header: the
+ * keyboard reaches the form first.
+ */
+function accountFooter(viewer: Principal | undefined): string {
+  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to delete the links you made.</footer>';
+  return `<footer class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></footer>`;
 }
 
 function row(bookmark: Bookmark, publicUrl: URL, viewer?: Principal): string {
@@ -156,7 +159,7 @@ export function renderPage(model: PageModel): string {
 <script src="${e(model.scriptUrl)}" defer></script>
 </head>
 <body>
-<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1>${accountNav(model.viewer)}</header>
+<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
 <main>
 <section class="card" aria-labelledby="add-heading">
 <h2 id="add-heading">Add a bookmark</h2>
@@ -171,6 +174,7 @@ ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 ${bookmarkTable(model.page, model.publicUrl, model.viewer)}${pagination(model)}
 </section>
 </main>
+${accountFooter(model.viewer)}
 </body>
 </html>
 `;

@@ -28,7 +28,7 @@ export function renderSignIn(model: SignInModel): string {
 <link rel="icon" href="/favicon.ico">
 </head>
 <body>
-<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1><nav class="account"><a href="/">All bookmarks</a></nav></header>
+<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
 <main>
 <section class="card" aria-labelledby="sign-in-heading">
 <h2 id="sign-in-heading">Sign in</h2>
@@ -42,6 +42,7 @@ ${message}<form class="sign-in" method="POST" action="/sign-in">
 </form>
 </section>
 </main>
+<footer class="account"><a href="/">Back to the bookmarks</a></footer>
 </body>
 </html>
 `;

@@ -46,7 +46,7 @@ describe('cross-site safety in Chromium', { skip }, () => {
     await page.goto(`${url}/sign-in`);
     await page.fill('#key', key);
     await Promise.all([page.waitForURL(`${url}/`), page.click('form.sign-in button[type="submit"]')]);
-    assert.match((await page.textContent('nav.account')) ?? '', /Signed in as alice/);
+    assert.match((await page.textContent('footer.account')) ?? '', /Signed in as alice/);
     const [session] = (await context.cookies(url)).filter((cookie) => cookie.name === 'linkyard_session');
     assert.equal(session?.httpOnly, true);
     assert.equal(session?.sameSite, 'Lax');
@@ -84,12 +84,12 @@ describe('cross-site safety in Chromium', { skip }, () => {
       ((await (await fetch(`${url}/api/bookmarks`)).json()) as { items: { name: string }[] }).items.map((item) => item.name);
     assert.deepEqual(await names(), ['doomed', 'kept'], 'nothing planted, nothing deleted');
     await page.goto(url);
-    assert.match((await page.textContent('nav.account')) ?? '', /Signed in as alice/, 'still signed in');
+    assert.match((await page.textContent('footer.account')) ?? '', /Signed in as alice/, 'still signed in');
 
     await Promise.all([page.waitForURL(`${url}/`), page.click('button[aria-label="Delete doomed"]')]);
     assert.deepEqual(await names(), ['kept']);
-    await Promise.all([page.waitForURL(`${url}/`), page.click('nav.account button')]);
-    assert.match((await page.textContent('nav.account')) ?? '', /Sign in/);
+    await Promise.all([page.waitForURL(`${url}/`), page.click('footer.account button')]);
+    assert.match((await page.textContent('footer.account')) ?? '', /Sign in/);
     assert.equal(await page.locator('form.delete').count(), 0, 'signed out: no delete buttons');
     assert.deepEqual(problems, []);
   });
