@@ -125,10 +125,12 @@ const SQL = {
            )
            INSERT INTO audit_log (actor, action, subject) SELECT $2, 'bookmark.enable', $1 FROM enabled RETURNING id`,
   },
-  blockedHosts: { name: 'linkyard_blocked_hosts', text: 'SELECT host FROM blocked_hosts' },
-  disabledNames: {
-    name: 'linkyard_disabled_names',
-    text: 'SELECT b.name FROM disabled_links d JOIN bookmarks b ON b.id = d.bookmark_id',
+  // One statement, so each process's refresh takes one pooled connection, not two.
+  denials: {
+    name: 'linkyard_denials',
+    text: `SELECT true AS is_host, host AS value FROM blocked_hosts
+           UNION ALL
+           SELECT false, b.name FROM disabled_links d JOIN bookmarks b ON b.id = d.bookmark_id`,
   },
   audit: {
     name: 'linkyard_audit',
@@ -233,11 +235,10 @@ export class PostgresAccessStore implements AccessStore {
   }
 
   async denials(): Promise<Denials> {
-    const [hosts, names] = await Promise.all([
-      this.#rows<{ host: string }>(SQL.blockedHosts, []),
-      this.#rows<{ name: string }>(SQL.disabledNames, []),
-    ]);
-    return { hosts: hosts.map((row) => row.host), disabledNames: names.map((row) => row.name) };
+    const rows = await this.#rows<{ is_host: boolean; value: string }>(SQL.denials, []);
+    const denials: Denials = { hosts: [], disabledNames: [] };
+    for (const row of rows) (row.is_host ? denials.hosts : denials.disabledNames).push(row.value);
+    return denials;
   }
 
   async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
