@@ -178,6 +178,7 @@ export class SqliteAccessStore implements AccessStore {
   readonly #db: Database.Database;
   readonly #guard: <T>(work: () => T) => T;
   #statements: ReturnType<typeof prepareStatements> | undefined;
+  readonly #hostLookups = new Map<number, Database.Statement<string[]>>();
 
   constructor(db: Database.Database, guard: <T>(work: () => T) => T) {
     this.#db = db;
@@ -243,11 +244,17 @@ export class SqliteAccessStore implements AccessStore {
 
   async anyHostBlocked(hosts: readonly string[]): Promise<boolean> {
     if (hosts.length === 0) return false;
-    // A handful of parent domains in one statement, prepared per call: only creating a link asks.
-    const placeholders = hosts.map(() => '?').join(', ');
-    return (
-      this.#guard(() => this.#db.prepare(`SELECT 1 FROM blocked_hosts WHERE host IN (${placeholders}) LIMIT 1`).get(...hosts)) !== undefined
-    );
+    // A host and its parents in one statement, prepared once per count of names (a handful).
+    const found = this.#guard(() => {
+      let statement = this.#hostLookups.get(hosts.length);
+      if (statement === undefined) {
+        const placeholders = hosts.map(() => '?').join(', ');
+        statement = this.#db.prepare(`SELECT 1 FROM blocked_hosts WHERE host IN (${placeholders}) LIMIT 1`);
+        this.#hostLookups.set(hosts.length, statement);
+      }
+      return statement.get(...hosts);
+    });
+    return found !== undefined;
   }
 
   async setLinkDisabled(name: string, disabled: boolean, actor: string): Promise<boolean> {
