@@ -34,6 +34,7 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
       return values.longuri.trim() === '' ? 'longuri' : 'shortname';
     case 'INVALID_URI':
     case 'URI_UNREACHABLE':
+    case 'HOST_BLOCKED':
       return 'longuri';
     case 'INVALID_NAME':
     case 'RESERVED_NAME':
