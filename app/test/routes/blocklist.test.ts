@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startTarget } from '../../../test/support/index.ts';
 import { makeKey } from '../auth/keys-support.ts';
-import { htmlPage, startApp } from '../helpers.ts';
+import { form, htmlPage, startApp } from '../helpers.ts';
 
 function call(url: string, method: string, path: string, key?: string, body?: unknown) {
   const headers: Record<string, string> = {};
@@ -63,6 +63,10 @@ describe('blocklist, disabled links and the audit trail through the API', () => 
     assert.equal(await errorOf(refused), 'HOST_BLOCKED');
     assert.equal(fetches, fetchesBefore, 'refused before any fetch');
     assert.equal((await call(url, 'GET', '/api/bookmarks/after')).status, 404);
+    const { body, headers } = form({ longuri: `${target.url}/y`, shortname: 'from-form' });
+    const refusedForm = await fetch(url, { method: 'POST', body, headers, redirect: 'manual' });
+    assert.equal(refusedForm.status, 403);
+    assert.match(await refusedForm.text(), /id="longuri"[^>]*aria-invalid="true"/);
 
     const listed = (await (await call(url, 'GET', '/api/blocklist', root)).json()) as { items: { host: string; addedBy: string }[] };
     assert.deepEqual(
