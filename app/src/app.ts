@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import formBody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
+import { Authenticator } from './auth/principal.ts';
 import { createChecker } from './check/create-checker.ts';
 import type { UriChecker } from './check/types.ts';
 import type { Config } from './config.ts';
@@ -12,12 +13,15 @@ import { createMetrics } from './metrics.ts';
 import { OneLinePerRequest } from './request-log.ts';
 import { deferredChildLogger } from './request-logger.ts';
 import { recordRequests } from './request-metrics.ts';
+import { registerAdminApiRoutes } from './routes/admin-api.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
+import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
+import { Denylist } from './services/blocklist.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { openStore } from './store/open.ts';
@@ -77,16 +81,38 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   const checker = parts.checker ?? createChecker(config);
   const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
   const metrics = createMetrics({ checker, visits });
+  const denylist = new Denylist({
+    access: store.access,
+    refreshMs: config.blocklistRefreshMs,
+    onChange: () => context.service.forgetRecent(),
+    onError: (error) => app.log.warn({ err: error }, 'blocklist not read; the last one read stays in force'),
+  });
   const context: AppContext = {
     config,
     store,
     checker,
     metrics,
-    service: new BookmarkService({ store, checker, visits, metrics, redirectCacheMs: config.redirectCacheMs }),
+    service: new BookmarkService({
+      store,
+      checker,
+      visits,
+      metrics,
+      redirectCacheMs: config.redirectCacheMs,
+      denylist,
+      onAuditError: (error) => app.log.error({ err: error }, 'audit entry not written'),
+    }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },
+    auth: new Authenticator({
+      access: store.access,
+      apiToken: config.apiToken,
+      keyCacheMs: config.keyCacheMs,
+      onError: (error) => app.log.warn({ err: error }, 'key last-used times not written'),
+    }),
   };
   app.decorate('lifecycle', context.lifecycle);
+  // Before the first request: a process that starts must not redirect to a host listed long ago.
+  await denylist.refresh();
 
   recordRequests(app, metrics);
   // Runs on every request too: callback style, no closure made per request. Headers set here go
@@ -104,6 +130,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
     await visits.close();
+    await context.auth.close();
+    denylist.close();
     await checker.close();
     await store.close();
   });
@@ -116,7 +144,9 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   registerMetricsRoute(app, context);
   if (config.serveStatic) registerStaticRoutes(app, context);
   registerApiRoutes(app, context);
+  registerAdminApiRoutes(app, context);
   registerPageRoutes(app, context);
+  registerSignInRoutes(app, context);
   registerRedirectRoute(app, context);
   return app;
 }

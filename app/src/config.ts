@@ -45,7 +45,7 @@ export interface Config {
   logRequests: boolean;
   /** Addresses or CIDR ranges whose X-Forwarded-* and X-Request-Id headers are believed. */
   trustedProxies: string[];
-  /** Bearer token for DELETE /api/bookmarks/:name (API_TOKEN or API_TOKEN_FILE); the endpoint is disabled while unset. */
+  /** API_TOKEN or API_TOKEN_FILE: a bearer token that acts as an admin key (docs/keys-and-access.md). */
   apiToken: string | undefined;
   /** Serve /static from the app itself: on for `npm run app`, off behind nginx, which serves it. */
   serveStatic: boolean;
@@ -62,6 +62,20 @@ export interface Config {
   /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** How long a process keeps a key or session lookup: a revoked key or ended session stops working everywhere within this. */
+  keyCacheMs: number;
+  /** How long a sign-in lasts. */
+  sessionTtlDays: number;
+  /**
+   * PRIVATE=true: creating needs a key or a session, and the list and the API's reads need one
+   * too; redirects stay public. For any instance reachable from the internet (docs/keys-and-access.md).
+   */
+  private: boolean;
+  /**
+   * How often each process reads the blocklist and the disabled links again: a link to a host
+   * just listed, or a link just disabled, stops redirecting on every process within this.
+   */
+  blocklistRefreshMs: number;
 }
 
 export interface CheckConfig {
@@ -234,5 +248,9 @@ export function loadConfig(env: Env = process.env): Config {
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),
+    sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
+    private: boolean(env, 'PRIVATE', false),
+    blocklistRefreshMs: integer(env, 'BLOCKLIST_REFRESH_MS', 5000, 100, 600_000),
   };
 }

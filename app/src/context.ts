@@ -1,3 +1,4 @@
+import type { Authenticator } from './auth/principal.ts';
 import type { UriChecker } from './check/types.ts';
 import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
@@ -14,6 +15,8 @@ export interface AppContext {
   metrics: Metrics;
   assets: ReadonlyMap<string, StaticAsset>;
   lifecycle: Lifecycle;
+  /** Who a request acts as: bearer keys for the API, the session cookie for the page. */
+  auth: Authenticator;
 }
 
 export interface Lifecycle {

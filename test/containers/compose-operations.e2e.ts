@@ -3,6 +3,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KEY_PATTERN } from '../../app/src/auth/keys.ts';
 import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
 import {
   APPS,
@@ -229,5 +230,54 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
       assert.equal(bookmark.uri, `${PUBLIC_URL}/?keep=${i}`);
       assert.equal(bookmark.visits, i % 4, `${name}'s visits`);
     }
+  });
+
+  it('makes, lists and revokes keys, and blocks a host, with `docker compose exec` and `run --rm` (node app/dist/cli/*.js); nginx answers by them', async () => {
+    const keys = (how: readonly string[], ...args: string[]) =>
+      project.compose([...how, 'node', 'app/dist/cli/keys.js', ...args], { timeoutMs: 60_000 });
+    const key = (await keys(['exec', '--no-TTY', 'app1'], 'create', '--name', 'ops', '--role', 'author')).trim();
+    assert.match(key, KEY_PATTERN);
+    assert.match(await keys(['run', '--rm', '--no-deps', 'app2'], 'list'), /^ops\tauthor\t/m);
+
+    const body = JSON.stringify({ uri: `${PUBLIC_URL}/?ops`, name: 'ops-link' });
+    const created = await httpRequest(`${BASE_URL}/api/bookmarks`, {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) },
+    });
+    assert.equal(created.status, 201, created.body);
+    assert.equal((JSON.parse(created.body) as { createdBy: string }).createdBy, 'ops');
+
+    await keys(['exec', '--no-TTY', 'app3'], 'revoke', 'ops');
+    // KEY_CACHE_MS is 5 s by default: every app refuses the key within it.
+    await waitFor('the revoked key refused through nginx', 10_000, async () => {
+      const refused = await httpRequest(`${BASE_URL}/api/bookmarks/ops-link`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${key}` },
+      });
+      return refused.status === 401 ? true : undefined;
+    });
+    assert.equal((await httpRequest(`${BASE_URL}/ops-link`)).status, 303, 'the link stays');
+
+    // The blocklist the same way: its links answer 410 through nginx within BLOCKLIST_REFRESH_MS (5 s).
+    const cli = (script: string, ...args: string[]) =>
+      project.compose(['exec', '--no-TTY', 'app2', 'node', `app/dist/cli/${script}.js`, ...args], { timeoutMs: 60_000 });
+    await cli('blocklist', 'add', new URL(PUBLIC_URL).hostname);
+    await waitFor('a link to the blocked host answering 410 through nginx', 10_000, async () =>
+      (await httpRequest(`${BASE_URL}/ops-link`)).status === 410 ? true : undefined,
+    );
+    await cli('blocklist', 'remove', new URL(PUBLIC_URL).hostname);
+    const audit = await cli('audit', '--limit', '4');
+    assert.deepEqual(
+      audit
+        .trim()
+        .split('\n')
+        .slice(0, 4)
+        .map((line) => line.split('\t').slice(1, 3).join(' ')),
+      ['command blocklist.remove', 'command blocklist.add', 'command key.revoke', 'ops bookmark.create'],
+    );
+    await waitFor('the link redirecting again', 10_000, async () =>
+      (await httpRequest(`${BASE_URL}/ops-link`)).status === 303 ? true : undefined,
+    );
   });
 });

@@ -1,5 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { MAX_URI_LENGTH } from '../services/validation.ts';
@@ -15,6 +15,8 @@ export interface BookmarkJson {
   checkStatus: number;
   visits: number;
   createdAt: string;
+  /** A key's name, `form`, `anonymous`, or null for links made before keys existed. */
+  createdBy: string | null;
 }
 
 const createBodySchema = {
@@ -36,14 +38,8 @@ const listQuerySchema = {
   },
 } as const;
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** The JSON API for programs. Errors are `{ error, message }` (see the app's error handler). */
-export function registerApiRoutes(app: FastifyInstance, { service, config }: AppContext): void {
+export function registerApiRoutes(app: FastifyInstance, { service, config, auth }: AppContext): void {
   const toJson = (bookmark: Bookmark): BookmarkJson => ({
     name: bookmark.name,
     uri: bookmark.uri,
@@ -52,21 +48,25 @@ export function registerApiRoutes(app: FastifyInstance, { service, config }: App
     checkStatus: bookmark.checkStatus,
     visits: bookmark.visits,
     createdAt: bookmark.createdAt.toISOString(),
+    createdBy: bookmark.createdBy,
   });
 
-  function requireToken(request: FastifyRequest): void {
-    if (config.apiToken === undefined) {
-      throw new DomainError('API_DISABLED', 'Deleting is disabled: the server has no API_TOKEN configured.');
-    }
-    const header = request.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    if (!sameSecret(token, config.apiToken)) {
-      throw new DomainError('UNAUTHORIZED', 'A valid bearer token is required.');
-    }
+  /** The API takes bearer keys only, never the page's cookie: a cross-site script cannot borrow a session here. */
+  async function requireKey(request: FastifyRequest): Promise<Principal> {
+    const principal = await auth.fromAuthorization(request.headers.authorization);
+    if (principal === undefined) throw new DomainError('UNAUTHORIZED', 'An API key is required: send Authorization: Bearer lyk_….');
+    return principal;
+  }
+
+  /** Private mode: reading the list or a link's details needs a key too. */
+  async function requireKeyWhenPrivate(request: FastifyRequest): Promise<void> {
+    if (config.private) await requireKey(request);
   }
 
   app.post<{ Body: { uri: string; name?: string } }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
-    const { bookmark, created } = await service.create(request.body, clientAbortSignal(reply));
+    const principal = config.private ? await requireKey(request) : await auth.fromAuthorization(request.headers.authorization);
+    const createdBy = principal?.name ?? 'anonymous';
+    const { bookmark, created } = await service.create({ ...request.body, createdBy }, clientAbortSignal(reply));
     // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
     return reply
       .code(created ? 201 : 200)
@@ -78,21 +78,21 @@ export function registerApiRoutes(app: FastifyInstance, { service, config }: App
     '/api/bookmarks',
     { schema: { querystring: listQuerySchema } },
     async (request) => {
+      await requireKeyWhenPrivate(request);
       const page = await service.list(request.query.limit ?? config.pageSize, request.query.cursor);
       return { items: page.items.map(toJson), nextCursor: page.nextCursor };
     },
   );
 
   app.get<{ Params: { name: string } }>('/api/bookmarks/:name', async (request) => {
+    await requireKeyWhenPrivate(request);
     const bookmark = await service.get(request.params.name);
     if (!bookmark) throw new DomainError('NOT_FOUND', `I don't know '${request.params.name}'.`);
     return toJson(bookmark);
   });
 
   app.delete<{ Params: { name: string } }>('/api/bookmarks/:name', async (request, reply) => {
-    requireToken(request);
-    const deleted = await service.delete(request.params.name);
-    if (!deleted) throw new DomainError('NOT_FOUND', `I don't know '${request.params.name}'.`);
+    await service.delete(request.params.name, await requireKey(request));
     return reply.code(204).send();
   });
 

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Principal } from '../auth/principal.ts';
+import { refuseCrossSite } from '../auth/same-origin.ts';
 import type { AppContext } from '../context.ts';
 import { answerError } from '../error-answer.ts';
 import { DomainError } from '../errors.ts';
@@ -7,6 +9,7 @@ import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { StoreUnavailableError } from '../store/unavailable.ts';
 import { type PageModel, renderPage } from '../views/page.ts';
+import { renderSignIn } from '../views/sign-in.ts';
 import { clientAbortSignal } from './abort-signal.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
@@ -19,7 +22,7 @@ function field(body: FormBody, name: string): string | undefined {
 
 /** The seed's form: GET / shows it with the bookmarks, POST / saves one and answers 303 to /. */
 export function registerPageRoutes(app: FastifyInstance, context: AppContext): void {
-  const { service, config, assets } = context;
+  const { service, config, assets, auth } = context;
   const chrome = {
     publicUrl: config.publicUrl,
     stylesheetUrl: assetUrl(assets, 'style.css'),
@@ -48,15 +51,28 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
   }
 
   /** The form again, with the error: its status, headers and log line as the JSON API's (answerError). */
-  function sendErrorPage(error: DomainError, request: FastifyRequest, reply: FastifyReply, model: Pick<PageModel, 'values'>) {
+  function sendErrorPage(error: DomainError, request: FastifyRequest, reply: FastifyReply, model: Pick<PageModel, 'values' | 'viewer'>) {
     const { status } = answerError(error, request, reply);
     return sendPage(reply, status, { ...model, message: { kind: 'error', text: error.message, code: error.code } });
+  }
+
+  const PRIVATE_NOTICE = 'This bookmark server is private: sign in with your key to see and add links.';
+
+  /** Private mode, signed out: the sign-in form instead of the list (redirects stay public). */
+  function sendSignIn(reply: FastifyReply, status: number) {
+    return reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderSignIn({ stylesheetUrl: chrome.stylesheetUrl, logoUrl: chrome.logoUrl, notice: PRIVATE_NOTICE }));
   }
 
   app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
     const cursor = request.query.cursor || undefined;
     try {
-      return await sendPage(reply, 200, { cursor });
+      const viewer = await auth.fromCookie(request.headers.cookie);
+      if (config.private && viewer === undefined) return sendSignIn(reply, 200);
+      return await sendPage(reply, 200, { cursor, viewer });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
       return sendErrorPage(error, request, reply, {});
@@ -68,7 +84,11 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     const longuri = field(body, 'longuri');
     const shortname = field(body, 'shortname');
     const values = { longuri: longuri ?? '', shortname: shortname ?? '' };
+    let viewer: Principal | undefined;
     try {
+      refuseCrossSite(request, config.publicUrl);
+      viewer = await auth.fromCookie(request.headers.cookie);
+      if (config.private && viewer === undefined) return sendSignIn(reply, 401);
       if (longuri === undefined || longuri.trim() === '') {
         throw new DomainError('MISSING_FIELD', 'Please fill out the Long URI field.');
       }
@@ -77,15 +97,32 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       if (shortname === undefined) {
         throw new DomainError('MISSING_FIELD', 'Please fill out the Short name field (send it empty for a generated name).');
       }
-      await service.create({ uri: longuri, name: shortname.trim() }, clientAbortSignal(reply));
+      await service.create({ uri: longuri, name: shortname.trim(), createdBy: viewer?.name ?? 'form' }, clientAbortSignal(reply));
       return reply.code(303).header('location', '/').send();
     } catch (caught) {
       // The seed's form answered text it could not fetch, URI or not, with its 404; so does ours.
       const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
       if (!(error instanceof DomainError)) throw error;
-      return sendErrorPage(error, request, reply, { values });
+      return sendErrorPage(error, request, reply, { values, viewer });
+    }
+  });
+
+  // Delete from the page: the signed-in person's session decides, as a key does in the API.
+  app.post<{ Body: FormBody }>('/delete', async (request, reply) => {
+    const name = field(request.body ?? {}, 'name') ?? '';
+    let viewer: Principal | undefined;
+    try {
+      refuseCrossSite(request, config.publicUrl);
+      viewer = await auth.fromCookie(request.headers.cookie);
+      if (viewer === undefined) throw new DomainError('UNAUTHORIZED', 'Please sign in to delete a link.');
+      await service.delete(name, viewer);
+      return reply.code(303).header('location', '/').send();
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return sendErrorPage(error, request, reply, { viewer });
     }
   });
 
   answerOtherMethods(app, '/', ['GET', 'POST']);
+  answerOtherMethods(app, '/delete', ['POST']);
 }

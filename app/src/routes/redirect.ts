@@ -1,10 +1,22 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
+import { GONE } from '../services/bookmarks.ts';
 import { NAME_PATTERN } from '../services/validation.ts';
+import { assetUrl } from '../static-assets.ts';
+import { renderGone } from '../views/gone.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
-export function registerRedirectRoute(app: FastifyInstance, { service }: AppContext): void {
+export function registerRedirectRoute(app: FastifyInstance, { service, assets }: AppContext): void {
+  const chrome = { stylesheetUrl: assetUrl(assets, 'style.css'), logoUrl: assetUrl(assets, 'logo.svg') };
+  const answer = (reply: FastifyReply, name: string, uri: string | typeof GONE | undefined): FastifyReply => {
+    if (uri !== GONE) return answerUri(reply, name, uri);
+    return reply
+      .code(410)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderGone({ name, ...chrome }));
+  };
   // Not async: a name resolved lately is answered within this call, with no promise and no turn
   // of the microtask queue (most redirects); only a name read from the store waits for it.
   app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
@@ -17,7 +29,7 @@ export function registerRedirectRoute(app: FastifyInstance, { service }: AppCont
   answerOtherMethods(app, '/:name', ['GET']);
 }
 
-function answer(reply: FastifyReply, name: string, uri: string | undefined): FastifyReply {
+function answerUri(reply: FastifyReply, name: string, uri: string | undefined): FastifyReply {
   if (uri === undefined) return reply.code(404).type('text/plain; charset=utf-8').send(`I don't know '${name}'.`);
   // Browsers and caches ask again each time, so that a deleted bookmark stops redirecting.
   return reply.code(303).header('location', uri).header('cache-control', 'no-store').send();

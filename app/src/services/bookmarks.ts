@@ -1,16 +1,20 @@
 import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
+import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
 import { validateName, validateUri } from './validation.ts';
 
 export interface CreateRequest {
   uri: string;
   /** Absent or empty: a name is generated. */
   name?: string | undefined;
+  /** Who asks: a key's name, `form` or `anonymous`; recorded as the link's author and in the audit trail. */
+  createdBy: string;
 }
 
 export interface CreateResult {
@@ -22,6 +26,9 @@ export interface CreateResult {
 const GENERATED_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
+/** What resolveStored answers for a link that exists but must not redirect: disabled, or to a blocked host (410). */
+export const GONE: unique symbol = Symbol('gone');
+
 /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
 const RECENT_NAMES = 10_000;
 
@@ -36,6 +43,11 @@ export function couldNotFetch(uri: string, reason: string): DomainError {
   return new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${reason})`);
 }
 
+/** Admin-only actions: FORBIDDEN for an author. */
+export function requireAdmin(principal: Principal, what: string): void {
+  if (principal.role !== 'admin') throw new DomainError('FORBIDDEN', `Only an admin key may ${what}.`);
+}
+
 /** The rules of the service, shared by the HTML form and the JSON API. */
 export class BookmarkService {
   readonly #store: BookmarkStore;
@@ -45,12 +57,26 @@ export class BookmarkService {
   /**
    * Names resolved in the last `redirectCacheMs`. Only names that exist: a bookmark just created
    * on another process must redirect at once, and a name never changes its URI (a different one
-   * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
+   * is refused as taken), so only a delete can make an entry stale, for at most the TTL. A change
+   * of the Denylist (a link disabled, a host blocked) empties it: see forgetRecent.
    */
   readonly #recent: LRUCache<string, string> | undefined;
+  readonly #onAuditError: (error: unknown) => void;
+  readonly #denylist: Denylist | undefined;
 
-  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics; redirectCacheMs: number }) {
+  constructor(deps: {
+    /** Absent: nothing is refused at redirect (tests of other parts). */
+    denylist?: Denylist;
+    store: BookmarkStore;
+    checker: UriChecker;
+    visits: VisitCounter;
+    metrics: Metrics;
+    redirectCacheMs: number;
+    onAuditError?: (error: unknown) => void;
+  }) {
     this.#store = deps.store;
+    this.#onAuditError = deps.onAuditError ?? (() => {});
+    this.#denylist = deps.denylist;
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
@@ -60,6 +86,13 @@ export class BookmarkService {
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
     const uri = validateUri(request.uri);
     const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
+    // The store, not the memory of the Denylist: a host listed a moment ago is refused at once.
+    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
+      throw new DomainError(
+        'HOST_BLOCKED',
+        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
+      );
+    }
 
     if (wanted !== undefined) {
       // Answer a repeat or a taken name before spending a fetch on it; the unique index still
@@ -69,16 +102,16 @@ export class BookmarkService {
     }
 
     const check = await this.#check(uri, signal);
-    const fields = { uri, title: check.title, checkStatus: check.status };
+    const fields = { uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
 
     if (wanted !== undefined) {
       const outcome = await this.#store.create({ name: wanted, ...fields });
-      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+      if (outcome.kind === 'created') return this.#created(outcome.bookmark);
       return this.#settleExisting(outcome.kind === 'exists' ? outcome.bookmark : outcome.existing, uri);
     }
     for (let attempt = 0; attempt < GENERATED_ATTEMPTS; attempt++) {
       const outcome = await this.#store.create({ name: generateName(), ...fields });
-      if (outcome.kind === 'created') return { bookmark: outcome.bookmark, created: true };
+      if (outcome.kind === 'created') return this.#created(outcome.bookmark);
     }
     throw new DomainError('NAMES_EXHAUSTED', 'Could not find a free short name; please pick one yourself.', {
       retryAfter: 1,
@@ -96,9 +129,13 @@ export class BookmarkService {
     return uri;
   }
 
-  /** A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in memory. */
-  async resolveStored(name: string): Promise<string | undefined> {
+  /**
+   * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
+   * memory. GONE (not remembered, not counted) for a link the Denylist refuses.
+   */
+  async resolveStored(name: string): Promise<string | typeof GONE | undefined> {
     const uri = await this.#store.resolve(name);
+    if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
       this.#visits.record(name);
@@ -121,11 +158,73 @@ export class BookmarkService {
     }
   }
 
-  async delete(name: string): Promise<boolean> {
+  /** Whether `principal` may change this link: an admin any, an author the links it created. */
+  static mayChange(principal: Principal | undefined, bookmark: Bookmark): boolean {
+    return principal !== undefined && (principal.role === 'admin' || bookmark.createdBy === principal.name);
+  }
+
+  /** Deletes as `principal`: NOT_FOUND for an unknown name, FORBIDDEN for another author's link. */
+  async delete(name: string, principal: Principal): Promise<void> {
+    const bookmark = await this.#store.get(name);
+    if (bookmark === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (!BookmarkService.mayChange(principal, bookmark)) {
+      throw new DomainError('FORBIDDEN', `'${name}' was created by someone else; an author key may delete only its own links.`);
+    }
     const deleted = await this.#store.delete(name);
     // After the delete: a redirect read from the store before it committed cannot put it back.
     this.#recent?.delete(name);
-    return deleted;
+    if (!deleted) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    await this.#audit({ actor: principal.name, action: 'bookmark.delete', subject: name, detail: bookmark.uri });
+  }
+
+  /** The Denylist changed: names remembered for redirects may now be refused. */
+  forgetRecent(): void {
+    this.#recent?.clear();
+  }
+
+  /** An admin disables (410 at redirect, kept and listed) or enables a link. */
+  async setDisabled(name: string, disabled: boolean, principal: Principal): Promise<void> {
+    requireAdmin(principal, disabled ? 'disable links' : 'enable links');
+    if ((await this.#store.get(name)) === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (await this.#store.access.setLinkDisabled(name, disabled, principal.name)) await this.#denylist?.refresh();
+    this.#recent?.delete(name);
+  }
+
+  /** Adds hosts to the blocklist (every entry checked first: none is added if one is not a host); how many were new. */
+  async blockHosts(entries: readonly string[], actor: string, subject?: string): Promise<number> {
+    const hosts = [...new Set(entries.map(normalizeHost))];
+    if (hosts.length === 0) return 0;
+    const added = await this.#store.access.addBlockedHosts(hosts, actor, subject ?? hosts.join(', '));
+    if (added > 0) await this.#denylist?.refresh();
+    return added;
+  }
+
+  async unblockHost(entry: string, actor: string): Promise<boolean> {
+    const removed = await this.#store.access.removeBlockedHost(normalizeHost(entry), actor);
+    if (removed) await this.#denylist?.refresh();
+    return removed;
+  }
+
+  async #created(bookmark: Bookmark): Promise<CreateResult> {
+    await this.#audit({
+      actor: bookmark.createdBy ?? 'anonymous',
+      action: 'bookmark.create',
+      subject: bookmark.name,
+      detail: bookmark.uri,
+    });
+    return { bookmark, created: true };
+  }
+
+  /**
+   * After the change it records: a failure here is logged, not answered, since the change is
+   * made. (The key commands write theirs in the change's own transaction.)
+   */
+  async #audit(entry: Parameters<BookmarkStore['access']['audit']>[0]): Promise<void> {
+    try {
+      await this.#store.access.audit(entry);
+    } catch (error) {
+      this.#onAuditError(error);
+    }
   }
 
   #settleExisting(existing: Bookmark, uri: string): CreateResult {

@@ -21,6 +21,9 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'logout',
   'assets',
   'errors',
+  'sign-in',
+  'sign-out',
+  'delete',
 ]);
 
 export function validateName(name: string): string {

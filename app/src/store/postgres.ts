@@ -1,5 +1,7 @@
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { DatabaseError, escapeIdentifier, Pool } from 'pg';
+import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
+import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
@@ -24,15 +26,17 @@ const MIGRATIONS: readonly string[] = [
      applied_at timestamptz NOT NULL DEFAULT now()
    );
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
+  ACCESS_MIGRATION,
+  BLOCKLIST_MIGRATION,
 ];
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
 
 /** Named queries: each pooled connection prepares them once, then only sends parameters. */
 const SQL = {
   insert: {
     name: 'linkyard_insert',
-    text: `INSERT INTO bookmarks (name, uri, title, check_status) VALUES ($1, $2, $3, $4)
+    text: `INSERT INTO bookmarks (name, uri, title, check_status, created_by) VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (name) DO NOTHING
            RETURNING ${COLUMNS}`,
   },
@@ -75,6 +79,7 @@ type Row = {
   check_status: number;
   visits: string;
   created_at: Date;
+  created_by: string | null;
 };
 
 function toBookmark(row: Row): Bookmark {
@@ -85,6 +90,7 @@ function toBookmark(row: Row): Bookmark {
     checkStatus: row.check_status,
     visits: Number(row.visits),
     createdAt: row.created_at,
+    createdBy: row.created_by,
   };
 }
 
@@ -154,6 +160,7 @@ export class PostgresStore implements BookmarkStore {
   readonly #pool: Pool;
   readonly #schema: string | undefined;
   #closing: Promise<void> | undefined;
+  readonly access: AccessStore = new PostgresAccessStore((query) => this.#query(query));
 
   constructor(options: PostgresStoreOptions) {
     const { schema } = options;
@@ -222,7 +229,7 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    const values = [bookmark.name, bookmark.uri, bookmark.title, bookmark.checkStatus];
+    const values = [bookmark.name, bookmark.uri, bookmark.title, bookmark.checkStatus, bookmark.createdBy ?? null];
     // The unique index decides who wins. Losing and then not finding the winner means it was
     // deleted in between; trying again settles that, and a row deleted every time is not a real case.
     for (let attempt = 1; attempt <= 3; attempt++) {

@@ -1,4 +1,6 @@
 import Database from 'better-sqlite3';
+import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
+import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
@@ -27,12 +29,14 @@ const MIGRATIONS: readonly string[] = [
      applied_at INTEGER NOT NULL
    ) STRICT;
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
+  ACCESS_MIGRATION,
+  BLOCKLIST_MIGRATION,
 ];
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -64,6 +68,7 @@ interface Row {
   check_status: number;
   visits: number;
   created_at: number;
+  created_by: string | null;
 }
 
 type NewRow = Omit<Row, 'id' | 'visits'>;
@@ -76,13 +81,14 @@ function toBookmark(row: Row): Bookmark {
     checkStatus: row.check_status,
     visits: row.visits,
     createdAt: new Date(row.created_at),
+    createdBy: row.created_by,
   };
 }
 
 function prepareStatements(db: Database.Database) {
   const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at)
-     VALUES (@name, @uri, @title, @check_status, @created_at)
+    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by)
+     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by)
      ON CONFLICT (name) DO NOTHING
      RETURNING ${COLUMNS}`,
   );
@@ -134,9 +140,11 @@ export class SqliteStore implements BookmarkStore {
   readonly engine = 'sqlite';
   readonly #db: Database.Database;
   #statements: ReturnType<typeof prepareStatements> | undefined;
+  readonly access: AccessStore;
 
   constructor(options: SqliteStoreOptions) {
     this.#db = new Database(options.file, { timeout: BUSY_TIMEOUT_MS });
+    this.access = new SqliteAccessStore(this.#db, (work) => this.#guard(work));
     this.#db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode can lose the last commits on power loss; FULL syncs the WAL on every
     // commit, which is what "durable when the promise resolves" promises.
@@ -174,6 +182,7 @@ export class SqliteStore implements BookmarkStore {
         title: bookmark.title,
         check_status: bookmark.checkStatus,
         created_at: Date.now(),
+        created_by: bookmark.createdBy ?? null,
       }),
     );
   }

@@ -1,3 +1,5 @@
+import type { AccessStore } from './access-types.ts';
+
 /** A bookmark as stored and shown. */
 export interface Bookmark {
   name: string;
@@ -8,6 +10,8 @@ export interface Bookmark {
   checkStatus: number;
   visits: number;
   createdAt: Date;
+  /** A key's name, `form` (the anonymous public form), or null for links made before keys existed. */
+  createdBy: string | null;
 }
 
 export interface NewBookmark {
@@ -15,6 +19,7 @@ export interface NewBookmark {
   uri: string;
   title: string | null;
   checkStatus: number;
+  createdBy?: string | null | undefined;
 }
 
 /**
@@ -61,6 +66,8 @@ export interface BookmarkStore {
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Keys, sessions and the audit trail, on the same connection (access-types.ts). */
+  readonly access: AccessStore;
 }
 
 /** Thrown for a cursor that did not come from this store. */

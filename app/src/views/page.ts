@@ -1,3 +1,4 @@
+import type { Principal } from '../auth/principal.ts';
 import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
@@ -21,6 +22,8 @@ export interface PageModel {
   message?: { kind: 'error' | 'ok'; text: string; code?: ErrorCode | undefined } | undefined;
   /** What the person typed, kept when the form comes back with an error. */
   values?: { longuri: string; shortname: string } | undefined;
+  /** The signed-in person: delete shows on the links they may change. */
+  viewer?: Principal | undefined;
 }
 
 /** The field a person has to change to get past an error; undefined when no field is at fault. */
@@ -31,6 +34,7 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
       return values.longuri.trim() === '' ? 'longuri' : 'shortname';
     case 'INVALID_URI':
     case 'URI_UNREACHABLE':
+    case 'HOST_BLOCKED':
       return 'longuri';
     case 'INVALID_NAME':
     case 'RESERVED_NAME':
@@ -49,14 +53,29 @@ function statusBadge(bookmark: Bookmark): string {
   return `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
 }
 
-function row(bookmark: Bookmark, publicUrl: URL): string {
+/** An admin may change every link, an author those it created (BookmarkService.mayChange). */
+function deleteForm(bookmark: Bookmark, viewer: Principal | undefined): string {
+  if (viewer === undefined || (viewer.role !== 'admin' && bookmark.createdBy !== viewer.name)) return '';
+  return `<form class="delete" method="POST" action="/delete"><input type="hidden" name="name" value="${e(bookmark.name)}"><button type="submit" class="delete" aria-label="Delete ${e(bookmark.name)}">Delete</button></form>`;
+}
+
+/**
+ * Who is signed in, with sign-out; or the way to sign in. Below the list, not in the header: the
+ * keyboard reaches the form first.
+ */
+function accountFooter(viewer: Principal | undefined): string {
+  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to delete the links you made.</footer>';
+  return `<footer class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></footer>`;
+}
+
+function row(bookmark: Bookmark, publicUrl: URL, viewer?: Principal): string {
   const shortUrl = new URL(bookmark.name, publicUrl).href;
   const title = bookmark.title === null || bookmark.title.trim() === '' ? '' : `<span class="title">${e(bookmark.title)}</span>`;
   return `<tr>
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${bookmark.visits}</td>
-<td class="status">${statusBadge(bookmark)}</td>
+<td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}</td>
 </tr>`;
 }
 
@@ -96,10 +115,10 @@ const SHORT_NAME: FieldSpec = {
   attributes: 'autocapitalize="none" spellcheck="false"',
 };
 
-function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL): string {
+function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL, viewer?: Principal): string {
   if (page === undefined) return '<p class="empty">The bookmarks cannot be shown right now; they are safe, and will be back shortly.</p>';
   if (page.items.length === 0) return '<p class="empty">No bookmarks yet: add the first one above.</p>';
-  const rows = page.items.map((bookmark) => row(bookmark, publicUrl)).join('\n');
+  const rows = page.items.map((bookmark) => row(bookmark, publicUrl, viewer)).join('\n');
   return `<table class="bookmarks">
 <colgroup><col class="name"><col class="target"><col class="visits"><col class="status"></colgroup>
 <thead><tr><th scope="col">Short name</th><th scope="col">Target</th><th scope="col" class="visits">Visits</th><th scope="col">Check</th></tr></thead>
@@ -153,9 +172,10 @@ ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 </section>
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
-${bookmarkTable(model.page, model.publicUrl)}${pagination(model)}
+${bookmarkTable(model.page, model.publicUrl, model.viewer)}${pagination(model)}
 </section>
 </main>
+${accountFooter(model.viewer)}
 </body>
 </html>
 `;

@@ -91,13 +91,13 @@ describe('JSON API', () => {
     assert.equal((await fetch(`${url}/api/bookmarks?cursor=garbage`)).status, 400);
   });
 
-  it('deletes only with the configured bearer token, and is disabled without one', async (t) => {
+  it('deletes only with the configured bearer token (or a key: keys.test.ts), and refuses anything else with 401', async (t) => {
     const target = await startTarget(t, htmlPage('x'));
-    const disabled = await startApp(t);
-    assert.equal((await post(disabled.url, { uri: `${target.url}/`, name: 'keep' })).status, 201);
-    const refused = await fetch(`${disabled.url}/api/bookmarks/keep`, { method: 'DELETE', headers: { authorization: 'Bearer anything' } });
-    assert.equal(refused.status, 403);
-    assert.equal(((await refused.json()) as { error: string }).error, 'API_DISABLED');
+    const tokenless = await startApp(t);
+    assert.equal((await post(tokenless.url, { uri: `${target.url}/`, name: 'keep' })).status, 201);
+    const refused = await fetch(`${tokenless.url}/api/bookmarks/keep`, { method: 'DELETE', headers: { authorization: 'Bearer anything' } });
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { error: string }).error, 'UNAUTHORIZED');
 
     const { url } = await startApp(t, { apiToken: 's3cret-token' });
     assert.equal((await post(url, { uri: `${target.url}/`, name: 'doomed' })).status, 201);

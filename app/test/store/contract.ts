@@ -107,6 +107,7 @@ export function storeContract(harness: StoreHarness): void {
         checkStatus: 200,
         visits: 0,
         createdAt: undefined,
+        createdBy: null,
       },
     );
     assert.ok(created.bookmark.createdAt instanceof Date);

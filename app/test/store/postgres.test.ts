@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { escapeIdentifier, Pool } from 'pg';
 import { PostgresStore } from '../../src/store/postgres.ts';
+import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
 
@@ -19,15 +20,17 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     return schema;
   }
 
-  storeContract({
+  const harness = {
     async fresh() {
       const schema = freshSchema();
       return {
         open: () => new PostgresStore({ connectionString: testDatabaseUrl, schema }),
-        workerSpec: { engine: 'postgres', connectionString: testDatabaseUrl, schema },
+        workerSpec: { engine: 'postgres', connectionString: testDatabaseUrl, schema } as const,
       };
     },
-  });
+  };
+  storeContract(harness);
+  accessContract(harness);
 
   test('tables live in the given schema and the migration is recorded', async (t) => {
     const schema = freshSchema();
@@ -42,10 +45,10 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     );
     assert.deepEqual(
       rows.map((row) => row.table_name),
-      ['bookmarks', 'schema_migrations', 'visit_batches'],
+      ['api_keys', 'audit_log', 'blocked_hosts', 'bookmarks', 'disabled_links', 'schema_migrations', 'sessions', 'visit_batches'],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'linkyard-store-'));
@@ -23,12 +24,14 @@ function freshFile(): string {
 }
 
 describe('SqliteStore', () => {
-  storeContract({
+  const harness = {
     async fresh() {
       const file = freshFile();
-      return { open: () => new SqliteStore({ file }), workerSpec: { engine: 'sqlite', file } };
+      return { open: () => new SqliteStore({ file }), workerSpec: { engine: 'sqlite', file } as const };
     },
-  });
+  };
+  storeContract(harness);
+  accessContract(harness);
 
   test('the file is in WAL mode and records its schema version', async (t) => {
     const file = freshFile();
@@ -39,7 +42,7 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 2);
+    assert.equal(observer.pragma('user_version', { simple: true }), 4);
   });
 
   test('a writer waits while another process holds the write lock instead of failing', { timeout: 30_000 }, async (t) => {

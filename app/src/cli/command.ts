@@ -1,0 +1,41 @@
+/**
+ * What the operator commands share (keys, blocklist, audit): the app's own configuration from
+ * the environment, the store opened directly (never a route), and errors said in a line.
+ */
+import { ConfigError, loadConfig } from '../config.ts';
+import { openStore } from '../store/open.ts';
+import type { BookmarkStore } from '../store/types.ts';
+
+/** What the audit trail records as the actor of a change made by a command. */
+export const COMMAND_ACTOR = 'command';
+
+/** A mistake in what was asked: said on stderr with the usage, exit code 2. */
+export class UsageError extends Error {}
+/** Asked well, but refused (a name taken, a name unknown): said on stderr, exit code 1, nothing changed. */
+export class RefusedError extends Error {}
+
+export type Run = (store: BookmarkStore, args: string[], out: (line: string) => void) => Promise<void>;
+
+/** Runs `run` with the store and sets the exit code: 0 done, 1 refused or failed, 2 misused. */
+export async function runCommand(name: string, usage: string, run: Run): Promise<void> {
+  let store: BookmarkStore;
+  try {
+    store = await openStore(loadConfig());
+  } catch (error) {
+    process.stderr.write(
+      `${name}: ${error instanceof ConfigError ? error.message : `cannot open the store: ${(error as Error).message}`}\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    await run(store, process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
+    process.exitCode = 0;
+  } catch (error) {
+    const misused = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+    process.stderr.write(`${name}: ${(error as Error).message}\n${misused ? `\n${usage}\n` : ''}`);
+    process.exitCode = misused ? 2 : 1;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,26 @@
+import { escapeHtml as e } from './html.ts';
+
+/** 410 for a link an admin disabled or whose host is blocked: in the voice of the seed's "I don't know 'x'." */
+export function renderGone(model: { name: string; stylesheetUrl: string; logoUrl: string }): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Gone · Bookmark Server</title>
+<link rel="stylesheet" href="${e(model.stylesheetUrl)}">
+<link rel="icon" href="/favicon.ico">
+</head>
+<body>
+<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
+<main>
+<section class="card">
+<h2>I knew '${e(model.name)}', but it is switched off</h2>
+<p>Whoever runs this server has turned this link off, so it leads nowhere now. Sorry!</p>
+<p><a href="/">Back to the bookmarks</a></p>
+</section>
+</main>
+</body>
+</html>
+`;
+}
