@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics, RedirectCacheCounts } from '../metrics.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { validateName, validateUri } from './validation.ts';
@@ -48,12 +48,15 @@ export class BookmarkService {
    * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
    */
   readonly #recent: LRUCache<string, string> | undefined;
+  /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
+  readonly #cacheCounts: RedirectCacheCounts;
 
   constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics; redirectCacheMs: number }) {
     this.#store = deps.store;
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
+    this.#cacheCounts = deps.metrics.redirectCache;
     this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: RECENT_NAMES, ttl: deps.redirectCacheMs }) : undefined;
   }
 
@@ -92,7 +95,12 @@ export class BookmarkService {
    */
   resolveRecent(name: string): string | undefined {
     const uri = this.#recent?.get(name);
-    if (uri !== undefined) this.#visits.record(name);
+    if (uri === undefined) {
+      this.#cacheCounts.misses++;
+    } else {
+      this.#cacheCounts.hits++;
+      this.#visits.record(name);
+    }
     return uri;
   }
 

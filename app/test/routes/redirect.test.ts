@@ -57,6 +57,30 @@ describe('GET /<name>', () => {
     assert.equal((await b.inject('/api/bookmarks/fresh')).statusCode, 404);
   });
 
+  it('counts redirect cache hits and misses in /metrics: a miss asks the store, a hit does not', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const dataDir = tempDir(t);
+    const cached = await buildApp(testConfig({ dataDir, redirectCacheMs: 60_000, check: { allowPrivate: true } }));
+    const uncached = await buildApp(testConfig({ dataDir, redirectCacheMs: 0, check: { allowPrivate: true } }));
+    t.after(() => Promise.all([cached.close(), uncached.close()]));
+    await cached.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/`, name: 'often' } });
+    const cacheCounts = async (app: typeof cached) => {
+      const text = (await app.inject('/metrics')).body;
+      const value = (name: string) => Number(new RegExp(`^linkyard_redirect_cache_${name}_total (\\d+)$`, 'm').exec(text)?.[1]);
+      return { hits: value('hits'), misses: value('misses') };
+    };
+    assert.deepEqual(await cacheCounts(cached), { hits: 0, misses: 0 });
+
+    for (let i = 0; i < 3; i++) assert.equal((await cached.inject('/often')).statusCode, 303);
+    assert.equal((await cached.inject('/nobody')).statusCode, 404);
+    assert.equal((await cached.inject('/nobody')).statusCode, 404);
+    // The first redirect reads the store and remembers the name; unknown names are never remembered.
+    assert.deepEqual(await cacheCounts(cached), { hits: 2, misses: 3 });
+
+    for (let i = 0; i < 3; i++) assert.equal((await uncached.inject('/often')).statusCode, 303);
+    assert.deepEqual(await cacheCounts(uncached), { hits: 0, misses: 3 }, 'with the cache off every redirect asks the store');
+  });
+
   it('counts visits without writing on the hot path, and keeps them across a graceful restart', async (t) => {
     const target = await startTarget(t, htmlPage('x'));
     const dataDir = tempDir(t);
