@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { generateDataset } from '../dataset/generate.ts';
+import { DatasetMismatchError, generateDataset } from '../dataset/generate.ts';
 import { type DatasetPlan, DEFAULT_END_MS } from '../dataset/plan.ts';
 import { DATASETS_DIR, describeStore, parseStoreSpec } from '../dataset/store-spec.ts';
 import { Progress } from '../progress.ts';
@@ -73,6 +73,10 @@ if (import.meta.filename === process.argv[1]) {
     if (error instanceof UsageError) {
       (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
       process.exit(error.exitCode);
+    }
+    if (error instanceof DatasetMismatchError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
     }
     throw error;
   }

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Progress } from '../progress.ts';
 import type { DatasetPlan } from './plan.ts';
 import { describeStore, type StoreSpec } from './store-spec.ts';
@@ -61,6 +62,8 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
           const to = Math.min(table.rows, from + CHUNK_ROWS);
           await writer.writeChunk(table, from, to);
           written = to;
+          // SQLite's chunks are synchronous: a turn of the event loop lets the progress line out.
+          await nextTurn();
         }
       } finally {
         progress.stop();
