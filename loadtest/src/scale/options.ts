@@ -24,6 +24,8 @@ export interface ScaleOptions {
   connectionSeconds: number;
   /** App processes behind nginx, as the bench runs them. */
   instances: number;
+  /** REDIRECT_CACHE_MS of the apps; undefined: the app's default. The lever the Zipf redirects answer to. */
+  redirectCacheMs: number | undefined;
   /** How deep the deep page's cursor is: a million links, or the last page of a smaller store. */
   pageDepth: number;
   /** Where a store and plan's dataset lives (default: parseStoreSpec's folder or database). */
@@ -42,6 +44,7 @@ export const SCALE_DEFAULTS: ScaleOptions = {
   connectionLevels: [64, 1000, 10_000],
   connectionSeconds: 5,
   instances: 2,
+  redirectCacheMs: undefined,
   pageDepth: 1_000_000,
   storeOf: (store, plan) => parseStoreSpec(store, plan),
 };

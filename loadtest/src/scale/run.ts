@@ -163,6 +163,7 @@ async function measureSize(
         CHECK_ALLOW_PRIVATE: 'true',
         LOG_LEVEL: 'warn',
         API_TOKEN,
+        ...(options.redirectCacheMs === undefined ? {} : { REDIRECT_CACHE_MS: String(options.redirectCacheMs) }),
         ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
       },
     });
