@@ -45,7 +45,7 @@ export interface ScaleEntry {
   startupMs: number;
   operations: OperationResult[];
   redirects: { hot: RedirectMix; zipf: RedirectMix };
-  /** Each app process's peak RSS (VmHWM) over the whole size's run. */
+  /** Each app process's peak RSS (VmHWM) from its start to the end of the redirects (the connection leg not included). */
   peakRssBytes: number[];
 }
 
@@ -224,6 +224,9 @@ async function measureSize(
     };
     const redirects = { hot: mix(hot, hits.hot), zipf: mix(zipf, hits.zipf) };
 
+    // Before the connection leg: thousands of connections are a cost of their own, reported there,
+    // and would hide what the store's size does to the peak.
+    const peaks = rssBefore.map((pid) => (pid === undefined ? 0 : (peakRssBytes(pid) ?? 0)));
     const connections: ConnectionLevel[] = [];
     if (context.withConnections) {
       for (const level of options.connectionLevels) {
@@ -242,7 +245,6 @@ async function measureSize(
       });
       await response.body.dump();
     }
-    const peaks = rssBefore.map((pid) => (pid === undefined ? 0 : (peakRssBytes(pid) ?? 0)));
     return { entry: { startupMs, operations: operationResults, redirects, peakRssBytes: peaks }, connections };
   } finally {
     await stack?.stop();
