@@ -82,7 +82,14 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     store,
     checker,
     metrics,
-    service: new BookmarkService({ store, checker, visits, metrics, redirectCacheMs: config.redirectCacheMs }),
+    service: new BookmarkService({
+      store,
+      checker,
+      visits,
+      metrics,
+      redirectCacheMs: config.redirectCacheMs,
+      redirectCacheNames: config.redirectCacheNames,
+    }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },
   };

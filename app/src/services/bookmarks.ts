@@ -22,8 +22,6 @@ export interface CreateResult {
 const GENERATED_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
-/** Names kept for redirects: the busy ones, and a bound on the memory they take. */
-const RECENT_NAMES = 10_000;
 
 function generateName(): string {
   let name = '';
@@ -51,13 +49,21 @@ export class BookmarkService {
   /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
   readonly #cacheCounts: RedirectCacheCounts;
 
-  constructor(deps: { store: BookmarkStore; checker: UriChecker; visits: VisitCounter; metrics: Metrics; redirectCacheMs: number }) {
+  constructor(deps: {
+    store: BookmarkStore;
+    checker: UriChecker;
+    visits: VisitCounter;
+    metrics: Metrics;
+    redirectCacheMs: number;
+    /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
+    redirectCacheNames: number;
+  }) {
     this.#store = deps.store;
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
     this.#cacheCounts = deps.metrics.redirectCache;
-    this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: RECENT_NAMES, ttl: deps.redirectCacheMs }) : undefined;
+    this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: deps.redirectCacheNames, ttl: deps.redirectCacheMs }) : undefined;
   }
 
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
 import { form, htmlPage, startApp, testConfig } from '../helpers.ts';
+
+/** The settings a process would read from these variables (the rest defaults). */
+function loadConfigFrom(env: Record<string, string>): { redirectCacheNames: number } {
+  return { redirectCacheNames: loadConfig({ LOG_LEVEL: 'silent', PORT: '0', ...env }).redirectCacheNames };
+}
 
 describe('GET /<name>', () => {
   it("answers 303 See Other with the long URI, and the seed's 404 for an unknown name", async (t) => {
@@ -79,6 +85,27 @@ describe('GET /<name>', () => {
 
     for (let i = 0; i < 3; i++) assert.equal((await uncached.inject('/often')).statusCode, 303);
     assert.deepEqual(await cacheCounts(uncached), { hits: 0, misses: 3 }, 'with the cache off every redirect asks the store');
+  });
+
+  it('keeps at most REDIRECT_CACHE_NAMES names: the least recently used one is asked of the store again', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const app = await buildApp(
+      testConfig({
+        ...loadConfigFrom({ REDIRECT_CACHE_NAMES: '1' }),
+        dataDir: tempDir(t),
+        redirectCacheMs: 60_000,
+        check: { allowPrivate: true },
+      }),
+    );
+    t.after(() => app.close());
+    for (const name of ['first', 'second']) {
+      await app.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/${name}`, name } });
+    }
+    for (const name of ['first', 'first', 'second', 'first']) assert.equal((await app.inject(`/${name}`)).statusCode, 303);
+    const text = (await app.inject('/metrics')).body;
+    // first: miss, hit; second: miss (first evicted); first: miss.
+    assert.match(text, /^linkyard_redirect_cache_hits_total 1$/m);
+    assert.match(text, /^linkyard_redirect_cache_misses_total 3$/m);
   });
 
   it('counts visits without writing on the hot path, and keeps them across a graceful restart', async (t) => {
