@@ -10,7 +10,7 @@ import { positive, UsageError } from './arguments.ts';
 
 const USAGE = `npm run bench:scale -- [--sizes 10000,1000000[,10000000]] [--stores sqlite,postgres] [--seed S]
   [--samples N] [--turns N] [--turn-seconds S] [--connection-levels 64,1000,10000|none] [--connection-seconds S]
-  [--redirect-cache-ms MS] [--out DIR] [--quiet]
+  [--redirect-cache-ms MS] [--redirect-cache-names N] [--out DIR] [--quiet]
 
 How each cost grows with the number of links (issue 25). For each size and store: make the
 dataset (npm run dataset, ${SCALE_DEFAULTS.visitsPerLink} visits a link) or go on with the one kept in
@@ -18,7 +18,8 @@ ${DATASETS_DIR} (LINKYARD_DATASETS_DIR) or the host's PostgreSQL (database linky
 start the stack on it, and time: creating a link, the page / (first, and a cursor a million links
 deep), the API read of the most visited and of a cold link, redirects under Zipf traffic over all
 links against the hot set in turns (with the redirect cache's hit rate), start-up, bytes on disk
-per link, peak RSS per app. --redirect-cache-ms sets the apps' REDIRECT_CACHE_MS (default: theirs). On the smallest size, the connection leg: keep-alive clients through
+per link, peak RSS per app. --redirect-cache-ms and --redirect-cache-names set the apps'
+REDIRECT_CACHE_MS and REDIRECT_CACHE_NAMES (default: theirs). On the smallest size, the connection leg: keep-alive clients through
 nginx at each level. Writes scale.json, scale.md and its charts. Needs wrk and nginx.
 
 Defaults: --sizes ${SCALE_DEFAULTS.sizes.join(',')}, --stores ${SCALE_DEFAULTS.stores.join(',')}, --samples ${SCALE_DEFAULTS.samples},
@@ -58,6 +59,7 @@ export function parseScaleArgs(args: string[]): { options: ScaleOptions; out: st
         'connection-levels': { type: 'string' },
         'connection-seconds': { type: 'string' },
         'redirect-cache-ms': { type: 'string' },
+        'redirect-cache-names': { type: 'string' },
         out: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },

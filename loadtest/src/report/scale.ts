@@ -253,7 +253,7 @@ compare the ratios, which are of one run; absolute figures move with the machine
 
 Each size's dataset is made by \`npm run dataset\` (seed ${options.seed}, ${options.visitsPerLink} visits a link by a Zipf law) or
 reused; the stack (${options.instances} app processes behind nginx, the build, nginx's access log off,
-REDIRECT_CACHE_MS ${options.redirectCacheMs ?? "at the app's default"}) starts on it. Single requests: ${options.samples} of each operation, one at a time through nginx, the
+REDIRECT_CACHE_MS ${options.redirectCacheMs ?? "at the app's default"}, REDIRECT_CACHE_NAMES ${options.redirectCacheNames ?? "at the app's default"}) starts on it. Single requests: ${options.samples} of each operation, one at a time through nginx, the
 operations in turns. Redirects: wrk with ${options.connections} connections, ${options.turns} turns of ${options.turnSeconds} s
 of the hot set (the ${100} most visited names) then Zipf (s = 1) over every link, p99 the median slice's.
 How each is measured: [docs/performance.md](../../docs/performance.md#scale).

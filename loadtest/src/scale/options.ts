@@ -26,6 +26,8 @@ export interface ScaleOptions {
   instances: number;
   /** REDIRECT_CACHE_MS of the apps; undefined: the app's default. The lever the Zipf redirects answer to. */
   redirectCacheMs: number | undefined;
+  /** REDIRECT_CACHE_NAMES of the apps; undefined: the app's default. */
+  redirectCacheNames: number | undefined;
   /** How deep the deep page's cursor is: a million links, or the last page of a smaller store. */
   pageDepth: number;
   /** Where a store and plan's dataset lives (default: parseStoreSpec's folder or database). */
@@ -45,6 +47,7 @@ export const SCALE_DEFAULTS: ScaleOptions = {
   connectionSeconds: 5,
   instances: 2,
   redirectCacheMs: undefined,
+  redirectCacheNames: undefined,
   pageDepth: 1_000_000,
   storeOf: (store, plan) => parseStoreSpec(store, plan),
 };

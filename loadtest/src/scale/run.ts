@@ -164,6 +164,7 @@ async function measureSize(
         LOG_LEVEL: 'warn',
         API_TOKEN,
         ...(options.redirectCacheMs === undefined ? {} : { REDIRECT_CACHE_MS: String(options.redirectCacheMs) }),
+        ...(options.redirectCacheNames === undefined ? {} : { REDIRECT_CACHE_NAMES: String(options.redirectCacheNames) }),
         ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
       },
     });
