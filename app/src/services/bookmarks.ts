@@ -46,6 +46,8 @@ export class BookmarkService {
    * is refused as taken), so only a delete can make an entry stale, for at most the TTL.
    */
   readonly #recent: LRUCache<string, string> | undefined;
+  /** Store reads of names in flight, so that concurrent misses of one name share one read. */
+  readonly #reading = new Map<string, Promise<string | undefined>>();
   /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
   readonly #cacheCounts: RedirectCacheCounts;
 
@@ -110,9 +112,25 @@ export class BookmarkService {
     return uri;
   }
 
-  /** A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in memory. */
+  /**
+   * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
+   * memory. Requests for a name already being read wait for that read: with PostgreSQL, a busy
+   * name whose entry expired was otherwise read once per request arriving during the round trip,
+   * and at 10 000 clients those reads queued for the pool's connections past its deadline
+   * (docs/decisions/0021-scale.md).
+   */
   async resolveStored(name: string): Promise<string | undefined> {
-    const uri = await this.#store.resolve(name);
+    let read = this.#reading.get(name);
+    if (read === undefined) {
+      const started = this.#store.resolve(name);
+      read = started;
+      this.#reading.set(name, started);
+      const forget = (): void => {
+        if (this.#reading.get(name) === started) this.#reading.delete(name);
+      };
+      started.then(forget, forget);
+    }
+    const uri = await read;
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
       this.#visits.record(name);
