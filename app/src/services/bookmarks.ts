@@ -116,7 +116,7 @@ export class BookmarkService {
    * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
    * memory. Requests for a name already being read wait for that read: with PostgreSQL, a busy
    * name whose entry expired was otherwise read once per request arriving during the round trip,
-   * and at 10 000 clients those reads queued for the pool's connections past its deadline
+   * and with thousands of clients as many identical reads queued for the pool's connections
    * (docs/decisions/0021-scale.md).
    */
   async resolveStored(name: string): Promise<string | undefined> {
