@@ -100,6 +100,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       redirectCacheMs: config.redirectCacheMs,
       denylist,
       onAuditError: (error) => app.log.error({ err: error }, 'audit entry not written'),
+      redirectCacheNames: config.redirectCacheNames,
     }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },

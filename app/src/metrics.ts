@@ -14,6 +14,18 @@ export interface Metrics {
    */
   requests: RequestCounts;
   checks: Counter<'outcome'>;
+  /** linkyard_redirect_cache_hits_total and _misses_total, counted by the redirect, read at scrape time. */
+  redirectCache: RedirectCacheCounts;
+}
+
+/**
+ * Redirects answered from the process's memory (hits) and those that had to ask the store
+ * (misses, unknown names included; every redirect when the cache is off). Plain numbers the
+ * redirect increments, read at scrape time like the request counts (docs/decisions/0009).
+ */
+export class RedirectCacheCounts {
+  hits = 0;
+  misses = 0;
 }
 
 type DurationLabels = Readonly<Record<'method' | 'route', string>>;
@@ -154,9 +166,11 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
       this.set(requests.inFlight);
     },
   });
+  const redirectCache = new RedirectCacheCounts();
   const metrics: Metrics = {
     registry,
     requests,
+    redirectCache,
     checks: new Counter({
       name: 'linkyard_checks_total',
       help: 'URI checks by outcome (accepted, accepted_with_warning, or the failure reason)',
@@ -173,6 +187,24 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
     collect() {
       this.reset();
       this.inc(sources.visits.recorded);
+    },
+  });
+  new Counter({
+    name: 'linkyard_redirect_cache_hits_total',
+    help: 'Redirects answered from the process memory of names resolved lately (REDIRECT_CACHE_MS)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(redirectCache.hits);
+    },
+  });
+  new Counter({
+    name: 'linkyard_redirect_cache_misses_total',
+    help: 'Redirects that asked the store: names not resolved lately, unknown names, and every redirect with the cache off',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(redirectCache.misses);
     },
   });
   new Gauge({

@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics, RedirectCacheCounts } from '../metrics.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
@@ -28,9 +28,6 @@ const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
 /** What resolveStored answers for a link that exists but must not redirect: disabled, or to a blocked host (410). */
 export const GONE: unique symbol = Symbol('gone');
-
-/** Names kept for redirects: the busy ones, and a bound on the memory they take. */
-const RECENT_NAMES = 10_000;
 
 function generateName(): string {
   let name = '';
@@ -63,6 +60,10 @@ export class BookmarkService {
   readonly #recent: LRUCache<string, string> | undefined;
   readonly #onAuditError: (error: unknown) => void;
   readonly #denylist: Denylist | undefined;
+  /** Store reads of names in flight, so that concurrent misses of one name share one read. */
+  readonly #reading = new Map<string, Promise<string | undefined>>();
+  /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
+  readonly #cacheCounts: RedirectCacheCounts;
 
   constructor(deps: {
     /** Absent: nothing is refused at redirect (tests of other parts). */
@@ -73,6 +74,8 @@ export class BookmarkService {
     metrics: Metrics;
     redirectCacheMs: number;
     onAuditError?: (error: unknown) => void;
+    /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
+    redirectCacheNames: number;
   }) {
     this.#store = deps.store;
     this.#onAuditError = deps.onAuditError ?? (() => {});
@@ -80,7 +83,8 @@ export class BookmarkService {
     this.#checker = deps.checker;
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
-    this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: RECENT_NAMES, ttl: deps.redirectCacheMs }) : undefined;
+    this.#cacheCounts = deps.metrics.redirectCache;
+    this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: deps.redirectCacheNames, ttl: deps.redirectCacheMs }) : undefined;
   }
 
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
@@ -125,16 +129,34 @@ export class BookmarkService {
    */
   resolveRecent(name: string): string | undefined {
     const uri = this.#recent?.get(name);
-    if (uri !== undefined) this.#visits.record(name);
+    if (uri === undefined) {
+      this.#cacheCounts.misses++;
+    } else {
+      this.#cacheCounts.hits++;
+      this.#visits.record(name);
+    }
     return uri;
   }
 
   /**
    * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
-   * memory. GONE (not remembered, not counted) for a link the Denylist refuses.
+   * memory. GONE (not remembered, not counted) for a link the Denylist refuses. Requests for a
+   * name already being read wait for that read: with PostgreSQL, a busy name whose entry expired
+   * was otherwise read once per request arriving during the round trip, and with thousands of
+   * clients as many identical reads queued for the pool's connections (docs/decisions/0021-scale.md).
    */
   async resolveStored(name: string): Promise<string | typeof GONE | undefined> {
-    const uri = await this.#store.resolve(name);
+    let read = this.#reading.get(name);
+    if (read === undefined) {
+      const started = this.#store.resolve(name);
+      read = started;
+      this.#reading.set(name, started);
+      const forget = (): void => {
+        if (this.#reading.get(name) === started) this.#reading.delete(name);
+      };
+      started.then(forget, forget);
+    }
+    const uri = await read;
     if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
     if (uri !== undefined) {
       this.#recent?.set(name, uri);

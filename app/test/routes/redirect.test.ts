@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startTarget, tempDir } from '../../../test/support/index.ts';
 import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
 import { form, htmlPage, startApp, testConfig } from '../helpers.ts';
+
+/** The settings a process would read from these variables (the rest defaults). */
+function loadConfigFrom(env: Record<string, string>): { redirectCacheNames: number } {
+  return { redirectCacheNames: loadConfig({ LOG_LEVEL: 'silent', PORT: '0', ...env }).redirectCacheNames };
+}
 
 describe('GET /<name>', () => {
   it("answers 303 See Other with the long URI, and the seed's 404 for an unknown name", async (t) => {
@@ -55,6 +61,51 @@ describe('GET /<name>', () => {
     }
     assert.equal(status, 404, 'b forgets it once its entry expires');
     assert.equal((await b.inject('/api/bookmarks/fresh')).statusCode, 404);
+  });
+
+  it('counts redirect cache hits and misses in /metrics: a miss asks the store, a hit does not', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const dataDir = tempDir(t);
+    const cached = await buildApp(testConfig({ dataDir, redirectCacheMs: 60_000, check: { allowPrivate: true } }));
+    const uncached = await buildApp(testConfig({ dataDir, redirectCacheMs: 0, check: { allowPrivate: true } }));
+    t.after(() => Promise.all([cached.close(), uncached.close()]));
+    await cached.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/`, name: 'often' } });
+    const cacheCounts = async (app: typeof cached) => {
+      const text = (await app.inject('/metrics')).body;
+      const value = (name: string) => Number(new RegExp(`^linkyard_redirect_cache_${name}_total (\\d+)$`, 'm').exec(text)?.[1]);
+      return { hits: value('hits'), misses: value('misses') };
+    };
+    assert.deepEqual(await cacheCounts(cached), { hits: 0, misses: 0 });
+
+    for (let i = 0; i < 3; i++) assert.equal((await cached.inject('/often')).statusCode, 303);
+    assert.equal((await cached.inject('/nobody')).statusCode, 404);
+    assert.equal((await cached.inject('/nobody')).statusCode, 404);
+    // The first redirect reads the store and remembers the name; unknown names are never remembered.
+    assert.deepEqual(await cacheCounts(cached), { hits: 2, misses: 3 });
+
+    for (let i = 0; i < 3; i++) assert.equal((await uncached.inject('/often')).statusCode, 303);
+    assert.deepEqual(await cacheCounts(uncached), { hits: 0, misses: 3 }, 'with the cache off every redirect asks the store');
+  });
+
+  it('keeps at most REDIRECT_CACHE_NAMES names: the least recently used one is asked of the store again', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const app = await buildApp(
+      testConfig({
+        ...loadConfigFrom({ REDIRECT_CACHE_NAMES: '1' }),
+        dataDir: tempDir(t),
+        redirectCacheMs: 60_000,
+        check: { allowPrivate: true },
+      }),
+    );
+    t.after(() => app.close());
+    for (const name of ['first', 'second']) {
+      await app.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/${name}`, name } });
+    }
+    for (const name of ['first', 'first', 'second', 'first']) assert.equal((await app.inject(`/${name}`)).statusCode, 303);
+    const text = (await app.inject('/metrics')).body;
+    // first: miss, hit; second: miss (first evicted); first: miss.
+    assert.match(text, /^linkyard_redirect_cache_hits_total 1$/m);
+    assert.match(text, /^linkyard_redirect_cache_misses_total 3$/m);
   });
 
   it('counts visits without writing on the hot path, and keeps them across a graceful restart', async (t) => {

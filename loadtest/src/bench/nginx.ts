@@ -19,7 +19,7 @@ export function renderCeilingConfig(prefix: string, config: CeilingConfig): stri
   upstream ceiling {
     least_conn;
 ${config.upstreamPorts.map((port) => `    server 127.0.0.1:${port};`).join('\n')}
-    keepalive 128;
+    keepalive 4096;
     keepalive_timeout 60s;
     keepalive_requests 10000;
   }

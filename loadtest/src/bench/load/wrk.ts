@@ -55,41 +55,14 @@ export function luaString(value: string): string {
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The Lua script for one run: the requests as a table, status counts, a JSON report at the end. */
-export function renderWrkScript(requests: readonly WrkRequest[]): string {
-  if (requests.length === 0) throw new Error('nothing to send');
-  const entries = requests.map((request) => {
-    const headers = Object.entries(request.headers ?? {}).map(([name, value]) => `[${luaString(name)}] = ${luaString(value)}`);
-    const body = request.body === undefined ? 'nil' : luaString(request.body);
-    return `  { method = ${luaString(request.method)}, path = ${luaString(request.path)}, headers = { ${headers.join(', ')} }, body = ${body} },`;
-  });
-  return `-- Rendered by loadtest/src/bench/load/wrk.ts for one run.
-local requests = {
-${entries.join('\n')}
-}
-local next_index = 0
-local sent = 0
-local run_tag = ""
-statuses = {}
-
-local threads = {}
+/**
+ * wrk's setup, response and done hooks every script of the harness ends with: each status counted
+ * per thread, merged at the end into one JSON line (parseWrkReport). A script that defines its
+ * own setup() must call `table.insert(threads, thread)` in it.
+ */
+export const WRK_REPORT_HOOKS = `local threads = {}
 function setup(thread)
   table.insert(threads, thread)
-end
-
-function init(args)
-  run_tag = args[1] or ""
-end
-
-function request()
-  local r = requests[next_index % #requests + 1]
-  next_index = next_index + 1
-  local body = r.body
-  if body ~= nil then
-    sent = sent + 1
-    body = body:gsub("{n}", run_tag .. "-" .. sent)
-  end
-  return wrk.format(r.method, r.path, r.headers, body)
 end
 
 function response(status)
@@ -117,6 +90,40 @@ function done(summary, latency, requests)
     e.connect, e.read, e.write, e.timeout, table.concat(parts, ", ")))
 end
 `;
+
+/** The Lua script for one run: the requests as a table, status counts, a JSON report at the end. */
+export function renderWrkScript(requests: readonly WrkRequest[]): string {
+  if (requests.length === 0) throw new Error('nothing to send');
+  const entries = requests.map((request) => {
+    const headers = Object.entries(request.headers ?? {}).map(([name, value]) => `[${luaString(name)}] = ${luaString(value)}`);
+    const body = request.body === undefined ? 'nil' : luaString(request.body);
+    return `  { method = ${luaString(request.method)}, path = ${luaString(request.path)}, headers = { ${headers.join(', ')} }, body = ${body} },`;
+  });
+  return `-- Rendered by loadtest/src/bench/load/wrk.ts for one run.
+local requests = {
+${entries.join('\n')}
+}
+local next_index = 0
+local sent = 0
+local run_tag = ""
+statuses = {}
+
+function init(args)
+  run_tag = args[1] or ""
+end
+
+function request()
+  local r = requests[next_index % #requests + 1]
+  next_index = next_index + 1
+  local body = r.body
+  if body ~= nil then
+    sent = sent + 1
+    body = body:gsub("{n}", run_tag .. "-" .. sent)
+  end
+  return wrk.format(r.method, r.path, r.headers, body)
+end
+
+${WRK_REPORT_HOOKS}`;
 }
 
 export function parseWrkReport(stdout: string): WrkReport {
@@ -126,13 +133,32 @@ export function parseWrkReport(stdout: string): WrkReport {
 }
 
 export async function wrk(options: WrkOptions): Promise<WrkResult> {
+  return runWrkScript({ ...options, threads: 1, script: renderWrkScript(options.requests) });
+}
+
+export interface WrkScriptOptions {
+  url: string;
+  connections: number;
+  threads: number;
+  durationSeconds: number;
+  /** Lua ending with WRK_REPORT_HOOKS; its init() gets a tag unique to the run as args[1]. */
+  script: string;
+  /**
+   * Descriptors wrk may open (`ulimit -n`, set in a shell that then runs wrk): a connection each,
+   * so thousands of connections need more than the usual soft limit of 1024.
+   */
+  fileLimit?: number | undefined;
+}
+
+/** One wrk run of a Lua script; the script's report parsed. */
+export async function runWrkScript(options: WrkScriptOptions): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-wrk-'));
   const script = join(dir, 'run.lua');
   try {
-    writeFileSync(script, renderWrkScript(options.requests));
+    writeFileSync(script, options.script);
     const args = [
       '--threads',
-      '1',
+      String(options.threads),
       '--connections',
       String(options.connections),
       '--duration',
@@ -145,7 +171,11 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
       '--',
       `${Date.now().toString(36)}${(runs++).toString(36)}`,
     ];
-    const stdout = await run('wrk', args);
+    const stdout =
+      options.fileLimit === undefined
+        ? await run('wrk', args)
+        : // "$@" keeps every argument as it is; exec leaves no shell behind.
+          await run('sh', ['-c', `ulimit -n ${options.fileLimit} && exec wrk "$@"`, 'wrk', ...args]);
     const report = parseWrkReport(stdout);
     const ms = (us: number) => us / 1000;
     const durationSeconds = report.durationUs / 1e6;

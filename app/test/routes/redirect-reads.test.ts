@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startTarget } from '../../../test/support/index.ts';
+import { buildApp } from '../../src/app.ts';
+import { PostgresStore } from '../../src/store/postgres.ts';
+import { htmlPage, testConfig } from '../helpers.ts';
+import { postgresSkip, testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
+
+/** The real PostgreSQL store, counting the reads it is asked for. */
+class CountingStore extends PostgresStore {
+  reads = 0;
+  override resolve(name: string): Promise<string | undefined> {
+    this.reads++;
+    return super.resolve(name);
+  }
+}
+
+describe('GET /<name> reads of the store', { skip: postgresSkip }, () => {
+  it('share one read among the requests for a name that arrive while it is being read', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const store = new CountingStore({ connectionString: testDatabaseUrl, schema: uniqueSchema() });
+    await store.migrate();
+    // No cache: every redirect is a miss, so only the sharing can spare reads.
+    const app = await buildApp(testConfig({ redirectCacheMs: 0, check: { allowPrivate: true } }), { store });
+    t.after(() => app.close());
+    await app.inject({ method: 'POST', url: '/api/bookmarks', payload: { uri: `${target.url}/`, name: 'busy' } });
+
+    const answers = await Promise.all(Array.from({ length: 20 }, () => app.inject('/busy')));
+    assert.deepEqual(
+      answers.map((answer) => answer.statusCode),
+      Array(20).fill(303),
+    );
+    assert.ok(store.reads < 20, `20 concurrent redirects of one name read the store ${store.reads} times`);
+    const text = (await app.inject('/metrics')).body;
+    assert.match(text, /^linkyard_visits_total 20$/m, 'each request still counts its visit');
+
+    const before = store.reads;
+    assert.equal((await app.inject('/busy')).statusCode, 303);
+    assert.equal(store.reads, before + 1, 'a read once settled is not reused: the next miss reads again');
+  });
+});
