@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { type Visit, VisitRollups } from './stats/rollups.ts';
+import type { VisitRollupRows } from './store/stats-types.ts';
 import type { BookmarkStore } from './store/types.ts';
 
 /**
@@ -20,8 +22,10 @@ export const MAX_PENDING_NAMES = 100_000;
  */
 export class VisitCounter {
   #pending = new Map<string, number>();
+  /** What the stats count beside the totals (decision 0019); absent when stats are off. */
+  #rollups: VisitRollups | undefined;
   /** The batch the store refused, retried before any other. */
-  #unsent: { id: string; counts: Map<string, number> } | undefined;
+  #unsent: { id: string; counts: Map<string, number>; rollups: VisitRollupRows | undefined } | undefined;
   #dropped = 0;
   #recorded = 0;
   #timer: NodeJS.Timeout;
@@ -29,15 +33,27 @@ export class VisitCounter {
   readonly #store: BookmarkStore;
   readonly #onError: (error: unknown) => void;
 
-  constructor(store: BookmarkStore, flushMs: number, onError: (error: unknown) => void) {
+  constructor(store: BookmarkStore, flushMs: number, onError: (error: unknown) => void, options: { stats?: boolean } = {}) {
     this.#store = store;
     this.#onError = onError;
+    if (options.stats === true) this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
     this.#timer = setInterval(() => void this.flush(), flushMs);
     this.#timer.unref();
   }
 
-  record(name: string): void {
+  /**
+   * Counts a redirect. With stats on, `visit` says who it was: a bot is counted in the rollups
+   * only, never in the total, which is people.
+   */
+  record(name: string, visit?: Visit): void {
     this.#recorded++;
+    if (this.#rollups !== undefined && visit !== undefined) {
+      if (!this.#rollups.add(name, visit, Date.now())) {
+        this.#dropped++;
+        return;
+      }
+      if (visit.agent.bot) return;
+    }
     const count = this.#pending.get(name);
     if (count !== undefined) this.#pending.set(name, count + 1);
     else if (this.#pending.size < MAX_PENDING_NAMES) this.#pending.set(name, 1);
@@ -49,6 +65,8 @@ export class VisitCounter {
     let total = 0;
     for (const count of this.#pending.values()) total += count;
     for (const count of this.#unsent?.counts.values() ?? []) total += count;
+    total += this.#rollups?.totals.bots ?? 0;
+    for (const row of this.#unsent?.rollups?.hours ?? []) total += row.bots;
     return total;
   }
 
@@ -66,12 +84,14 @@ export class VisitCounter {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
       if (this.#unsent === undefined) {
-        if (this.#pending.size === 0) return;
-        this.#unsent = { id: randomUUID(), counts: this.#pending };
+        if (this.#pending.size === 0 && (this.#rollups?.empty ?? true)) return;
+        const rollups = this.#rollups?.rows();
+        this.#unsent = { id: randomUUID(), counts: this.#pending, rollups };
         this.#pending = new Map();
+        if (this.#rollups !== undefined) this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
       }
       try {
-        await this.#store.addVisits(this.#unsent.counts, this.#unsent.id);
+        await this.#store.addVisits(this.#unsent.counts, this.#unsent.id, this.#unsent.rollups);
         this.#unsent = undefined;
       } catch (error) {
         // Kept as it is, for the next flush to try again under the same id.

@@ -42,10 +42,10 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     );
     assert.deepEqual(
       rows.map((row) => row.table_name),
-      ['bookmarks', 'schema_migrations', 'visit_batches'],
+      ['bookmarks', 'schema_migrations', 'visit_batches', 'visit_days', 'visit_dimensions', 'visit_hours'],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

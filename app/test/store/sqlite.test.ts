@@ -39,7 +39,7 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 2);
+    assert.equal(observer.pragma('user_version', { simple: true }), 3);
   });
 
   test('a writer waits while another process holds the write lock instead of failing', { timeout: 30_000 }, async (t) => {
