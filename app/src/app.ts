@@ -18,8 +18,12 @@ import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerStaticRoutes } from './routes/static.ts';
+import { registerStatsRoutes } from './routes/stats.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
+import { openCountryLookup } from './stats/geoip.ts';
+import { startRetentionFold } from './stats/retention.ts';
+import { visitDescriber } from './stats/visit.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
@@ -73,9 +77,17 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   // Node needs headersTimeout above keepAliveTimeout, or a reused idle socket can be cut mid-request.
   app.server.headersTimeout = config.keepAliveTimeoutMs + 5_000;
 
+  const { stats } = config;
+  // Before the store, so a bad GEOIP_DB_FILE stops start-up with nothing open.
+  const countryOf = stats.enabled && stats.geoipDbFile !== undefined ? await openCountryLookup(stats.geoipDbFile) : undefined;
   const store = parts.store ?? (await openStore(config));
   const checker = parts.checker ?? createChecker(config);
-  const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
+  const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'), {
+    stats: config.stats.enabled,
+  });
+  const stopFolding = stats.enabled
+    ? startRetentionFold(store, stats.hourlyDays, (error) => app.log.warn({ err: error }, 'stats fold failed'))
+    : () => {};
   const metrics = createMetrics({ checker, visits });
   const context: AppContext = {
     config,
@@ -85,6 +97,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     service: new BookmarkService({ store, checker, visits, metrics, redirectCacheMs: config.redirectCacheMs }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },
+    visitOf: visitDescriber({ stats: stats.enabled, countryOf }),
   };
   app.decorate('lifecycle', context.lifecycle);
 
@@ -103,6 +116,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
+    stopFolding();
     await visits.close();
     await checker.close();
     await store.close();
@@ -117,6 +131,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   if (config.serveStatic) registerStaticRoutes(app, context);
   registerApiRoutes(app, context);
   registerPageRoutes(app, context);
+  registerStatsRoutes(app, context);
   registerRedirectRoute(app, context);
   return app;
 }

@@ -62,6 +62,17 @@ export interface Config {
   /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
+  stats: StatsConfig;
+}
+
+/** What is counted beside the total (docs/stats.md, decision 0019). */
+export interface StatsConfig {
+  /** STATS: false counts the total only, and looks at nothing else of a visit. */
+  enabled: boolean;
+  /** STATS_HOURLY_DAYS: whole days of hourly rows kept before they fold into daily ones. */
+  hourlyDays: number;
+  /** GEOIP_DB_FILE: an MMDB country (or city) database; countries are counted only with one. */
+  geoipDbFile: string | undefined;
 }
 
 export interface CheckConfig {
@@ -234,5 +245,11 @@ export function loadConfig(env: Env = process.env): Config {
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    stats: {
+      enabled: boolean(env, 'STATS', true),
+      // At least 8: the list's spark reads the last 7 days from the hourly rows.
+      hourlyDays: integer(env, 'STATS_HOURLY_DAYS', 35, 8, 3660),
+      geoipDbFile: read(env, 'GEOIP_DB_FILE'),
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import type { BookmarkService } from './services/bookmarks.ts';
 import type { StaticAsset } from './static-assets.ts';
+import type { VisitOf } from './stats/visit.ts';
 import type { BookmarkStore } from './store/types.ts';
 
 /** What the routes are given: built once by buildApp, shared by every request. */
@@ -14,6 +15,8 @@ export interface AppContext {
   metrics: Metrics;
   assets: ReadonlyMap<string, StaticAsset>;
   lifecycle: Lifecycle;
+  /** What a redirect counts (stats/visit.ts). */
+  visitOf: VisitOf;
 }
 
 export interface Lifecycle {

@@ -4,15 +4,17 @@ import { NAME_PATTERN } from '../services/validation.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
-export function registerRedirectRoute(app: FastifyInstance, { service }: AppContext): void {
+export function registerRedirectRoute(app: FastifyInstance, { service, visitOf }: AppContext): void {
   // Not async: a name resolved lately is answered within this call, with no promise and no turn
   // of the microtask queue (most redirects); only a name read from the store waits for it.
   app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
     const { name } = request.params;
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
-    const recent = service.resolveRecent(name);
+    // HEAD (Fastify runs this handler for it too) and prefetches are no visits; bots are counted apart.
+    const visit = visitOf(request);
+    const recent = service.resolveRecent(name, visit);
     if (recent !== undefined) return void answer(reply, name, recent);
-    return service.resolveStored(name).then((uri) => answer(reply, name, uri));
+    return service.resolveStored(name, visit).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
 }

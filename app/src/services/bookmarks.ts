@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Visit } from '../stats/rollups.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { validateName, validateUri } from './validation.ts';
@@ -90,18 +91,21 @@ export class BookmarkService {
    * redirects), the visit counted in memory. Undefined when it is not in memory: then
    * `resolveStored`.
    */
-  resolveRecent(name: string): string | undefined {
+  resolveRecent(name: string, visit: Visit | null | undefined): string | undefined {
     const uri = this.#recent?.get(name);
-    if (uri !== undefined) this.#visits.record(name);
+    if (uri !== undefined && visit !== null) this.#visits.record(name, visit);
     return uri;
   }
 
-  /** A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in memory. */
-  async resolveStored(name: string): Promise<string | undefined> {
+  /**
+   * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
+   * memory. `visit`: null for a request that is no visit (HEAD, prefetch), see stats/visit.ts.
+   */
+  async resolveStored(name: string, visit: Visit | null | undefined): Promise<string | undefined> {
     const uri = await this.#store.resolve(name);
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
-      this.#visits.record(name);
+      if (visit !== null) this.#visits.record(name, visit);
     }
     return uri;
   }

@@ -48,9 +48,10 @@ const DEVICE_NAMES: Readonly<Record<string, string>> = {
 };
 
 function classifyUncached(userAgent: string): AgentClass {
-  // No user agent at all is a script, not a person's browser.
-  if (userAgent === '' || isbot(userAgent))
-    return { bot: true, browser: userAgent === '' ? 'no user agent' : botFamily(userAgent), os: UNKNOWN, device: 'bot' };
+  // No user agent at all is counted as a person, as isbot does: the total stays what it was for
+  // clients that say nothing (curl, wget and k6 do say who they are, and are bots).
+  if (userAgent === '') return { bot: false, browser: UNKNOWN, os: UNKNOWN, device: UNKNOWN };
+  if (isbot(userAgent)) return { bot: true, browser: botFamily(userAgent), os: UNKNOWN, device: 'bot' };
   const { browser, os, device } = new UAParser(userAgent).getResult();
   return {
     bot: false,

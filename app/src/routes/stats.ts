@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import QRCode from 'qrcode';
+import type { AppContext } from '../context.ts';
+import { DomainError } from '../errors.ts';
+import { assetUrl } from '../static-assets.ts';
+import { parseRange, type StatsReport, statsReport } from '../stats/report.ts';
+import { DAY_MS } from '../store/stats-types.ts';
+import type { Bookmark } from '../store/types.ts';
+import { PAGE_RANGES, renderStatsPage } from '../views/stats.ts';
+import { answerOtherMethods } from './allow-methods.ts';
+
+/** `+` ends the name: names cannot contain it, so `/<name>+` never shadows a bookmark. */
+const NAME = ':name([A-Za-z0-9_-]{1,64})';
+
+const statsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { type: 'string', maxLength: 40 },
+    to: { type: 'string', maxLength: 40 },
+    granularity: { type: 'string', maxLength: 10 },
+  },
+} as const;
+
+function reportJson(bookmark: Bookmark, shortUrl: string, report: StatsReport) {
+  return {
+    name: bookmark.name,
+    shortUrl,
+    visits: bookmark.visits,
+    granularity: report.range.granularity,
+    from: report.series[0]?.start.toISOString(),
+    to: new Date((report.series.at(-1)?.start.getTime() ?? 0) + (report.range.granularity === 'day' ? DAY_MS : 3_600_000)).toISOString(),
+    totals: report.totals,
+    series: report.series.map((point) => ({ start: point.start.toISOString(), visits: point.visits, bots: point.bots })),
+    top: report.top,
+  };
+}
+
+/** The stats of a link: `GET /api/bookmarks/<name>/stats`, the page `/<name>+` and its QR code `/<name>+qr.svg`. */
+export function registerStatsRoutes(app: FastifyInstance, context: AppContext): void {
+  const { service, store, config, assets } = context;
+  const shortUrlOf = (name: string) => new URL(name, config.publicUrl).href;
+
+  async function known(name: string): Promise<Bookmark> {
+    const bookmark = await service.get(name);
+    if (bookmark === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    return bookmark;
+  }
+
+  app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; granularity?: string } }>(
+    '/api/bookmarks/:name/stats',
+    { schema: { querystring: statsQuerySchema } },
+    async (request) => {
+      if (!config.stats.enabled)
+        throw new DomainError('STATS_DISABLED', 'Stats beyond the total are turned off on this server (STATS=false).');
+      const range = parseRange(request.query, Date.now(), config.stats.hourlyDays);
+      const bookmark = await known(request.params.name);
+      return reportJson(bookmark, shortUrlOf(bookmark.name), await statsReport(store, bookmark.name, range));
+    },
+  );
+
+  app.get<{ Params: { name: string }; Querystring: { range?: string } }>(`/${NAME}+`, async (request, reply) => {
+    const wanted = request.query.range ?? '7d';
+    const range = PAGE_RANGES.find((option) => option.value === wanted);
+    if (range === undefined) {
+      throw new DomainError(
+        'INVALID_STATS_QUERY',
+        `'range' is one of ${PAGE_RANGES.map((option) => option.value).join(', ')}, not '${wanted}'.`,
+      );
+    }
+    const bookmark = await known(request.params.name);
+    const now = Date.now();
+    const query = {
+      from: new Date(now - range.days * DAY_MS).toISOString(),
+      to: new Date(now).toISOString(),
+      granularity: range.granularity,
+    };
+    const report = config.stats.enabled
+      ? await statsReport(store, bookmark.name, parseRange(query, now, config.stats.hourlyDays))
+      : undefined;
+    const html = renderStatsPage({
+      bookmark,
+      shortUrl: shortUrlOf(bookmark.name),
+      range,
+      statsEnabled: report !== undefined,
+      report: report ?? { range: { granularity: 'day', from: 0, to: 0 }, series: [], totals: { visits: 0, bots: 0 }, top: EMPTY_TOP },
+      stylesheetUrl: assetUrl(assets, 'style.css'),
+      statsStylesheetUrl: assetUrl(assets, 'stats.css'),
+      logoUrl: assetUrl(assets, 'logo.svg'),
+    });
+    return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(html);
+  });
+
+  app.get<{ Params: { name: string } }>(`/${NAME}+qr.svg`, async (request, reply) => {
+    const bookmark = await known(request.params.name);
+    const svg = await QRCode.toString(shortUrlOf(bookmark.name), { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    // A name keeps its URI for life, but a deleted name can be taken again: a day, not forever.
+    return reply.header('cache-control', 'public, max-age=86400').type('image/svg+xml; charset=utf-8').send(svg);
+  });
+
+  answerOtherMethods(app, '/api/bookmarks/:name/stats', ['GET']);
+  answerOtherMethods(app, `/${NAME}+`, ['GET']);
+  answerOtherMethods(app, `/${NAME}+qr.svg`, ['GET']);
+}
+
+const EMPTY_TOP: StatsReport['top'] = { referrer: [], browser: [], os: [], device: [], country: [], bot: [] };
