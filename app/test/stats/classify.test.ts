@@ -62,9 +62,9 @@ describe('classifyAgent', () => {
       assert.deepEqual(classifyAgent(agent), { bot: true, browser: family, os: 'unknown', device: 'bot' });
     });
   }
-  test('no user agent, or one too long to be a browser, is a bot', () => {
-    assert.equal(classifyAgent(undefined).bot, true);
-    assert.equal(classifyAgent('').browser, 'no user agent');
+  test('no user agent is a person of unknown kind (as isbot says); one too long to be a browser is a bot', () => {
+    assert.deepEqual(classifyAgent(undefined), { bot: false, browser: 'unknown', os: 'unknown', device: 'unknown' });
+    assert.deepEqual(classifyAgent(''), classifyAgent(undefined));
     assert.deepEqual(classifyAgent(`Mozilla/5.0 ${'x'.repeat(600)}`), { bot: true, browser: 'other', os: 'unknown', device: 'bot' });
   });
   test('an agent is parsed once and then answered from the cache', () => {
