@@ -84,6 +84,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   const checker = parts.checker ?? createChecker(config);
   const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'), {
     stats: config.stats.enabled,
+    statsFlushMs: config.stats.flushMs,
   });
   const stopFolding = stats.enabled
     ? startRetentionFold(store, stats.hourlyDays, (error) => app.log.warn({ err: error }, 'stats fold failed'))

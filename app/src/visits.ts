@@ -33,9 +33,24 @@ export class VisitCounter {
   readonly #store: BookmarkStore;
   readonly #onError: (error: unknown) => void;
 
-  constructor(store: BookmarkStore, flushMs: number, onError: (error: unknown) => void, options: { stats?: boolean } = {}) {
+  /**
+   * With stats on: how often the rollups ride along with a batch (and at close). Each flush writes
+   * a row per link and dimension value it carries, however many visits that row adds up, so
+   * carrying them less often than the totals costs less CPU (decision 0019).
+   */
+  readonly #statsFlushMs: number;
+  #rollupsDueAt = 0;
+
+  constructor(
+    store: BookmarkStore,
+    flushMs: number,
+    onError: (error: unknown) => void,
+    options: { stats?: boolean; statsFlushMs?: number } = {},
+  ) {
     this.#store = store;
     this.#onError = onError;
+    this.#statsFlushMs = options.statsFlushMs ?? flushMs;
+    this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
     if (options.stats === true) this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
     this.#timer = setInterval(() => void this.flush(), flushMs);
     this.#timer.unref();
@@ -81,14 +96,23 @@ export class VisitCounter {
   }
 
   flush(): Promise<void> {
+    return this.#flush(false);
+  }
+
+  /** `withRollups`: carry the rollups now, whenever they were last carried (close). */
+  #flush(withRollups: boolean): Promise<void> {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
       if (this.#unsent === undefined) {
-        if (this.#pending.size === 0 && (this.#rollups?.empty ?? true)) return;
-        const rollups = this.#rollups?.rows();
+        const due = this.#rollups !== undefined && !this.#rollups.empty && (withRollups || Date.now() >= this.#rollupsDueAt);
+        if (this.#pending.size === 0 && !due) return;
+        const rollups = due ? this.#rollups?.rows() : undefined;
         this.#unsent = { id: randomUUID(), counts: this.#pending, rollups };
         this.#pending = new Map();
-        if (this.#rollups !== undefined) this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
+        if (due) {
+          this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
+          this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
+        }
       }
       try {
         await this.#store.addVisits(this.#unsent.counts, this.#unsent.id, this.#unsent.rollups);
@@ -103,6 +127,8 @@ export class VisitCounter {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.flush();
+    // A batch the store refused is retried first; what is left, rollups included, goes after it.
+    await this.#flush(true);
+    await this.#flush(true);
   }
 }

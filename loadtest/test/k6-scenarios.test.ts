@@ -32,7 +32,8 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
   let target: Target;
   let base: Record<string, string>;
   before(async () => {
-    target = await openTarget({ instances: 2 });
+    // The stats scenario reads the rollups back: written every 500 ms here, not every 10 s.
+    target = await openTarget({ instances: 2, env: { STATS_FLUSH_MS: '500' } });
     const names = await shortNames(target, 20);
     base = { BASE_URL: target.url, NAMES: names.join(','), METRICS_URLS: target.metricsUrls.join(',') };
   });
@@ -57,7 +58,13 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
   });
 
   it('stats: a mix of browsers, phones, bots, HEAD and prefetches, read back exactly from the stats API', async () => {
-    const run = await k6('stats', { BASE_URL: target.url, SEED_URI: `${target.checkTarget.url}/stats`, COUNT: '240', VUS: '8', TAG: 'k6test' });
+    const run = await k6('stats', {
+      BASE_URL: target.url,
+      SEED_URI: `${target.checkTarget.url}/stats`,
+      COUNT: '240',
+      VUS: '8',
+      TAG: 'k6test',
+    });
     assert.equal(run.exitCode, 0, run.output);
     const { result } = readAnswer<{ sent: number; people: number; bots: number; exactRate: number; compared: number }>(results, 'stats');
     assert.equal(result.sent, 240);

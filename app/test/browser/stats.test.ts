@@ -51,7 +51,7 @@ describe('the stats page in a real browser, through nginx', { skip, timeout: 90_
         instances: 2,
         dataDir,
         stateDir: join(dir, 'state'),
-        env: { LOG_LEVEL: 'warn', VISITS_FLUSH_MS: '100' },
+        env: { LOG_LEVEL: 'warn', VISITS_FLUSH_MS: '100', STATS_FLUSH_MS: '100' },
         rateLimit: '1000r/s',
       }).then((started) => (stack = started)),
       launchBrowser().then((started) => (browser = started)),

@@ -142,7 +142,7 @@ describe('stats', () => {
         await visit(at, { 'user-agent': SLACK });
         await visit(at, { 'user-agent': CHROME }, 'HEAD');
       },
-      { stats: { enabled: false, hourlyDays: 35, geoipDbFile: undefined } },
+      { stats: { enabled: false, flushMs: 1000, hourlyDays: 35, geoipDbFile: undefined } },
     );
     const bookmark = (await (await fetch(`${url}/api/bookmarks/counted`)).json()) as { visits: number };
     assert.equal(bookmark.visits, 2, 'every GET, bots included, as before stats');
