@@ -75,7 +75,7 @@ export class VisitCounter {
     else this.#dropped++;
   }
 
-  /** Visits counted here but not yet written. */
+  /** Redirects counted here but not yet written: people, and bots (counted in the rollups only). */
   get pending(): number {
     let total = 0;
     for (const count of this.#pending.values()) total += count;

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { assetUrl } from '../static-assets.ts';
 import { parseRange, type StatsReport, statsReport } from '../stats/report.ts';
-import { DAY_MS } from '../store/stats-types.ts';
+import { DAY_MS, HOUR_MS } from '../store/stats-types.ts';
 import type { Bookmark } from '../store/types.ts';
 import { PAGE_RANGES, renderStatsPage } from '../views/stats.ts';
 import { answerOtherMethods } from './allow-methods.ts';
@@ -23,13 +23,15 @@ const statsQuerySchema = {
 } as const;
 
 function reportJson(bookmark: Bookmark, shortUrl: string, report: StatsReport) {
+  const { granularity, from, to } = report.range;
+  const unit = granularity === 'day' ? DAY_MS : HOUR_MS;
   return {
     name: bookmark.name,
     shortUrl,
     visits: bookmark.visits,
-    granularity: report.range.granularity,
-    from: report.series[0]?.start.toISOString(),
-    to: new Date((report.series.at(-1)?.start.getTime() ?? 0) + (report.range.granularity === 'day' ? DAY_MS : 3_600_000)).toISOString(),
+    granularity,
+    from: new Date(from * unit).toISOString(),
+    to: new Date(to * unit).toISOString(),
     totals: report.totals,
     series: report.series.map((point) => ({ start: point.start.toISOString(), visits: point.visits, bots: point.bots })),
     top: report.top,
@@ -82,8 +84,7 @@ export function registerStatsRoutes(app: FastifyInstance, context: AppContext): 
       bookmark,
       shortUrl: shortUrlOf(bookmark.name),
       range,
-      statsEnabled: report !== undefined,
-      report: report ?? { range: { granularity: 'day', from: 0, to: 0 }, series: [], totals: { visits: 0, bots: 0 }, top: EMPTY_TOP },
+      report,
       stylesheetUrl: assetUrl(assets, 'style.css'),
       statsStylesheetUrl: assetUrl(assets, 'stats.css'),
       logoUrl: assetUrl(assets, 'logo.svg'),
@@ -102,5 +103,3 @@ export function registerStatsRoutes(app: FastifyInstance, context: AppContext): 
   answerOtherMethods(app, `/${NAME}+`, ['GET']);
   answerOtherMethods(app, `/${NAME}+qr.svg`, ['GET']);
 }
-
-const EMPTY_TOP: StatsReport['top'] = { referrer: [], browser: [], os: [], device: [], country: [], bot: [] };

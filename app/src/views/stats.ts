@@ -20,10 +20,9 @@ export type PageRange = (typeof PAGE_RANGES)[number];
 export interface StatsPageModel {
   bookmark: Bookmark;
   shortUrl: string;
-  report: StatsReport;
+  /** Undefined with STATS=false: only the total is counted, so only it is shown. */
+  report: StatsReport | undefined;
   range: PageRange;
-  /** False with STATS=false: only the total is counted, so only it is shown. */
-  statsEnabled: boolean;
   stylesheetUrl: string;
   statsStylesheetUrl: string;
   logoUrl: string;
@@ -137,14 +136,6 @@ export function renderStatsPage(model: StatsPageModel): string {
       ? `<a href="?range=${option.value}" aria-current="page">${option.label}</a>`
       : `<a href="?range=${option.value}">${option.label}</a>`,
   ).join('');
-  const dimensions: Dimension[] = [
-    'referrer',
-    'browser',
-    'os',
-    'device',
-    ...(report.top.country.length > 0 ? (['country'] as const) : []),
-    'bot',
-  ];
   const qrUrl = `/${name}+qr.svg`;
 
   return `<!DOCTYPE html>
@@ -175,15 +166,24 @@ ${title}<p class="target"><a class="uri" href="${e(bookmark.uri)}" rel="noopener
 <figcaption><a href="${qrUrl}" download="${name}-qr.svg">Download the QR code (SVG)</a></figcaption>
 </figure>
 </section>
-${model.statsEnabled ? rangeSections(model, dimensions, ranges) : '<section class="card"><p class="empty">Stats beyond the total are turned off on this server.</p></section>'}
+${report === undefined ? '<section class="card"><p class="empty">Stats beyond the total are turned off on this server.</p></section>' : rangeSections(model, report, ranges)}
 </main>
 </body>
 </html>
 `;
 }
 
-function rangeSections(model: StatsPageModel, dimensions: readonly Dimension[], ranges: string): string {
-  const { report, range, shortUrl } = model;
+function rangeSections(model: StatsPageModel, report: StatsReport, ranges: string): string {
+  const { range, shortUrl } = model;
+  // Countries only where a GeoIP database counts them.
+  const dimensions: Dimension[] = [
+    'referrer',
+    'browser',
+    'os',
+    'device',
+    ...(report.top.country.length > 0 ? (['country'] as const) : []),
+    'bot',
+  ];
   const chartTitle = `People who followed ${shortUrl} by ${report.range.granularity} over the last ${range.label}: ${report.totals.visits} (bots left out)`;
   return `<section class="card" aria-labelledby="chart-heading">
 <h2 id="chart-heading">Visits over the last ${range.label}</h2>
