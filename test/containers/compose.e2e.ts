@@ -99,7 +99,7 @@ describe("docker compose up (the project's docker-compose.yml)", { skip: await s
     await stop?.();
   });
 
-  it('starts every service from nothing and each one turns healthy', async (t) => {
+  it('starts every service from nothing and each one turns healthy', async () => {
     for (const service of SERVICES) {
       const state = await project.state(service);
       assert.equal(state.status, 'running', `${service} is running`);
@@ -113,7 +113,7 @@ describe("docker compose up (the project's docker-compose.yml)", { skip: await s
     }
   });
 
-  it('serves the page, the hashed stylesheet (immutable, then 304) and a form POST answered 303, through nginx', async (t) => {
+  it('serves the page, the hashed stylesheet (immutable, then 304) and a form POST answered 303, through nginx', async () => {
     const page = await httpRequest(`${BASE_URL}/`);
     assert.equal(page.status, 200);
     assert.match(String(page.headers['content-type']), /^text\/html/);
@@ -140,7 +140,7 @@ describe("docker compose up (the project's docker-compose.yml)", { skip: await s
     assert.match((await httpRequest(`${BASE_URL}/`)).body, /from-the-form/);
   });
 
-  it('accepts the self-link (PUBLIC_URL) and refuses SELF_URL, the internal route, as a private address', async (t) => {
+  it('accepts the self-link (PUBLIC_URL) and refuses SELF_URL, the internal route, as a private address', async () => {
     const self = await createBookmark(`${PUBLIC_URL}/`, 'self');
     assert.equal(self.status, 201, self.body);
     const redirect = await httpRequest(`${BASE_URL}/self`);
@@ -156,7 +156,7 @@ describe("docker compose up (the project's docker-compose.yml)", { skip: await s
     assert.equal((await httpRequest(`${BASE_URL}/api/bookmarks/internal`)).status, 404);
   });
 
-  it('redirects a bookmark created through one app from every app (PostgreSQL is the one store)', async (t) => {
+  it('redirects a bookmark created through one app from every app (PostgreSQL is the one store)', async () => {
     // Each app asked directly, from inside its own container: nginx cannot pick for us.
     const created = await nodeIn(
       'app1',
