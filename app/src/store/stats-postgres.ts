@@ -91,14 +91,16 @@ export const STATS_SQL = {
            WHERE b.name = ANY ($1::text[]) AND h.hour >= $2 * 24
            GROUP BY b.name, day ORDER BY b.name, day`,
   },
-  // Two processes folding at once: the second's DELETE waits for the first's rows, then finds them gone.
+  // The oldest hour only: a fold of ten million links' rows is many short statements. Two
+  // processes folding at once: the second's DELETE waits for the first's rows, then finds them gone.
   fold: {
     name: 'linkyard_visit_fold',
     text: `WITH moved AS (
-             DELETE FROM visit_hours WHERE hour < $1 RETURNING bookmark_id, hour, visits, bots
+             DELETE FROM visit_hours WHERE hour = (SELECT min(hour) FROM visit_hours) AND hour < $1
+             RETURNING bookmark_id, hour, visits, bots
            ), folded AS (
              INSERT INTO visit_days (bookmark_id, day, visits, bots)
-             SELECT bookmark_id, hour / 24, sum(visits), sum(bots) FROM moved GROUP BY bookmark_id, hour / 24
+             SELECT bookmark_id, hour / 24, visits, bots FROM moved
              ON CONFLICT (bookmark_id, day) DO UPDATE
                SET visits = visit_days.visits + excluded.visits, bots = visit_days.bots + excluded.bots
            )

@@ -70,7 +70,11 @@ export interface BookmarkStore {
   topValues(name: string, fromDay: number, toDay: number): Promise<DimensionCount[]>;
   /** People per link and day since `fromDay`, from the hours (one query for a page of links). */
   dailyVisits(names: readonly string[], fromDay: number): Promise<DailyVisits[]>;
-  /** Moves the hours before `beforeHour` into the daily rows, once however many processes ask; returns rows moved. */
+  /**
+   * Moves the oldest hour, if it is before `beforeHour`, into the daily rows, once however many
+   * processes ask; returns the rows moved (0: nothing left to fold). One hour a call keeps each
+   * transaction short however many links there are.
+   */
   foldHours(beforeHour: number): Promise<number>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
