@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Visit, VisitRollups } from './stats/rollups.ts';
+import { MAX_ROLLUP_LINKS, type Visit, VisitRollups } from './stats/rollups.ts';
 import type { VisitRollupRows } from './store/stats-types.ts';
 import type { BookmarkStore } from './store/types.ts';
 
@@ -51,7 +51,7 @@ export class VisitCounter {
     this.#onError = onError;
     this.#statsFlushMs = options.statsFlushMs ?? flushMs;
     this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
-    if (options.stats === true) this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
+    if (options.stats === true) this.#rollups = new VisitRollups();
     this.#timer = setInterval(() => void this.flush(), flushMs);
     this.#timer.unref();
   }
@@ -104,13 +104,17 @@ export class VisitCounter {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
       if (this.#unsent === undefined) {
-        const due = this.#rollups !== undefined && !this.#rollups.empty && (withRollups || Date.now() >= this.#rollupsDueAt);
+        // Due at their interval, or early once they hold half their bound of links.
+        const rollups = this.#rollups;
+        const due =
+          rollups !== undefined &&
+          !rollups.empty &&
+          (withRollups || Date.now() >= this.#rollupsDueAt || rollups.linkHours >= MAX_ROLLUP_LINKS / 2);
         if (this.#pending.size === 0 && !due) return;
-        const rollups = due ? this.#rollups?.rows() : undefined;
-        this.#unsent = { id: randomUUID(), counts: this.#pending, rollups };
+        this.#unsent = { id: randomUUID(), counts: this.#pending, rollups: due ? rollups?.rows() : undefined };
         this.#pending = new Map();
         if (due) {
-          this.#rollups = new VisitRollups(MAX_PENDING_NAMES);
+          this.#rollups = new VisitRollups();
           this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
         }
       }

@@ -76,7 +76,7 @@ describe('the stats page in a real browser, through nginx', { skip, timeout: 90_
     // A week of history, written through the store's own batch write as the apps' flushes write it.
     const store = new SqliteStore({ file: join(dataDir, 'linkyard.sqlite') });
     t.after(() => store.close());
-    const history = new VisitRollups(10);
+    const history = new VisitRollups();
     const thisHour = Math.floor(Date.now() / HOUR_MS);
     let people = 0;
     for (let hoursAgo = 1; hoursAgo < 7 * 24; hoursAgo++) {

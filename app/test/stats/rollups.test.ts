@@ -51,12 +51,13 @@ describe('VisitRollups', () => {
     assert.deepEqual(rollups.totals, { visits: 2, bots: 1 });
   });
 
-  test('refuses links past its bound in an hour', () => {
-    const rollups = new VisitRollups(2);
+  test('refuses links past its bound, counted over every hour it holds', () => {
+    const rollups = new VisitRollups(3);
     assert.equal(rollups.add('a', { agent: FIREFOX, referrer: 'direct' }, NOON), true);
     assert.equal(rollups.add('b', { agent: FIREFOX, referrer: 'direct' }, NOON), true);
-    assert.equal(rollups.add('c', { agent: FIREFOX, referrer: 'direct' }, NOON), false);
-    assert.equal(rollups.add('a', { agent: FIREFOX, referrer: 'direct' }, NOON), true);
+    assert.equal(rollups.add('a', { agent: FIREFOX, referrer: 'direct' }, NOON + HOUR_MS), true, 'a again, the next hour');
+    assert.equal(rollups.add('c', { agent: FIREFOX, referrer: 'direct' }, NOON + HOUR_MS), false);
+    assert.equal(rollups.add('b', { agent: FIREFOX, referrer: 'direct' }, NOON), true, 'a link already held is still counted');
   });
 });
 
