@@ -22,8 +22,12 @@ import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
 import { Denylist } from './services/blocklist.ts';
+import { registerStatsRoutes } from './routes/stats.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
+import { openCountryLookup } from './stats/geoip.ts';
+import { startRetentionFold } from './stats/retention.ts';
+import { visitDescriber } from './stats/visit.ts';
 import { openStore } from './store/open.ts';
 import type { BookmarkStore } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
@@ -77,9 +81,18 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   // Node needs headersTimeout above keepAliveTimeout, or a reused idle socket can be cut mid-request.
   app.server.headersTimeout = config.keepAliveTimeoutMs + 5_000;
 
+  const { stats } = config;
+  // Before the store, so a bad GEOIP_DB_FILE stops start-up with nothing open.
+  const countryOf = stats.enabled && stats.geoipDbFile !== undefined ? await openCountryLookup(stats.geoipDbFile) : undefined;
   const store = parts.store ?? (await openStore(config));
   const checker = parts.checker ?? createChecker(config);
-  const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
+  const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'), {
+    stats: config.stats.enabled,
+    statsFlushMs: config.stats.flushMs,
+  });
+  const stopFolding = stats.enabled
+    ? startRetentionFold(store, stats.hourlyDays, (error) => app.log.warn({ err: error }, 'stats fold failed'))
+    : () => {};
   const metrics = createMetrics({ checker, visits });
   const denylist = new Denylist({
     access: store.access,
@@ -110,6 +123,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       keyCacheMs: config.keyCacheMs,
       onError: (error) => app.log.warn({ err: error }, 'key last-used times not written'),
     }),
+    visitOf: visitDescriber({ stats: stats.enabled, countryOf }),
   };
   app.decorate('lifecycle', context.lifecycle);
   // Before the first request: a process that starts must not redirect to a host listed long ago.
@@ -130,6 +144,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
+    stopFolding();
     await visits.close();
     await context.auth.close();
     denylist.close();
@@ -148,6 +163,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   registerAdminApiRoutes(app, context);
   registerPageRoutes(app, context);
   registerSignInRoutes(app, context);
+  registerStatsRoutes(app, context);
   registerRedirectRoute(app, context);
   return app;
 }

@@ -82,6 +82,19 @@ export interface Config {
    * just listed, or a link just disabled, stops redirecting on every process within this.
    */
   blocklistRefreshMs: number;
+  stats: StatsConfig;
+}
+
+/** What is counted beside the total (docs/stats.md, decision 0019). */
+export interface StatsConfig {
+  /** STATS: false counts the total only, and looks at nothing else of a visit. */
+  enabled: boolean;
+  /** STATS_FLUSH_MS: how often the rollups ride along with a visit batch (decision 0019). */
+  flushMs: number;
+  /** STATS_HOURLY_DAYS: whole days of hourly rows kept before they fold into daily ones. */
+  hourlyDays: number;
+  /** GEOIP_DB_FILE: an MMDB country (or city) database; countries are counted only with one. */
+  geoipDbFile: string | undefined;
 }
 
 export interface CheckConfig {
@@ -259,5 +272,12 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlDays: integer(env, 'SESSION_TTL_DAYS', 30, 1, 365),
     private: boolean(env, 'PRIVATE', false),
     blocklistRefreshMs: integer(env, 'BLOCKLIST_REFRESH_MS', 5000, 100, 600_000),
+    stats: {
+      enabled: boolean(env, 'STATS', true),
+      flushMs: integer(env, 'STATS_FLUSH_MS', 10_000, 10, 600_000),
+      // At least 8: the list's spark reads the last 7 days from the hourly rows.
+      hourlyDays: integer(env, 'STATS_HOURLY_DAYS', 35, 8, 3660),
+      geoipDbFile: read(env, 'GEOIP_DB_FILE'),
+    },
   };
 }

@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { Metrics } from './metrics.ts';
 import type { BookmarkService } from './services/bookmarks.ts';
 import type { StaticAsset } from './static-assets.ts';
+import type { VisitOf } from './stats/visit.ts';
 import type { BookmarkStore } from './store/types.ts';
 
 /** What the routes are given: built once by buildApp, shared by every request. */
@@ -17,6 +18,8 @@ export interface AppContext {
   lifecycle: Lifecycle;
   /** Who a request acts as: bearer keys for the API, the session cookie for the page. */
   auth: Authenticator;
+  /** What a redirect counts (stats/visit.ts). */
+  visitOf: VisitOf;
 }
 
 export interface Lifecycle {

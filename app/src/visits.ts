@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { MAX_ROLLUP_LINKS, type Visit, VisitRollups } from './stats/rollups.ts';
+import type { VisitRollupRows } from './store/stats-types.ts';
 import type { BookmarkStore } from './store/types.ts';
 
 /**
@@ -20,8 +22,10 @@ export const MAX_PENDING_NAMES = 100_000;
  */
 export class VisitCounter {
   #pending = new Map<string, number>();
+  /** What the stats count beside the totals (decision 0019); absent when stats are off. */
+  #rollups: VisitRollups | undefined;
   /** The batch the store refused, retried before any other. */
-  #unsent: { id: string; counts: Map<string, number> } | undefined;
+  #unsent: { id: string; counts: Map<string, number>; rollups: VisitRollupRows | undefined } | undefined;
   #dropped = 0;
   #recorded = 0;
   #timer: NodeJS.Timeout;
@@ -29,26 +33,55 @@ export class VisitCounter {
   readonly #store: BookmarkStore;
   readonly #onError: (error: unknown) => void;
 
-  constructor(store: BookmarkStore, flushMs: number, onError: (error: unknown) => void) {
+  /**
+   * With stats on: how often the rollups ride along with a batch (and at close). Each flush writes
+   * a row per link and dimension value it carries, however many visits that row adds up, so
+   * carrying them less often than the totals costs less CPU (decision 0019).
+   */
+  readonly #statsFlushMs: number;
+  #rollupsDueAt = 0;
+
+  constructor(
+    store: BookmarkStore,
+    flushMs: number,
+    onError: (error: unknown) => void,
+    options: { stats?: boolean; statsFlushMs?: number } = {},
+  ) {
     this.#store = store;
     this.#onError = onError;
+    this.#statsFlushMs = options.statsFlushMs ?? flushMs;
+    this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
+    if (options.stats === true) this.#rollups = new VisitRollups();
     this.#timer = setInterval(() => void this.flush(), flushMs);
     this.#timer.unref();
   }
 
-  record(name: string): void {
+  /**
+   * Counts a redirect. With stats on, `visit` says who it was: a bot is counted in the rollups
+   * only, never in the total, which is people.
+   */
+  record(name: string, visit?: Visit): void {
     this.#recorded++;
+    if (this.#rollups !== undefined && visit !== undefined) {
+      if (!this.#rollups.add(name, visit, Date.now())) {
+        this.#dropped++;
+        return;
+      }
+      if (visit.agent.bot) return;
+    }
     const count = this.#pending.get(name);
     if (count !== undefined) this.#pending.set(name, count + 1);
     else if (this.#pending.size < MAX_PENDING_NAMES) this.#pending.set(name, 1);
     else this.#dropped++;
   }
 
-  /** Visits counted here but not yet written. */
+  /** Redirects counted here but not yet written: people, and bots (counted in the rollups only). */
   get pending(): number {
     let total = 0;
     for (const count of this.#pending.values()) total += count;
     for (const count of this.#unsent?.counts.values() ?? []) total += count;
+    total += this.#rollups?.totals.bots ?? 0;
+    for (const row of this.#unsent?.rollups?.hours ?? []) total += row.bots;
     return total;
   }
 
@@ -63,15 +96,30 @@ export class VisitCounter {
   }
 
   flush(): Promise<void> {
+    return this.#flush(false);
+  }
+
+  /** `withRollups`: carry the rollups now, whenever they were last carried (close). */
+  #flush(withRollups: boolean): Promise<void> {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
       if (this.#unsent === undefined) {
-        if (this.#pending.size === 0) return;
-        this.#unsent = { id: randomUUID(), counts: this.#pending };
+        // Due at their interval, or early once they hold half their bound of links.
+        const rollups = this.#rollups;
+        const due =
+          rollups !== undefined &&
+          !rollups.empty &&
+          (withRollups || Date.now() >= this.#rollupsDueAt || rollups.linkHours >= MAX_ROLLUP_LINKS / 2);
+        if (this.#pending.size === 0 && !due) return;
+        this.#unsent = { id: randomUUID(), counts: this.#pending, rollups: due ? rollups?.rows() : undefined };
         this.#pending = new Map();
+        if (due) {
+          this.#rollups = new VisitRollups();
+          this.#rollupsDueAt = Date.now() + this.#statsFlushMs;
+        }
       }
       try {
-        await this.#store.addVisits(this.#unsent.counts, this.#unsent.id);
+        await this.#store.addVisits(this.#unsent.counts, this.#unsent.id, this.#unsent.rollups);
         this.#unsent = undefined;
       } catch (error) {
         // Kept as it is, for the next flush to try again under the same id.
@@ -83,6 +131,8 @@ export class VisitCounter {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    await this.flush();
+    // A batch the store refused is retried first; what is left, rollups included, goes after it.
+    await this.#flush(true);
+    await this.#flush(true);
   }
 }

@@ -9,7 +9,7 @@ import type { Progress } from './progress.ts';
 /** The k6 scripts: one scenario per file (see k6/README.md). */
 export const K6_DIR = new URL('../../k6/', import.meta.url).pathname;
 
-export type K6Scenario = 'in-flight' | 'cache-savings' | 'redirects' | 'rolling-restart' | 'creations' | 'slow-checks';
+export type K6Scenario = 'in-flight' | 'cache-savings' | 'redirects' | 'rolling-restart' | 'creations' | 'slow-checks' | 'stats';
 
 export function k6Script(scenario: K6Scenario): string {
   return join(K6_DIR, `${scenario}.ts`);

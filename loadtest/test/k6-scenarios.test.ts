@@ -31,7 +31,8 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
   let target: Target;
   let base: Record<string, string>;
   before(async () => {
-    target = await openTarget({ instances: 2 });
+    // The stats scenario reads the rollups back: written every 500 ms here, not every 10 s.
+    target = await openTarget({ instances: 2, env: { STATS_FLUSH_MS: '500' } });
     const names = await shortNames(target, 20);
     base = { BASE_URL: target.url, NAMES: names.join(','), METRICS_URLS: target.metricsUrls.join(',') };
   });
@@ -53,6 +54,23 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
     const appsAfter = totalCounters(await scrapeApps(target.metricsUrls));
     // setup()'s /readyz reaches an app too, but health checks are left out of the count.
     assert.equal(appsAfter.requests - appsBefore.requests, result.requests, 'every redirect reached an app');
+  });
+
+  it('stats: a mix of browsers, phones, bots, HEAD and prefetches, read back exactly from the stats API', async () => {
+    const run = await k6('stats', {
+      BASE_URL: target.url,
+      SEED_URI: `${target.checkTarget.url}/stats`,
+      COUNT: '240',
+      VUS: '8',
+      TAG: 'k6test',
+    });
+    assert.equal(run.exitCode, 0, run.output);
+    const { result } = readAnswer<{ sent: number; people: number; bots: number; exactRate: number; compared: number }>(results, 'stats');
+    assert.equal(result.sent, 240);
+    // 12 kinds in the mix: 6 people, 4 bots, HEAD and a prefetch.
+    assert.deepEqual([result.people, result.bots], [120, 80]);
+    assert.equal(result.exactRate, 1);
+    assert.ok(result.compared >= 2 + 4 + 4, `people, bots, and every dimension value compared (${result.compared})`);
   });
 
   it('creations: every arrival one new bookmark, 201, sent round-robin to the apps', async () => {

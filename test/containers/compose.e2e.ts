@@ -182,6 +182,43 @@ describe("docker compose up (the project's docker-compose.yml)", { skip: await s
     }
   });
 
+  it("serves a link's stats (the JSON API, the /<name>+ page and its QR code) through compose's nginx, people and bots apart", async () => {
+    assert.equal((await createBookmark(`${PUBLIC_URL}/?stats`, 'counted')).status, 201);
+    const browser = {
+      'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+      referer: 'https://lobste.rs/s/x',
+    };
+    for (let i = 0; i < 6; i++) assert.equal((await httpRequest(`${BASE_URL}/counted`, { headers: browser })).status, 303);
+    assert.equal((await httpRequest(`${BASE_URL}/counted`, { headers: { 'user-agent': 'Twitterbot/1.0' } })).status, 303);
+    // The apps write their rollups every STATS_FLUSH_MS (10 s by default).
+    let stats:
+      | { visits: number; totals: { visits: number; bots: number }; top: { referrer: { value: string; visits: number }[] } }
+      | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const answer = await httpRequest(`${BASE_URL}/api/bookmarks/counted/stats`);
+      assert.equal(answer.status, 200, answer.body);
+      stats = JSON.parse(answer.body) as typeof stats;
+      if (stats?.totals.visits === 6 && stats.totals.bots === 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    assert.equal(stats?.visits, 6, 'people only in the total');
+    assert.deepEqual(stats?.totals, { visits: 6, bots: 1 });
+    assert.deepEqual(stats?.top.referrer, [{ value: 'lobste.rs', visits: 6 }]);
+
+    const page = await httpRequest(`${BASE_URL}/counted+`);
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-security-policy']), /style-src 'self'/, "the edge's CSP is on the page");
+    assert.match(page.body, /<svg class="chart"/);
+    const stylesheet = /<link rel="stylesheet" href="(\/static\/stats\.[0-9a-f]{8}\.css)">/.exec(page.body)?.[1];
+    assert.ok(stylesheet !== undefined, "the page's own stylesheet");
+    assert.equal((await httpRequest(`${BASE_URL}${stylesheet}`)).status, 200, 'served by nginx');
+    const qr = await httpRequest(`${BASE_URL}/counted+qr.svg`);
+    assert.equal(qr.status, 200);
+    assert.equal(qr.headers['content-type'], 'image/svg+xml; charset=utf-8');
+    assert.equal((await httpRequest(`${BASE_URL}/api/bookmarks/counted/stats?granularity=week`)).status, 400);
+  });
+
   it('runs the k6 redirects scenario in the k6 service: every redirect answered', async (t) => {
     // Short and light: this proves the scenario runs in compose and no request fails; the
     // measured figures come from full-length runs (docs/performance.md).

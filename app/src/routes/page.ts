@@ -7,6 +7,7 @@ import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
 import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
+import { sparks } from '../stats/sparks.ts';
 import { StoreUnavailableError } from '../store/unavailable.ts';
 import { type PageModel, renderPage } from '../views/page.ts';
 import { renderSignIn } from '../views/sign-in.ts';
@@ -30,7 +31,7 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     logoUrl: assetUrl(assets, 'logo.svg'),
   };
 
-  async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | keyof typeof chrome>) {
+  async function sendPage(reply: FastifyReply, status: number, model: Omit<PageModel, 'page' | 'sparks' | keyof typeof chrome>) {
     // An answer that reports an error still shows the form and what was typed when the list
     // cannot be read; a page that would be a 200 becomes that error instead (GET / below). When
     // the error is the store being away, it is not asked again: that would double the wait.
@@ -47,7 +48,9 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       .code(status)
       .header('cache-control', 'no-cache')
       .type('text/html; charset=utf-8')
-      .send(renderPage({ ...chrome, ...model, page }));
+      .send(
+        renderPage({ ...chrome, ...model, page, sparks: config.stats.enabled ? await sparks(context.store, page, reply.log) : undefined }),
+      );
   }
 
   /** The form again, with the error: its status, headers and log line as the JSON API's (answerError). */

@@ -7,7 +7,7 @@ import { renderGone } from '../views/gone.ts';
 import { answerOtherMethods } from './allow-methods.ts';
 
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
-export function registerRedirectRoute(app: FastifyInstance, { service, assets }: AppContext): void {
+export function registerRedirectRoute(app: FastifyInstance, { service, assets, visitOf }: AppContext): void {
   const chrome = { stylesheetUrl: assetUrl(assets, 'style.css'), logoUrl: assetUrl(assets, 'logo.svg') };
   const answer = (reply: FastifyReply, name: string, uri: string | typeof GONE | undefined): FastifyReply => {
     if (uri !== GONE) return answerUri(reply, name, uri);
@@ -22,9 +22,11 @@ export function registerRedirectRoute(app: FastifyInstance, { service, assets }:
   app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
     const { name } = request.params;
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
-    const recent = service.resolveRecent(name);
+    // HEAD (Fastify runs this handler for it too) and prefetches are no visits; bots are counted apart.
+    const visit = visitOf(request);
+    const recent = service.resolveRecent(name, visit);
     if (recent !== undefined) return void answer(reply, name, recent);
-    return service.resolveStored(name).then((uri) => answer(reply, name, uri));
+    return service.resolveStored(name, visit).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
 }

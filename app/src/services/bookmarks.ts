@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics, RedirectCacheCounts } from '../metrics.ts';
+import type { Visit } from '../stats/rollups.ts';
 import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
@@ -127,13 +128,13 @@ export class BookmarkService {
    * redirects), the visit counted in memory. Undefined when it is not in memory: then
    * `resolveStored`.
    */
-  resolveRecent(name: string): string | undefined {
+  resolveRecent(name: string, visit: Visit | null | undefined): string | undefined {
     const uri = this.#recent?.get(name);
     if (uri === undefined) {
       this.#cacheCounts.misses++;
     } else {
       this.#cacheCounts.hits++;
-      this.#visits.record(name);
+      if (visit !== null) this.#visits.record(name, visit);
     }
     return uri;
   }
@@ -144,8 +145,9 @@ export class BookmarkService {
    * name already being read wait for that read: with PostgreSQL, a busy name whose entry expired
    * was otherwise read once per request arriving during the round trip, and with thousands of
    * clients as many identical reads queued for the pool's connections (docs/decisions/0021-scale.md).
+   * `visit`: null for a request that is no visit (HEAD, prefetch), see stats/visit.ts.
    */
-  async resolveStored(name: string): Promise<string | typeof GONE | undefined> {
+  async resolveStored(name: string, visit: Visit | null | undefined): Promise<string | typeof GONE | undefined> {
     let read = this.#reading.get(name);
     if (read === undefined) {
       const started = this.#store.resolve(name);
@@ -160,7 +162,7 @@ export class BookmarkService {
     if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
     if (uri !== undefined) {
       this.#recent?.set(name, uri);
-      this.#visits.record(name);
+      if (visit !== null) this.#visits.record(name, visit);
     }
     return uri;
   }

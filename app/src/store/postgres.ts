@@ -3,6 +3,8 @@ import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { rollupParameters, STATS_SCHEMA, STATS_SQL } from './stats-postgres.ts';
+import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -28,6 +30,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
   BLOCKLIST_MIGRATION,
+  // Stats rollups, keyed by (bookmark_id, bucket): docs/decisions/0019-stats-rollups.md.
+  STATS_SCHEMA,
 ];
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
@@ -267,9 +271,41 @@ export class PostgresStore implements BookmarkStore {
     return (result.rowCount ?? 0) > 0;
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {
+    if (rollups !== undefined && rollups.hours.length > 0) {
+      await this.#query({ ...STATS_SQL.addVisitsWithRollups, values: rollupParameters(counts, batchId, rollups) });
+      return;
+    }
     if (counts.size === 0) return;
     await this.#query({ ...SQL.addVisits, values: [[...counts.keys()], [...counts.values()], batchId] });
+  }
+
+  async visitSeries(name: string, granularity: Granularity, from: number, to: number): Promise<VisitBucket[]> {
+    const rows = await this.#rows<{ bucket: number; visits: string; bots: string }>(
+      granularity === 'hour' ? STATS_SQL.hours : STATS_SQL.days,
+      [name, from, to],
+    );
+    return rows.map((row) => ({ bucket: Number(row.bucket), visits: Number(row.visits), bots: Number(row.bots) }));
+  }
+
+  async topValues(name: string, fromDay: number, toDay: number): Promise<DimensionCount[]> {
+    const rows = await this.#rows<{ dimension: DimensionCount['dimension']; value: string; visits: string }>(STATS_SQL.top, [
+      name,
+      fromDay,
+      toDay,
+    ]);
+    return rows.map((row) => ({ dimension: row.dimension, value: row.value, visits: Number(row.visits) }));
+  }
+
+  async dailyVisits(names: readonly string[], fromDay: number): Promise<DailyVisits[]> {
+    if (names.length === 0) return [];
+    const rows = await this.#rows<{ name: string; day: number; visits: string }>(STATS_SQL.daily, [names, fromDay]);
+    return rows.map((row) => ({ name: row.name, day: Number(row.day), visits: Number(row.visits) }));
+  }
+
+  async foldHours(beforeHour: number): Promise<number> {
+    const rows = await this.#rows<{ moved: string }>(STATS_SQL.fold, [beforeHour]);
+    return Number(rows[0]?.moved ?? 0);
   }
 
   async count(): Promise<number> {

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
+import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -31,6 +33,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
   BLOCKLIST_MIGRATION,
+  // Stats rollups, keyed by (bookmark_id, bucket): docs/decisions/0019-stats-rollups.md.
+  STATS_SCHEMA,
 ];
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
@@ -96,8 +100,10 @@ function prepareStatements(db: Database.Database) {
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
   const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
+  const stats = prepareStatsStatements(db);
 
   return {
+    stats,
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
     firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
@@ -118,11 +124,12 @@ function prepareStatements(db: Database.Database) {
         ? { kind: 'exists', bookmark: toBookmark(existing) }
         : { kind: 'conflict', existing: toBookmark(existing) };
     }),
-    addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string) => {
+    addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined) => {
       const now = Date.now();
       if (recordBatch.run(batchId, now).changes === 0) return;
       expireBatches.run(now - BATCH_ID_KEPT_MS);
       for (const [name, visits] of counts) addVisits.run(visits, name);
+      if (rollups !== undefined) stats.addRollups(rollups);
     }),
   };
 }
@@ -149,6 +156,8 @@ export class SqliteStore implements BookmarkStore {
     // NORMAL in WAL mode can lose the last commits on power loss; FULL syncs the WAL on every
     // commit, which is what "durable when the promise resolves" promises.
     this.#db.pragma('synchronous = FULL');
+    // Per connection: a deleted bookmark's stats rows go with it (ON DELETE CASCADE).
+    this.#db.pragma('foreign_keys = ON');
   }
 
   /** Prepared once, on first use after the schema exists. */
@@ -212,9 +221,26 @@ export class SqliteStore implements BookmarkStore {
     return this.#guard(() => this.#sql.delete.run(name).changes > 0);
   }
 
-  async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {
-    if (counts.size === 0) return;
-    this.#guard(() => this.#sql.addVisits.immediate(counts, batchId));
+  async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {
+    if (counts.size === 0 && (rollups === undefined || rollups.hours.length === 0)) return;
+    this.#guard(() => this.#sql.addVisits.immediate(counts, batchId, rollups));
+  }
+
+  async visitSeries(name: string, granularity: Granularity, from: number, to: number): Promise<VisitBucket[]> {
+    return this.#guard(() => this.#sql.stats.series(name, granularity, from, to));
+  }
+
+  async topValues(name: string, fromDay: number, toDay: number): Promise<DimensionCount[]> {
+    return this.#guard(() => this.#sql.stats.top(name, fromDay, toDay));
+  }
+
+  async dailyVisits(names: readonly string[], fromDay: number): Promise<DailyVisits[]> {
+    if (names.length === 0) return [];
+    return this.#guard(() => this.#sql.stats.daily(names, fromDay));
+  }
+
+  async foldHours(beforeHour: number): Promise<number> {
+    return this.#guard(() => this.#sql.stats.fold.immediate(beforeHour));
   }
 
   async count(): Promise<number> {

@@ -1,4 +1,5 @@
 import type { AccessStore } from './access-types.ts';
+import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 
 /** A bookmark as stored and shown. */
 export interface Bookmark {
@@ -60,9 +61,25 @@ export interface BookmarkStore {
    * Adds batched visit counts; names that no longer exist are ignored. A batch already applied
    * under `batchId` is not applied again: a flush that failed without knowing whether it was
    * written (the connection died, a deadline passed) is retried safely. Ids are kept a day.
+   * `rollups`, when stats are on, are written in the same transaction, under the same id.
    */
-  addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void>;
+  addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void>;
   count(): Promise<number>;
+  /**
+   * A link's people and bots per bucket in [from, to) (epoch hours or days), buckets without
+   * visits left out; days add the hours not yet folded (decision 0019). Empty for an unknown name.
+   */
+  visitSeries(name: string, granularity: Granularity, from: number, to: number): Promise<VisitBucket[]>;
+  /** A link's visits per dimension value over the days [fromDay, toDay), most visited first per dimension. */
+  topValues(name: string, fromDay: number, toDay: number): Promise<DimensionCount[]>;
+  /** People per link and day since `fromDay`, from the hours (one query for a page of links). */
+  dailyVisits(names: readonly string[], fromDay: number): Promise<DailyVisits[]>;
+  /**
+   * Moves the oldest hour, if it is before `beforeHour`, into the daily rows, once however many
+   * processes ask; returns the rows moved (0: nothing left to fold). One hour a call keeps each
+   * transaction short however many links there are.
+   */
+  foldHours(beforeHour: number): Promise<number>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -3,6 +3,7 @@ import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
+import { sparkSvg } from './stats.ts';
 
 // The page is served with a strict CSP (no inline script or style): everything here is markup
 // and classes; the look is in static/style.css and the one behaviour in static/copy.js.
@@ -20,6 +21,8 @@ export interface PageModel {
   logoUrl: string;
   /** `code`, when given, ties an error to the field it is about (aria-invalid, focus). */
   message?: { kind: 'error' | 'ok'; text: string; code?: ErrorCode | undefined } | undefined;
+  /** People per day over the last 7 days, oldest first, by name (absent: no sparks). */
+  sparks?: ReadonlyMap<string, readonly number[]> | undefined;
   /** What the person typed, kept when the form comes back with an error. */
   values?: { longuri: string; shortname: string } | undefined;
   /** The signed-in person: delete shows on the links they may change. */
@@ -68,13 +71,13 @@ function accountFooter(viewer: Principal | undefined): string {
   return `<footer class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></footer>`;
 }
 
-function row(bookmark: Bookmark, publicUrl: URL, viewer?: Principal): string {
+function row(bookmark: Bookmark, publicUrl: URL, viewer: Principal | undefined, spark: readonly number[] | undefined): string {
   const shortUrl = new URL(bookmark.name, publicUrl).href;
   const title = bookmark.title === null || bookmark.title.trim() === '' ? '' : `<span class="title">${e(bookmark.title)}</span>`;
   return `<tr>
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
-<td class="visits">${bookmark.visits}</td>
+<td class="visits">${spark === undefined ? '' : sparkSvg(spark)}<a href="/${e(bookmark.name)}+" aria-label="Stats of ${e(bookmark.name)}: ${bookmark.visits} visits">${bookmark.visits}</a></td>
 <td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}</td>
 </tr>`;
 }
@@ -115,10 +118,10 @@ const SHORT_NAME: FieldSpec = {
   attributes: 'autocapitalize="none" spellcheck="false"',
 };
 
-function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL, viewer?: Principal): string {
+function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL, viewer: Principal | undefined, sparks: PageModel['sparks']): string {
   if (page === undefined) return '<p class="empty">The bookmarks cannot be shown right now; they are safe, and will be back shortly.</p>';
   if (page.items.length === 0) return '<p class="empty">No bookmarks yet: add the first one above.</p>';
-  const rows = page.items.map((bookmark) => row(bookmark, publicUrl, viewer)).join('\n');
+  const rows = page.items.map((bookmark) => row(bookmark, publicUrl, viewer, sparks?.get(bookmark.name))).join('\n');
   return `<table class="bookmarks">
 <colgroup><col class="name"><col class="target"><col class="visits"><col class="status"></colgroup>
 <thead><tr><th scope="col">Short name</th><th scope="col">Target</th><th scope="col" class="visits">Visits</th><th scope="col">Check</th></tr></thead>
@@ -172,7 +175,7 @@ ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 </section>
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
-${bookmarkTable(model.page, model.publicUrl, model.viewer)}${pagination(model)}
+${bookmarkTable(model.page, model.publicUrl, model.viewer, model.sparks)}${pagination(model)}
 </section>
 </main>
 ${accountFooter(model.viewer)}

@@ -209,7 +209,10 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
 
   it('follows a short link to the target page, and the visit is counted', async (t) => {
     await ensureBookmark(main, 'landing', `${target.url}/landing`);
-    const { page, problems } = await openPage(t);
+    // Headless Chromium says "HeadlessChrome", which is counted as a bot: this is a person's Chrome.
+    const { page, problems } = await openPage(t, {
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    });
     await page.goto(`${main.url}/`);
     const visitsBefore = Number(await rowOf(page, 'landing').locator('td.visits').textContent());
 

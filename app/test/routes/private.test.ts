@@ -70,4 +70,28 @@ describe('PRIVATE=true', () => {
       'alice',
     );
   });
+  it('hides the stats as it hides the list: the page shows a sign-in, the API and the QR code answer 401', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const { url, config } = await startApp(t, { private: true });
+    const key = await makeKey(t, config.dataDir, 'alice', 'author');
+    assert.equal((await postApi(url, { uri: `${target.url}/`, name: 'hers' }, key)).status, 201);
+
+    const page = await fetch(`${url}/hers+`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /action="\/sign-in"/);
+    assert.doesNotMatch(html, /<svg/, 'no chart, no QR code');
+    const api = await fetch(`${url}/api/bookmarks/hers/stats`);
+    assert.equal(api.status, 401);
+    assert.equal(api.headers.get('www-authenticate'), 'Bearer');
+    assert.equal((await fetch(`${url}/hers+qr.svg`)).status, 401);
+
+    assert.equal((await fetch(`${url}/api/bookmarks/hers/stats`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
+    const signedIn = await postForm(`${url}/sign-in`, { key });
+    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    assert.match(await (await fetch(`${url}/hers+`, { headers: { cookie } })).text(), /hers/, 'signed in: the stats page');
+    const qr = await fetch(`${url}/hers+qr.svg`, { headers: { cookie } });
+    assert.equal(qr.status, 200);
+    assert.equal(qr.headers.get('cache-control'), 'private, max-age=86400', 'never in a shared cache');
+  });
 });

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import type { BookmarkStore, NewBookmark } from '../../src/store/types.ts';
 import { InvalidCursorError } from '../../src/store/types.ts';
 import type { WorkerCommand, WorkerReply, WorkerSpec } from './fixtures/store-worker.ts';
+import { statsContract } from './stats-contract.ts';
 
 export interface StoreTarget {
   /** A new store with its own connection to this target's database; not migrated. */
@@ -92,6 +93,7 @@ function tally(kinds: string[]): Record<string, number> {
 }
 
 export function storeContract(harness: StoreHarness): void {
+  statsContract(harness);
   test('create reports created, then exists for the same URI and conflict for another', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     const before = Date.now();

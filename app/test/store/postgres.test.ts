@@ -45,10 +45,10 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     );
     assert.deepEqual(
       rows.map((row) => row.table_name),
-      ['api_keys', 'audit_log', 'blocked_hosts', 'bookmarks', 'disabled_links', 'schema_migrations', 'sessions', 'visit_batches'],
+      ['api_keys', 'audit_log', 'blocked_hosts', 'bookmarks', 'disabled_links', 'schema_migrations', 'sessions', 'visit_batches', 'visit_days', 'visit_dimensions', 'visit_hours'],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

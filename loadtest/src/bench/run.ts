@@ -7,6 +7,7 @@ import { creationsLeg } from './legs/creations.ts';
 import { heavyChecksLeg } from './legs/heavy-checks.ts';
 import { idleStartLeg } from './legs/idle-start.ts';
 import { slowChecksLeg, withoutChecks } from './legs/slow-checks.ts';
+import { statsLeg } from './legs/stats.ts';
 import { oneAppLeg, returnCeilingLeg, stackLeg } from './legs/throughput.ts';
 import { Measurer } from './measure.ts';
 import { type BenchOptions, CHECK_MODES, type CheckMode, LEG_NAMES, type LegName } from './options.ts';
@@ -44,7 +45,7 @@ export async function runBench(options: BenchOptions, progress: Progress, legs: 
   const needs = (...names: LegName[]) => names.some((name) => selected.has(name));
 
   if (selected.has('return-ceiling')) result.throughput.returnCeiling = await returnCeilingLeg(context);
-  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations')
+  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations', 'stats')
     ? await build(progress)
     : undefined;
   if (serverEntry !== undefined && selected.has('one-app')) {
@@ -79,6 +80,7 @@ export async function runBench(options: BenchOptions, progress: Progress, legs: 
       }),
     );
   }
+  if (serverEntry !== undefined && selected.has('stats')) result.stats = await statsLeg(context, serverEntry);
   const { returnCeiling, mapCeiling, fullStack } = result.throughput;
   if (fullStack !== undefined) {
     result.ratios = {

@@ -56,6 +56,16 @@ export interface RssEntry {
   peakFileBytes: number;
 }
 
+/** The stats leg: the same redirects to a stack with stats and to one without (STATS=false), in turns. */
+export interface StatsCostResult {
+  distinctAgents: number;
+  on: { leg: Leg; cpuUsPerRedirect: number };
+  off: { leg: Leg; cpuUsPerRedirect: number };
+  /** CPU a redirect with stats / without: the target is ≤ 1.05. */
+  cpuRatio: number;
+  rpsRatio: number;
+}
+
 export interface BenchResult {
   scenario: 'bench';
   run: RunInfo;
@@ -68,6 +78,7 @@ export interface BenchResult {
   heavyChecks?: { pool: HeavyChecksResult; inline: HeavyChecksResult };
   create?: { pool: Leg; inline: Leg };
   idleStart?: IdleStartResult;
+  stats?: StatsCostResult;
   /** Every stack that started, in that order. */
   rss: RssEntry[];
   elapsedSeconds: number;
@@ -151,6 +162,15 @@ export function benchTargets(result: BenchResult): Target[] {
       value: `${ms(idleStart.coldMs)} (${ms(idleStart.warmMs)})`,
       goal: '< 500 ms (a tenth of the check deadline)',
       met: idleStart.coldMs < 500,
+    });
+  }
+  if (result.stats !== undefined) {
+    const { cpuRatio, on, off } = result.stats;
+    targets.push({
+      name: "apps' CPU a redirect, stats on / off (a mix of user agents and referrers)",
+      value: `${cpuRatio.toFixed(3)}× (${on.cpuUsPerRedirect.toFixed(1)} / ${off.cpuUsPerRedirect.toFixed(1)} µs)`,
+      goal: '≤ 1.05×',
+      met: cpuRatio <= 1.05,
     });
   }
   if (rss.length > 0) {
@@ -332,6 +352,17 @@ ${markdownTable(header(''), createRows)}
 
 The pool's worker thread starts with the first check and retires after \`CHECK_WORKER_IDLE_MS\` without one (the bench runs ${options.workerIdleMs} ms, to wait it out quickly but not between its turns in the heavy leg; the default is 30 s). Measured after the redirect leg (4), as a process that has only redirected for a while would meet it: once the first app reported no worker thread, one creation (its check of the fast local site included) took ${idleStart?.coldMs.toFixed(1)} ms, and the next, with the worker running, ${idleStart?.warmMs.toFixed(1)} ms (medians of ${idleStart?.samples}).
 `);
+  if (result.stats !== undefined) {
+    const { stats } = result;
+    parts.push(`## What stats cost a redirect
+
+Two stacks alike but for \`STATS\` (on: each redirect classified and counted in the rollups; off: the total only), up together and measured in turns, a slice of one then of the other. The redirects carry a mix of ${stats.distinctAgents} distinct user agents (browsers, phones, tablets, one in ten a bot) and referrers (hundreds of hosts and paths, a third none), cycled in order. "CPU µs/redirect" is the apps' user and system CPU (/proc/<pid>/stat, every app process) over the measured slices, divided by the 303s answered in them ([decision 0019](../../docs/decisions/0019-stats-rollups.md)).
+
+${markdownTable(header('CPU µs/redirect'), [legRow(stats.on.leg, [stats.on.cpuUsPerRedirect.toFixed(1)]), legRow(stats.off.leg, [stats.off.cpuUsPerRedirect.toFixed(1)])])}
+
+CPU a redirect, on / off: ${stats.cpuRatio.toFixed(3)}×; redirects a second, on / off: ${stats.rpsRatio.toFixed(3)}×.
+`);
+  }
   if (rssRows.length > 0)
     parts.push(`## Peak RSS per app process
 
@@ -342,7 +373,13 @@ The apps run the build (app/dist, compiled JavaScript), as production does. VmHW
 `);
   const markdown = parts.join('\n');
   const table = [
-    textTable(header(''), [...throughputRows, ...checkRows, ...heavyRows, ...createRows]),
+    textTable(header(''), [
+      ...throughputRows,
+      ...checkRows,
+      ...heavyRows,
+      ...createRows,
+      ...(result.stats === undefined ? [] : [legRow(result.stats.on.leg), legRow(result.stats.off.leg)]),
+    ]),
     rssRows.length === 0 ? '' : textTable(RSS_HEADER, rssRows),
     targetRows.length === 0 ? '' : textTable(['target', 'measured', 'goal', ''], targetRows),
   ]

@@ -44,8 +44,9 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     new Progress({ quiet: true }),
   );
   assert.deepEqual(result.legs, [...LEG_NAMES]);
-  const { slowChecks, heavyChecks, create, idleStart, ratios } = result;
+  const { slowChecks, heavyChecks, create, idleStart, ratios, stats } = result;
   if (
+    stats === undefined ||
     slowChecks === undefined ||
     heavyChecks === undefined ||
     create === undefined ||
@@ -60,6 +61,8 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     slowChecks.inline.with,
     heavyChecks.pool.with,
     heavyChecks.inline.with,
+    stats.on.leg,
+    stats.off.leg,
   ];
   for (const leg of legs) {
     assert.ok(leg.rps > 0, `${leg.name}: req/s`);
@@ -103,7 +106,9 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.ok(Math.max(entry.peakAnonymousBytes, entry.peakFileBytes) <= entry.peakBytes);
   }
   assert.ok(ratios.stackOverMap > 0);
-  assert.equal(benchTargets(result).length, 8);
+  for (const side of [stats.on, stats.off]) assert.ok(side.cpuUsPerRedirect > 0, `${side.leg.name}: CPU a redirect`);
+  assert.ok(stats.cpuRatio > 0 && stats.rpsRatio > 0);
+  assert.equal(benchTargets(result).length, 9);
   assert.match(benchReport(result).markdown, /## Targets/);
 });
 
