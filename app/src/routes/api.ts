@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
+import { type EditRequest, MAX_TITLE_LENGTH } from '../services/bookmarks.ts';
 import { MAX_URI_LENGTH } from '../services/validation.ts';
 import type { Bookmark } from '../store/types.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -26,6 +27,17 @@ const createBodySchema = {
   properties: {
     uri: { type: 'string', minLength: 1, maxLength: MAX_URI_LENGTH * 2 },
     name: { type: 'string', maxLength: 256 },
+  },
+} as const;
+
+/** Any subset; at least one field. `title: null` clears the title. */
+const editBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    uri: { type: 'string', minLength: 1, maxLength: MAX_URI_LENGTH * 2 },
+    title: { type: ['string', 'null'], maxLength: MAX_TITLE_LENGTH },
   },
 } as const;
 
@@ -96,6 +108,20 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     return reply.code(204).send();
   });
 
+  // A key as for DELETE: an admin edits any link, an author its own.
+  app.patch<{ Params: { name: string }; Body: EditRequest }>(
+    '/api/bookmarks/:name',
+    { schema: { body: editBodySchema } },
+    async (request, reply) => {
+      const principal = await requireKey(request);
+      // Unknown fields are dropped by the schema (as on create), so `{ name }` arrives empty: say so.
+      if (Object.keys(request.body).length === 0) {
+        throw new DomainError('MISSING_FIELD', 'Send at least one field to change: uri or title.');
+      }
+      return toJson(await service.edit(request.params.name, request.body, principal, clientAbortSignal(reply)));
+    },
+  );
+
   answerOtherMethods(app, '/api/bookmarks', ['GET', 'POST']);
-  answerOtherMethods(app, '/api/bookmarks/:name', ['GET', 'DELETE']);
+  answerOtherMethods(app, '/api/bookmarks/:name', ['GET', 'PATCH', 'DELETE']);
 }

@@ -4,7 +4,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
+import { type Bookmark, type BookmarkChanges, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
 import { validateName, validateUri } from './validation.ts';
@@ -16,6 +16,16 @@ export interface CreateRequest {
   /** Who asks: a key's name, `form` or `anonymous`; recorded as the link's author and in the audit trail. */
   createdBy: string;
 }
+
+/** An edit: any subset; absent fields stay as they are. */
+export interface EditRequest {
+  uri?: string | undefined;
+  /** A title of one's own; null clears it. Without it, a new target takes the title its check found. */
+  title?: string | null | undefined;
+}
+
+/** Titles are shown in one line of the list. */
+export const MAX_TITLE_LENGTH = 500;
 
 export interface CreateResult {
   bookmark: Bookmark;
@@ -56,8 +66,8 @@ export class BookmarkService {
   readonly #metrics: Metrics;
   /**
    * Names resolved in the last `redirectCacheMs`. Only names that exist: a bookmark just created
-   * on another process must redirect at once, and a name never changes its URI (a different one
-   * is refused as taken), so only a delete can make an entry stale, for at most the TTL. A change
+   * on another process must redirect at once, so only a delete or an edit elsewhere can make an
+   * entry stale, for at most the TTL. A change
    * of the Denylist (a link disabled, a host blocked) empties it: see forgetRecent.
    */
   readonly #recent: LRUCache<string, string> | undefined;
@@ -86,13 +96,7 @@ export class BookmarkService {
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
     const uri = validateUri(request.uri);
     const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
-    // The store, not the memory of the Denylist: a host listed a moment ago is refused at once.
-    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
-      throw new DomainError(
-        'HOST_BLOCKED',
-        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
-      );
-    }
+    await this.#refuseBlocked(uri);
 
     if (wanted !== undefined) {
       // Answer a repeat or a taken name before spending a fetch on it; the unique index still
@@ -177,6 +181,43 @@ export class BookmarkService {
     await this.#audit({ actor: principal.name, action: 'bookmark.delete', subject: name, detail: bookmark.uri });
   }
 
+  /**
+   * Edits as `principal` (NOT_FOUND, FORBIDDEN as for delete). A new target is checked as a new
+   * link is (the URI rules, the blocklist, a fetch) before anything is written; the row stays, so
+   * the name keeps its visits. Other processes follow within REDIRECT_CACHE_MS, as after a delete.
+   */
+  async edit(name: string, request: EditRequest, principal: Principal, signal?: AbortSignal): Promise<Bookmark> {
+    const uri = request.uri === undefined ? undefined : validateUri(request.uri);
+    const title = request.title === undefined || request.title === null ? request.title : request.title.trim() || null;
+    if (title !== undefined && title !== null && title.length > MAX_TITLE_LENGTH) {
+      throw new DomainError('INVALID_TITLE', `A title may be at most ${MAX_TITLE_LENGTH} characters.`);
+    }
+    const existing = await this.#store.get(name);
+    if (existing === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (!BookmarkService.mayChange(principal, existing)) {
+      throw new DomainError('FORBIDDEN', `'${name}' was created by someone else; an author key may edit only its own links.`);
+    }
+    const changes: BookmarkChanges = {};
+    if (uri !== undefined && uri !== existing.uri) {
+      await this.#refuseBlocked(uri);
+      const check = await this.#check(uri, signal);
+      Object.assign(changes, { uri, title: check.title, checkStatus: check.status });
+    }
+    if (title !== undefined) changes.title = title;
+    if (Object.keys(changes).length === 0) return existing;
+    const outcome = await this.#store.update(name, changes);
+    // After the write: a redirect read from the store before it committed cannot put the old target back.
+    this.#recent?.delete(name);
+    if (outcome === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    const { bookmark, previousUri } = outcome;
+    const what = [
+      previousUri === bookmark.uri ? undefined : `${previousUri} → ${bookmark.uri}`,
+      existing.title === bookmark.title ? undefined : `title: ${JSON.stringify(existing.title)} → ${JSON.stringify(bookmark.title)}`,
+    ].filter((part) => part !== undefined);
+    await this.#audit({ actor: principal.name, action: 'bookmark.edit', subject: name, detail: what.join('; ') || null });
+    return bookmark;
+  }
+
   /** The Denylist changed: names remembered for redirects may now be refused. */
   forgetRecent(): void {
     this.#recent?.clear();
@@ -224,6 +265,16 @@ export class BookmarkService {
       await this.#store.access.audit(entry);
     } catch (error) {
       this.#onAuditError(error);
+    }
+  }
+
+  /** The store, not the memory of the Denylist: a host listed a moment ago is refused at once. */
+  async #refuseBlocked(uri: string): Promise<void> {
+    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
+      throw new DomainError(
+        'HOST_BLOCKED',
+        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
+      );
     }
   }
 

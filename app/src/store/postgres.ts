@@ -3,7 +3,16 @@ import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
-import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import type {
+  Bookmark,
+  BookmarkChanges,
+  BookmarkPage,
+  BookmarkStore,
+  CreateOutcome,
+  EditOutcome,
+  ListOptions,
+  NewBookmark,
+} from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /**
@@ -48,6 +57,18 @@ const SQL = {
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE id < $1 ORDER BY id DESC LIMIT $2`,
   },
   delete: { name: 'linkyard_delete', text: 'DELETE FROM bookmarks WHERE name = $1' },
+  // One statement: the row locked, its previous target read and replaced together. Each field is
+  // replaced only when its flag is set (a title may be set to null).
+  update: {
+    name: 'linkyard_update',
+    text: `WITH old AS (SELECT id, uri FROM bookmarks WHERE name = $1 FOR UPDATE)
+           UPDATE bookmarks b SET
+             uri = CASE WHEN $2 THEN $3 ELSE b.uri END,
+             title = CASE WHEN $4 THEN $5 ELSE b.title END,
+             check_status = CASE WHEN $6 THEN $7::integer ELSE b.check_status END
+           FROM old WHERE b.id = old.id
+           RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by, old.uri AS previous_uri`,
+  },
   // One statement is one transaction and one round trip. The batch id is recorded first: if it
   // was already, nothing else happens. The rows are locked in id order so two processes flushing
   // overlapping names at once cannot deadlock. Ids older than a day are let go.
@@ -265,6 +286,20 @@ export class PostgresStore implements BookmarkStore {
   async delete(name: string): Promise<boolean> {
     const result = await this.#query({ ...SQL.delete, values: [name] });
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined> {
+    const rows = await this.#rows<Row & { previous_uri: string }>(SQL.update, [
+      name,
+      changes.uri !== undefined,
+      changes.uri ?? null,
+      changes.title !== undefined,
+      changes.title ?? null,
+      changes.checkStatus !== undefined,
+      changes.checkStatus ?? null,
+    ]);
+    const row = rows[0];
+    return row === undefined ? undefined : { bookmark: toBookmark(row), previousUri: row.previous_uri };
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {

@@ -2,7 +2,16 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
-import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import type {
+  Bookmark,
+  BookmarkChanges,
+  BookmarkPage,
+  BookmarkStore,
+  CreateOutcome,
+  EditOutcome,
+  ListOptions,
+  NewBookmark,
+} from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
@@ -73,6 +82,16 @@ interface Row {
 
 type NewRow = Omit<Row, 'id' | 'visits'>;
 
+interface UpdateParameters {
+  name: string;
+  set_uri: number;
+  uri: string | null;
+  set_title: number;
+  title: string | null;
+  set_check_status: number;
+  check_status: number | null;
+}
+
 function toBookmark(row: Row): Bookmark {
   return {
     name: row.name,
@@ -93,6 +112,15 @@ function prepareStatements(db: Database.Database) {
      RETURNING ${COLUMNS}`,
   );
   const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
+  // Each field is replaced only when given (a flag per field: a title may be set to null).
+  const update = db.prepare<UpdateParameters, Row>(
+    `UPDATE bookmarks SET
+       uri = CASE WHEN @set_uri THEN @uri ELSE uri END,
+       title = CASE WHEN @set_title THEN @title ELSE title END,
+       check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END
+     WHERE name = @name
+     RETURNING ${COLUMNS}`,
+  );
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
   const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
@@ -117,6 +145,14 @@ function prepareStatements(db: Database.Database) {
       return existing.uri === row.uri
         ? { kind: 'exists', bookmark: toBookmark(existing) }
         : { kind: 'conflict', existing: toBookmark(existing) };
+    }),
+    // Read and write in one IMMEDIATE transaction, so the previous target is the one replaced.
+    update: db.transaction((parameters: UpdateParameters): EditOutcome | undefined => {
+      const before = get.get(parameters.name);
+      if (before === undefined) return undefined;
+      const after = update.get(parameters);
+      if (after === undefined) return undefined;
+      return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
     addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string) => {
       const now = Date.now();
@@ -210,6 +246,20 @@ export class SqliteStore implements BookmarkStore {
 
   async delete(name: string): Promise<boolean> {
     return this.#guard(() => this.#sql.delete.run(name).changes > 0);
+  }
+
+  async update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined> {
+    return this.#guard(() =>
+      this.#sql.update.immediate({
+        name,
+        set_uri: changes.uri === undefined ? 0 : 1,
+        uri: changes.uri ?? null,
+        set_title: changes.title === undefined ? 0 : 1,
+        title: changes.title ?? null,
+        set_check_status: changes.checkStatus === undefined ? 0 : 1,
+        check_status: changes.checkStatus ?? null,
+      }),
+    );
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {

@@ -22,6 +22,19 @@ export interface NewBookmark {
   createdBy?: string | null | undefined;
 }
 
+/** What an edit changes: a new target comes with its check's result. Absent fields stay as they are. */
+export interface BookmarkChanges {
+  uri?: string | undefined;
+  title?: string | null | undefined;
+  checkStatus?: number | undefined;
+}
+
+/** An edited bookmark, and the target it had just before (read in the same statement). */
+export interface EditOutcome {
+  bookmark: Bookmark;
+  previousUri: string;
+}
+
 /**
  * What `create` did. The unique index on `name` decides races between processes: exactly one
  * insert wins, the loser learns who won and whether it asked for the same URI.
@@ -56,6 +69,8 @@ export interface BookmarkStore {
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;
   delete(name: string): Promise<boolean>;
+  /** Changes a bookmark in place (same row: its visits stay); undefined for an unknown name. */
+  update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined>;
   /**
    * Adds batched visit counts; names that no longer exist are ignored. A batch already applied
    * under `batchId` is not applied again: a flush that failed without knowing whether it was

@@ -234,6 +234,36 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal(await store.resolve('gone'), 'https://example.com/new');
   });
 
+  test('update changes the given fields in place: the row, its place in the list and its visits stay', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('edited', 'https://example.com/old'));
+    await store.create(bookmark('newer'));
+    await store.addVisits(new Map([['edited', 7]]), 'before-edit');
+
+    const retargeted = await store.update('edited', { uri: 'https://example.com/new', title: null, checkStatus: 204 });
+    assert.equal(retargeted?.previousUri, 'https://example.com/old');
+    assert.deepEqual(
+      { ...retargeted?.bookmark, createdAt: undefined },
+      { name: 'edited', uri: 'https://example.com/new', title: null, checkStatus: 204, visits: 7, createdAt: undefined, createdBy: null },
+    );
+    assert.equal(await store.resolve('edited'), 'https://example.com/new');
+
+    const retitled = await store.update('edited', { title: 'Mine' });
+    assert.equal(retitled?.previousUri, 'https://example.com/new');
+    assert.equal(retitled?.bookmark.uri, 'https://example.com/new');
+    assert.equal(retitled?.bookmark.checkStatus, 204);
+    assert.equal(retitled?.bookmark.title, 'Mine');
+
+    assert.deepEqual(
+      (await store.list({ limit: 10 })).items.map((item) => item.name),
+      ['newer', 'edited'],
+    );
+    await store.addVisits(new Map([['edited', 1]]), 'after-edit');
+    assert.equal((await store.get('edited'))?.visits, 8);
+    assert.equal(await store.update('never', { title: 'x' }), undefined);
+    assert.equal(await store.count(), 2);
+  });
+
   test('addVisits adds batched counts and ignores names that are gone', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     await store.create(bookmark('a'));
