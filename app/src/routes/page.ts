@@ -123,6 +123,36 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     }
   });
 
+  // Edit from the page: as PATCH with the session's person. A title sent back as it was shown is
+  // no change, so a new target still takes the title its check finds.
+  app.post<{ Body: FormBody }>('/edit', async (request, reply) => {
+    const body: FormBody = request.body ?? {};
+    const name = field(body, 'name') ?? '';
+    const longuri = field(body, 'longuri');
+    const title = field(body, 'title');
+    let viewer: Principal | undefined;
+    try {
+      refuseCrossSite(request, config.publicUrl);
+      viewer = await auth.fromCookie(request.headers.cookie);
+      if (viewer === undefined) throw new DomainError('UNAUTHORIZED', 'Please sign in to edit a link.');
+      const current = await service.get(name);
+      if (current === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+      const titleChanged = title !== undefined && title.trim() !== (current.title ?? '');
+      await service.edit(
+        name,
+        { uri: longuri === undefined || longuri.trim() === '' ? undefined : longuri, title: titleChanged ? title : undefined },
+        viewer,
+        clientAbortSignal(reply),
+      );
+      return reply.code(303).header('location', '/').send();
+    } catch (caught) {
+      const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
+      if (!(error instanceof DomainError)) throw error;
+      return sendErrorPage(error, request, reply, { viewer });
+    }
+  });
+
   answerOtherMethods(app, '/', ['GET', 'POST']);
   answerOtherMethods(app, '/delete', ['POST']);
+  answerOtherMethods(app, '/edit', ['POST']);
 }

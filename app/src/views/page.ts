@@ -60,11 +60,26 @@ function deleteForm(bookmark: Bookmark, viewer: Principal | undefined): string {
 }
 
 /**
+ * The edit form, folded in a <details> so the list stays one line a link (no script needed). The
+ * title field starts as the link's own; left as it was, a new target takes the title its check finds.
+ */
+function editForm(bookmark: Bookmark, viewer: Principal | undefined): string {
+  if (viewer === undefined || (viewer.role !== 'admin' && bookmark.createdBy !== viewer.name)) return '';
+  const id = `edit-${e(bookmark.name)}`;
+  return `<details class="edit"><summary aria-label="Edit ${e(bookmark.name)}">Edit</summary><form class="edit" method="POST" action="/edit">
+<input type="hidden" name="name" value="${e(bookmark.name)}">
+<label for="${id}-uri">Long URI</label><input id="${id}-uri" name="longuri" type="text" inputmode="url" autocapitalize="none" spellcheck="false" value="${e(bookmark.uri)}">
+<label for="${id}-title">Title</label><input id="${id}-title" name="title" type="text" value="${e(bookmark.title ?? '')}">
+<button type="submit">Save changes</button>
+</form></details>`;
+}
+
+/**
  * Who is signed in, with sign-out; or the way to sign in. Below the list, not in the header: the
  * keyboard reaches the form first.
  */
 function accountFooter(viewer: Principal | undefined): string {
-  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to delete the links you made.</footer>';
+  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to edit or delete the links you made.</footer>';
   return `<footer class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></footer>`;
 }
 
@@ -75,7 +90,7 @@ function row(bookmark: Bookmark, publicUrl: URL, viewer?: Principal): string {
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${bookmark.visits}</td>
-<td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}</td>
+<td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
 </tr>`;
 }
 
