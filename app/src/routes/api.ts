@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
-import { type EditRequest, MAX_TITLE_LENGTH } from '../services/bookmarks.ts';
+import { type CreateRequest, type EditRequest, isExpired, MAX_TITLE_LENGTH } from '../services/bookmarks.ts';
 import { MAX_URI_LENGTH } from '../services/validation.ts';
 import type { Bookmark } from '../store/types.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -18,7 +18,20 @@ export interface BookmarkJson {
   createdAt: string;
   /** A key's name, `form`, `anonymous`, or null for links made before keys existed. */
   createdBy: string | null;
+  /** ISO 8601, or null: never. */
+  expiresAt: string | null;
+  maxVisits: number | null;
+  /** Past its date or its visits: the link answers 410 (LINK_EXPIRED) until renewed by an edit. */
+  expired: boolean;
+  forwardQuery: boolean;
 }
+
+/** Expiry and forwarding, on create and edit alike (checked by parseLinkOptions for clear codes). */
+const linkOptionProperties = {
+  expiresAt: { type: ['string', 'null'], maxLength: 64 },
+  maxVisits: { type: ['number', 'null'] },
+  forwardQuery: { type: 'boolean' },
+} as const;
 
 const createBodySchema = {
   type: 'object',
@@ -27,6 +40,7 @@ const createBodySchema = {
   properties: {
     uri: { type: 'string', minLength: 1, maxLength: MAX_URI_LENGTH * 2 },
     name: { type: 'string', maxLength: 256 },
+    ...linkOptionProperties,
   },
 } as const;
 
@@ -38,6 +52,7 @@ const editBodySchema = {
   properties: {
     uri: { type: 'string', minLength: 1, maxLength: MAX_URI_LENGTH * 2 },
     title: { type: ['string', 'null'], maxLength: MAX_TITLE_LENGTH },
+    ...linkOptionProperties,
   },
 } as const;
 
@@ -61,6 +76,10 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     visits: bookmark.visits,
     createdAt: bookmark.createdAt.toISOString(),
     createdBy: bookmark.createdBy,
+    expiresAt: bookmark.expiresAt?.toISOString() ?? null,
+    maxVisits: bookmark.maxVisits,
+    expired: isExpired({ ...bookmark, expiresAt: bookmark.expiresAt?.getTime() ?? null }, 0, Date.now()),
+    forwardQuery: bookmark.forwardQuery,
   });
 
   /** The API takes bearer keys only, never the page's cookie: a cross-site script cannot borrow a session here. */
@@ -75,7 +94,7 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     if (config.private) await requireKey(request);
   }
 
-  app.post<{ Body: { uri: string; name?: string } }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
+  app.post<{ Body: Omit<CreateRequest, 'createdBy'> }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
     const principal = config.private ? await requireKey(request) : await auth.fromAuthorization(request.headers.authorization);
     const createdBy = principal?.name ?? 'anonymous';
     const { bookmark, created } = await service.create({ ...request.body, createdBy }, clientAbortSignal(reply));
@@ -116,7 +135,7 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
       const principal = await requireKey(request);
       // Unknown fields are dropped by the schema (as on create), so `{ name }` arrives empty: say so.
       if (Object.keys(request.body).length === 0) {
-        throw new DomainError('MISSING_FIELD', 'Send at least one field to change: uri or title.');
+        throw new DomainError('MISSING_FIELD', 'Send at least one field to change: uri, title, expiresAt, maxVisits or forwardQuery.');
       }
       return toJson(await service.edit(request.params.name, request.body, principal, clientAbortSignal(reply)));
     },

@@ -5,8 +5,10 @@ import type { AppContext } from '../context.ts';
 import { answerError } from '../error-answer.ts';
 import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
+import type { LinkOptionsInput } from '../services/link-options.ts';
 import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
+import type { Bookmark } from '../store/types.ts';
 import { StoreUnavailableError } from '../store/unavailable.ts';
 import { type PageModel, renderPage } from '../views/page.ts';
 import { renderSignIn } from '../views/sign-in.ts';
@@ -18,6 +20,22 @@ type FormBody = Record<string, string | string[] | undefined>;
 function field(body: FormBody, name: string): string | undefined {
   const value = body[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The edit form's expiry fields, as changes: a field sent back as shown is none (so an expired
+ * date shown again is not refused as past); empty removes the limit. The date is read as UTC.
+ */
+function expiryFromForm(body: FormBody, current: Bookmark): LinkOptionsInput {
+  const expiresAt = field(body, 'expiresat')?.trim();
+  const maxVisits = field(body, 'maxvisits')?.trim();
+  const shownDate = current.expiresAt?.toISOString().slice(0, 16) ?? '';
+  const options: LinkOptionsInput = {};
+  if (expiresAt !== undefined && expiresAt !== shownDate) options.expiresAt = expiresAt === '' ? null : `${expiresAt}Z`;
+  if (maxVisits !== undefined && maxVisits !== String(current.maxVisits ?? '')) {
+    options.maxVisits = maxVisits === '' ? null : Number(maxVisits);
+  }
+  return options;
 }
 
 /** The seed's form: GET / shows it with the bookmarks, POST / saves one and answers 303 to /. */
@@ -140,7 +158,11 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       const titleChanged = title !== undefined && title.trim() !== (current.title ?? '');
       await service.edit(
         name,
-        { uri: longuri === undefined || longuri.trim() === '' ? undefined : longuri, title: titleChanged ? title : undefined },
+        {
+          uri: longuri === undefined || longuri.trim() === '' ? undefined : longuri,
+          title: titleChanged ? title : undefined,
+          ...expiryFromForm(body, current),
+        },
         viewer,
         clientAbortSignal(reply),
       );

@@ -4,12 +4,20 @@ import type { Principal } from '../auth/principal.ts';
 import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
-import { type Bookmark, type BookmarkChanges, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  InvalidCursorError,
+  type RedirectTarget,
+} from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
+import { type LinkOptionsInput, parseLinkOptions } from './link-options.ts';
 import { validateName, validateUri } from './validation.ts';
 
-export interface CreateRequest {
+export interface CreateRequest extends LinkOptionsInput {
   uri: string;
   /** Absent or empty: a name is generated. */
   name?: string | undefined;
@@ -18,7 +26,7 @@ export interface CreateRequest {
 }
 
 /** An edit: any subset; absent fields stay as they are. */
-export interface EditRequest {
+export interface EditRequest extends LinkOptionsInput {
   uri?: string | undefined;
   /** A title of one's own; null clears it. Without it, a new target takes the title its check found. */
   title?: string | null | undefined;
@@ -38,6 +46,19 @@ const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
 /** What resolveStored answers for a link that exists but must not redirect: disabled, or to a blocked host (410). */
 export const GONE: unique symbol = Symbol('gone');
+
+/** What resolveStored and resolveRecent answer for a link past its date or its visits (410, LINK_EXPIRED). */
+export const EXPIRED: unique symbol = Symbol('expired');
+
+/**
+ * Whether a link is past its date, or its visits (as written, plus those this process has not
+ * written yet) reached its limit. Visits other processes counted since their last flush are not
+ * seen: that is the overshoot bound in docs/links.md.
+ */
+export function isExpired(target: Pick<RedirectTarget, 'expiresAt' | 'maxVisits' | 'visits'>, unwritten: number, now: number): boolean {
+  if (target.expiresAt !== null && now >= target.expiresAt) return true;
+  return target.maxVisits !== null && target.visits + unwritten >= target.maxVisits;
+}
 
 /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
 const RECENT_NAMES = 10_000;
@@ -70,7 +91,7 @@ export class BookmarkService {
    * entry stale, for at most the TTL. A change
    * of the Denylist (a link disabled, a host blocked) empties it: see forgetRecent.
    */
-  readonly #recent: LRUCache<string, string> | undefined;
+  readonly #recent: LRUCache<string, RedirectTarget> | undefined;
   readonly #onAuditError: (error: unknown) => void;
   readonly #denylist: Denylist | undefined;
 
@@ -96,6 +117,7 @@ export class BookmarkService {
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
     const uri = validateUri(request.uri);
     const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
+    const options = parseLinkOptions(request, Date.now());
     await this.#refuseBlocked(uri);
 
     if (wanted !== undefined) {
@@ -106,7 +128,7 @@ export class BookmarkService {
     }
 
     const check = await this.#check(uri, signal);
-    const fields = { uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
+    const fields = { ...options, uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
 
     if (wanted !== undefined) {
       const outcome = await this.#store.create({ name: wanted, ...fields });
@@ -125,26 +147,31 @@ export class BookmarkService {
   /**
    * The redirect's hot path: a name resolved lately, from memory and without a promise (most
    * redirects), the visit counted in memory. Undefined when it is not in memory: then
-   * `resolveStored`.
+   * `resolveStored`. Links with a visit limit are never in memory (see resolveStored).
    */
-  resolveRecent(name: string): string | undefined {
-    const uri = this.#recent?.get(name);
-    if (uri !== undefined) this.#visits.record(name);
-    return uri;
+  resolveRecent(name: string): string | typeof EXPIRED | undefined {
+    const target = this.#recent?.get(name);
+    if (target === undefined) return undefined;
+    if (target.expiresAt !== null && Date.now() >= target.expiresAt) return EXPIRED;
+    this.#visits.record(name);
+    return target.uri;
   }
 
   /**
    * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
-   * memory. GONE (not remembered, not counted) for a link the Denylist refuses.
+   * memory. GONE (not remembered, not counted) for a link the Denylist refuses, EXPIRED for one
+   * past its date or visits. A link with a visit limit is read from the store every time, so a
+   * process sees the others' visits as soon as they are flushed rather than REDIRECT_CACHE_MS later.
    */
-  async resolveStored(name: string): Promise<string | typeof GONE | undefined> {
-    const uri = await this.#store.resolve(name);
-    if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
-    if (uri !== undefined) {
-      this.#recent?.set(name, uri);
-      this.#visits.record(name);
-    }
-    return uri;
+  async resolveStored(name: string): Promise<string | typeof GONE | typeof EXPIRED | undefined> {
+    const target = await this.#store.resolveTarget(name);
+    if (target === undefined) return undefined;
+    if (this.#denylist?.denies(name, target.uri) === true) return GONE;
+    // Checked and recorded in one turn: concurrent redirects on this process cannot overshoot.
+    if (isExpired(target, this.#visits.pendingFor(name), Date.now())) return EXPIRED;
+    if (target.maxVisits === null) this.#recent?.set(name, target);
+    this.#visits.record(name);
+    return target.uri;
   }
 
   get(name: string): Promise<Bookmark | undefined> {
@@ -192,12 +219,13 @@ export class BookmarkService {
     if (title !== undefined && title !== null && title.length > MAX_TITLE_LENGTH) {
       throw new DomainError('INVALID_TITLE', `A title may be at most ${MAX_TITLE_LENGTH} characters.`);
     }
+    const options = parseLinkOptions(request, Date.now());
     const existing = await this.#store.get(name);
     if (existing === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
     if (!BookmarkService.mayChange(principal, existing)) {
       throw new DomainError('FORBIDDEN', `'${name}' was created by someone else; an author key may edit only its own links.`);
     }
-    const changes: BookmarkChanges = {};
+    const changes: BookmarkChanges = { ...options };
     if (uri !== undefined && uri !== existing.uri) {
       await this.#refuseBlocked(uri);
       const check = await this.#check(uri, signal);
@@ -213,6 +241,13 @@ export class BookmarkService {
     const what = [
       previousUri === bookmark.uri ? undefined : `${previousUri} → ${bookmark.uri}`,
       existing.title === bookmark.title ? undefined : `title: ${JSON.stringify(existing.title)} → ${JSON.stringify(bookmark.title)}`,
+      existing.expiresAt?.getTime() === bookmark.expiresAt?.getTime()
+        ? undefined
+        : `expires: ${existing.expiresAt?.toISOString() ?? 'never'} → ${bookmark.expiresAt?.toISOString() ?? 'never'}`,
+      existing.maxVisits === bookmark.maxVisits
+        ? undefined
+        : `max visits: ${existing.maxVisits ?? 'none'} → ${bookmark.maxVisits ?? 'none'}`,
+      existing.forwardQuery === bookmark.forwardQuery ? undefined : `forward query: ${existing.forwardQuery} → ${bookmark.forwardQuery}`,
     ].filter((part) => part !== undefined);
     await this.#audit({ actor: principal.name, action: 'bookmark.edit', subject: name, detail: what.join('; ') || null });
     return bookmark;

@@ -12,6 +12,7 @@ import type {
   EditOutcome,
   ListOptions,
   NewBookmark,
+  RedirectTarget,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -37,20 +38,30 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
   BLOCKLIST_MIGRATION,
+  // Expiry and query forwarding, per link (docs/links.md). Adding nullable columns, or one with a
+  // constant default, rewrites nothing: instant on a large table.
+  `ALTER TABLE bookmarks ADD COLUMN expires_at timestamptz;
+   ALTER TABLE bookmarks ADD COLUMN max_visits bigint;
+   ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
 ];
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
 /** Named queries: each pooled connection prepares them once, then only sends parameters. */
 const SQL = {
   insert: {
     name: 'linkyard_insert',
-    text: `INSERT INTO bookmarks (name, uri, title, check_status, created_by) VALUES ($1, $2, $3, $4, $5)
+    text: `INSERT INTO bookmarks (name, uri, title, check_status, created_by, expires_at, max_visits, forward_query)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (name) DO NOTHING
            RETURNING ${COLUMNS}`,
   },
   get: { name: 'linkyard_get', text: `SELECT ${COLUMNS} FROM bookmarks WHERE name = $1` },
   resolve: { name: 'linkyard_resolve', text: 'SELECT uri FROM bookmarks WHERE name = $1' },
+  resolveTarget: {
+    name: 'linkyard_resolve_target',
+    text: 'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = $1',
+  },
   firstPage: { name: 'linkyard_first_page', text: `SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT $1` },
   olderPage: {
     name: 'linkyard_older_page',
@@ -65,9 +76,13 @@ const SQL = {
            UPDATE bookmarks b SET
              uri = CASE WHEN $2 THEN $3 ELSE b.uri END,
              title = CASE WHEN $4 THEN $5 ELSE b.title END,
-             check_status = CASE WHEN $6 THEN $7::integer ELSE b.check_status END
+             check_status = CASE WHEN $6 THEN $7::integer ELSE b.check_status END,
+             expires_at = CASE WHEN $8 THEN $9::timestamptz ELSE b.expires_at END,
+             max_visits = CASE WHEN $10 THEN $11::bigint ELSE b.max_visits END,
+             forward_query = CASE WHEN $12 THEN $13::boolean ELSE b.forward_query END
            FROM old WHERE b.id = old.id
-           RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by, old.uri AS previous_uri`,
+           RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by,
+                     b.expires_at, b.max_visits, b.forward_query, old.uri AS previous_uri`,
   },
   // One statement is one transaction and one round trip. The batch id is recorded first: if it
   // was already, nothing else happens. The rows are locked in id order so two processes flushing
@@ -101,6 +116,9 @@ type Row = {
   visits: string;
   created_at: Date;
   created_by: string | null;
+  expires_at: Date | null;
+  max_visits: string | null;
+  forward_query: boolean;
 };
 
 function toBookmark(row: Row): Bookmark {
@@ -112,6 +130,9 @@ function toBookmark(row: Row): Bookmark {
     visits: Number(row.visits),
     createdAt: row.created_at,
     createdBy: row.created_by,
+    expiresAt: row.expires_at,
+    maxVisits: row.max_visits === null ? null : Number(row.max_visits),
+    forwardQuery: row.forward_query,
   };
 }
 
@@ -250,7 +271,16 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    const values = [bookmark.name, bookmark.uri, bookmark.title, bookmark.checkStatus, bookmark.createdBy ?? null];
+    const values = [
+      bookmark.name,
+      bookmark.uri,
+      bookmark.title,
+      bookmark.checkStatus,
+      bookmark.createdBy ?? null,
+      bookmark.expiresAt ?? null,
+      bookmark.maxVisits ?? null,
+      bookmark.forwardQuery ?? true,
+    ];
     // The unique index decides who wins. Losing and then not finding the winner means it was
     // deleted in between; trying again settles that, and a row deleted every time is not a real case.
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -267,6 +297,25 @@ export class PostgresStore implements BookmarkStore {
   async resolve(name: string): Promise<string | undefined> {
     const rows = await this.#rows<{ uri: string }>(SQL.resolve, [name]);
     return rows[0]?.uri;
+  }
+
+  async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    const rows = await this.#rows<{
+      uri: string;
+      expires_at: Date | null;
+      max_visits: string | null;
+      visits: string;
+      forward_query: boolean;
+    }>(SQL.resolveTarget, [name]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      uri: row.uri,
+      expiresAt: row.expires_at?.getTime() ?? null,
+      maxVisits: row.max_visits === null ? null : Number(row.max_visits),
+      visits: Number(row.visits),
+      forwardQuery: row.forward_query,
+    };
   }
 
   async get(name: string): Promise<Bookmark | undefined> {
@@ -297,6 +346,12 @@ export class PostgresStore implements BookmarkStore {
       changes.title ?? null,
       changes.checkStatus !== undefined,
       changes.checkStatus ?? null,
+      changes.expiresAt !== undefined,
+      changes.expiresAt ?? null,
+      changes.maxVisits !== undefined,
+      changes.maxVisits ?? null,
+      changes.forwardQuery !== undefined,
+      changes.forwardQuery ?? null,
     ]);
     const row = rows[0];
     return row === undefined ? undefined : { bookmark: toBookmark(row), previousUri: row.previous_uri };

@@ -11,6 +11,7 @@ import type {
   EditOutcome,
   ListOptions,
   NewBookmark,
+  RedirectTarget,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -40,12 +41,16 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX visit_batches_applied_at ON visit_batches (applied_at)`,
   ACCESS_MIGRATION,
   BLOCKLIST_MIGRATION,
+  // Expiry (epoch ms; visits counted) and query forwarding, per link (docs/links.md).
+  `ALTER TABLE bookmarks ADD COLUMN expires_at INTEGER;
+   ALTER TABLE bookmarks ADD COLUMN max_visits INTEGER;
+   ALTER TABLE bookmarks ADD COLUMN forward_query INTEGER NOT NULL DEFAULT 1`,
 ];
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -78,9 +83,20 @@ interface Row {
   visits: number;
   created_at: number;
   created_by: string | null;
+  expires_at: number | null;
+  max_visits: number | null;
+  forward_query: number;
 }
 
 type NewRow = Omit<Row, 'id' | 'visits'>;
+
+interface TargetRow {
+  uri: string;
+  expires_at: number | null;
+  max_visits: number | null;
+  visits: number;
+  forward_query: number;
+}
 
 interface UpdateParameters {
   name: string;
@@ -90,6 +106,12 @@ interface UpdateParameters {
   title: string | null;
   set_check_status: number;
   check_status: number | null;
+  set_expires_at: number;
+  expires_at: number | null;
+  set_max_visits: number;
+  max_visits: number | null;
+  set_forward_query: number;
+  forward_query: number | null;
 }
 
 function toBookmark(row: Row): Bookmark {
@@ -101,13 +123,16 @@ function toBookmark(row: Row): Bookmark {
     visits: row.visits,
     createdAt: new Date(row.created_at),
     createdBy: row.created_by,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+    maxVisits: row.max_visits,
+    forwardQuery: row.forward_query === 1,
   };
 }
 
 function prepareStatements(db: Database.Database) {
   const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by)
-     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by)
+    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
+     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query)
      ON CONFLICT (name) DO NOTHING
      RETURNING ${COLUMNS}`,
   );
@@ -117,7 +142,10 @@ function prepareStatements(db: Database.Database) {
     `UPDATE bookmarks SET
        uri = CASE WHEN @set_uri THEN @uri ELSE uri END,
        title = CASE WHEN @set_title THEN @title ELSE title END,
-       check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END
+       check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END,
+       expires_at = CASE WHEN @set_expires_at THEN @expires_at ELSE expires_at END,
+       max_visits = CASE WHEN @set_max_visits THEN @max_visits ELSE max_visits END,
+       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END
      WHERE name = @name
      RETURNING ${COLUMNS}`,
   );
@@ -128,6 +156,9 @@ function prepareStatements(db: Database.Database) {
   return {
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
+    resolveTarget: db.prepare<[string], TargetRow>(
+      'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = ?',
+    ),
     firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
     olderPage: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`),
     delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
@@ -219,6 +250,9 @@ export class SqliteStore implements BookmarkStore {
         check_status: bookmark.checkStatus,
         created_at: Date.now(),
         created_by: bookmark.createdBy ?? null,
+        expires_at: bookmark.expiresAt?.getTime() ?? null,
+        max_visits: bookmark.maxVisits ?? null,
+        forward_query: bookmark.forwardQuery === false ? 0 : 1,
       }),
     );
   }
@@ -227,6 +261,17 @@ export class SqliteStore implements BookmarkStore {
     // try/catch inline rather than #guard: this is the redirect, and a closure per call costs.
     try {
       return this.#sql.resolve.get(name);
+    } catch (error) {
+      throw translated(error);
+    }
+  }
+
+  async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    try {
+      const row = this.#sql.resolveTarget.get(name);
+      return row === undefined
+        ? undefined
+        : { uri: row.uri, expiresAt: row.expires_at, maxVisits: row.max_visits, visits: row.visits, forwardQuery: row.forward_query === 1 };
     } catch (error) {
       throw translated(error);
     }
@@ -258,6 +303,12 @@ export class SqliteStore implements BookmarkStore {
         title: changes.title ?? null,
         set_check_status: changes.checkStatus === undefined ? 0 : 1,
         check_status: changes.checkStatus ?? null,
+        set_expires_at: changes.expiresAt === undefined ? 0 : 1,
+        expires_at: changes.expiresAt?.getTime() ?? null,
+        set_max_visits: changes.maxVisits === undefined ? 0 : 1,
+        max_visits: changes.maxVisits ?? null,
+        set_forward_query: changes.forwardQuery === undefined ? 0 : 1,
+        forward_query: changes.forwardQuery === undefined ? null : Number(changes.forwardQuery),
       }),
     );
   }

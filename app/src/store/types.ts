@@ -12,9 +12,32 @@ export interface Bookmark {
   createdAt: Date;
   /** A key's name, `form` (the anonymous public form), or null for links made before keys existed. */
   createdBy: string | null;
+  /** From this moment the link answers 410; null: never. */
+  expiresAt: Date | null;
+  /** Once this many visits are counted the link answers 410; null: no limit. */
+  maxVisits: number | null;
+  /** Whether a redirect passes the request's query string on to the target. */
+  forwardQuery: boolean;
 }
 
-export interface NewBookmark {
+/** What a redirect needs to know, read in one indexed lookup. */
+export interface RedirectTarget {
+  uri: string;
+  /** Epoch milliseconds, or null. */
+  expiresAt: number | null;
+  maxVisits: number | null;
+  /** As written by the last flush of every process (VisitCounter). */
+  visits: number;
+  forwardQuery: boolean;
+}
+
+export interface LinkOptions {
+  expiresAt?: Date | null | undefined;
+  maxVisits?: number | null | undefined;
+  forwardQuery?: boolean | undefined;
+}
+
+export interface NewBookmark extends LinkOptions {
   name: string;
   uri: string;
   title: string | null;
@@ -23,7 +46,7 @@ export interface NewBookmark {
 }
 
 /** What an edit changes: a new target comes with its check's result. Absent fields stay as they are. */
-export interface BookmarkChanges {
+export interface BookmarkChanges extends LinkOptions {
   uri?: string | undefined;
   title?: string | null | undefined;
   checkStatus?: number | undefined;
@@ -63,8 +86,10 @@ export interface BookmarkStore {
   migrate(): Promise<void>;
   /** Durable when the promise resolves. */
   create(bookmark: NewBookmark): Promise<CreateOutcome>;
-  /** The redirect's hot path: the long URI only, or undefined. */
+  /** The long URI only, or undefined. */
   resolve(name: string): Promise<string | undefined>;
+  /** The redirect's read: the target and what decides whether it still redirects. */
+  resolveTarget(name: string): Promise<RedirectTarget | undefined>;
   get(name: string): Promise<Bookmark | undefined>;
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;

@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
+import { isExpired } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
 
@@ -45,6 +46,22 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
   }
 }
 
+/** The value of a datetime-local field for `date`, in UTC (the form says so): minutes, no zone. */
+function utcLocalValue(date: Date | null): string {
+  return date === null ? '' : date.toISOString().slice(0, 16);
+}
+
+/** Expiry, spelled out: whether the link still redirects, and until when. */
+function expiryNote(bookmark: Bookmark, now: number): string {
+  const target = { ...bookmark, expiresAt: bookmark.expiresAt?.getTime() ?? null };
+  if (isExpired(target, 0, now)) return '<span class="badge expired">Expired</span>';
+  const limits = [
+    bookmark.expiresAt === null ? undefined : `until ${utcLocalValue(bookmark.expiresAt).replace('T', ' ')} UTC`,
+    bookmark.maxVisits === null ? undefined : `${bookmark.maxVisits} visits at most`,
+  ].filter((part) => part !== undefined);
+  return limits.length === 0 ? '' : `<span class="note">${e(limits.join(', '))}</span>`;
+}
+
 function statusBadge(bookmark: Bookmark): string {
   if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
     // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
@@ -70,6 +87,8 @@ function editForm(bookmark: Bookmark, viewer: Principal | undefined): string {
 <input type="hidden" name="name" value="${e(bookmark.name)}">
 <label for="${id}-uri">Long URI</label><input id="${id}-uri" name="longuri" type="text" inputmode="url" autocapitalize="none" spellcheck="false" value="${e(bookmark.uri)}">
 <label for="${id}-title">Title</label><input id="${id}-title" name="title" type="text" value="${e(bookmark.title ?? '')}">
+<label for="${id}-expires">Expires (UTC, empty: never)</label><input id="${id}-expires" name="expiresat" type="datetime-local" value="${utcLocalValue(bookmark.expiresAt)}">
+<label for="${id}-max">Max visits (empty: no limit)</label><input id="${id}-max" name="maxvisits" type="number" min="1" step="1" value="${bookmark.maxVisits ?? ''}">
 <button type="submit">Save changes</button>
 </form></details>`;
 }
@@ -90,7 +109,7 @@ function row(bookmark: Bookmark, publicUrl: URL, viewer?: Principal): string {
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${bookmark.visits}</td>
-<td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
+<td class="status">${statusBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
 </tr>`;
 }
 

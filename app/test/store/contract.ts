@@ -108,6 +108,9 @@ export function storeContract(harness: StoreHarness): void {
         visits: 0,
         createdAt: undefined,
         createdBy: null,
+        expiresAt: null,
+        maxVisits: null,
+        forwardQuery: true,
       },
     );
     assert.ok(created.bookmark.createdAt instanceof Date);
@@ -244,7 +247,18 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal(retargeted?.previousUri, 'https://example.com/old');
     assert.deepEqual(
       { ...retargeted?.bookmark, createdAt: undefined },
-      { name: 'edited', uri: 'https://example.com/new', title: null, checkStatus: 204, visits: 7, createdAt: undefined, createdBy: null },
+      {
+        name: 'edited',
+        uri: 'https://example.com/new',
+        title: null,
+        checkStatus: 204,
+        visits: 7,
+        createdAt: undefined,
+        createdBy: null,
+        expiresAt: null,
+        maxVisits: null,
+        forwardQuery: true,
+      },
     );
     assert.equal(await store.resolve('edited'), 'https://example.com/new');
 
@@ -262,6 +276,35 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal((await store.get('edited'))?.visits, 8);
     assert.equal(await store.update('never', { title: 'x' }), undefined);
     assert.equal(await store.count(), 2);
+  });
+
+  test('expiry and forwarding are stored at create, changed or cleared by update, and read by resolveTarget', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const expiresAt = new Date('2031-02-03T04:05:06.789Z');
+    await store.create({ ...bookmark('limited'), expiresAt, maxVisits: 3, forwardQuery: false });
+    await store.create(bookmark('plain'));
+    const limited = await store.get('limited');
+    assert.deepEqual([limited?.expiresAt, limited?.maxVisits, limited?.forwardQuery], [expiresAt, 3, false]);
+    const plain = await store.get('plain');
+    assert.deepEqual([plain?.expiresAt, plain?.maxVisits, plain?.forwardQuery], [null, null, true]);
+
+    await store.addVisits(new Map([['limited', 2]]), 'some');
+    assert.deepEqual(await store.resolveTarget('limited'), {
+      uri: 'https://example.com/limited',
+      expiresAt: expiresAt.getTime(),
+      maxVisits: 3,
+      visits: 2,
+      forwardQuery: false,
+    });
+    assert.equal(await store.resolveTarget('never'), undefined);
+
+    // Renewed: a later date, a higher limit; then every limit removed. Fields not given stay.
+    const later = new Date('2032-01-01T00:00:00Z');
+    const renewed = await store.update('limited', { expiresAt: later, maxVisits: 10 });
+    assert.deepEqual([renewed?.bookmark.expiresAt, renewed?.bookmark.maxVisits, renewed?.bookmark.forwardQuery], [later, 10, false]);
+    const cleared = await store.update('limited', { expiresAt: null, maxVisits: null, forwardQuery: true });
+    assert.deepEqual([cleared?.bookmark.expiresAt, cleared?.bookmark.maxVisits, cleared?.bookmark.forwardQuery], [null, null, true]);
+    assert.equal(cleared?.bookmark.uri, 'https://example.com/limited');
   });
 
   test('addVisits adds batched counts and ignores names that are gone', async (t) => {

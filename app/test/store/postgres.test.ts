@@ -48,7 +48,7 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       ['api_keys', 'audit_log', 'blocked_hosts', 'bookmarks', 'disabled_links', 'schema_migrations', 'sessions', 'visit_batches'],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

@@ -42,7 +42,7 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 4);
+    assert.equal(observer.pragma('user_version', { simple: true }), 5);
   });
 
   test('a writer waits while another process holds the write lock instead of failing', { timeout: 30_000 }, async (t) => {
