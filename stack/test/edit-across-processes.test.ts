@@ -8,6 +8,9 @@ import { type Stack, startStack } from '../src/stack.ts';
 
 const KEYS_SCRIPT = new URL('../../app/src/cli/keys.ts', import.meta.url).pathname;
 const REDIRECT_CACHE_MS = 1500;
+const VISITS_FLUSH_MS = 200;
+/** Each client's pace against its own app process in the visit-limit test. */
+const REQUESTS_PER_SECOND_PER_PROCESS = 20;
 /** For the polling and a loaded machine. */
 const SLACK_MS = 1000;
 
@@ -39,7 +42,7 @@ async function redirectsWithin(base: string, name: string, location: string, sin
   }
 }
 
-describe('edits across the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
+describe('edits and expiry across the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
   let stack: Stack;
   let dataDir: string;
   const fixtures = new SuiteCleanups();
@@ -52,7 +55,7 @@ describe('edits across the native stack (nginx + 3 app processes)', { timeout: 1
       port: 0,
       stateDir: join(dir, 'state'),
       dataDir,
-      env: { LOG_LEVEL: 'warn', REDIRECT_CACHE_MS: String(REDIRECT_CACHE_MS) },
+      env: { LOG_LEVEL: 'warn', REDIRECT_CACHE_MS: String(REDIRECT_CACHE_MS), VISITS_FLUSH_MS: String(VISITS_FLUSH_MS) },
       quiet: true,
     });
   });
@@ -89,5 +92,32 @@ describe('edits across the native stack (nginx + 3 app processes)', { timeout: 1
       assert.ok(elapsed <= REDIRECT_CACHE_MS + SLACK_MS, `process ${index} redirected to the old target ${elapsed} ms after the edit`);
     }
     assert.equal((await fetch(`${stack.url}/moving`, { redirect: 'manual' })).headers.get('location'), newTarget, 'and through nginx');
+  });
+
+  it('a visit limit is overshot by no more than the other processes count between flushes: (processes − 1) × rate × 2 × VISITS_FLUSH_MS', async (t) => {
+    const root = await makeKey(dataDir, 'root', 'admin');
+    const maxVisits = 30;
+    assert.equal((await api(stack.url, 'POST', '', root, { uri: `${stack.url}/?limited`, name: 'limited', maxVisits })).status, 201);
+    const processes = stack.appUrls.length;
+    const perProcess = 3 * maxVisits;
+    const passed = await Promise.all(
+      stack.appUrls.map(async (base) => {
+        let redirects = 0;
+        for (let i = 0; i < perProcess; i++) {
+          const status = (await fetch(`${base}/limited`, { redirect: 'manual' })).status;
+          assert.ok(status === 303 || status === 410, `${base}: ${status}`);
+          if (status === 303) redirects++;
+          await sleep(1000 / REQUESTS_PER_SECOND_PER_PROCESS);
+        }
+        return redirects;
+      }),
+    );
+    const total = passed.reduce((sum, count) => sum + count, 0);
+    t.diagnostic(`${total} redirects for a limit of ${maxVisits} (per process: ${passed.join(', ')})`);
+    // A flush being written when the limit is reached leaves up to two intervals unseen by the others.
+    const bound = (processes - 1) * Math.ceil((REQUESTS_PER_SECOND_PER_PROCESS * 2 * VISITS_FLUSH_MS) / 1000);
+    assert.ok(total >= maxVisits, `only ${total} redirects before the limit of ${maxVisits}`);
+    assert.ok(total <= maxVisits + bound, `${total} redirects for a limit of ${maxVisits}: over the bound of ${bound}`);
+    assert.equal((await fetch(`${stack.url}/limited`, { redirect: 'manual' })).status, 410, 'and expired through nginx');
   });
 });
