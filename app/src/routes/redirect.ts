@@ -23,9 +23,12 @@ export function registerRedirectRoute(app: FastifyInstance, { service, assets }:
   app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
     const { name } = request.params;
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
-    const recent = service.resolveRecent(name);
+    // The raw query, passed on to the target (per link); a search for '?', not a parse.
+    const queryAt = request.url.indexOf('?');
+    const query = queryAt === -1 || queryAt === request.url.length - 1 ? undefined : request.url.slice(queryAt + 1);
+    const recent = service.resolveRecent(name, query);
     if (recent !== undefined) return void answer(reply, name, recent);
-    return service.resolveStored(name).then((uri) => answer(reply, name, uri));
+    return service.resolveStored(name, query).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
 }

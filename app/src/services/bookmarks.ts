@@ -14,6 +14,7 @@ import {
 } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
+import { withForwardedQuery } from './forward-query.ts';
 import { type LinkOptionsInput, parseLinkOptions } from './link-options.ts';
 import { validateName, validateUri } from './validation.ts';
 
@@ -147,14 +148,15 @@ export class BookmarkService {
   /**
    * The redirect's hot path: a name resolved lately, from memory and without a promise (most
    * redirects), the visit counted in memory. Undefined when it is not in memory: then
-   * `resolveStored`. Links with a visit limit are never in memory (see resolveStored).
+   * `resolveStored`. Links with a visit limit are never in memory (see resolveStored). `query`:
+   * the request's query string (without `?`), forwarded when the link says so.
    */
-  resolveRecent(name: string): string | typeof EXPIRED | undefined {
+  resolveRecent(name: string, query?: string): string | typeof EXPIRED | undefined {
     const target = this.#recent?.get(name);
     if (target === undefined) return undefined;
     if (target.expiresAt !== null && Date.now() >= target.expiresAt) return EXPIRED;
     this.#visits.record(name);
-    return target.uri;
+    return query === undefined || !target.forwardQuery ? target.uri : withForwardedQuery(target.uri, query);
   }
 
   /**
@@ -163,7 +165,7 @@ export class BookmarkService {
    * past its date or visits. A link with a visit limit is read from the store every time, so a
    * process sees the others' visits as soon as they are flushed rather than REDIRECT_CACHE_MS later.
    */
-  async resolveStored(name: string): Promise<string | typeof GONE | typeof EXPIRED | undefined> {
+  async resolveStored(name: string, query?: string): Promise<string | typeof GONE | typeof EXPIRED | undefined> {
     const target = await this.#store.resolveTarget(name);
     if (target === undefined) return undefined;
     if (this.#denylist?.denies(name, target.uri) === true) return GONE;
@@ -171,7 +173,7 @@ export class BookmarkService {
     if (isExpired(target, this.#visits.pendingFor(name), Date.now())) return EXPIRED;
     if (target.maxVisits === null) this.#recent?.set(name, target);
     this.#visits.record(name);
-    return target.uri;
+    return query === undefined || !target.forwardQuery ? target.uri : withForwardedQuery(target.uri, query);
   }
 
   get(name: string): Promise<Bookmark | undefined> {
