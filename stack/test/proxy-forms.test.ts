@@ -52,4 +52,21 @@ describe('proxy/ nginx: rate limits on the sign-in and delete forms', () => {
       assert.match(refused[0]?.body ?? '', /Slow down a little/);
     }
   });
+
+  it('gives API reads their own, higher zone: a burst of 60 GETs passes where the same burst of POSTs is limited', async () => {
+    // 2r/s for writes (burst 20), reads 5 × that (burst 100): the 60 GETs all reach the (absent) app.
+    const reads = await Promise.all(Array.from({ length: 60 }, () => httpRequest(`${url}/api/bookmarks?q=x`)));
+    assert.deepEqual(new Set(reads.map((read) => read.status)), new Set([502]), 'no GET refused');
+    const heads = await Promise.all(Array.from({ length: 20 }, () => httpRequest(`${url}/api/bookmarks`, { method: 'HEAD' })));
+    assert.deepEqual(new Set(heads.map((head) => head.status)), new Set([502]), 'no HEAD refused');
+    const writes = await Promise.all(
+      Array.from({ length: 60 }, () =>
+        httpRequest(`${url}/api/bookmarks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      ),
+    );
+    const refused = writes.filter((write) => write.status === 429).length;
+    assert.ok(refused >= 35, `${refused} of 60 POSTs refused`);
+    // Reads spent no write budget, and writes none of the reads': a GET still passes now.
+    assert.equal((await httpRequest(`${url}/api/bookmarks`)).status, 502);
+  });
 });
