@@ -3,16 +3,18 @@ import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
-import type {
-  Bookmark,
-  BookmarkChanges,
-  BookmarkPage,
-  BookmarkStore,
-  CreateOutcome,
-  EditOutcome,
-  ListOptions,
-  NewBookmark,
-  RedirectTarget,
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  type CreateOutcome,
+  type EditOutcome,
+  type ListOptions,
+  type NewBookmark,
+  type RedirectTarget,
+  SearchIndexingError,
+  type SearchOptions,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -44,6 +46,17 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE bookmarks ADD COLUMN max_visits bigint;
    ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
 ];
+
+/**
+ * Search: a trigram GIN index over this expression, built by searchIndexStep after start-up with
+ * CREATE INDEX CONCURRENTLY (outside any transaction, writes go on), never in a migration: on a
+ * large table it takes minutes (docs/decisions/0022-search-index.md). Queries repeat the
+ * expression exactly, so the planner can use it.
+ */
+const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
+const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
+const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
@@ -102,6 +115,14 @@ const SQL = {
            )
            UPDATE bookmarks SET visits = bookmarks.visits + locked.visits
            FROM locked WHERE bookmarks.id = locked.id`,
+  },
+  searchFirstPage: {
+    name: 'linkyard_search_first_page',
+    text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 ORDER BY id DESC LIMIT $2`,
+  },
+  searchOlderPage: {
+    name: 'linkyard_search_older_page',
+    text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
   },
   count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
 } as const satisfies Record<string, { name: string; text: string }>;
@@ -355,6 +376,81 @@ export class PostgresStore implements BookmarkStore {
     ]);
     const row = rows[0];
     return row === undefined ? undefined : { bookmark: toBookmark(row), previousUri: row.previous_uri };
+  }
+
+  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    if (!(await this.#searchIndexValid())) throw new SearchIndexingError();
+    const pattern = `%${query.replace(/[\\%_]/g, '\\$&')}%`;
+    const rows =
+      cursor === undefined
+        ? await this.#rows<Row>(SQL.searchFirstPage, [pattern, limit + 1])
+        : await this.#rows<Row>(SQL.searchOlderPage, [pattern, decodeCursor(cursor), limit + 1]);
+    return toPage(rows, limit, (row) => Number(row.id), toBookmark);
+  }
+
+  #searchReady = false;
+
+  /** Valid once built; remembered, since an index never becomes invalid again by itself. */
+  async #searchIndexValid(): Promise<boolean> {
+    if (this.#searchReady) return true;
+    const rows = await this.#rows<{ valid: boolean | null }>(
+      { name: 'linkyard_search_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
+      [SEARCH_INDEX],
+    );
+    this.#searchReady = rows[0]?.valid === true;
+    return this.#searchReady;
+  }
+
+  /**
+   * Creates pg_trgm (needs the CREATE privilege on the database, or a superuser to have created
+   * it: docs/links.md) and the index, concurrently. Several processes may call this at once: the
+   * others find the index there and wait for it to be valid. A build that failed leaves an invalid
+   * index with no build in progress: it is dropped and built again.
+   */
+  async searchIndexStep(): Promise<boolean> {
+    if (await this.#searchIndexValid()) return true;
+    await this.#query({ text: 'CREATE EXTENSION IF NOT EXISTS pg_trgm' });
+    const building = await this.#rows<{ building: boolean }>(
+      {
+        name: 'linkyard_search_index_building',
+        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
+      },
+      [SEARCH_INDEX],
+    );
+    if (building[0]?.building === true) return false;
+    const exists = await this.#rows<{ oid: string | null }>(
+      { name: 'linkyard_search_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' },
+      [SEARCH_INDEX],
+    );
+    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined)
+      await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${SEARCH_INDEX}` });
+    // The extension lives in whichever schema it was created in (one per database): name it.
+    const extension = await this.#rows<{ schema: string }>(
+      {
+        name: 'linkyard_trgm_schema',
+        text: `SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'`,
+      },
+      [],
+    );
+    const opclass = `${extension[0]?.schema ?? 'public'}.gin_trgm_ops`;
+    // No statement timeout for the build: it takes as long as the table needs, off the request path.
+    const client = await this.#pool.connect();
+    try {
+      await client.query('SET statement_timeout = 0');
+      // pg reads a per-query query_timeout that its types do not declare.
+      const build: QueryConfig & { query_timeout: number } = {
+        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${SEARCH_INDEX} ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`,
+        query_timeout: BUILD_DEADLINE_MS,
+      };
+      await client.query(build);
+      await client.query('RESET statement_timeout');
+    } catch (error) {
+      client.release(true);
+      throw translated(error);
+    }
+    client.release();
+    return this.#searchIndexValid();
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {

@@ -2,16 +2,18 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
-import type {
-  Bookmark,
-  BookmarkChanges,
-  BookmarkPage,
-  BookmarkStore,
-  CreateOutcome,
-  EditOutcome,
-  ListOptions,
-  NewBookmark,
-  RedirectTarget,
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  type CreateOutcome,
+  type EditOutcome,
+  type ListOptions,
+  type NewBookmark,
+  type RedirectTarget,
+  SearchIndexingError,
+  type SearchOptions,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -45,7 +47,26 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE bookmarks ADD COLUMN expires_at INTEGER;
    ALTER TABLE bookmarks ADD COLUMN max_visits INTEGER;
    ALTER TABLE bookmarks ADD COLUMN forward_query INTEGER NOT NULL DEFAULT 1`,
+  // Search: an FTS5 trigram index, kept current by triggers from here on. The rows already there
+  // are filled in by searchIndexStep after start-up, newest first in bounded batches, so this step
+  // is instant on any store (docs/decisions/0022-search-index.md).
+  `CREATE VIRTUAL TABLE bookmarks_search USING fts5(text, tokenize = 'trigram');
+   CREATE TABLE search_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), below INTEGER NOT NULL) STRICT;
+   INSERT INTO search_backfill (id, below) SELECT 1, coalesce(max(id), 0) + 1 FROM bookmarks;
+   CREATE TRIGGER bookmarks_search_insert AFTER INSERT ON bookmarks BEGIN
+     INSERT INTO bookmarks_search (rowid, text) VALUES (new.id, new.name || ' ' || new.uri || ' ' || coalesce(new.title, ''));
+   END;
+   CREATE TRIGGER bookmarks_search_update AFTER UPDATE OF name, uri, title ON bookmarks BEGIN
+     DELETE FROM bookmarks_search WHERE rowid = old.id;
+     INSERT INTO bookmarks_search (rowid, text) VALUES (new.id, new.name || ' ' || new.uri || ' ' || coalesce(new.title, ''));
+   END;
+   CREATE TRIGGER bookmarks_search_delete AFTER DELETE ON bookmarks BEGIN
+     DELETE FROM bookmarks_search WHERE rowid = old.id;
+   END`,
 ];
+
+/** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
+const SEARCH_BACKFILL_BATCH = 5000;
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
@@ -185,6 +206,26 @@ function prepareStatements(db: Database.Database) {
       if (after === undefined) return undefined;
       return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
+    searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
+    // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
+    searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
+      `SELECT ${COLUMNS} FROM bookmarks WHERE id IN (
+         SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
+       ) ORDER BY id DESC`,
+    ),
+    // Rows an edit already indexed (the update trigger) are skipped.
+    searchBackfill: db.transaction((): boolean => {
+      const below = db.prepare<[], number>('SELECT below FROM search_backfill').pluck().get() ?? 1;
+      if (below <= 1) return true;
+      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      db.prepare<[number, number, number, number]>(
+        `INSERT INTO bookmarks_search (rowid, text)
+         SELECT id, name || ' ' || uri || ' ' || coalesce(title, '') FROM bookmarks
+         WHERE id >= ? AND id < ? AND id NOT IN (SELECT rowid FROM bookmarks_search WHERE rowid >= ? AND rowid < ?)`,
+      ).run(from, below, from, below);
+      db.prepare<[number]>('UPDATE search_backfill SET below = ?').run(from);
+      return from <= 1;
+    }),
     addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string) => {
       const now = Date.now();
       if (recordBatch.run(batchId, now).changes === 0) return;
@@ -311,6 +352,20 @@ export class SqliteStore implements BookmarkStore {
         forward_query: changes.forwardQuery === undefined ? null : Number(changes.forwardQuery),
       }),
     );
+  }
+
+  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    if (this.#guard(() => this.#sql.searchReady.get()) !== 1) throw new SearchIndexingError();
+    // One phrase: the trigram tokenizer then finds the text anywhere, case-insensitively.
+    const phrase = `"${query.replaceAll('"', '""')}"`;
+    const rows = this.#guard(() => this.#sql.searchPage.all({ query: phrase, before, limit: limit + 1 }));
+    return toPage(rows, limit, (row) => row.id, toBookmark);
+  }
+
+  async searchIndexStep(): Promise<boolean> {
+    return this.#guard(() => this.#sql.searchBackfill.immediate());
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string): Promise<void> {

@@ -94,6 +94,13 @@ export interface BookmarkStore {
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;
   delete(name: string): Promise<boolean>;
+  /** Newest first, keyset-paginated as `list`; SearchIndexingError until the index is built. */
+  search(options: SearchOptions): Promise<BookmarkPage>;
+  /**
+   * One bounded step of building the search index after start-up (never inside a migration: a
+   * long one would hold every process back); true once the index is complete and usable.
+   */
+  searchIndexStep(): Promise<boolean>;
   /** Changes a bookmark in place (same row: its visits stay); undefined for an unknown name. */
   update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined>;
   /**
@@ -108,6 +115,19 @@ export interface BookmarkStore {
   close(): Promise<void>;
   /** Keys, sessions and the audit trail, on the same connection (access-types.ts). */
   readonly access: AccessStore;
+}
+
+export interface SearchOptions extends ListOptions {
+  /** Text found anywhere in the name, the target or the title, case-insensitively; 3 characters or more. */
+  query: string;
+}
+
+/** The search index is still being built in the background (searchIndexStep): answer 503 and retry. */
+export class SearchIndexingError extends Error {
+  constructor() {
+    super('the search index is still being built');
+    this.name = 'SearchIndexingError';
+  }
 }
 
 /** Thrown for a cursor that did not come from this store. */

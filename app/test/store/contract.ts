@@ -307,6 +307,45 @@ export function storeContract(harness: StoreHarness): void {
     assert.equal(cleared?.bookmark.uri, 'https://example.com/limited');
   });
 
+  test('search, once searchIndexStep has built the index, finds name, target or title, newest first, paginated', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    for (let i = 1; i <= 7; i++) await store.create({ ...bookmark(`match${i}`, `https://example.com/${i}`), title: `Page ${i}` });
+    await store.create({ ...bookmark('other', 'https://docs.example.org/Needle-in-Path'), title: 'Plain' });
+    await store.create({ ...bookmark('third', 'https://example.com/x'), title: 'A NEEDLE in the title' });
+    await store.create({ ...bookmark('wild', 'https://example.com/100%_sure'), title: null });
+    await store.create(bookmark('removed', 'https://example.com/needle-gone'));
+    // Built in bounded steps after migrate (each engine's own test shows the 503 state on a large store).
+    let built = false;
+    for (let step = 0; step < 100 && !built; step++) built = await store.searchIndexStep();
+    assert.ok(built, 'the index was built');
+    // Kept current after that: a delete, an edit, a new link.
+    await store.delete('removed');
+    await store.update('match3', { uri: 'https://example.com/needle-now' });
+    await store.create(bookmark('newest', 'https://example.com/Needle'));
+
+    const names = async (query: string, limit = 10, cursor?: string) =>
+      (await store.search({ query, limit, cursor })).items.map((item) => item.name);
+    assert.deepEqual(await names('needle'), ['newest', 'third', 'other', 'match3']);
+    assert.deepEqual(await names('match'), ['match7', 'match6', 'match5', 'match4', 'match3', 'match2', 'match1']);
+    assert.deepEqual(await names('0%_'), ['wild'], 'LIKE wildcards are text');
+    assert.deepEqual(await names('nothing like it'), []);
+
+    const first = await store.search({ query: 'match', limit: 3 });
+    assert.deepEqual(
+      first.items.map((item) => item.name),
+      ['match7', 'match6', 'match5'],
+    );
+    assert.ok(first.nextCursor !== null);
+    const second = await store.search({ query: 'match', limit: 3, cursor: first.nextCursor });
+    assert.deepEqual(
+      second.items.map((item) => item.name),
+      ['match4', 'match3', 'match2'],
+    );
+    const third = await store.search({ query: 'match', limit: 3, cursor: second.nextCursor ?? undefined });
+    assert.deepEqual([third.items.map((item) => item.name), third.nextCursor], [['match1'], null]);
+    await assert.rejects(store.search({ query: 'match', limit: 3, cursor: 'forged' }), InvalidCursorError);
+  });
+
   test('addVisits adds batched counts and ignores names that are gone', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     await store.create(bookmark('a'));
