@@ -21,6 +21,7 @@ import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
+import { SearchIndexer } from './search-indexer.ts';
 import { Denylist } from './services/blocklist.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
@@ -81,6 +82,12 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   const checker = parts.checker ?? createChecker(config);
   const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'));
   const metrics = createMetrics({ checker, visits });
+  const searchIndexer = new SearchIndexer(store, (error) =>
+    app.log.error(
+      { err: error },
+      'search index not built yet (PostgreSQL: the role needs CREATE on the database for pg_trgm; see docs/links.md); retrying in a minute',
+    ),
+  );
   const denylist = new Denylist({
     access: store.access,
     refreshMs: config.blocklistRefreshMs,
@@ -113,6 +120,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.decorate('lifecycle', context.lifecycle);
   // Before the first request: a process that starts must not redirect to a host listed long ago.
   await denylist.refresh();
+  // After the store answers, never before the process is ready: a large store's index takes minutes.
+  searchIndexer.start();
 
   recordRequests(app, metrics);
   // Runs on every request too: callback style, no closure made per request. Headers set here go
@@ -129,6 +138,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   });
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
+    searchIndexer.close();
     await visits.close();
     await context.auth.close();
     denylist.close();

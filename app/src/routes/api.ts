@@ -62,6 +62,8 @@ const listQuerySchema = {
   properties: {
     limit: { type: 'integer', minimum: 1, maximum: 500 },
     cursor: { type: 'string', maxLength: 200 },
+    /** Search: name, target or title contain it (3 characters or more). */
+    q: { type: 'string', maxLength: 200 },
   },
 } as const;
 
@@ -105,12 +107,13 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
       .send(toJson(bookmark));
   });
 
-  app.get<{ Querystring: { limit?: number; cursor?: string } }>(
+  app.get<{ Querystring: { limit?: number; cursor?: string; q?: string } }>(
     '/api/bookmarks',
     { schema: { querystring: listQuerySchema } },
     async (request) => {
       await requireKeyWhenPrivate(request);
-      const page = await service.list(request.query.limit ?? config.pageSize, request.query.cursor);
+      const { limit = config.pageSize, cursor, q } = request.query;
+      const page = q === undefined ? await service.list(limit, cursor) : await service.search(q, limit, cursor);
       return { items: page.items.map(toJson), nextCursor: page.nextCursor };
     },
   );

@@ -55,7 +55,10 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     let page: PageModel['page'];
     if (model.message?.code !== 'STORE_UNAVAILABLE') {
       try {
-        page = await service.list(config.pageSize, model.cursor);
+        page =
+          model.query === undefined
+            ? await service.list(config.pageSize, model.cursor)
+            : await service.search(model.query, config.pageSize, model.cursor);
       } catch (error) {
         if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
       }
@@ -85,14 +88,16 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       .send(renderSignIn({ stylesheetUrl: chrome.stylesheetUrl, logoUrl: chrome.logoUrl, notice: PRIVATE_NOTICE }));
   }
 
-  app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
+  app.get<{ Querystring: { cursor?: string; q?: string } }>('/', async (request, reply) => {
     const cursor = request.query.cursor || undefined;
+    const query = request.query.q?.trim() || undefined;
     try {
       const viewer = await auth.fromCookie(request.headers.cookie);
       if (config.private && viewer === undefined) return sendSignIn(reply, 200);
-      return await sendPage(reply, 200, { cursor, viewer });
+      return await sendPage(reply, 200, { cursor, viewer, query });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
+      // The whole list with the message: the search that failed would fail again.
       return sendErrorPage(error, request, reply, {});
     }
   });

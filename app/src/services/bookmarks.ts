@@ -11,6 +11,7 @@ import {
   type BookmarkStore,
   InvalidCursorError,
   type RedirectTarget,
+  SearchIndexingError,
 } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
@@ -32,6 +33,9 @@ export interface EditRequest extends LinkOptionsInput {
   /** A title of one's own; null clears it. Without it, a new target takes the title its check found. */
   title?: string | null | undefined;
 }
+
+/** The shortest search: the indexes work on trigrams. */
+export const MIN_SEARCH_LENGTH = 3;
 
 /** Titles are shown in one line of the list. */
 export const MAX_TITLE_LENGTH = 500;
@@ -184,6 +188,32 @@ export class BookmarkService {
     try {
       return await this.#store.list({ limit, cursor });
     } catch (error) {
+      if (error instanceof InvalidCursorError) {
+        throw new DomainError('INVALID_CURSOR', 'That page link is not valid (the cursor is malformed).', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Links whose name, target or title contain `query` (3 characters or more: the index works on
+   * trigrams), newest first. 503 SEARCH_INDEXING with Retry-After while the index is being built:
+   * a scan of a large table instead would be unbounded (docs/decisions/0022-search-index.md).
+   */
+  async search(query: string, limit: number, cursor?: string): Promise<BookmarkPage> {
+    const text = query.trim();
+    if ([...text].length < MIN_SEARCH_LENGTH) {
+      throw new DomainError('QUERY_TOO_SHORT', `Search for ${MIN_SEARCH_LENGTH} characters or more.`);
+    }
+    try {
+      return await this.#store.search({ query: text, limit, cursor });
+    } catch (error) {
+      if (error instanceof SearchIndexingError) {
+        throw new DomainError('SEARCH_INDEXING', 'Search is being prepared for this server; please try again shortly.', {
+          retryAfter: 30,
+          cause: error,
+        });
+      }
       if (error instanceof InvalidCursorError) {
         throw new DomainError('INVALID_CURSOR', 'That page link is not valid (the cursor is malformed).', { cause: error });
       }

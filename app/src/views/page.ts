@@ -23,6 +23,8 @@ export interface PageModel {
   message?: { kind: 'error' | 'ok'; text: string; code?: ErrorCode | undefined } | undefined;
   /** What the person typed, kept when the form comes back with an error. */
   values?: { longuri: string; shortname: string } | undefined;
+  /** What the list is filtered by (the search box), if anything. */
+  query?: string | undefined;
   /** The signed-in person: delete shows on the links they may change. */
   viewer?: Principal | undefined;
 }
@@ -162,12 +164,18 @@ ${rows}
 </table>`;
 }
 
+/** A GET form: the results are a page with an address, so Back and a shared link work. */
+function searchForm(query: string | undefined): string {
+  return `<form class="search" method="GET" action="/" role="search"><label for="q">Search</label><input id="q" name="q" type="search" minlength="3" maxlength="200" value="${e(query ?? '')}" placeholder="name, target or title"><button type="submit">Search</button>${query === undefined ? '' : ' <a href="/">Show all</a>'}</form>`;
+}
+
 function pagination(model: PageModel): string {
-  const newest = model.cursor === undefined ? '' : '<a href="/">← Newest</a>';
+  const search = model.query === undefined ? '' : `q=${encodeURIComponent(model.query)}`;
+  const newest = model.cursor === undefined ? '' : `<a href="/${search === '' ? '' : `?${search}`}">← Newest</a>`;
   const older =
     model.page === undefined || model.page.nextCursor === null
       ? ''
-      : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
+      : `<a class="older" href="/?${search === '' ? '' : `${search}&amp;`}cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
   return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;
 }
 
@@ -206,7 +214,8 @@ ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 </section>
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
-${bookmarkTable(model.page, model.publicUrl, model.viewer)}${pagination(model)}
+${searchForm(model.query)}
+${model.query !== undefined && model.page?.items.length === 0 ? `<p class="empty">Nothing matches '${e(model.query)}'.</p>` : bookmarkTable(model.page, model.publicUrl, model.viewer)}${pagination(model)}
 </section>
 </main>
 ${accountFooter(model.viewer)}
