@@ -17,6 +17,7 @@ import { registerAdminApiRoutes } from './routes/admin-api.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerOpenApi, registerOpenApiRoute } from './routes/openapi.ts';
 import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerSignInRoutes } from './routes/sign-in.ts';
@@ -150,6 +151,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.setNotFoundHandler((request, reply) => sendError(new DomainError('NOT_FOUND', `Nothing here at ${request.url}.`), request, reply));
 
   await app.register(formBody, { bodyLimit: BODY_LIMIT });
+  await registerOpenApi(app);
   registerHealthRoutes(app, context);
   registerMetricsRoute(app, context);
   if (config.serveStatic) registerStaticRoutes(app, context);
@@ -158,6 +160,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   registerPageRoutes(app, context);
   registerSignInRoutes(app, context);
   registerRedirectRoute(app, context);
+  registerOpenApiRoute(app);
   return app;
 }
 

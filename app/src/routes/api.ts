@@ -26,6 +26,55 @@ export interface BookmarkJson {
   forwardQuery: boolean;
 }
 
+/**
+ * The bookmark as answered: also the response schema, so Fastify serialises it with a compiled
+ * serializer instead of JSON.stringify, and the OpenAPI document describes it. Every field of
+ * BookmarkJson must be here (a field left out would be left out of the answer).
+ */
+const bookmarkJsonSchema = {
+  type: 'object',
+  required: [
+    'name',
+    'uri',
+    'shortUrl',
+    'title',
+    'checkStatus',
+    'visits',
+    'createdAt',
+    'createdBy',
+    'expiresAt',
+    'maxVisits',
+    'expired',
+    'forwardQuery',
+  ],
+  properties: {
+    name: { type: 'string' },
+    uri: { type: 'string' },
+    shortUrl: { type: 'string' },
+    title: { type: ['string', 'null'] },
+    checkStatus: { type: 'integer' },
+    visits: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: ['string', 'null'] },
+    expiresAt: { type: ['string', 'null'], format: 'date-time' },
+    maxVisits: { type: ['integer', 'null'] },
+    expired: { type: 'boolean' },
+    forwardQuery: { type: 'boolean' },
+  },
+} as const;
+
+const bookmarkPageSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: bookmarkJsonSchema }, nextCursor: { type: ['string', 'null'] } },
+} as const;
+
+const nameParamsSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string' } },
+} as const;
+
 /** Expiry and forwarding, on create and edit alike (checked by parseLinkOptions for clear codes). */
 const linkOptionProperties = {
   expiresAt: { type: ['string', 'null'], maxLength: 64 },
@@ -96,20 +145,24 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     if (config.private) await requireKey(request);
   }
 
-  app.post<{ Body: Omit<CreateRequest, 'createdBy'> }>('/api/bookmarks', { schema: { body: createBodySchema } }, async (request, reply) => {
-    const principal = config.private ? await requireKey(request) : await auth.fromAuthorization(request.headers.authorization);
-    const createdBy = principal?.name ?? 'anonymous';
-    const { bookmark, created } = await service.create({ ...request.body, createdBy }, clientAbortSignal(reply));
-    // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
-    return reply
-      .code(created ? 201 : 200)
-      .header('location', `/api/bookmarks/${bookmark.name}`)
-      .send(toJson(bookmark));
-  });
+  app.post<{ Body: Omit<CreateRequest, 'createdBy'> }>(
+    '/api/bookmarks',
+    { schema: { body: createBodySchema, response: { 200: bookmarkJsonSchema, 201: bookmarkJsonSchema } } },
+    async (request, reply) => {
+      const principal = config.private ? await requireKey(request) : await auth.fromAuthorization(request.headers.authorization);
+      const createdBy = principal?.name ?? 'anonymous';
+      const { bookmark, created } = await service.create({ ...request.body, createdBy }, clientAbortSignal(reply));
+      // 201 for a new bookmark; 200 for an idempotent repeat of an existing one.
+      return reply
+        .code(created ? 201 : 200)
+        .header('location', `/api/bookmarks/${bookmark.name}`)
+        .send(toJson(bookmark));
+    },
+  );
 
   app.get<{ Querystring: { limit?: number; cursor?: string; q?: string } }>(
     '/api/bookmarks',
-    { schema: { querystring: listQuerySchema } },
+    { schema: { querystring: listQuerySchema, response: { 200: bookmarkPageSchema } } },
     async (request) => {
       await requireKeyWhenPrivate(request);
       const { limit = config.pageSize, cursor, q } = request.query;
@@ -118,14 +171,18 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     },
   );
 
-  app.get<{ Params: { name: string } }>('/api/bookmarks/:name', async (request) => {
-    await requireKeyWhenPrivate(request);
-    const bookmark = await service.get(request.params.name);
-    if (!bookmark) throw new DomainError('NOT_FOUND', `I don't know '${request.params.name}'.`);
-    return toJson(bookmark);
-  });
+  app.get<{ Params: { name: string } }>(
+    '/api/bookmarks/:name',
+    { schema: { params: nameParamsSchema, response: { 200: bookmarkJsonSchema } } },
+    async (request) => {
+      await requireKeyWhenPrivate(request);
+      const bookmark = await service.get(request.params.name);
+      if (!bookmark) throw new DomainError('NOT_FOUND', `I don't know '${request.params.name}'.`);
+      return toJson(bookmark);
+    },
+  );
 
-  app.delete<{ Params: { name: string } }>('/api/bookmarks/:name', async (request, reply) => {
+  app.delete<{ Params: { name: string } }>('/api/bookmarks/:name', { schema: { params: nameParamsSchema } }, async (request, reply) => {
     await service.delete(request.params.name, await requireKey(request));
     return reply.code(204).send();
   });
@@ -133,7 +190,7 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
   // A key as for DELETE: an admin edits any link, an author its own.
   app.patch<{ Params: { name: string }; Body: EditRequest }>(
     '/api/bookmarks/:name',
-    { schema: { body: editBodySchema } },
+    { schema: { params: nameParamsSchema, body: editBodySchema, response: { 200: bookmarkJsonSchema } } },
     async (request, reply) => {
       const principal = await requireKey(request);
       // Unknown fields are dropped by the schema (as on create), so `{ name }` arrives empty: say so.
