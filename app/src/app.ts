@@ -17,12 +17,14 @@ import { registerAdminApiRoutes } from './routes/admin-api.ts';
 import { registerApiRoutes } from './routes/api.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
+import { registerOpenApi, registerOpenApiRoute } from './routes/openapi.ts';
 import { registerPageRoutes } from './routes/page.ts';
 import { registerRedirectRoute } from './routes/redirect.ts';
 import { registerSignInRoutes } from './routes/sign-in.ts';
 import { registerStaticRoutes } from './routes/static.ts';
-import { Denylist } from './services/blocklist.ts';
 import { registerStatsRoutes } from './routes/stats.ts';
+import { SearchIndexer } from './search-indexer.ts';
+import { Denylist } from './services/blocklist.ts';
 import { BookmarkService } from './services/bookmarks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { openCountryLookup } from './stats/geoip.ts';
@@ -94,6 +96,12 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     ? startRetentionFold(store, stats.hourlyDays, (error) => app.log.warn({ err: error }, 'stats fold failed'))
     : () => {};
   const metrics = createMetrics({ checker, visits });
+  const searchIndexer = new SearchIndexer(store, (error) =>
+    app.log.error(
+      { err: error },
+      'search index not built yet (PostgreSQL: the role needs CREATE on the database for pg_trgm; see docs/links.md); retrying in a minute',
+    ),
+  );
   const denylist = new Denylist({
     access: store.access,
     refreshMs: config.blocklistRefreshMs,
@@ -128,6 +136,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.decorate('lifecycle', context.lifecycle);
   // Before the first request: a process that starts must not redirect to a host listed long ago.
   await denylist.refresh();
+  // After the store answers, never before the process is ready: a large store's index takes minutes.
+  searchIndexer.start();
 
   recordRequests(app, metrics);
   // Runs on every request too: callback style, no closure made per request. Headers set here go
@@ -145,6 +155,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.addHook('onClose', async () => {
     // Order matters: visits are written before the store they are written to closes.
     stopFolding();
+    searchIndexer.close();
     await visits.close();
     await context.auth.close();
     denylist.close();
@@ -156,6 +167,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   app.setNotFoundHandler((request, reply) => sendError(new DomainError('NOT_FOUND', `Nothing here at ${request.url}.`), request, reply));
 
   await app.register(formBody, { bodyLimit: BODY_LIMIT });
+  await registerOpenApi(app);
   registerHealthRoutes(app, context);
   registerMetricsRoute(app, context);
   if (config.serveStatic) registerStaticRoutes(app, context);
@@ -165,6 +177,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   registerSignInRoutes(app, context);
   registerStatsRoutes(app, context);
   registerRedirectRoute(app, context);
+  registerOpenApiRoute(app);
   return app;
 }
 

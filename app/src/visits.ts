@@ -85,6 +85,11 @@ export class VisitCounter {
     return total;
   }
 
+  /** Visits to `name` counted here but not yet written: with the store's count, what a max-visits limit is held to. */
+  pendingFor(name: string): number {
+    return (this.#pending.get(name) ?? 0) + (this.#unsent?.counts.get(name) ?? 0);
+  }
+
   /** Visits counted since start, written or not: one per redirect served. */
   get recorded(): number {
     return this.#recorded;

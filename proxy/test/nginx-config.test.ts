@@ -116,7 +116,8 @@ describe('the compose nginx config', { skip: skipNotice }, () => {
     assert.deepEqual(readdirSync(envDir).sort(), ['http.conf', 'main.conf', 'server.conf', 'upstream.conf']);
     const http = readFileSync(join(envDir, 'http.conf'), 'utf8');
     assert.match(http, /rate=10r\/s;/, 'LINKYARD_RATE_LIMIT filled in from the nginx service environment');
-    assert.match(http, /\$binary_remote_addr/, "nginx's own variables left alone");
+    assert.match(http, /zone=linkyard_api_read:10m rate=50r\/s;/, 'LINKYARD_READ_RATE_LIMIT filled in: reads have their own zone');
+    assert.match(http, /\$linkyard_api_read_client/, "nginx's own variables left alone");
     assert.ok(
       http.split('\n').some((line) => /^access_log \S+ linkyard_json /.test(line) && line.endsWith(` ${ACCESS_LOG_BUFFERING};`)),
       'the access log buffered as in the native stack',

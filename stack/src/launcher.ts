@@ -18,6 +18,7 @@ import { DEFAULT_STATE_DIR, type Stack, startStack } from './stack.ts';
  *   APP_INSTANCES  app processes (default 3)
  *   DATA_DIR       the store every process shares (default ./data)
  *   RATE_LIMIT     per-client rate of bookmark creation and API calls, nginx syntax (default 10r/s)
+ *   READ_RATE_LIMIT  per-client rate of API reads (GET, HEAD under /api/; default 5 × RATE_LIMIT)
  *   STACK_DIR      runtime files: nginx's prefix, control socket (default .stack/)
  *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin; when there is none, root gets
  *                  nginx-light with apt-get unless LINKYARD_NO_INSTALL is set)
@@ -32,6 +33,7 @@ interface LauncherSettings {
   stateDir: string;
   dataDir: string | undefined;
   rateLimit: string | undefined;
+  readRateLimit: string | undefined;
 }
 
 /** Parsed as the app parses its own settings (app/src/env.ts), so a bad value is refused the same way. */
@@ -42,6 +44,7 @@ function launcherSettings(env: Env): LauncherSettings {
     stateDir: read(env, 'STACK_DIR') ?? DEFAULT_STATE_DIR,
     dataDir: read(env, 'DATA_DIR'),
     rateLimit: read(env, 'RATE_LIMIT'),
+    readRateLimit: read(env, 'READ_RATE_LIMIT'),
   };
 }
 

@@ -33,6 +33,8 @@ export interface NginxSettings {
   staticRoot: string;
   /** Per-client rate of POST / and of /api/ requests, in nginx's syntax: `10r/s`, `600r/m`. */
   rateLimit: string;
+  /** Per-client rate of GET and HEAD under /api/; default READ_RATE_FACTOR × rateLimit. */
+  readRateLimit?: string | undefined;
   /**
    * Access log at <prefix>/access.log, rotated by size (access-log.ts). A file, not /dev/stdout:
    * Node hands a child a socket for stdio, and nginx cannot open() a socket by path. Off for load
@@ -43,12 +45,27 @@ export interface NginxSettings {
 
 export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
 
+const RATE = /^[1-9]\d*r\/[sm]$/;
+
+/** Reads of the API (GET, HEAD) are allowed this many times the write rate unless set apart. */
+export const READ_RATE_FACTOR = 5;
+
+/** The read zone's rate: as set, or READ_RATE_FACTOR × the write rate (so a load test raising one raises both). */
+export function readRateLimit(settings: Pick<NginxSettings, 'rateLimit' | 'readRateLimit'>): string {
+  if (settings.readRateLimit !== undefined) return settings.readRateLimit;
+  const [, count = '1', unit = 's'] = /^(\d+)r\/([sm])$/.exec(settings.rateLimit) ?? [];
+  return `${Number(count) * READ_RATE_FACTOR}r/${unit}`;
+}
+
 const HEADER = '# Rendered by stack/src/nginx-config.ts for the native stack; edits are overwritten.\n';
 
 /** The env/ files proxy/nginx.conf includes, for one native stack. */
 export function renderEnvFiles(settings: NginxSettings): EnvFiles {
-  if (!/^[1-9]\d*r\/[sm]$/.test(settings.rateLimit)) {
+  if (!RATE.test(settings.rateLimit)) {
     throw new Error(`rate limit '${settings.rateLimit}' is not in nginx's form, e.g. 10r/s or 600r/m`);
+  }
+  if (settings.readRateLimit !== undefined && !RATE.test(settings.readRateLimit)) {
+    throw new Error(`read rate limit '${settings.readRateLimit}' is not in nginx's form, e.g. 50r/s or 3000r/m`);
   }
   if (settings.upstreams.length === 0) throw new Error('nginx needs at least one app process');
   const path = (name: string) => quote(join(settings.prefix, name));
@@ -65,7 +82,8 @@ scgi_temp_path ${path('temp/scgi')};
 access_log ${settings.accessLog ? `${path('access.log')} linkyard_json ${ACCESS_LOG_BUFFERING}` : 'off'};
 
 limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rateLimit};
-limit_req_zone $binary_remote_addr zone=linkyard_api:10m rate=${settings.rateLimit};
+limit_req_zone $linkyard_api_write_client zone=linkyard_api:10m rate=${settings.rateLimit};
+limit_req_zone $linkyard_api_read_client zone=linkyard_api_read:10m rate=${readRateLimit(settings)};
 `,
     'upstream.conf': HEADER + settings.upstreams.map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`).join(''),
     'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;

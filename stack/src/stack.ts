@@ -28,6 +28,8 @@ export interface StackOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Per-client rate of POST / and of /api/ requests, nginx syntax. Default `10r/s`; load tests raise it. */
   rateLimit?: string;
+  /** Per-client rate of GET and HEAD under /api/. Default 5 × rateLimit (nginx-config.ts). */
+  readRateLimit?: string | undefined;
   /**
    * nginx's access log, `<stateDir>/nginx/access.log`: every request once, there only (not in the
    * output). Default true; load tests turn it off.
@@ -131,6 +133,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     upstreams: apps.map((app) => ({ port: app.port })),
     staticRoot: join(REPO_ROOT, 'app'),
     rateLimit: options.rateLimit ?? '10r/s',
+    readRateLimit: options.readRateLimit,
     accessLog: options.accessLog ?? true,
   };
   const nginx = new NginxProcess(nginxBin, settings, log);

@@ -62,6 +62,9 @@ describe('proxy/ nginx configuration', () => {
   it('refuses settings nginx would misread', () => {
     const settings = settingsFor(prefix, port, appPorts);
     assert.throws(() => renderEnvFiles({ ...settings, rateLimit: '10/s' }), /rate limit '10\/s'/);
+    assert.throws(() => renderEnvFiles({ ...settings, readRateLimit: 'fast' }), /read rate limit 'fast'/);
+    assert.match(renderEnvFiles(settings)['http.conf'], /zone=linkyard_api_read:10m rate=10r\/s;/, 'reads at 5 × the 2r/s write rate');
+    assert.match(renderEnvFiles({ ...settings, readRateLimit: '300r/m' })['http.conf'], /zone=linkyard_api_read:10m rate=300r\/m;/);
     assert.throws(() => renderEnvFiles({ ...settings, upstreams: [] }), /at least one app process/);
     assert.throws(() => renderEnvFiles({ ...settings, staticRoot: '/tmp/a"b' }), /may not contain quotes/);
   });

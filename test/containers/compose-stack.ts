@@ -19,7 +19,7 @@ export const SERVICES = ['nginx', ...APPS, 'postgres'] as const;
 export const project = new ComposeProject({
   name: 'linkyard-e2e',
   // The suites post faster than one person; the per-client limit is the documented knob for it.
-  env: { LINKYARD_RATE_LIMIT: '100000r/s' },
+  env: { LINKYARD_RATE_LIMIT: '100000r/s', LINKYARD_READ_RATE_LIMIT: '100000r/s' },
 });
 
 function portTaken(port: number): Promise<boolean> {

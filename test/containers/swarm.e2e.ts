@@ -101,6 +101,7 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
         PUBLIC_URL: baseUrl,
         // k6 is one client: nginx's per-client limit would answer its POSTs 429.
         LINKYARD_RATE_LIMIT: '100000r/s',
+        LINKYARD_READ_RATE_LIMIT: '100000r/s',
         LINKYARD_POSTGRES_PASSWORD_FILE: join(secretsDir, 'postgres_password'),
         LINKYARD_API_TOKEN_FILE: join(secretsDir, 'api_token'),
       },

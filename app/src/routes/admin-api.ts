@@ -24,6 +24,35 @@ const auditQuerySchema = {
   },
 } as const;
 
+/** Response schemas: compiled serialisation, and the OpenAPI document (docs/openapi.json). */
+const blockedHostSchema = {
+  type: 'object',
+  required: ['host', 'addedAt', 'addedBy'],
+  properties: { host: { type: 'string' }, addedAt: { type: 'string', format: 'date-time' }, addedBy: { type: 'string' } },
+} as const;
+const auditPageSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['at', 'actor', 'action', 'subject', 'detail'],
+        properties: {
+          at: { type: 'string', format: 'date-time' },
+          actor: { type: 'string' },
+          action: { type: 'string' },
+          subject: { type: 'string' },
+          detail: { type: ['string', 'null'] },
+        },
+      },
+    },
+    nextCursor: { type: ['string', 'null'] },
+  },
+} as const;
+const hostAnswerSchema = { type: 'object', required: ['host'], properties: { host: { type: 'string' } } } as const;
+
 /**
  * The admin key's API: disabling and enabling a link, the blocklist, the audit trail. Every route
  * needs a bearer key (401) of the admin role (403 FORBIDDEN for an author).
@@ -49,19 +78,28 @@ export function registerAdminApiRoutes(app: FastifyInstance, { service, config, 
     answerOtherMethods(app, url, ['POST']);
   }
 
-  app.get('/api/blocklist', async (request) => {
+  const blocklistSchema = {
+    type: 'object',
+    required: ['items'],
+    properties: { items: { type: 'array', items: blockedHostSchema } },
+  } as const;
+  app.get('/api/blocklist', { schema: { response: { 200: blocklistSchema } } }, async (request) => {
     await requireAdminKey(request, 'read the blocklist');
     const hosts = await store.access.listBlockedHosts();
     return { items: hosts.map((entry) => ({ host: entry.host, addedAt: entry.addedAt.toISOString(), addedBy: entry.addedBy })) };
   });
 
-  app.post<{ Body: { host: string } }>('/api/blocklist', { schema: { body: hostBodySchema } }, async (request, reply) => {
-    const principal = await requireAdminKey(request, 'change the blocklist');
-    const host = normalizeHost(request.body.host);
-    const added = await service.blockHosts([host], principal.name);
-    // 201 for a host newly listed, 200 for one that was already.
-    return reply.code(added > 0 ? 201 : 200).send({ host });
-  });
+  app.post<{ Body: { host: string } }>(
+    '/api/blocklist',
+    { schema: { body: hostBodySchema, response: { 200: hostAnswerSchema, 201: hostAnswerSchema } } },
+    async (request, reply) => {
+      const principal = await requireAdminKey(request, 'change the blocklist');
+      const host = normalizeHost(request.body.host);
+      const added = await service.blockHosts([host], principal.name);
+      // 201 for a host newly listed, 200 for one that was already.
+      return reply.code(added > 0 ? 201 : 200).send({ host });
+    },
+  );
 
   app.delete<{ Params: { host: string } }>('/api/blocklist/:host', async (request, reply) => {
     const principal = await requireAdminKey(request, 'change the blocklist');
@@ -73,7 +111,7 @@ export function registerAdminApiRoutes(app: FastifyInstance, { service, config, 
 
   app.get<{ Querystring: { limit?: number; cursor?: string } }>(
     '/api/audit',
-    { schema: { querystring: auditQuerySchema } },
+    { schema: { querystring: auditQuerySchema, response: { 200: auditPageSchema } } },
     async (request) => {
       await requireAdminKey(request, 'read the audit trail');
       let page: AuditPage;

@@ -5,9 +5,11 @@ import type { AppContext } from '../context.ts';
 import { answerError } from '../error-answer.ts';
 import { DomainError } from '../errors.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
+import type { LinkOptionsInput } from '../services/link-options.ts';
 import { InvalidUriError } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { sparks } from '../stats/sparks.ts';
+import type { Bookmark } from '../store/types.ts';
 import { StoreUnavailableError } from '../store/unavailable.ts';
 import { type PageModel, renderPage } from '../views/page.ts';
 import { renderSignIn } from '../views/sign-in.ts';
@@ -19,6 +21,22 @@ type FormBody = Record<string, string | string[] | undefined>;
 function field(body: FormBody, name: string): string | undefined {
   const value = body[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The edit form's expiry fields, as changes: a field sent back as shown is none (so an expired
+ * date shown again is not refused as past); empty removes the limit. The date is read as UTC.
+ */
+function expiryFromForm(body: FormBody, current: Bookmark): LinkOptionsInput {
+  const expiresAt = field(body, 'expiresat')?.trim();
+  const maxVisits = field(body, 'maxvisits')?.trim();
+  const shownDate = current.expiresAt?.toISOString().slice(0, 16) ?? '';
+  const options: LinkOptionsInput = {};
+  if (expiresAt !== undefined && expiresAt !== shownDate) options.expiresAt = expiresAt === '' ? null : `${expiresAt}Z`;
+  if (maxVisits !== undefined && maxVisits !== String(current.maxVisits ?? '')) {
+    options.maxVisits = maxVisits === '' ? null : Number(maxVisits);
+  }
+  return options;
 }
 
 /** The seed's form: GET / shows it with the bookmarks, POST / saves one and answers 303 to /. */
@@ -38,7 +56,10 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     let page: PageModel['page'];
     if (model.message?.code !== 'STORE_UNAVAILABLE') {
       try {
-        page = await service.list(config.pageSize, model.cursor);
+        page =
+          model.query === undefined
+            ? await service.list(config.pageSize, model.cursor)
+            : await service.search(model.query, config.pageSize, model.cursor);
       } catch (error) {
         if (status < 400 || !(error instanceof StoreUnavailableError)) throw error;
       }
@@ -70,14 +91,16 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       .send(renderSignIn({ stylesheetUrl: chrome.stylesheetUrl, logoUrl: chrome.logoUrl, notice: PRIVATE_NOTICE }));
   }
 
-  app.get<{ Querystring: { cursor?: string } }>('/', async (request, reply) => {
+  app.get<{ Querystring: { cursor?: string; q?: string } }>('/', async (request, reply) => {
     const cursor = request.query.cursor || undefined;
+    const query = request.query.q?.trim() || undefined;
     try {
       const viewer = await auth.fromCookie(request.headers.cookie);
       if (config.private && viewer === undefined) return sendSignIn(reply, 200);
-      return await sendPage(reply, 200, { cursor, viewer });
+      return await sendPage(reply, 200, { cursor, viewer, query });
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;
+      // The whole list with the message: the search that failed would fail again.
       return sendErrorPage(error, request, reply, {});
     }
   });
@@ -126,6 +149,40 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     }
   });
 
+  // Edit from the page: as PATCH with the session's person. A title sent back as it was shown is
+  // no change, so a new target still takes the title its check finds.
+  app.post<{ Body: FormBody }>('/edit', async (request, reply) => {
+    const body: FormBody = request.body ?? {};
+    const name = field(body, 'name') ?? '';
+    const longuri = field(body, 'longuri');
+    const title = field(body, 'title');
+    let viewer: Principal | undefined;
+    try {
+      refuseCrossSite(request, config.publicUrl);
+      viewer = await auth.fromCookie(request.headers.cookie);
+      if (viewer === undefined) throw new DomainError('UNAUTHORIZED', 'Please sign in to edit a link.');
+      const current = await service.get(name);
+      if (current === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+      const titleChanged = title !== undefined && title.trim() !== (current.title ?? '');
+      await service.edit(
+        name,
+        {
+          uri: longuri === undefined || longuri.trim() === '' ? undefined : longuri,
+          title: titleChanged ? title : undefined,
+          ...expiryFromForm(body, current),
+        },
+        viewer,
+        clientAbortSignal(reply),
+      );
+      return reply.code(303).header('location', '/').send();
+    } catch (caught) {
+      const error = caught instanceof InvalidUriError ? couldNotFetch(longuri?.trim() ?? '', caught.reason) : caught;
+      if (!(error instanceof DomainError)) throw error;
+      return sendErrorPage(error, request, reply, { viewer });
+    }
+  });
+
   answerOtherMethods(app, '/', ['GET', 'POST']);
   answerOtherMethods(app, '/delete', ['POST']);
+  answerOtherMethods(app, '/edit', ['POST']);
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { GONE } from '../services/bookmarks.ts';
+import { EXPIRED, GONE } from '../services/bookmarks.ts';
 import { NAME_PATTERN } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { renderGone } from '../views/gone.ts';
@@ -9,13 +9,14 @@ import { answerOtherMethods } from './allow-methods.ts';
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
 export function registerRedirectRoute(app: FastifyInstance, { service, assets, visitOf }: AppContext): void {
   const chrome = { stylesheetUrl: assetUrl(assets, 'style.css'), logoUrl: assetUrl(assets, 'logo.svg') };
-  const answer = (reply: FastifyReply, name: string, uri: string | typeof GONE | undefined): FastifyReply => {
-    if (uri !== GONE) return answerUri(reply, name, uri);
-    return reply
-      .code(410)
-      .header('cache-control', 'no-store')
-      .type('text/html; charset=utf-8')
-      .send(renderGone({ name, ...chrome }));
+  const answer = (reply: FastifyReply, name: string, uri: string | typeof GONE | typeof EXPIRED | undefined): FastifyReply => {
+    if (uri !== GONE && uri !== EXPIRED) return answerUri(reply, name, uri);
+    reply.code(410).header('cache-control', 'no-store');
+    // A program that asks for JSON gets the API's error shape; a person, the page.
+    if (uri === EXPIRED && wantsJson(reply.request.headers.accept)) {
+      return reply.send({ error: 'LINK_EXPIRED', message: `'${name}' has expired.` });
+    }
+    return reply.type('text/html; charset=utf-8').send(renderGone({ name, ...chrome, expired: uri === EXPIRED }));
   };
   // Not async: a name resolved lately is answered within this call, with no promise and no turn
   // of the microtask queue (most redirects); only a name read from the store waits for it.
@@ -24,11 +25,18 @@ export function registerRedirectRoute(app: FastifyInstance, { service, assets, v
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
     // HEAD (Fastify runs this handler for it too) and prefetches are no visits; bots are counted apart.
     const visit = visitOf(request);
-    const recent = service.resolveRecent(name, visit);
+    // The raw query, passed on to the target (per link); a search for '?', not a parse.
+    const queryAt = request.url.indexOf('?');
+    const query = queryAt === -1 || queryAt === request.url.length - 1 ? undefined : request.url.slice(queryAt + 1);
+    const recent = service.resolveRecent(name, visit, query);
     if (recent !== undefined) return void answer(reply, name, recent);
-    return service.resolveStored(name, visit).then((uri) => answer(reply, name, uri));
+    return service.resolveStored(name, visit, query).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  return accept?.includes('application/json') === true && !accept.includes('text/html');
 }
 
 function answerUri(reply: FastifyReply, name: string, uri: string | undefined): FastifyReply {

@@ -5,18 +5,41 @@ import type { CheckResult, UriChecker } from '../check/types.ts';
 import { DomainError } from '../errors.ts';
 import type { Metrics, RedirectCacheCounts } from '../metrics.ts';
 import type { Visit } from '../stats/rollups.ts';
-import { type Bookmark, type BookmarkPage, type BookmarkStore, InvalidCursorError } from '../store/types.ts';
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  InvalidCursorError,
+  type RedirectTarget,
+  SearchIndexingError,
+} from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
+import { withForwardedQuery } from './forward-query.ts';
+import { type LinkOptionsInput, parseLinkOptions } from './link-options.ts';
 import { validateName, validateUri } from './validation.ts';
 
-export interface CreateRequest {
+export interface CreateRequest extends LinkOptionsInput {
   uri: string;
   /** Absent or empty: a name is generated. */
   name?: string | undefined;
   /** Who asks: a key's name, `form` or `anonymous`; recorded as the link's author and in the audit trail. */
   createdBy: string;
 }
+
+/** An edit: any subset; absent fields stay as they are. */
+export interface EditRequest extends LinkOptionsInput {
+  uri?: string | undefined;
+  /** A title of one's own; null clears it. Without it, a new target takes the title its check found. */
+  title?: string | null | undefined;
+}
+
+/** The shortest search: the indexes work on trigrams. */
+export const MIN_SEARCH_LENGTH = 3;
+
+/** Titles are shown in one line of the list. */
+export const MAX_TITLE_LENGTH = 500;
 
 export interface CreateResult {
   bookmark: Bookmark;
@@ -29,6 +52,19 @@ const GENERATED_LENGTH = 7;
 const GENERATED_ATTEMPTS = 5;
 /** What resolveStored answers for a link that exists but must not redirect: disabled, or to a blocked host (410). */
 export const GONE: unique symbol = Symbol('gone');
+
+/** What resolveStored and resolveRecent answer for a link past its date or its visits (410, LINK_EXPIRED). */
+export const EXPIRED: unique symbol = Symbol('expired');
+
+/**
+ * Whether a link is past its date, or its visits (as written, plus those this process has not
+ * written yet) reached its limit. Visits other processes counted since their last flush are not
+ * seen: that is the overshoot bound in docs/links.md.
+ */
+export function isExpired(target: Pick<RedirectTarget, 'expiresAt' | 'maxVisits' | 'visits'>, unwritten: number, now: number): boolean {
+  if (target.expiresAt !== null && now >= target.expiresAt) return true;
+  return target.maxVisits !== null && target.visits + unwritten >= target.maxVisits;
+}
 
 function generateName(): string {
   let name = '';
@@ -54,15 +90,15 @@ export class BookmarkService {
   readonly #metrics: Metrics;
   /**
    * Names resolved in the last `redirectCacheMs`. Only names that exist: a bookmark just created
-   * on another process must redirect at once, and a name never changes its URI (a different one
-   * is refused as taken), so only a delete can make an entry stale, for at most the TTL. A change
+   * on another process must redirect at once, so only a delete or an edit elsewhere can make an
+   * entry stale, for at most the TTL. A change
    * of the Denylist (a link disabled, a host blocked) empties it: see forgetRecent.
    */
-  readonly #recent: LRUCache<string, string> | undefined;
+  readonly #recent: LRUCache<string, RedirectTarget> | undefined;
   readonly #onAuditError: (error: unknown) => void;
   readonly #denylist: Denylist | undefined;
   /** Store reads of names in flight, so that concurrent misses of one name share one read. */
-  readonly #reading = new Map<string, Promise<string | undefined>>();
+  readonly #reading = new Map<string, Promise<RedirectTarget | undefined>>();
   /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
   readonly #cacheCounts: RedirectCacheCounts;
 
@@ -91,13 +127,8 @@ export class BookmarkService {
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
     const uri = validateUri(request.uri);
     const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
-    // The store, not the memory of the Denylist: a host listed a moment ago is refused at once.
-    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
-      throw new DomainError(
-        'HOST_BLOCKED',
-        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
-      );
-    }
+    const options = parseLinkOptions(request, Date.now());
+    await this.#refuseBlocked(uri);
 
     if (wanted !== undefined) {
       // Answer a repeat or a taken name before spending a fetch on it; the unique index still
@@ -107,7 +138,7 @@ export class BookmarkService {
     }
 
     const check = await this.#check(uri, signal);
-    const fields = { uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
+    const fields = { ...options, uri, title: check.title, checkStatus: check.status, createdBy: request.createdBy };
 
     if (wanted !== undefined) {
       const outcome = await this.#store.create({ name: wanted, ...fields });
@@ -126,31 +157,40 @@ export class BookmarkService {
   /**
    * The redirect's hot path: a name resolved lately, from memory and without a promise (most
    * redirects), the visit counted in memory. Undefined when it is not in memory: then
-   * `resolveStored`.
+   * `resolveStored`. Links with a visit limit are never in memory (see resolveStored). `query`:
+   * the request's query string (without `?`), forwarded when the link says so.
    */
-  resolveRecent(name: string, visit: Visit | null | undefined): string | undefined {
-    const uri = this.#recent?.get(name);
-    if (uri === undefined) {
+  resolveRecent(name: string, visit: Visit | null | undefined, query?: string): string | typeof EXPIRED | undefined {
+    const target = this.#recent?.get(name);
+    if (target === undefined) {
       this.#cacheCounts.misses++;
-    } else {
-      this.#cacheCounts.hits++;
-      if (visit !== null) this.#visits.record(name, visit);
+      return undefined;
     }
-    return uri;
+    this.#cacheCounts.hits++;
+    if (target.expiresAt !== null && Date.now() >= target.expiresAt) return EXPIRED;
+    if (visit !== null) this.#visits.record(name, visit);
+    return query === undefined || !target.forwardQuery ? target.uri : withForwardedQuery(target.uri, query);
   }
 
   /**
    * A name `resolveRecent` did not have: one indexed read, then remembered; the visit counted in
-   * memory. GONE (not remembered, not counted) for a link the Denylist refuses. Requests for a
-   * name already being read wait for that read: with PostgreSQL, a busy name whose entry expired
-   * was otherwise read once per request arriving during the round trip, and with thousands of
-   * clients as many identical reads queued for the pool's connections (docs/decisions/0021-scale.md).
-   * `visit`: null for a request that is no visit (HEAD, prefetch), see stats/visit.ts.
+   * memory. GONE (not remembered, not counted) for a link the Denylist refuses, EXPIRED for one
+   * past its date or visits. A link with a visit limit is read from the store every time, so a
+   * process sees the others' visits as soon as they are flushed rather than REDIRECT_CACHE_MS later.
+   * Requests for a name already being read wait for that read: with PostgreSQL, a busy name whose
+   * entry expired was otherwise read once per request arriving during the round trip, and with
+   * thousands of clients as many identical reads queued for the pool's connections
+   * (docs/decisions/0021-scale.md). `visit`: null for a request that is no visit (HEAD, prefetch),
+   * see stats/visit.ts.
    */
-  async resolveStored(name: string, visit: Visit | null | undefined): Promise<string | typeof GONE | undefined> {
+  async resolveStored(
+    name: string,
+    visit: Visit | null | undefined,
+    query?: string,
+  ): Promise<string | typeof GONE | typeof EXPIRED | undefined> {
     let read = this.#reading.get(name);
     if (read === undefined) {
-      const started = this.#store.resolve(name);
+      const started = this.#store.resolveTarget(name);
       read = started;
       this.#reading.set(name, started);
       const forget = (): void => {
@@ -158,13 +198,14 @@ export class BookmarkService {
       };
       started.then(forget, forget);
     }
-    const uri = await read;
-    if (uri !== undefined && this.#denylist?.denies(name, uri) === true) return GONE;
-    if (uri !== undefined) {
-      this.#recent?.set(name, uri);
-      if (visit !== null) this.#visits.record(name, visit);
-    }
-    return uri;
+    const target = await read;
+    if (target === undefined) return undefined;
+    if (this.#denylist?.denies(name, target.uri) === true) return GONE;
+    // Checked and recorded in one turn: concurrent redirects on this process cannot overshoot.
+    if (isExpired(target, this.#visits.pendingFor(name), Date.now())) return EXPIRED;
+    if (target.maxVisits === null) this.#recent?.set(name, target);
+    if (visit !== null) this.#visits.record(name, visit);
+    return query === undefined || !target.forwardQuery ? target.uri : withForwardedQuery(target.uri, query);
   }
 
   get(name: string): Promise<Bookmark | undefined> {
@@ -175,6 +216,32 @@ export class BookmarkService {
     try {
       return await this.#store.list({ limit, cursor });
     } catch (error) {
+      if (error instanceof InvalidCursorError) {
+        throw new DomainError('INVALID_CURSOR', 'That page link is not valid (the cursor is malformed).', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Links whose name, target or title contain `query` (3 characters or more: the index works on
+   * trigrams), newest first. 503 SEARCH_INDEXING with Retry-After while the index is being built:
+   * a scan of a large table instead would be unbounded (docs/decisions/0022-search-index.md).
+   */
+  async search(query: string, limit: number, cursor?: string): Promise<BookmarkPage> {
+    const text = query.trim();
+    if ([...text].length < MIN_SEARCH_LENGTH) {
+      throw new DomainError('QUERY_TOO_SHORT', `Search for ${MIN_SEARCH_LENGTH} characters or more.`);
+    }
+    try {
+      return await this.#store.search({ query: text, limit, cursor });
+    } catch (error) {
+      if (error instanceof SearchIndexingError) {
+        throw new DomainError('SEARCH_INDEXING', 'Search is being prepared for this server; please try again shortly.', {
+          retryAfter: 30,
+          cause: error,
+        });
+      }
       if (error instanceof InvalidCursorError) {
         throw new DomainError('INVALID_CURSOR', 'That page link is not valid (the cursor is malformed).', { cause: error });
       }
@@ -199,6 +266,51 @@ export class BookmarkService {
     this.#recent?.delete(name);
     if (!deleted) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
     await this.#audit({ actor: principal.name, action: 'bookmark.delete', subject: name, detail: bookmark.uri });
+  }
+
+  /**
+   * Edits as `principal` (NOT_FOUND, FORBIDDEN as for delete). A new target is checked as a new
+   * link is (the URI rules, the blocklist, a fetch) before anything is written; the row stays, so
+   * the name keeps its visits. Other processes follow within REDIRECT_CACHE_MS, as after a delete.
+   */
+  async edit(name: string, request: EditRequest, principal: Principal, signal?: AbortSignal): Promise<Bookmark> {
+    const uri = request.uri === undefined ? undefined : validateUri(request.uri);
+    const title = request.title === undefined || request.title === null ? request.title : request.title.trim() || null;
+    if (title !== undefined && title !== null && title.length > MAX_TITLE_LENGTH) {
+      throw new DomainError('INVALID_TITLE', `A title may be at most ${MAX_TITLE_LENGTH} characters.`);
+    }
+    const options = parseLinkOptions(request, Date.now());
+    const existing = await this.#store.get(name);
+    if (existing === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    if (!BookmarkService.mayChange(principal, existing)) {
+      throw new DomainError('FORBIDDEN', `'${name}' was created by someone else; an author key may edit only its own links.`);
+    }
+    const changes: BookmarkChanges = { ...options };
+    if (uri !== undefined && uri !== existing.uri) {
+      await this.#refuseBlocked(uri);
+      const check = await this.#check(uri, signal);
+      Object.assign(changes, { uri, title: check.title, checkStatus: check.status });
+    }
+    if (title !== undefined) changes.title = title;
+    if (Object.keys(changes).length === 0) return existing;
+    const outcome = await this.#store.update(name, changes);
+    // After the write: a redirect read from the store before it committed cannot put the old target back.
+    this.#recent?.delete(name);
+    if (outcome === undefined) throw new DomainError('NOT_FOUND', `I don't know '${name}'.`);
+    const { bookmark, previousUri } = outcome;
+    const what = [
+      previousUri === bookmark.uri ? undefined : `${previousUri} → ${bookmark.uri}`,
+      existing.title === bookmark.title ? undefined : `title: ${JSON.stringify(existing.title)} → ${JSON.stringify(bookmark.title)}`,
+      existing.expiresAt?.getTime() === bookmark.expiresAt?.getTime()
+        ? undefined
+        : `expires: ${existing.expiresAt?.toISOString() ?? 'never'} → ${bookmark.expiresAt?.toISOString() ?? 'never'}`,
+      existing.maxVisits === bookmark.maxVisits
+        ? undefined
+        : `max visits: ${existing.maxVisits ?? 'none'} → ${bookmark.maxVisits ?? 'none'}`,
+      existing.forwardQuery === bookmark.forwardQuery ? undefined : `forward query: ${existing.forwardQuery} → ${bookmark.forwardQuery}`,
+    ].filter((part) => part !== undefined);
+    await this.#audit({ actor: principal.name, action: 'bookmark.edit', subject: name, detail: what.join('; ') || null });
+    return bookmark;
   }
 
   /** The Denylist changed: names remembered for redirects may now be refused. */
@@ -248,6 +360,16 @@ export class BookmarkService {
       await this.#store.access.audit(entry);
     } catch (error) {
       this.#onAuditError(error);
+    }
+  }
+
+  /** The store, not the memory of the Denylist: a host listed a moment ago is refused at once. */
+  async #refuseBlocked(uri: string): Promise<void> {
+    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
+      throw new DomainError(
+        'HOST_BLOCKED',
+        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
+      );
     }
   }
 

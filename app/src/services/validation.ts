@@ -24,6 +24,7 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'sign-in',
   'sign-out',
   'delete',
+  'edit',
 ]);
 
 export function validateName(name: string): string {

@@ -47,6 +47,7 @@ export const AUDIT_ACTIONS = [
   'key.create',
   'key.revoke',
   'bookmark.create',
+  'bookmark.edit',
   'bookmark.delete',
   'bookmark.disable',
   'bookmark.enable',

@@ -5,7 +5,19 @@ import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
-import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  type CreateOutcome,
+  type EditOutcome,
+  type ListOptions,
+  type NewBookmark,
+  type RedirectTarget,
+  SearchIndexingError,
+  type SearchOptions,
+} from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /**
@@ -32,26 +44,63 @@ const MIGRATIONS: readonly string[] = [
   BLOCKLIST_MIGRATION,
   // Stats rollups, keyed by (bookmark_id, bucket): docs/decisions/0019-stats-rollups.md.
   STATS_SCHEMA,
+  // Expiry and query forwarding, per link (docs/links.md). Adding nullable columns, or one with a
+  // constant default, rewrites nothing: instant on a large table.
+  `ALTER TABLE bookmarks ADD COLUMN expires_at timestamptz;
+   ALTER TABLE bookmarks ADD COLUMN max_visits bigint;
+   ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
 ];
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
+/**
+ * Search: a trigram GIN index over this expression, built by searchIndexStep after start-up with
+ * CREATE INDEX CONCURRENTLY (outside any transaction, writes go on), never in a migration: on a
+ * large table it takes minutes (docs/decisions/0022-search-index.md). Queries repeat the
+ * expression exactly, so the planner can use it.
+ */
+const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
+const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
+const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
+
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
 /** Named queries: each pooled connection prepares them once, then only sends parameters. */
 const SQL = {
   insert: {
     name: 'linkyard_insert',
-    text: `INSERT INTO bookmarks (name, uri, title, check_status, created_by) VALUES ($1, $2, $3, $4, $5)
+    text: `INSERT INTO bookmarks (name, uri, title, check_status, created_by, expires_at, max_visits, forward_query)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (name) DO NOTHING
            RETURNING ${COLUMNS}`,
   },
   get: { name: 'linkyard_get', text: `SELECT ${COLUMNS} FROM bookmarks WHERE name = $1` },
   resolve: { name: 'linkyard_resolve', text: 'SELECT uri FROM bookmarks WHERE name = $1' },
+  resolveTarget: {
+    name: 'linkyard_resolve_target',
+    text: 'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = $1',
+  },
   firstPage: { name: 'linkyard_first_page', text: `SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT $1` },
   olderPage: {
     name: 'linkyard_older_page',
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE id < $1 ORDER BY id DESC LIMIT $2`,
   },
   delete: { name: 'linkyard_delete', text: 'DELETE FROM bookmarks WHERE name = $1' },
+  // One statement: the row locked, its previous target read and replaced together. Each field is
+  // replaced only when its flag is set (a title may be set to null).
+  update: {
+    name: 'linkyard_update',
+    text: `WITH old AS (SELECT id, uri FROM bookmarks WHERE name = $1 FOR UPDATE)
+           UPDATE bookmarks b SET
+             uri = CASE WHEN $2 THEN $3 ELSE b.uri END,
+             title = CASE WHEN $4 THEN $5 ELSE b.title END,
+             check_status = CASE WHEN $6 THEN $7::integer ELSE b.check_status END,
+             expires_at = CASE WHEN $8 THEN $9::timestamptz ELSE b.expires_at END,
+             max_visits = CASE WHEN $10 THEN $11::bigint ELSE b.max_visits END,
+             forward_query = CASE WHEN $12 THEN $13::boolean ELSE b.forward_query END
+           FROM old WHERE b.id = old.id
+           RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by,
+                     b.expires_at, b.max_visits, b.forward_query, old.uri AS previous_uri`,
+  },
   // One statement is one transaction and one round trip. The batch id is recorded first: if it
   // was already, nothing else happens. The rows are locked in id order so two processes flushing
   // overlapping names at once cannot deadlock. Ids older than a day are let go.
@@ -71,6 +120,14 @@ const SQL = {
            UPDATE bookmarks SET visits = bookmarks.visits + locked.visits
            FROM locked WHERE bookmarks.id = locked.id`,
   },
+  searchFirstPage: {
+    name: 'linkyard_search_first_page',
+    text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 ORDER BY id DESC LIMIT $2`,
+  },
+  searchOlderPage: {
+    name: 'linkyard_search_older_page',
+    text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+  },
   count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
 } as const satisfies Record<string, { name: string; text: string }>;
 
@@ -84,6 +141,9 @@ type Row = {
   visits: string;
   created_at: Date;
   created_by: string | null;
+  expires_at: Date | null;
+  max_visits: string | null;
+  forward_query: boolean;
 };
 
 function toBookmark(row: Row): Bookmark {
@@ -95,6 +155,9 @@ function toBookmark(row: Row): Bookmark {
     visits: Number(row.visits),
     createdAt: row.created_at,
     createdBy: row.created_by,
+    expiresAt: row.expires_at,
+    maxVisits: row.max_visits === null ? null : Number(row.max_visits),
+    forwardQuery: row.forward_query,
   };
 }
 
@@ -233,7 +296,16 @@ export class PostgresStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    const values = [bookmark.name, bookmark.uri, bookmark.title, bookmark.checkStatus, bookmark.createdBy ?? null];
+    const values = [
+      bookmark.name,
+      bookmark.uri,
+      bookmark.title,
+      bookmark.checkStatus,
+      bookmark.createdBy ?? null,
+      bookmark.expiresAt ?? null,
+      bookmark.maxVisits ?? null,
+      bookmark.forwardQuery ?? true,
+    ];
     // The unique index decides who wins. Losing and then not finding the winner means it was
     // deleted in between; trying again settles that, and a row deleted every time is not a real case.
     for (let attempt = 1; attempt <= 3; attempt++) {
@@ -250,6 +322,25 @@ export class PostgresStore implements BookmarkStore {
   async resolve(name: string): Promise<string | undefined> {
     const rows = await this.#rows<{ uri: string }>(SQL.resolve, [name]);
     return rows[0]?.uri;
+  }
+
+  async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    const rows = await this.#rows<{
+      uri: string;
+      expires_at: Date | null;
+      max_visits: string | null;
+      visits: string;
+      forward_query: boolean;
+    }>(SQL.resolveTarget, [name]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      uri: row.uri,
+      expiresAt: row.expires_at?.getTime() ?? null,
+      maxVisits: row.max_visits === null ? null : Number(row.max_visits),
+      visits: Number(row.visits),
+      forwardQuery: row.forward_query,
+    };
   }
 
   async get(name: string): Promise<Bookmark | undefined> {
@@ -269,6 +360,101 @@ export class PostgresStore implements BookmarkStore {
   async delete(name: string): Promise<boolean> {
     const result = await this.#query({ ...SQL.delete, values: [name] });
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined> {
+    const rows = await this.#rows<Row & { previous_uri: string }>(SQL.update, [
+      name,
+      changes.uri !== undefined,
+      changes.uri ?? null,
+      changes.title !== undefined,
+      changes.title ?? null,
+      changes.checkStatus !== undefined,
+      changes.checkStatus ?? null,
+      changes.expiresAt !== undefined,
+      changes.expiresAt ?? null,
+      changes.maxVisits !== undefined,
+      changes.maxVisits ?? null,
+      changes.forwardQuery !== undefined,
+      changes.forwardQuery ?? null,
+    ]);
+    const row = rows[0];
+    return row === undefined ? undefined : { bookmark: toBookmark(row), previousUri: row.previous_uri };
+  }
+
+  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    if (!(await this.#searchIndexValid())) throw new SearchIndexingError();
+    const pattern = `%${query.replace(/[\\%_]/g, '\\$&')}%`;
+    const rows =
+      cursor === undefined
+        ? await this.#rows<Row>(SQL.searchFirstPage, [pattern, limit + 1])
+        : await this.#rows<Row>(SQL.searchOlderPage, [pattern, decodeCursor(cursor), limit + 1]);
+    return toPage(rows, limit, (row) => Number(row.id), toBookmark);
+  }
+
+  #searchReady = false;
+
+  /** Valid once built; remembered, since an index never becomes invalid again by itself. */
+  async #searchIndexValid(): Promise<boolean> {
+    if (this.#searchReady) return true;
+    const rows = await this.#rows<{ valid: boolean | null }>(
+      { name: 'linkyard_search_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
+      [SEARCH_INDEX],
+    );
+    this.#searchReady = rows[0]?.valid === true;
+    return this.#searchReady;
+  }
+
+  /**
+   * Creates pg_trgm (needs the CREATE privilege on the database, or a superuser to have created
+   * it: docs/links.md) and the index, concurrently. Several processes may call this at once: the
+   * others find the index there and wait for it to be valid. A build that failed leaves an invalid
+   * index with no build in progress: it is dropped and built again.
+   */
+  async searchIndexStep(): Promise<boolean> {
+    if (await this.#searchIndexValid()) return true;
+    await this.#query({ text: 'CREATE EXTENSION IF NOT EXISTS pg_trgm' });
+    const building = await this.#rows<{ building: boolean }>(
+      {
+        name: 'linkyard_search_index_building',
+        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
+      },
+      [SEARCH_INDEX],
+    );
+    if (building[0]?.building === true) return false;
+    const exists = await this.#rows<{ oid: string | null }>(
+      { name: 'linkyard_search_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' },
+      [SEARCH_INDEX],
+    );
+    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined)
+      await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${SEARCH_INDEX}` });
+    // The extension lives in whichever schema it was created in (one per database): name it.
+    const extension = await this.#rows<{ schema: string }>(
+      {
+        name: 'linkyard_trgm_schema',
+        text: `SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_trgm'`,
+      },
+      [],
+    );
+    const opclass = `${extension[0]?.schema ?? 'public'}.gin_trgm_ops`;
+    // No statement timeout for the build: it takes as long as the table needs, off the request path.
+    const client = await this.#pool.connect();
+    try {
+      await client.query('SET statement_timeout = 0');
+      // pg reads a per-query query_timeout that its types do not declare.
+      const build: QueryConfig & { query_timeout: number } = {
+        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${SEARCH_INDEX} ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`,
+        query_timeout: BUILD_DEADLINE_MS,
+      };
+      await client.query(build);
+      await client.query('RESET statement_timeout');
+    } catch (error) {
+      client.release(true);
+      throw translated(error);
+    }
+    client.release();
+    return this.#searchIndexValid();
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {

@@ -4,7 +4,19 @@ import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
-import type { Bookmark, BookmarkPage, BookmarkStore, CreateOutcome, ListOptions, NewBookmark } from './types.ts';
+import {
+  type Bookmark,
+  type BookmarkChanges,
+  type BookmarkPage,
+  type BookmarkStore,
+  type CreateOutcome,
+  type EditOutcome,
+  type ListOptions,
+  type NewBookmark,
+  type RedirectTarget,
+  SearchIndexingError,
+  type SearchOptions,
+} from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
 /** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
@@ -35,12 +47,35 @@ const MIGRATIONS: readonly string[] = [
   BLOCKLIST_MIGRATION,
   // Stats rollups, keyed by (bookmark_id, bucket): docs/decisions/0019-stats-rollups.md.
   STATS_SCHEMA,
+  // Expiry (epoch ms; visits counted) and query forwarding, per link (docs/links.md).
+  `ALTER TABLE bookmarks ADD COLUMN expires_at INTEGER;
+   ALTER TABLE bookmarks ADD COLUMN max_visits INTEGER;
+   ALTER TABLE bookmarks ADD COLUMN forward_query INTEGER NOT NULL DEFAULT 1`,
+  // Search: an FTS5 trigram index, kept current by triggers from here on. The rows already there
+  // are filled in by searchIndexStep after start-up, newest first in bounded batches, so this step
+  // is instant on any store (docs/decisions/0022-search-index.md).
+  `CREATE VIRTUAL TABLE bookmarks_search USING fts5(text, tokenize = 'trigram');
+   CREATE TABLE search_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), below INTEGER NOT NULL) STRICT;
+   INSERT INTO search_backfill (id, below) SELECT 1, coalesce(max(id), 0) + 1 FROM bookmarks;
+   CREATE TRIGGER bookmarks_search_insert AFTER INSERT ON bookmarks BEGIN
+     INSERT INTO bookmarks_search (rowid, text) VALUES (new.id, new.name || ' ' || new.uri || ' ' || coalesce(new.title, ''));
+   END;
+   CREATE TRIGGER bookmarks_search_update AFTER UPDATE OF name, uri, title ON bookmarks BEGIN
+     DELETE FROM bookmarks_search WHERE rowid = old.id;
+     INSERT INTO bookmarks_search (rowid, text) VALUES (new.id, new.name || ' ' || new.uri || ' ' || coalesce(new.title, ''));
+   END;
+   CREATE TRIGGER bookmarks_search_delete AFTER DELETE ON bookmarks BEGIN
+     DELETE FROM bookmarks_search WHERE rowid = old.id;
+   END`,
 ];
+
+/** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
+const SEARCH_BACKFILL_BATCH = 5000;
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -73,9 +108,36 @@ interface Row {
   visits: number;
   created_at: number;
   created_by: string | null;
+  expires_at: number | null;
+  max_visits: number | null;
+  forward_query: number;
 }
 
 type NewRow = Omit<Row, 'id' | 'visits'>;
+
+interface TargetRow {
+  uri: string;
+  expires_at: number | null;
+  max_visits: number | null;
+  visits: number;
+  forward_query: number;
+}
+
+interface UpdateParameters {
+  name: string;
+  set_uri: number;
+  uri: string | null;
+  set_title: number;
+  title: string | null;
+  set_check_status: number;
+  check_status: number | null;
+  set_expires_at: number;
+  expires_at: number | null;
+  set_max_visits: number;
+  max_visits: number | null;
+  set_forward_query: number;
+  forward_query: number | null;
+}
 
 function toBookmark(row: Row): Bookmark {
   return {
@@ -86,17 +148,32 @@ function toBookmark(row: Row): Bookmark {
     visits: row.visits,
     createdAt: new Date(row.created_at),
     createdBy: row.created_by,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+    maxVisits: row.max_visits,
+    forwardQuery: row.forward_query === 1,
   };
 }
 
 function prepareStatements(db: Database.Database) {
   const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by)
-     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by)
+    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
+     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query)
      ON CONFLICT (name) DO NOTHING
      RETURNING ${COLUMNS}`,
   );
   const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
+  // Each field is replaced only when given (a flag per field: a title may be set to null).
+  const update = db.prepare<UpdateParameters, Row>(
+    `UPDATE bookmarks SET
+       uri = CASE WHEN @set_uri THEN @uri ELSE uri END,
+       title = CASE WHEN @set_title THEN @title ELSE title END,
+       check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END,
+       expires_at = CASE WHEN @set_expires_at THEN @expires_at ELSE expires_at END,
+       max_visits = CASE WHEN @set_max_visits THEN @max_visits ELSE max_visits END,
+       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END
+     WHERE name = @name
+     RETURNING ${COLUMNS}`,
+  );
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
   const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
@@ -106,6 +183,9 @@ function prepareStatements(db: Database.Database) {
     stats,
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
+    resolveTarget: db.prepare<[string], TargetRow>(
+      'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = ?',
+    ),
     firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
     olderPage: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`),
     delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
@@ -123,6 +203,34 @@ function prepareStatements(db: Database.Database) {
       return existing.uri === row.uri
         ? { kind: 'exists', bookmark: toBookmark(existing) }
         : { kind: 'conflict', existing: toBookmark(existing) };
+    }),
+    // Read and write in one IMMEDIATE transaction, so the previous target is the one replaced.
+    update: db.transaction((parameters: UpdateParameters): EditOutcome | undefined => {
+      const before = get.get(parameters.name);
+      if (before === undefined) return undefined;
+      const after = update.get(parameters);
+      if (after === undefined) return undefined;
+      return { bookmark: toBookmark(after), previousUri: before.uri };
+    }),
+    searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
+    // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
+    searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
+      `SELECT ${COLUMNS} FROM bookmarks WHERE id IN (
+         SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
+       ) ORDER BY id DESC`,
+    ),
+    // Rows an edit already indexed (the update trigger) are skipped.
+    searchBackfill: db.transaction((): boolean => {
+      const below = db.prepare<[], number>('SELECT below FROM search_backfill').pluck().get() ?? 1;
+      if (below <= 1) return true;
+      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      db.prepare<[number, number, number, number]>(
+        `INSERT INTO bookmarks_search (rowid, text)
+         SELECT id, name || ' ' || uri || ' ' || coalesce(title, '') FROM bookmarks
+         WHERE id >= ? AND id < ? AND id NOT IN (SELECT rowid FROM bookmarks_search WHERE rowid >= ? AND rowid < ?)`,
+      ).run(from, below, from, below);
+      db.prepare<[number]>('UPDATE search_backfill SET below = ?').run(from);
+      return from <= 1;
     }),
     addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined) => {
       const now = Date.now();
@@ -192,6 +300,9 @@ export class SqliteStore implements BookmarkStore {
         check_status: bookmark.checkStatus,
         created_at: Date.now(),
         created_by: bookmark.createdBy ?? null,
+        expires_at: bookmark.expiresAt?.getTime() ?? null,
+        max_visits: bookmark.maxVisits ?? null,
+        forward_query: bookmark.forwardQuery === false ? 0 : 1,
       }),
     );
   }
@@ -200,6 +311,17 @@ export class SqliteStore implements BookmarkStore {
     // try/catch inline rather than #guard: this is the redirect, and a closure per call costs.
     try {
       return this.#sql.resolve.get(name);
+    } catch (error) {
+      throw translated(error);
+    }
+  }
+
+  async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    try {
+      const row = this.#sql.resolveTarget.get(name);
+      return row === undefined
+        ? undefined
+        : { uri: row.uri, expiresAt: row.expires_at, maxVisits: row.max_visits, visits: row.visits, forwardQuery: row.forward_query === 1 };
     } catch (error) {
       throw translated(error);
     }
@@ -219,6 +341,40 @@ export class SqliteStore implements BookmarkStore {
 
   async delete(name: string): Promise<boolean> {
     return this.#guard(() => this.#sql.delete.run(name).changes > 0);
+  }
+
+  async update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined> {
+    return this.#guard(() =>
+      this.#sql.update.immediate({
+        name,
+        set_uri: changes.uri === undefined ? 0 : 1,
+        uri: changes.uri ?? null,
+        set_title: changes.title === undefined ? 0 : 1,
+        title: changes.title ?? null,
+        set_check_status: changes.checkStatus === undefined ? 0 : 1,
+        check_status: changes.checkStatus ?? null,
+        set_expires_at: changes.expiresAt === undefined ? 0 : 1,
+        expires_at: changes.expiresAt?.getTime() ?? null,
+        set_max_visits: changes.maxVisits === undefined ? 0 : 1,
+        max_visits: changes.maxVisits ?? null,
+        set_forward_query: changes.forwardQuery === undefined ? 0 : 1,
+        forward_query: changes.forwardQuery === undefined ? null : Number(changes.forwardQuery),
+      }),
+    );
+  }
+
+  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+    checkLimit(limit);
+    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    if (this.#guard(() => this.#sql.searchReady.get()) !== 1) throw new SearchIndexingError();
+    // One phrase: the trigram tokenizer then finds the text anywhere, case-insensitively.
+    const phrase = `"${query.replaceAll('"', '""')}"`;
+    const rows = this.#guard(() => this.#sql.searchPage.all({ query: phrase, before, limit: limit + 1 }));
+    return toPage(rows, limit, (row) => row.id, toBookmark);
+  }
+
+  async searchIndexStep(): Promise<boolean> {
+    return this.#guard(() => this.#sql.searchBackfill.immediate());
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {

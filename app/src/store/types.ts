@@ -13,14 +13,50 @@ export interface Bookmark {
   createdAt: Date;
   /** A key's name, `form` (the anonymous public form), or null for links made before keys existed. */
   createdBy: string | null;
+  /** From this moment the link answers 410; null: never. */
+  expiresAt: Date | null;
+  /** Once this many visits are counted the link answers 410; null: no limit. */
+  maxVisits: number | null;
+  /** Whether a redirect passes the request's query string on to the target. */
+  forwardQuery: boolean;
 }
 
-export interface NewBookmark {
+/** What a redirect needs to know, read in one indexed lookup. */
+export interface RedirectTarget {
+  uri: string;
+  /** Epoch milliseconds, or null. */
+  expiresAt: number | null;
+  maxVisits: number | null;
+  /** As written by the last flush of every process (VisitCounter). */
+  visits: number;
+  forwardQuery: boolean;
+}
+
+export interface LinkOptions {
+  expiresAt?: Date | null | undefined;
+  maxVisits?: number | null | undefined;
+  forwardQuery?: boolean | undefined;
+}
+
+export interface NewBookmark extends LinkOptions {
   name: string;
   uri: string;
   title: string | null;
   checkStatus: number;
   createdBy?: string | null | undefined;
+}
+
+/** What an edit changes: a new target comes with its check's result. Absent fields stay as they are. */
+export interface BookmarkChanges extends LinkOptions {
+  uri?: string | undefined;
+  title?: string | null | undefined;
+  checkStatus?: number | undefined;
+}
+
+/** An edited bookmark, and the target it had just before (read in the same statement). */
+export interface EditOutcome {
+  bookmark: Bookmark;
+  previousUri: string;
 }
 
 /**
@@ -51,12 +87,23 @@ export interface BookmarkStore {
   migrate(): Promise<void>;
   /** Durable when the promise resolves. */
   create(bookmark: NewBookmark): Promise<CreateOutcome>;
-  /** The redirect's hot path: the long URI only, or undefined. */
+  /** The long URI only, or undefined. */
   resolve(name: string): Promise<string | undefined>;
+  /** The redirect's read: the target and what decides whether it still redirects. */
+  resolveTarget(name: string): Promise<RedirectTarget | undefined>;
   get(name: string): Promise<Bookmark | undefined>;
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;
   delete(name: string): Promise<boolean>;
+  /** Newest first, keyset-paginated as `list`; SearchIndexingError until the index is built. */
+  search(options: SearchOptions): Promise<BookmarkPage>;
+  /**
+   * One bounded step of building the search index after start-up (never inside a migration: a
+   * long one would hold every process back); true once the index is complete and usable.
+   */
+  searchIndexStep(): Promise<boolean>;
+  /** Changes a bookmark in place (same row: its visits stay); undefined for an unknown name. */
+  update(name: string, changes: BookmarkChanges): Promise<EditOutcome | undefined>;
   /**
    * Adds batched visit counts; names that no longer exist are ignored. A batch already applied
    * under `batchId` is not applied again: a flush that failed without knowing whether it was
@@ -85,6 +132,19 @@ export interface BookmarkStore {
   close(): Promise<void>;
   /** Keys, sessions and the audit trail, on the same connection (access-types.ts). */
   readonly access: AccessStore;
+}
+
+export interface SearchOptions extends ListOptions {
+  /** Text found anywhere in the name, the target or the title, case-insensitively; 3 characters or more. */
+  query: string;
+}
+
+/** The search index is still being built in the background (searchIndexStep): answer 503 and retry. */
+export class SearchIndexingError extends Error {
+  constructor() {
+    super('the search index is still being built');
+    this.name = 'SearchIndexingError';
+  }
 }
 
 /** Thrown for a cursor that did not come from this store. */

@@ -1,7 +1,11 @@
 import { escapeHtml as e } from './html.ts';
 
-/** 410 for a link an admin disabled or whose host is blocked: in the voice of the seed's "I don't know 'x'." */
-export function renderGone(model: { name: string; stylesheetUrl: string; logoUrl: string }): string {
+/** 410 for a link an admin disabled, whose host is blocked, or that expired: in the voice of the seed's "I don't know 'x'." */
+export function renderGone(model: { name: string; stylesheetUrl: string; logoUrl: string; expired?: boolean }): string {
+  const [heading, text] =
+    model.expired === true
+      ? ['but it has expired', 'This link was made to last until a date or a number of visits, and that has passed. Sorry!']
+      : ['but it is switched off', 'Whoever runs this server has turned this link off, so it leads nowhere now. Sorry!'];
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -15,8 +19,8 @@ export function renderGone(model: { name: string; stylesheetUrl: string; logoUrl
 <header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
 <main>
 <section class="card">
-<h2>I knew '${e(model.name)}', but it is switched off</h2>
-<p>Whoever runs this server has turned this link off, so it leads nowhere now. Sorry!</p>
+<h2>I knew '${e(model.name)}', ${heading}</h2>
+<p>${text}</p>
 <p><a href="/">Back to the bookmarks</a></p>
 </section>
 </main>

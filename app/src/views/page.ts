@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
+import { isExpired } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
 import { sparkSvg } from './stats.ts';
@@ -25,6 +26,8 @@ export interface PageModel {
   sparks?: ReadonlyMap<string, readonly number[]> | undefined;
   /** What the person typed, kept when the form comes back with an error. */
   values?: { longuri: string; shortname: string } | undefined;
+  /** What the list is filtered by (the search box), if anything. */
+  query?: string | undefined;
   /** The signed-in person: delete shows on the links they may change. */
   viewer?: Principal | undefined;
 }
@@ -48,6 +51,22 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
   }
 }
 
+/** The value of a datetime-local field for `date`, in UTC (the form says so): minutes, no zone. */
+function utcLocalValue(date: Date | null): string {
+  return date === null ? '' : date.toISOString().slice(0, 16);
+}
+
+/** Expiry, spelled out: whether the link still redirects, and until when. */
+function expiryNote(bookmark: Bookmark, now: number): string {
+  const target = { ...bookmark, expiresAt: bookmark.expiresAt?.getTime() ?? null };
+  if (isExpired(target, 0, now)) return '<span class="badge expired">Expired</span>';
+  const limits = [
+    bookmark.expiresAt === null ? undefined : `until ${utcLocalValue(bookmark.expiresAt).replace('T', ' ')} UTC`,
+    bookmark.maxVisits === null ? undefined : `${bookmark.maxVisits} visits at most`,
+  ].filter((part) => part !== undefined);
+  return limits.length === 0 ? '' : `<span class="note">${e(limits.join(', '))}</span>`;
+}
+
 function statusBadge(bookmark: Bookmark): string {
   if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
     // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
@@ -63,11 +82,28 @@ function deleteForm(bookmark: Bookmark, viewer: Principal | undefined): string {
 }
 
 /**
+ * The edit form, folded in a <details> so the list stays one line a link (no script needed). The
+ * title field starts as the link's own; left as it was, a new target takes the title its check finds.
+ */
+function editForm(bookmark: Bookmark, viewer: Principal | undefined): string {
+  if (viewer === undefined || (viewer.role !== 'admin' && bookmark.createdBy !== viewer.name)) return '';
+  const id = `edit-${e(bookmark.name)}`;
+  return `<details class="edit"><summary aria-label="Edit ${e(bookmark.name)}">Edit</summary><form class="edit" method="POST" action="/edit">
+<input type="hidden" name="name" value="${e(bookmark.name)}">
+<label for="${id}-uri">Long URI</label><input id="${id}-uri" name="longuri" type="text" inputmode="url" autocapitalize="none" spellcheck="false" value="${e(bookmark.uri)}">
+<label for="${id}-title">Title</label><input id="${id}-title" name="title" type="text" value="${e(bookmark.title ?? '')}">
+<label for="${id}-expires">Expires (UTC, empty: never)</label><input id="${id}-expires" name="expiresat" type="datetime-local" value="${utcLocalValue(bookmark.expiresAt)}">
+<label for="${id}-max">Max visits (empty: no limit)</label><input id="${id}-max" name="maxvisits" type="number" min="1" step="1" value="${bookmark.maxVisits ?? ''}">
+<button type="submit">Save changes</button>
+</form></details>`;
+}
+
+/**
  * Who is signed in, with sign-out; or the way to sign in. Below the list, not in the header: the
  * keyboard reaches the form first.
  */
 function accountFooter(viewer: Principal | undefined): string {
-  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to delete the links you made.</footer>';
+  if (viewer === undefined) return '<footer class="account"><a href="/sign-in">Sign in</a> to edit or delete the links you made.</footer>';
   return `<footer class="account"><span>Signed in as <strong>${e(viewer.name)}</strong></span><form method="POST" action="/sign-out"><button type="submit" class="link">Sign out</button></form></footer>`;
 }
 
@@ -78,7 +114,7 @@ function row(bookmark: Bookmark, publicUrl: URL, viewer: Principal | undefined, 
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${spark === undefined ? '' : sparkSvg(spark)}<a href="/${e(bookmark.name)}+" aria-label="Stats of ${e(bookmark.name)}: ${bookmark.visits} visits">${bookmark.visits}</a></td>
-<td class="status">${statusBadge(bookmark)}${deleteForm(bookmark, viewer)}</td>
+<td class="status">${statusBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
 </tr>`;
 }
 
@@ -131,12 +167,18 @@ ${rows}
 </table>`;
 }
 
+/** A GET form: the results are a page with an address, so Back and a shared link work. */
+function searchForm(query: string | undefined): string {
+  return `<form class="search" method="GET" action="/" role="search"><label for="q">Search</label><input id="q" name="q" type="search" minlength="3" maxlength="200" value="${e(query ?? '')}" placeholder="name, target or title"><button type="submit">Search</button>${query === undefined ? '' : ' <a href="/">Show all</a>'}</form>`;
+}
+
 function pagination(model: PageModel): string {
-  const newest = model.cursor === undefined ? '' : '<a href="/">← Newest</a>';
+  const search = model.query === undefined ? '' : `q=${encodeURIComponent(model.query)}`;
+  const newest = model.cursor === undefined ? '' : `<a href="/${search === '' ? '' : `?${search}`}">← Newest</a>`;
   const older =
     model.page === undefined || model.page.nextCursor === null
       ? ''
-      : `<a class="older" href="/?cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
+      : `<a class="older" href="/?${search === '' ? '' : `${search}&amp;`}cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
   return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;
 }
 
@@ -175,7 +217,8 @@ ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 </section>
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
-${bookmarkTable(model.page, model.publicUrl, model.viewer, model.sparks)}${pagination(model)}
+${searchForm(model.query)}
+${model.query !== undefined && model.page?.items.length === 0 ? `<p class="empty">Nothing matches '${e(model.query)}'.</p>` : bookmarkTable(model.page, model.publicUrl, model.viewer, model.sparks)}${pagination(model)}
 </section>
 </main>
 ${accountFooter(model.viewer)}

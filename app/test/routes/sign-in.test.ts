@@ -44,7 +44,7 @@ describe('sign-in, sessions and the page', () => {
     assert.match(page, /Signed in as <strong>alice<\/strong>/);
     assert.match(page, /name="name" value="hers"/);
     assert.doesNotMatch(page, /name="name" value="anons"/, 'no delete for a link that is not hers');
-    assert.match(await (await fetch(url)).text(), /<a href="\/sign-in">Sign in<\/a> to delete/);
+    assert.match(await (await fetch(url)).text(), /<a href="\/sign-in">Sign in<\/a> to edit or delete/);
 
     const api = (await (await fetch(`${url}/api/bookmarks/hers`)).json()) as { createdBy: string };
     assert.equal(api.createdBy, 'alice');

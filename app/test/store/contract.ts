@@ -110,6 +110,9 @@ export function storeContract(harness: StoreHarness): void {
         visits: 0,
         createdAt: undefined,
         createdBy: null,
+        expiresAt: null,
+        maxVisits: null,
+        forwardQuery: true,
       },
     );
     assert.ok(created.bookmark.createdAt instanceof Date);
@@ -234,6 +237,115 @@ export function storeContract(harness: StoreHarness): void {
     const reused = await store.create(bookmark('gone', 'https://example.com/new'));
     assert.equal(reused.kind, 'created');
     assert.equal(await store.resolve('gone'), 'https://example.com/new');
+  });
+
+  test('update changes the given fields in place: the row, its place in the list and its visits stay', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    await store.create(bookmark('edited', 'https://example.com/old'));
+    await store.create(bookmark('newer'));
+    await store.addVisits(new Map([['edited', 7]]), 'before-edit');
+
+    const retargeted = await store.update('edited', { uri: 'https://example.com/new', title: null, checkStatus: 204 });
+    assert.equal(retargeted?.previousUri, 'https://example.com/old');
+    assert.deepEqual(
+      { ...retargeted?.bookmark, createdAt: undefined },
+      {
+        name: 'edited',
+        uri: 'https://example.com/new',
+        title: null,
+        checkStatus: 204,
+        visits: 7,
+        createdAt: undefined,
+        createdBy: null,
+        expiresAt: null,
+        maxVisits: null,
+        forwardQuery: true,
+      },
+    );
+    assert.equal(await store.resolve('edited'), 'https://example.com/new');
+
+    const retitled = await store.update('edited', { title: 'Mine' });
+    assert.equal(retitled?.previousUri, 'https://example.com/new');
+    assert.equal(retitled?.bookmark.uri, 'https://example.com/new');
+    assert.equal(retitled?.bookmark.checkStatus, 204);
+    assert.equal(retitled?.bookmark.title, 'Mine');
+
+    assert.deepEqual(
+      (await store.list({ limit: 10 })).items.map((item) => item.name),
+      ['newer', 'edited'],
+    );
+    await store.addVisits(new Map([['edited', 1]]), 'after-edit');
+    assert.equal((await store.get('edited'))?.visits, 8);
+    assert.equal(await store.update('never', { title: 'x' }), undefined);
+    assert.equal(await store.count(), 2);
+  });
+
+  test('expiry and forwarding are stored at create, changed or cleared by update, and read by resolveTarget', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    const expiresAt = new Date('2031-02-03T04:05:06.789Z');
+    await store.create({ ...bookmark('limited'), expiresAt, maxVisits: 3, forwardQuery: false });
+    await store.create(bookmark('plain'));
+    const limited = await store.get('limited');
+    assert.deepEqual([limited?.expiresAt, limited?.maxVisits, limited?.forwardQuery], [expiresAt, 3, false]);
+    const plain = await store.get('plain');
+    assert.deepEqual([plain?.expiresAt, plain?.maxVisits, plain?.forwardQuery], [null, null, true]);
+
+    await store.addVisits(new Map([['limited', 2]]), 'some');
+    assert.deepEqual(await store.resolveTarget('limited'), {
+      uri: 'https://example.com/limited',
+      expiresAt: expiresAt.getTime(),
+      maxVisits: 3,
+      visits: 2,
+      forwardQuery: false,
+    });
+    assert.equal(await store.resolveTarget('never'), undefined);
+
+    // Renewed: a later date, a higher limit; then every limit removed. Fields not given stay.
+    const later = new Date('2032-01-01T00:00:00Z');
+    const renewed = await store.update('limited', { expiresAt: later, maxVisits: 10 });
+    assert.deepEqual([renewed?.bookmark.expiresAt, renewed?.bookmark.maxVisits, renewed?.bookmark.forwardQuery], [later, 10, false]);
+    const cleared = await store.update('limited', { expiresAt: null, maxVisits: null, forwardQuery: true });
+    assert.deepEqual([cleared?.bookmark.expiresAt, cleared?.bookmark.maxVisits, cleared?.bookmark.forwardQuery], [null, null, true]);
+    assert.equal(cleared?.bookmark.uri, 'https://example.com/limited');
+  });
+
+  test('search, once searchIndexStep has built the index, finds name, target or title, newest first, paginated', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    for (let i = 1; i <= 7; i++) await store.create({ ...bookmark(`match${i}`, `https://example.com/${i}`), title: `Page ${i}` });
+    await store.create({ ...bookmark('other', 'https://docs.example.org/Needle-in-Path'), title: 'Plain' });
+    await store.create({ ...bookmark('third', 'https://example.com/x'), title: 'A NEEDLE in the title' });
+    await store.create({ ...bookmark('wild', 'https://example.com/100%_sure'), title: null });
+    await store.create(bookmark('removed', 'https://example.com/needle-gone'));
+    // Built in bounded steps after migrate (each engine's own test shows the 503 state on a large store).
+    let built = false;
+    for (let step = 0; step < 100 && !built; step++) built = await store.searchIndexStep();
+    assert.ok(built, 'the index was built');
+    // Kept current after that: a delete, an edit, a new link.
+    await store.delete('removed');
+    await store.update('match3', { uri: 'https://example.com/needle-now' });
+    await store.create(bookmark('newest', 'https://example.com/Needle'));
+
+    const names = async (query: string, limit = 10, cursor?: string) =>
+      (await store.search({ query, limit, cursor })).items.map((item) => item.name);
+    assert.deepEqual(await names('needle'), ['newest', 'third', 'other', 'match3']);
+    assert.deepEqual(await names('match'), ['match7', 'match6', 'match5', 'match4', 'match3', 'match2', 'match1']);
+    assert.deepEqual(await names('0%_'), ['wild'], 'LIKE wildcards are text');
+    assert.deepEqual(await names('nothing like it'), []);
+
+    const first = await store.search({ query: 'match', limit: 3 });
+    assert.deepEqual(
+      first.items.map((item) => item.name),
+      ['match7', 'match6', 'match5'],
+    );
+    assert.ok(first.nextCursor !== null);
+    const second = await store.search({ query: 'match', limit: 3, cursor: first.nextCursor });
+    assert.deepEqual(
+      second.items.map((item) => item.name),
+      ['match4', 'match3', 'match2'],
+    );
+    const third = await store.search({ query: 'match', limit: 3, cursor: second.nextCursor ?? undefined });
+    assert.deepEqual([third.items.map((item) => item.name), third.nextCursor], [['match1'], null]);
+    await assert.rejects(store.search({ query: 'match', limit: 3, cursor: 'forged' }), InvalidCursorError);
   });
 
   test('addVisits adds batched counts and ignores names that are gone', async (t) => {

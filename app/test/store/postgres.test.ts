@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { escapeIdentifier, Pool } from 'pg';
 import { PostgresStore } from '../../src/store/postgres.ts';
+import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
@@ -32,6 +33,40 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
   storeContract(harness);
   accessContract(harness);
 
+  test('search is SearchIndexingError until the trigram index is built concurrently after start-up; at 100 000 links it answers in milliseconds', {
+    timeout: 120_000,
+  }, async (t) => {
+    const schema = freshSchema();
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema });
+    t.after(() => store.close());
+    await store.migrate();
+    await admin.query(
+      `INSERT INTO ${escapeIdentifier(schema)}.bookmarks (name, uri, title, check_status)
+       SELECT 'n' || i, 'https://example.com/' || CASE WHEN i % 10000 = 0 THEN 'needle' ELSE md5(i::text) END, 'Page ' || i, 200
+       FROM generate_series(1, 100000) AS i`,
+    );
+    await assert.rejects(store.search({ query: 'needle', limit: 5 }), SearchIndexingError);
+    const buildStarted = performance.now();
+    assert.equal(await store.searchIndexStep(), true);
+    const buildMs = performance.now() - buildStarted;
+
+    const timed = async (query: string) => {
+      const started = performance.now();
+      const page = await store.search({ query, limit: 50 });
+      return { names: page.items.map((item) => item.name), ms: performance.now() - started };
+    };
+    const rare = await timed('needle');
+    assert.deepEqual(rare.names, ['n100000', 'n90000', 'n80000', 'n70000', 'n60000', 'n50000', 'n40000', 'n30000', 'n20000', 'n10000']);
+    const common = await timed('page 9');
+    assert.equal(common.names.length, 50);
+    const none = await timed('no such text');
+    assert.deepEqual(none.names, []);
+    t.diagnostic(
+      `100 000 links: index built in ${Math.round(buildMs)} ms; search rare ${rare.ms.toFixed(1)} ms, common ${common.ms.toFixed(1)} ms, none ${none.ms.toFixed(1)} ms`,
+    );
+    for (const { ms } of [rare, common, none]) assert.ok(ms < 1000, `a search took ${ms} ms`);
+  });
+
   test('tables live in the given schema and the migration is recorded', async (t) => {
     const schema = freshSchema();
     const store = new PostgresStore({ connectionString: testDatabaseUrl, schema });
@@ -45,10 +80,22 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     );
     assert.deepEqual(
       rows.map((row) => row.table_name),
-      ['api_keys', 'audit_log', 'blocked_hosts', 'bookmarks', 'disabled_links', 'schema_migrations', 'sessions', 'visit_batches', 'visit_days', 'visit_dimensions', 'visit_hours'],
+      [
+        'api_keys',
+        'audit_log',
+        'blocked_hosts',
+        'bookmarks',
+        'disabled_links',
+        'schema_migrations',
+        'sessions',
+        'visit_batches',
+        'visit_days',
+        'visit_dimensions',
+        'visit_hours',
+      ],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
 
@@ -42,7 +43,33 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 5);
+    assert.equal(observer.pragma('user_version', { simple: true }), 7);
+  });
+
+  test('on a store that had rows before the search migration, search is SearchIndexingError until the backfill is done, in bounded batches', async (t) => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    t.after(() => store.close());
+    await store.migrate();
+    const writer = new Database(file);
+    t.after(() => writer.close());
+    const insert = writer.prepare('INSERT INTO bookmarks (name, uri, title, check_status, created_at) VALUES (?, ?, NULL, 200, 0)');
+    writer.transaction(() => {
+      for (let i = 1; i <= 12_000; i++) insert.run(`n${i}`, `https://example.com/${i % 1000 === 0 ? 'needle' : 'hay'}/${i}`);
+    })();
+    // What the migration leaves on a store with these rows: none indexed, all below the mark.
+    writer.exec('DELETE FROM bookmarks_search; UPDATE search_backfill SET below = (SELECT max(id) + 1 FROM bookmarks)');
+
+    await assert.rejects(store.search({ query: 'needle', limit: 5 }), SearchIndexingError);
+    const steps: boolean[] = [];
+    while (steps.at(-1) !== true && steps.length < 10) steps.push(await store.searchIndexStep());
+    assert.deepEqual(steps, [false, false, true], '12 000 rows in batches of 5 000');
+    const page = await store.search({ query: 'needle', limit: 5 });
+    assert.deepEqual(
+      page.items.map((item) => item.name),
+      ['n12000', 'n11000', 'n10000', 'n9000', 'n8000'],
+    );
+    assert.equal(writer.prepare('SELECT count(*) FROM bookmarks_search').pluck().get(), 12_000, 'each row indexed once');
   });
 
   test('a writer waits while another process holds the write lock instead of failing', { timeout: 30_000 }, async (t) => {

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { eventually, startTarget } from '../../../test/support/index.ts';
+import type { BookmarkJson } from '../../src/routes/api.ts';
+import { htmlPage, startApp } from '../helpers.ts';
+
+interface Page {
+  items: BookmarkJson[];
+  nextCursor: string | null;
+}
+
+async function create(url: string, uri: string, name: string): Promise<void> {
+  const response = await fetch(`${url}/api/bookmarks`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ uri, name }),
+  });
+  assert.equal(response.status, 201);
+}
+
+describe('search: GET /api/bookmarks?q= and the page’s search box', () => {
+  it('finds by name, target or title, newest first, paginated; too short is 400; the page shows the results', async (t) => {
+    const target = await startTarget(t, htmlPage('Quarterly Report'));
+    const { url } = await startApp(t);
+    await create(url, `${target.url}/one`, 'alpha');
+    await create(url, `${target.url}/needle/two`, 'beta');
+    await create(url, `${target.url}/three`, 'needle-gamma');
+    const found = (await (await fetch(`${url}/api/bookmarks?q=NEEDLE`)).json()) as Page;
+    assert.deepEqual(
+      found.items.map((item) => item.name),
+      ['needle-gamma', 'beta'],
+    );
+    const byTitle = (await (await fetch(`${url}/api/bookmarks?q=quarterly&limit=2`)).json()) as Page;
+    assert.deepEqual(
+      byTitle.items.map((item) => item.name),
+      ['needle-gamma', 'beta'],
+    );
+    const rest = (await (await fetch(`${url}/api/bookmarks?q=quarterly&limit=2&cursor=${byTitle.nextCursor}`)).json()) as Page;
+    assert.deepEqual([rest.items.map((item) => item.name), rest.nextCursor], [['alpha'], null]);
+
+    const short = await fetch(`${url}/api/bookmarks?q=ne`);
+    assert.equal(short.status, 400);
+    assert.equal(((await short.json()) as { error: string }).error, 'QUERY_TOO_SHORT');
+    assert.equal((await fetch(`${url}/api/bookmarks?q=${'x'.repeat(201)}`)).status, 400);
+
+    const page = await (await fetch(`${url}/?q=needle`)).text();
+    assert.match(page, /<input id="q" name="q" type="search"[^>]* value="needle"/);
+    assert.match(page, /href="\/needle-gamma"/);
+    assert.doesNotMatch(page, /href="\/alpha"/);
+    assert.match(await (await fetch(`${url}/?q=zzzzz`)).text(), /Nothing matches &#39;zzzzz&#39;|Nothing matches 'zzzzz'/);
+  });
+
+  it('indexes an existing store in the background after start-up, then finds its links', async (t) => {
+    const target = await startTarget(t, htmlPage('x'));
+    const first = await startApp(t);
+    await create(first.url, `${target.url}/needle`, 'old');
+    await first.app.close();
+    // What migration 6 leaves on a store that had rows: none indexed yet.
+    const db = new Database(join(first.config.dataDir, 'linkyard.sqlite'));
+    db.exec('DELETE FROM bookmarks_search; UPDATE search_backfill SET below = (SELECT max(id) + 1 FROM bookmarks)');
+    db.close();
+    const { url } = await startApp(t, { dataDir: first.config.dataDir });
+    const found = async () => {
+      const response = await fetch(`${url}/api/bookmarks?q=needle`);
+      return response.status === 200 && ((await response.json()) as Page).items.length === 1;
+    };
+    assert.ok(await eventually(found, 5000), 'indexed in the background');
+  });
+});

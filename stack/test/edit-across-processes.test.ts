@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
+import { type Stack, startStack } from '../src/stack.ts';
+
+const KEYS_SCRIPT = new URL('../../app/src/cli/keys.ts', import.meta.url).pathname;
+const REDIRECT_CACHE_MS = 1500;
+const VISITS_FLUSH_MS = 200;
+/** Each client's pace against its own app process in the visit-limit test. */
+const REQUESTS_PER_SECOND_PER_PROCESS = 20;
+/** For the polling and a loaded machine. */
+const SLACK_MS = 1000;
+
+function makeKey(dataDir: string, name: string, role: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [KEYS_SCRIPT, 'create', '--name', name, '--role', role],
+      { env: { ...process.env, DATA_DIR: dataDir } },
+      (error, stdout, stderr) => (error === null ? resolve(stdout.trim()) : reject(new Error(`keys create ${name}: ${stderr}`))),
+    );
+  });
+}
+
+function api(base: string, method: string, path: string, key: string, body?: unknown) {
+  return fetch(`${base}/api/bookmarks${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** Polls `base` until /`name` redirects to `location`; how long that took after `since`, or Infinity past `boundMs` + SLACK_MS. */
+async function redirectsWithin(base: string, name: string, location: string, since: number, boundMs: number): Promise<number> {
+  for (;;) {
+    if ((await fetch(`${base}/${name}`, { redirect: 'manual' })).headers.get('location') === location) return Date.now() - since;
+    if (Date.now() - since > boundMs + SLACK_MS) return Number.POSITIVE_INFINITY;
+    await sleep(50);
+  }
+}
+
+describe('edits and expiry across the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
+  let stack: Stack;
+  let dataDir: string;
+  const fixtures = new SuiteCleanups();
+
+  before(async () => {
+    const dir = tempDir(fixtures, 'linkyard-edit-');
+    dataDir = join(dir, 'data');
+    stack = await startStack({
+      instances: 3,
+      port: 0,
+      stateDir: join(dir, 'state'),
+      dataDir,
+      env: { LOG_LEVEL: 'warn', REDIRECT_CACHE_MS: String(REDIRECT_CACHE_MS), VISITS_FLUSH_MS: String(VISITS_FLUSH_MS) },
+      quiet: true,
+    });
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await fixtures.run();
+  });
+
+  it(`a link edited on one process redirects to its new target there at once, and on every process within REDIRECT_CACHE_MS (${REDIRECT_CACHE_MS} ms)`, async () => {
+    const alice = await makeKey(dataDir, 'alice', 'author');
+    const oldTarget = `${stack.url}/?old`;
+    const newTarget = `${stack.url}/?new`;
+    assert.equal((await api(stack.url, 'POST', '', alice, { uri: oldTarget, name: 'moving' })).status, 201);
+    // Each process reads it now and remembers the old target for REDIRECT_CACHE_MS.
+    for (const base of stack.appUrls) {
+      assert.equal((await fetch(`${base}/moving`, { redirect: 'manual' })).headers.get('location'), oldTarget, base);
+    }
+
+    const [first] = stack.appUrls;
+    assert.ok(first !== undefined);
+    const edited = await api(first, 'PATCH', '/moving', alice, { uri: newTarget });
+    assert.equal(edited.status, 200);
+    const editedAt = Date.now();
+    assert.equal(
+      (await fetch(`${first}/moving`, { redirect: 'manual' })).headers.get('location'),
+      newTarget,
+      'at once where it was edited',
+    );
+    const followedAfter = await Promise.all(
+      stack.appUrls.map((base) => redirectsWithin(base, 'moving', newTarget, editedAt, REDIRECT_CACHE_MS)),
+    );
+    for (const [index, elapsed] of followedAfter.entries()) {
+      assert.ok(elapsed <= REDIRECT_CACHE_MS + SLACK_MS, `process ${index} redirected to the old target ${elapsed} ms after the edit`);
+    }
+    assert.equal((await fetch(`${stack.url}/moving`, { redirect: 'manual' })).headers.get('location'), newTarget, 'and through nginx');
+  });
+
+  it('a visit limit is overshot by no more than the other processes count between flushes: (processes − 1) × rate × 2 × VISITS_FLUSH_MS', async (t) => {
+    const root = await makeKey(dataDir, 'root', 'admin');
+    const maxVisits = 30;
+    assert.equal((await api(stack.url, 'POST', '', root, { uri: `${stack.url}/?limited`, name: 'limited', maxVisits })).status, 201);
+    const processes = stack.appUrls.length;
+    const perProcess = 3 * maxVisits;
+    const passed = await Promise.all(
+      stack.appUrls.map(async (base) => {
+        let redirects = 0;
+        for (let i = 0; i < perProcess; i++) {
+          const status = (await fetch(`${base}/limited`, { redirect: 'manual' })).status;
+          assert.ok(status === 303 || status === 410, `${base}: ${status}`);
+          if (status === 303) redirects++;
+          await sleep(1000 / REQUESTS_PER_SECOND_PER_PROCESS);
+        }
+        return redirects;
+      }),
+    );
+    const total = passed.reduce((sum, count) => sum + count, 0);
+    t.diagnostic(`${total} redirects for a limit of ${maxVisits} (per process: ${passed.join(', ')})`);
+    // A flush being written when the limit is reached leaves up to two intervals unseen by the others.
+    const bound = (processes - 1) * Math.ceil((REQUESTS_PER_SECOND_PER_PROCESS * 2 * VISITS_FLUSH_MS) / 1000);
+    assert.ok(total >= maxVisits, `only ${total} redirects before the limit of ${maxVisits}`);
+    assert.ok(total <= maxVisits + bound, `${total} redirects for a limit of ${maxVisits}: over the bound of ${bound}`);
+    assert.equal((await fetch(`${stack.url}/limited`, { redirect: 'manual' })).status, 410, 'and expired through nginx');
+  });
+});
