@@ -112,3 +112,9 @@ export async function eventually(condition: () => boolean | Promise<boolean>, ti
     return false;
   }
 }
+
+/**
+ * A person's browser, for requests that must count as visits: Node's fetch names itself `node`
+ * (and light-my-request, Headless Chrome likewise) and stats count those as bots, apart from visits.
+ */
+export const PERSON_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';

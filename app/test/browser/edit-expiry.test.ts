@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { eventually, startTarget } from '../../../test/support/index.ts';
+import { eventually, PERSON_USER_AGENT, startTarget } from '../../../test/support/index.ts';
 import { makeKey } from '../auth/keys-support.ts';
 import { htmlPage, startApp } from '../helpers.ts';
 import { browserSkipReason, launchBrowser, watchConsole } from './support.ts';
@@ -24,7 +24,8 @@ describe('edit and expiry on the page in Chromium', { skip }, () => {
     const after = await startTarget(t, htmlPage('After'));
     const { url, config } = await startApp(t, { publicUrl: new URL('http://127.0.0.1/'), visitsFlushMs: 50 });
     const key = await makeKey(t, config.dataDir, 'alice', 'author');
-    const context = await browser.newContext();
+    // A person's browser: Headless Chrome is a bot, whose redirects do not count toward the visit limit.
+    const context = await browser.newContext({ userAgent: PERSON_USER_AGENT });
     t.after(() => context.close());
     const page: Page = await context.newPage();
     const problems = watchConsole(page);

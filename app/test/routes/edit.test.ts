@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startTarget } from '../../../test/support/index.ts';
+import { PERSON_USER_AGENT, startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
 import { makeKey } from '../auth/keys-support.ts';
 import { htmlPage, startApp } from '../helpers.ts';
 
 function call(url: string, method: string, path: string, key?: string, body?: unknown) {
-  const headers: Record<string, string> = {};
+  // A person's browser: the redirects here count as visits (a bot's would not).
+  const headers: Record<string, string> = { 'user-agent': PERSON_USER_AGENT };
   if (key !== undefined) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   return fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });

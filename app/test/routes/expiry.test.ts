@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { eventually, startTarget } from '../../../test/support/index.ts';
+import { eventually, PERSON_USER_AGENT, startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
 import { makeKey } from '../auth/keys-support.ts';
 import { htmlPage, startApp } from '../helpers.ts';
 
 function call(url: string, method: string, path: string, key?: string, body?: unknown, headers: Record<string, string> = {}) {
-  const all: Record<string, string> = { ...headers };
+  // A person's browser: the redirects here count toward the visit limit (a bot's would not).
+  const all: Record<string, string> = { 'user-agent': PERSON_USER_AGENT, ...headers };
   if (key !== undefined) all.authorization = `Bearer ${key}`;
   if (body !== undefined) all['content-type'] = 'application/json';
   return fetch(`${url}${path}`, { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });

@@ -3,15 +3,16 @@ import { describe, it } from 'node:test';
 import { startTarget } from '../../../test/support/index.ts';
 import { buildApp } from '../../src/app.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
+import type { RedirectTarget } from '../../src/store/types.ts';
 import { htmlPage, testConfig } from '../helpers.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
 
 /** The real PostgreSQL store, counting the reads it is asked for. */
 class CountingStore extends PostgresStore {
   reads = 0;
-  override resolve(name: string): Promise<string | undefined> {
+  override resolveTarget(name: string): Promise<RedirectTarget | undefined> {
     this.reads++;
-    return super.resolve(name);
+    return super.resolveTarget(name);
   }
 }
 
