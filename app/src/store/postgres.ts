@@ -3,7 +3,7 @@ import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
-import { rollupParameters, STATS_SCHEMA, STATS_SQL } from './stats-postgres.ts';
+import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import {
   type Bookmark,
@@ -101,22 +101,10 @@ const SQL = {
            RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by,
                      b.expires_at, b.max_visits, b.forward_query, old.uri AS previous_uri`,
   },
-  // One statement is one transaction and one round trip. The batch id is recorded first: if it
-  // was already, nothing else happens. The rows are locked in id order so two processes flushing
-  // overlapping names at once cannot deadlock. Ids older than a day are let go.
+  // One statement is one transaction and one round trip (VISIT_BATCH_CTES says what it guards).
   addVisits: {
     name: 'linkyard_add_visits',
-    text: `WITH batch AS (
-             INSERT INTO visit_batches (id) VALUES ($3) ON CONFLICT (id) DO NOTHING RETURNING id
-           ), expired AS (
-             DELETE FROM visit_batches WHERE applied_at < now() - interval '1 day'
-           ), locked AS (
-             SELECT b.id, v.visits
-             FROM bookmarks b JOIN unnest($1::text[], $2::bigint[]) AS v (name, visits) ON v.name = b.name
-             WHERE EXISTS (SELECT FROM batch)
-             ORDER BY b.id
-             FOR UPDATE OF b
-           )
+    text: `${VISIT_BATCH_CTES}
            UPDATE bookmarks SET visits = bookmarks.visits + locked.visits
            FROM locked WHERE bookmarks.id = locked.id`,
   },

@@ -29,14 +29,11 @@ export const STATS_SCHEMA = `
 const LINK = '(SELECT id FROM bookmarks WHERE name = $1)';
 
 /**
- * Named queries, as postgres.ts's. The batch with rollups is one statement too (one transaction,
- * one round trip): every insert is guarded by the batch id being new, and rows are written in key
- * order so two processes flushing the same links cannot deadlock.
+ * The start of every visit batch's statement ($1 names, $2 counts, $3 the batch id): the batch id is
+ * recorded first, and if it already was, nothing else happens; ids older than a day are let go; the
+ * rows are locked in id order, so two processes flushing overlapping names at once cannot deadlock.
  */
-export const STATS_SQL = {
-  addVisitsWithRollups: {
-    name: 'linkyard_add_visits_with_rollups',
-    text: `WITH batch AS (
+export const VISIT_BATCH_CTES = `WITH batch AS (
              INSERT INTO visit_batches (id) VALUES ($3) ON CONFLICT (id) DO NOTHING RETURNING id
            ), expired AS (
              DELETE FROM visit_batches WHERE applied_at < now() - interval '1 day'
@@ -46,7 +43,17 @@ export const STATS_SQL = {
              WHERE EXISTS (SELECT FROM batch)
              ORDER BY b.id
              FOR UPDATE OF b
-           ), counted AS (
+           )`;
+
+/**
+ * Named queries, as postgres.ts's. The batch with rollups is one statement too (one transaction,
+ * one round trip): every insert is guarded by the batch id being new, and rows are written in key
+ * order so two processes flushing the same links cannot deadlock.
+ */
+export const STATS_SQL = {
+  addVisitsWithRollups: {
+    name: 'linkyard_add_visits_with_rollups',
+    text: `${VISIT_BATCH_CTES}, counted AS (
              UPDATE bookmarks SET visits = bookmarks.visits + locked.visits
              FROM locked WHERE bookmarks.id = locked.id
            ), hours AS (
