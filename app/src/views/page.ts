@@ -3,7 +3,7 @@ import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import { isExpired } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
-import { escapeHtml as e } from './html.ts';
+import { escapeHtml as e, htmlDocument } from './html.ts';
 import { sparkSvg } from './stats.ts';
 
 // The page is served with a strict CSP (no inline script or style): everything here is markup
@@ -194,19 +194,12 @@ export function renderPage(model: PageModel): string {
   // A screen reader reads the title first: it should already say that something went wrong.
   const title = isError ? 'Error: Bookmark Server' : 'Bookmark Server';
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<link rel="stylesheet" href="${e(model.stylesheetUrl)}">
-<link rel="icon" href="/favicon.ico">
-<script src="${e(model.scriptUrl)}" defer></script>
-</head>
-<body>
-<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
-<main>
+  return htmlDocument({
+    title,
+    stylesheetUrls: [model.stylesheetUrl],
+    logoUrl: model.logoUrl,
+    scriptUrl: model.scriptUrl,
+    body: `<main>
 <section class="card" aria-labelledby="add-heading">
 <h2 id="add-heading">Add a bookmark</h2>
 ${messageHtml}<form class="create" method="POST" action="/">
@@ -222,7 +215,6 @@ ${model.query !== undefined && model.page?.items.length === 0 ? `<p class="empty
 </section>
 </main>
 ${accountFooter(model.viewer)}
-</body>
-</html>
-`;
+`,
+  });
 }

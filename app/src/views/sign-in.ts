@@ -1,4 +1,4 @@
-import { escapeHtml as e } from './html.ts';
+import { escapeHtml as e, htmlDocument } from './html.ts';
 
 export interface SignInModel {
   stylesheetUrl: string;
@@ -18,18 +18,11 @@ export function renderSignIn(model: SignInModel): string {
         ? `<p class="message ok" role="status">${e(model.notice)}</p>\n`
         : '';
   const describedBy = model.error === undefined ? 'key-hint' : 'form-message key-hint';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${model.error === undefined ? '' : 'Error: '}Sign in: Bookmark Server</title>
-<link rel="stylesheet" href="${e(model.stylesheetUrl)}">
-<link rel="icon" href="/favicon.ico">
-</head>
-<body>
-<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1>Bookmark Server</h1></header>
-<main>
+  return htmlDocument({
+    title: `${model.error === undefined ? '' : 'Error: '}Sign in: Bookmark Server`,
+    stylesheetUrls: [model.stylesheetUrl],
+    logoUrl: model.logoUrl,
+    body: `<main>
 <section class="card" aria-labelledby="sign-in-heading">
 <h2 id="sign-in-heading">Sign in</h2>
 ${message}<form class="sign-in" method="POST" action="/sign-in">
@@ -43,7 +36,6 @@ ${message}<form class="sign-in" method="POST" action="/sign-in">
 </section>
 </main>
 <footer class="account"><a href="/">Back to the bookmarks</a></footer>
-</body>
-</html>
-`;
+`,
+  });
 }

@@ -2,7 +2,7 @@ import { REFUSING_STATUSES } from '../check/types.ts';
 import type { StatsReport } from '../stats/report.ts';
 import type { Dimension } from '../store/stats-types.ts';
 import type { Bookmark } from '../store/types.ts';
-import { escapeHtml as e } from './html.ts';
+import { escapeHtml as e, htmlDocument } from './html.ts';
 
 // Served under the page's strict CSP, which forbids style= attributes: the chart's look is in
 // static/style.css (classes), its geometry in SVG attributes.
@@ -138,19 +138,12 @@ export function renderStatsPage(model: StatsPageModel): string {
   ).join('');
   const qrUrl = `/${name}+qr.svg`;
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Stats of ${name}: Bookmark Server</title>
-<link rel="stylesheet" href="${e(model.stylesheetUrl)}">
-<link rel="stylesheet" href="${e(model.statsStylesheetUrl)}">
-<link rel="icon" href="/favicon.ico">
-</head>
-<body>
-<header class="site"><img src="${e(model.logoUrl)}" alt="" width="32" height="32"><h1><a href="/">Bookmark Server</a></h1></header>
-<main>
+  return htmlDocument({
+    title: `Stats of ${bookmark.name}: Bookmark Server`,
+    stylesheetUrls: [model.stylesheetUrl, model.statsStylesheetUrl],
+    logoUrl: model.logoUrl,
+    homeLink: true,
+    body: `<main>
 <section class="card stats-head" aria-labelledby="stats-heading">
 <div class="stats-facts">
 <h2 id="stats-heading">Stats of <a href="/${name}">${e(shortUrl)}</a></h2>
@@ -168,9 +161,8 @@ ${title}<p class="target"><a class="uri" href="${e(bookmark.uri)}" rel="noopener
 </section>
 ${report === undefined ? '<section class="card"><p class="empty">Stats beyond the total are turned off on this server.</p></section>' : rangeSections(model, report, ranges)}
 </main>
-</body>
-</html>
-`;
+`,
+  });
 }
 
 function rangeSections(model: StatsPageModel, report: StatsReport, ranges: string): string {
