@@ -46,6 +46,22 @@ export function form(fields: Record<string, string>): { body: string; headers: R
   };
 }
 
+/** A form post as a browser on the page itself sends it: its own Origin, and Sec-Fetch-Site. */
+export function postForm(url: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
+  const { body, headers: formHeaders } = form(fields);
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    body,
+    redirect: 'manual',
+    headers: { ...formHeaders, origin: url, 'sec-fetch-site': 'same-origin', ...headers },
+  });
+}
+
+/** The session cookie a sign-in answered with, as a `cookie` header value ('' when none). */
+export function sessionCookie(response: Response): string {
+  return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+}
+
 /**
  * Whether a new connection to 127.0.0.1:`port` is refused: a draining app has closed its
  * listener (the connection, if one is made, is closed at once by this side, before any request).

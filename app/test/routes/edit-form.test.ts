@@ -3,18 +3,7 @@ import { describe, it } from 'node:test';
 import { startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
 import { makeKey } from '../auth/keys-support.ts';
-import { form, htmlPage, startApp } from '../helpers.ts';
-
-/** A form post as a browser on the page itself sends it: its own Origin, and Sec-Fetch-Site. */
-function post(url: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const { body, headers: formHeaders } = form(fields);
-  return fetch(`${url}${path}`, {
-    method: 'POST',
-    body,
-    redirect: 'manual',
-    headers: { ...formHeaders, origin: url, 'sec-fetch-site': 'same-origin', ...headers },
-  });
-}
+import { htmlPage, postForm, sessionCookie, startApp } from '../helpers.ts';
 
 async function bookmark(url: string, name: string): Promise<BookmarkJson> {
   return (await (await fetch(`${url}/api/bookmarks/${name}`)).json()) as BookmarkJson;
@@ -26,10 +15,10 @@ describe('the edit form on the page', () => {
     const after = await startTarget(t, htmlPage('After'));
     const { url, config } = await startApp(t);
     const alice = await makeKey(t, config.dataDir, 'alice', 'author');
-    const signedIn = await post(url, '/sign-in', { key: alice });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    assert.equal((await post(url, '/', { longuri: `${before.url}/`, shortname: 'hers' }, { cookie })).status, 303);
-    assert.equal((await post(url, '/', { longuri: `${before.url}/`, shortname: 'anons' })).status, 303);
+    const signedIn = await postForm(url, '/sign-in', { key: alice });
+    const cookie = sessionCookie(signedIn);
+    assert.equal((await postForm(url, '/', { longuri: `${before.url}/`, shortname: 'hers' }, { cookie })).status, 303);
+    assert.equal((await postForm(url, '/', { longuri: `${before.url}/`, shortname: 'anons' })).status, 303);
 
     const page = await (await fetch(url, { headers: { cookie } })).text();
     assert.match(page, /<summary aria-label="Edit hers">Edit<\/summary>/);
@@ -37,19 +26,19 @@ describe('the edit form on the page', () => {
     assert.doesNotMatch(await (await fetch(url)).text(), /<details class="edit">/, 'signed out: no edit forms');
 
     // The title sent back as shown is no change: the new target takes its own title.
-    const moved = await post(url, '/edit', { name: 'hers', longuri: `${after.url}/`, title: 'Before' }, { cookie });
+    const moved = await postForm(url, '/edit', { name: 'hers', longuri: `${after.url}/`, title: 'Before' }, { cookie });
     assert.equal(moved.status, 303);
     assert.deepEqual([(await bookmark(url, 'hers')).uri, (await bookmark(url, 'hers')).title], [`${after.url}/`, 'After']);
-    assert.equal((await post(url, '/edit', { name: 'hers', longuri: `${after.url}/`, title: 'Mine' }, { cookie })).status, 303);
+    assert.equal((await postForm(url, '/edit', { name: 'hers', longuri: `${after.url}/`, title: 'Mine' }, { cookie })).status, 303);
     assert.equal((await bookmark(url, 'hers')).title, 'Mine');
 
-    const theirs = await post(url, '/edit', { name: 'anons', longuri: `${after.url}/`, title: 'x' }, { cookie });
+    const theirs = await postForm(url, '/edit', { name: 'anons', longuri: `${after.url}/`, title: 'x' }, { cookie });
     assert.equal(theirs.status, 403);
-    assert.equal((await post(url, '/edit', { name: 'hers', title: 'x' })).status, 401, 'signed out');
-    const bad = await post(url, '/edit', { name: 'hers', longuri: 'not a uri', title: 'Mine' }, { cookie });
+    assert.equal((await postForm(url, '/edit', { name: 'hers', title: 'x' })).status, 401, 'signed out');
+    const bad = await postForm(url, '/edit', { name: 'hers', longuri: 'not a uri', title: 'Mine' }, { cookie });
     assert.equal(bad.status, 404, 'text that is not a URI, as the create form answers it');
     assert.match(await bad.text(), /Couldn&#39;t fetch URI|Couldn't fetch URI/);
-    const crossSite = await post(
+    const crossSite = await postForm(
       url,
       '/edit',
       { name: 'hers', title: 'planted' },

@@ -3,17 +3,7 @@ import { describe, it } from 'node:test';
 import { startTarget } from '../../../test/support/index.ts';
 import { loadConfig } from '../../src/config.ts';
 import { makeKey } from '../auth/keys-support.ts';
-import { form, htmlPage, startApp } from '../helpers.ts';
-
-function postForm(url: string, fields: Record<string, string>, cookie?: string) {
-  const { body, headers } = form(fields);
-  return fetch(url, {
-    method: 'POST',
-    body,
-    redirect: 'manual',
-    headers: { ...headers, origin: new URL(url).origin, ...(cookie === undefined ? {} : { cookie }) },
-  });
-}
+import { htmlPage, postForm, sessionCookie, startApp } from '../helpers.ts';
 
 function postApi(url: string, body: unknown, key?: string) {
   return fetch(`${url}/api/bookmarks`, {
@@ -45,7 +35,7 @@ describe('PRIVATE=true', () => {
     assert.match(html, /action="\/sign-in"/);
     assert.doesNotMatch(html, /hers/, 'no list');
 
-    const refusedForm = await postForm(url, { longuri: `${target.url}/`, shortname: 'anon' });
+    const refusedForm = await postForm(url, '/', { longuri: `${target.url}/`, shortname: 'anon' });
     assert.equal(refusedForm.status, 401);
     assert.match(await refusedForm.text(), /action="\/sign-in"/);
     for (const response of [
@@ -60,10 +50,10 @@ describe('PRIVATE=true', () => {
     assert.equal((await fetch(`${url}/hers`, { redirect: 'manual' })).status, 303, 'redirects stay public');
 
     assert.equal((await fetch(`${url}/api/bookmarks`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
-    const signedIn = await postForm(`${url}/sign-in`, { key });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const signedIn = await postForm(url, '/sign-in', { key });
+    const cookie = sessionCookie(signedIn);
     assert.match(await (await fetch(url, { headers: { cookie } })).text(), /hers/, 'signed in: the list');
-    assert.equal((await postForm(url, { longuri: `${target.url}/`, shortname: 'mine' }, cookie)).status, 303);
+    assert.equal((await postForm(url, '/', { longuri: `${target.url}/`, shortname: 'mine' }, { cookie })).status, 303);
     assert.equal(
       ((await (await fetch(`${url}/api/bookmarks/mine`, { headers: { authorization: `Bearer ${key}` } })).json()) as { createdBy: string })
         .createdBy,
@@ -87,8 +77,8 @@ describe('PRIVATE=true', () => {
     assert.equal((await fetch(`${url}/hers+qr.svg`)).status, 401);
 
     assert.equal((await fetch(`${url}/api/bookmarks/hers/stats`, { headers: { authorization: `Bearer ${key}` } })).status, 200);
-    const signedIn = await postForm(`${url}/sign-in`, { key });
-    const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const signedIn = await postForm(url, '/sign-in', { key });
+    const cookie = sessionCookie(signedIn);
     assert.match(await (await fetch(`${url}/hers+`, { headers: { cookie } })).text(), /hers/, 'signed in: the stats page');
     const qr = await fetch(`${url}/hers+qr.svg`, { headers: { cookie } });
     assert.equal(qr.status, 200);
