@@ -1,40 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PERSON_USER_AGENT, SuiteCleanups, tempDir } from '../../test/support/index.ts';
 import { type Stack, startStack } from '../src/stack.ts';
+import { bookmarksApi, runAppCommand } from './helpers.ts';
 
 /** Redirects that count toward a visit limit: a person's, not a bot's (Node's fetch names itself `node`). */
 const AS_A_PERSON = { 'user-agent': PERSON_USER_AGENT };
 
-const KEYS_SCRIPT = new URL('../../app/src/cli/keys.ts', import.meta.url).pathname;
 const REDIRECT_CACHE_MS = 1500;
 const VISITS_FLUSH_MS = 200;
 /** Each client's pace against its own app process in the visit-limit test. */
 const REQUESTS_PER_SECOND_PER_PROCESS = 20;
 /** For the polling and a loaded machine. */
 const SLACK_MS = 1000;
-
-function makeKey(dataDir: string, name: string, role: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [KEYS_SCRIPT, 'create', '--name', name, '--role', role],
-      { env: { ...process.env, DATA_DIR: dataDir } },
-      (error, stdout, stderr) => (error === null ? resolve(stdout.trim()) : reject(new Error(`keys create ${name}: ${stderr}`))),
-    );
-  });
-}
-
-function api(base: string, method: string, path: string, key: string, body?: unknown) {
-  return fetch(`${base}/api/bookmarks${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
 
 /** Polls `base` until /`name` redirects to `location`; how long that took after `since`, or Infinity past `boundMs` + SLACK_MS. */
 async function redirectsWithin(base: string, name: string, location: string, since: number, boundMs: number): Promise<number> {
@@ -69,10 +49,10 @@ describe('edits and expiry across the native stack (nginx + 3 app processes)', {
   });
 
   it(`a link edited on one process redirects to its new target there at once, and on every process within REDIRECT_CACHE_MS (${REDIRECT_CACHE_MS} ms)`, async () => {
-    const alice = await makeKey(dataDir, 'alice', 'author');
+    const alice = await runAppCommand('keys', dataDir, 'create', '--name', 'alice', '--role', 'author');
     const oldTarget = `${stack.url}/?old`;
     const newTarget = `${stack.url}/?new`;
-    assert.equal((await api(stack.url, 'POST', '', alice, { uri: oldTarget, name: 'moving' })).status, 201);
+    assert.equal((await bookmarksApi(stack.url, 'POST', '', alice, { uri: oldTarget, name: 'moving' })).status, 201);
     // Each process reads it now and remembers the old target for REDIRECT_CACHE_MS.
     for (const base of stack.appUrls) {
       assert.equal((await fetch(`${base}/moving`, { redirect: 'manual' })).headers.get('location'), oldTarget, base);
@@ -80,7 +60,7 @@ describe('edits and expiry across the native stack (nginx + 3 app processes)', {
 
     const [first] = stack.appUrls;
     assert.ok(first !== undefined);
-    const edited = await api(first, 'PATCH', '/moving', alice, { uri: newTarget });
+    const edited = await bookmarksApi(first, 'PATCH', '/moving', alice, { uri: newTarget });
     assert.equal(edited.status, 200);
     const editedAt = Date.now();
     assert.equal(
@@ -98,9 +78,12 @@ describe('edits and expiry across the native stack (nginx + 3 app processes)', {
   });
 
   it('a visit limit is overshot by no more than the other processes count between flushes: (processes − 1) × rate × 2 × VISITS_FLUSH_MS', async (t) => {
-    const root = await makeKey(dataDir, 'root', 'admin');
+    const root = await runAppCommand('keys', dataDir, 'create', '--name', 'root', '--role', 'admin');
     const maxVisits = 30;
-    assert.equal((await api(stack.url, 'POST', '', root, { uri: `${stack.url}/?limited`, name: 'limited', maxVisits })).status, 201);
+    assert.equal(
+      (await bookmarksApi(stack.url, 'POST', '', root, { uri: `${stack.url}/?limited`, name: 'limited', maxVisits })).status,
+      201,
+    );
     const processes = stack.appUrls.length;
     const perProcess = 3 * maxVisits;
     const passed = await Promise.all(
