@@ -52,8 +52,11 @@ test('in-flight: starts its own stack, runs k6, measures λ, W and L, samples in
     result.samples.every((sample) => sample.t >= 0 && sample.t <= result.client.windowSeconds),
     'only samples taken while the load ran',
   );
+  // Each sample's client count is k6's requests sent before it and answered after it (exact, in
+  // request-log.test.ts). At 120 requests a second of about a millisecond, L ≈ 0.1: that some sample
+  // catches one in flight is chance (2 of 9 full runs on 7 December saw none), so here only what holds at any speed.
   assert.ok(
-    result.samples.some((sample) => sample.client > 0),
+    result.samples.every((sample) => Number.isInteger(sample.client) && sample.client >= 0 && sample.client <= result.client.requests),
     "the client count comes from k6's record of each request",
   );
   assert.ok(Number.isFinite(result.observed.client) && Number.isFinite(result.observed.nginx) && Number.isFinite(result.observed.apps));
