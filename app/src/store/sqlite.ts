@@ -13,6 +13,8 @@ import {
   type EditOutcome,
   type ListOptions,
   type NewBookmark,
+  type RecheckCandidate,
+  type RecheckOutcome,
   type RedirectTarget,
   SearchIndexingError,
   type SearchOptions,
@@ -67,6 +69,20 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER bookmarks_search_delete AFTER DELETE ON bookmarks BEGIN
      DELETE FROM bookmarks_search WHERE rowid = old.id;
    END`,
+  // Re-checks (services/rechecks.ts): when the target was last fetched (0: at create, before this
+  // step), the run of failures, and the lease that lets one process at a time do them. Adding
+  // columns with constant defaults rewrites no row; the index is built here, 1.3 s at a million
+  // links (docs/uri-checks.md).
+  `ALTER TABLE bookmarks ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE bookmarks ADD COLUMN check_failures INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE bookmarks ADD COLUMN failing_since INTEGER;
+   ALTER TABLE bookmarks ADD COLUMN check_error TEXT;
+   CREATE INDEX bookmarks_checked_at ON bookmarks (checked_at);
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT`,
 ];
 
 /** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
@@ -75,7 +91,8 @@ const SEARCH_BACKFILL_BATCH = 5000;
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
+const COLUMNS =
+  'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query, checked_at, check_failures, failing_since, check_error';
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -111,9 +128,13 @@ interface Row {
   expires_at: number | null;
   max_visits: number | null;
   forward_query: number;
+  checked_at: number;
+  check_failures: number;
+  failing_since: number | null;
+  check_error: string | null;
 }
 
-type NewRow = Omit<Row, 'id' | 'visits'>;
+type NewRow = Omit<Row, 'id' | 'visits' | 'check_failures' | 'failing_since' | 'check_error'>;
 
 interface TargetRow {
   uri: string;
@@ -137,6 +158,17 @@ interface UpdateParameters {
   max_visits: number | null;
   set_forward_query: number;
   forward_query: number | null;
+  /** When a new target's check ran (set_check_status): its run of failures starts over. */
+  checked_at: number;
+}
+
+interface RecheckParameters {
+  name: string;
+  uri: string;
+  at: number;
+  ok: number;
+  status: number | null;
+  error: string | null;
 }
 
 function toBookmark(row: Row): Bookmark {
@@ -151,13 +183,18 @@ function toBookmark(row: Row): Bookmark {
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
     maxVisits: row.max_visits,
     forwardQuery: row.forward_query === 1,
+    // 0: not checked since the re-checks came; the last check was the one at create.
+    checkedAt: new Date(row.checked_at === 0 ? row.created_at : row.checked_at),
+    checkFailures: row.check_failures,
+    failingSince: row.failing_since === null ? null : new Date(row.failing_since),
+    checkError: row.check_error,
   };
 }
 
 function prepareStatements(db: Database.Database) {
   const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
-     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query)
+    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query, checked_at)
+     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query, @checked_at)
      ON CONFLICT (name) DO NOTHING
      RETURNING ${COLUMNS}`,
   );
@@ -170,7 +207,11 @@ function prepareStatements(db: Database.Database) {
        check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END,
        expires_at = CASE WHEN @set_expires_at THEN @expires_at ELSE expires_at END,
        max_visits = CASE WHEN @set_max_visits THEN @max_visits ELSE max_visits END,
-       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END
+       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END,
+       checked_at = CASE WHEN @set_check_status THEN @checked_at ELSE checked_at END,
+       check_failures = CASE WHEN @set_check_status THEN 0 ELSE check_failures END,
+       failing_since = CASE WHEN @set_check_status THEN NULL ELSE failing_since END,
+       check_error = CASE WHEN @set_check_status THEN NULL ELSE check_error END
      WHERE name = @name
      RETURNING ${COLUMNS}`,
   );
@@ -212,6 +253,27 @@ function prepareStatements(db: Database.Database) {
       if (after === undefined) return undefined;
       return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
+    // The index on checked_at gives the oldest first and stops after `limit`.
+    dueForRecheck: db.prepare<[number, number], { name: string; uri: string }>(
+      'SELECT name, uri FROM bookmarks WHERE checked_at < ? ORDER BY checked_at LIMIT ?',
+    ),
+    // Against the target that was checked: a link edited meanwhile keeps its new target's result.
+    recordRecheck: db.prepare<RecheckParameters>(
+      `UPDATE bookmarks SET
+         checked_at = @at,
+         check_status = CASE WHEN @ok THEN @status ELSE check_status END,
+         check_failures = CASE WHEN @ok THEN 0 ELSE check_failures + 1 END,
+         failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(failing_since, @at) END,
+         check_error = CASE WHEN @ok THEN NULL ELSE @error END
+       WHERE name = @name AND uri = @uri`,
+    ),
+    // One statement: the unique name decides, and only the owner or an expired lease is replaced.
+    acquireLease: db.prepare<{ name: string; owner: string; now: number; expires: number }>(
+      `INSERT INTO leases (name, owner, expires_at) VALUES (@name, @owner, @expires)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE leases.owner = excluded.owner OR leases.expires_at <= @now`,
+    ),
+    releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?'),
     searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
     // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
     searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
@@ -292,17 +354,19 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
+    const now = Date.now();
     return this.#guard(() =>
       this.#sql.create.immediate({
         name: bookmark.name,
         uri: bookmark.uri,
         title: bookmark.title,
         check_status: bookmark.checkStatus,
-        created_at: Date.now(),
+        created_at: now,
         created_by: bookmark.createdBy ?? null,
         expires_at: bookmark.expiresAt?.getTime() ?? null,
         max_visits: bookmark.maxVisits ?? null,
         forward_query: bookmark.forwardQuery === false ? 0 : 1,
+        checked_at: now,
       }),
     );
   }
@@ -359,8 +423,29 @@ export class SqliteStore implements BookmarkStore {
         max_visits: changes.maxVisits ?? null,
         set_forward_query: changes.forwardQuery === undefined ? 0 : 1,
         forward_query: changes.forwardQuery === undefined ? null : Number(changes.forwardQuery),
+        checked_at: Date.now(),
       }),
     );
+  }
+
+  async dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]> {
+    return this.#guard(() => this.#sql.dueForRecheck.all(before.getTime(), limit));
+  }
+
+  async recordRecheck(name: string, uri: string, outcome: RecheckOutcome, at: Date): Promise<boolean> {
+    const parameters: RecheckParameters = outcome.ok
+      ? { name, uri, at: at.getTime(), ok: 1, status: outcome.status, error: null }
+      : { name, uri, at: at.getTime(), ok: 0, status: null, error: outcome.error };
+    return this.#guard(() => this.#sql.recordRecheck.run(parameters).changes > 0);
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.#guard(() => this.#sql.acquireLease.run({ name, owner, now, expires: now + ttlMs }).changes > 0);
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#guard(() => this.#sql.releaseLease.run(name, owner));
   }
 
   async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {

@@ -1,8 +1,8 @@
 import type { Principal } from '../auth/principal.ts';
-import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import { isExpired } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
+import { checkBadge } from './check-badge.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 import { sparkSvg } from './stats.ts';
 
@@ -67,14 +67,6 @@ function expiryNote(bookmark: Bookmark, now: number): string {
   return limits.length === 0 ? '' : `<span class="note">${e(limits.join(', '))}</span>`;
 }
 
-function statusBadge(bookmark: Bookmark): string {
-  if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
-    // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
-    return `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span><span class="note">Up, but it refuses robots</span>`;
-  }
-  return `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
-}
-
 /** An admin may change every link, an author those it created (BookmarkService.mayChange). */
 function deleteForm(bookmark: Bookmark, viewer: Principal | undefined): string {
   if (viewer === undefined || (viewer.role !== 'admin' && bookmark.createdBy !== viewer.name)) return '';
@@ -114,7 +106,7 @@ function row(bookmark: Bookmark, publicUrl: URL, viewer: Principal | undefined, 
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${spark === undefined ? '' : sparkSvg(spark)}<a href="/${e(bookmark.name)}+" aria-label="Stats of ${e(bookmark.name)}: ${bookmark.visits} visits">${bookmark.visits}</a></td>
-<td class="status">${statusBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
+<td class="status">${checkBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
 </tr>`;
 }
 
