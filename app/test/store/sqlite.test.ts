@@ -11,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
+import { recheckContract } from './recheck-contract.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'linkyard-store-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -33,6 +34,7 @@ describe('SqliteStore', () => {
   };
   storeContract(harness);
   accessContract(harness);
+  recheckContract(harness);
 
   test('the file is in WAL mode and records its schema version', async (t) => {
     const file = freshFile();
@@ -43,7 +45,7 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 7);
+    assert.equal(observer.pragma('user_version', { simple: true }), 8);
   });
 
   test('on a store that had rows before the search migration, search is SearchIndexingError until the backfill is done, in bounded batches', async (t) => {
