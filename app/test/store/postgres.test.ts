@@ -5,8 +5,8 @@ import { PostgresStore } from '../../src/store/postgres.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
-import { recheckContract } from './recheck-contract.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
+import { recheckContract } from './recheck-contract.ts';
 
 describe('PostgresStore', { skip: postgresSkip }, () => {
   const admin = new Pool({ connectionString: testDatabaseUrl, max: 2 });
@@ -98,7 +98,15 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       ],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }, { version: 7 }]);
+    assert.deepEqual(versions.rows, [
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+      { version: 6 },
+      { version: 7 },
+    ]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {
