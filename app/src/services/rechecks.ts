@@ -53,6 +53,8 @@ export class Rechecker {
   #heldSince: number | undefined;
   /** performance.now() before which the next check may not start. */
   #nextStart = 0;
+  /** Whether the store's index for the pick is built (recheckIndexStep). */
+  #indexReady = false;
 
   constructor(deps: {
     store: BookmarkStore;
@@ -106,6 +108,9 @@ export class Rechecker {
   /** Holds the lease and re-checks one batch of due links; returns how long to wait before the next turn. */
   async #turn(): Promise<number> {
     if (!(await this.#holdLease())) return ASK_EVERY_MS;
+    // Built once, by the holder, after start-up; PostgreSQL may report a build another began.
+    this.#indexReady ||= await this.#store.recheckIndexStep();
+    if (!this.#indexReady) return ASK_EVERY_MS;
     const due = await this.#store.dueForRecheck(new Date(Date.now() - this.#intervalMs), BATCH);
     // Nothing due: look again after a tenth of the interval, and at least every minute.
     if (due.length === 0) return Math.min(60_000, Math.max(100, this.#intervalMs / 10));

@@ -53,14 +53,14 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
   // Re-checks (services/rechecks.ts): when the target was last fetched, the run of failures, and
   // the lease that lets one process at a time do them. Rows already there get the epoch (checked
-  // at create, before this step) without being rewritten; new rows the time of their insert. The
-  // index is built here, 0.9 s at a million links (docs/uri-checks.md).
+  // at create, before this step) without being rewritten; new rows the time of their insert. No
+  // row is rewritten: instant on any store. The index is built by recheckIndexStep, concurrently,
+  // after start-up (docs/uri-checks.md).
   `ALTER TABLE bookmarks ADD COLUMN checked_at timestamptz NOT NULL DEFAULT 'epoch';
    ALTER TABLE bookmarks ALTER COLUMN checked_at SET DEFAULT now();
    ALTER TABLE bookmarks ADD COLUMN check_failures integer NOT NULL DEFAULT 0;
    ALTER TABLE bookmarks ADD COLUMN failing_since timestamptz;
    ALTER TABLE bookmarks ADD COLUMN check_error text;
-   CREATE INDEX bookmarks_checked_at ON bookmarks (checked_at);
    CREATE TABLE leases (
      name text PRIMARY KEY,
      owner text NOT NULL,
@@ -76,6 +76,8 @@ const MIGRATIONS: readonly string[] = [
  */
 const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
 const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** dueForRecheck's index, built by recheckIndexStep. */
+const RECHECK_INDEX = 'bookmarks_checked_at';
 /** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
 const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 
@@ -442,38 +444,17 @@ export class PostgresStore implements BookmarkStore {
 
   /** Valid once built; remembered, since an index never becomes invalid again by itself. */
   async #searchIndexValid(): Promise<boolean> {
-    if (this.#searchReady) return true;
-    const rows = await this.#rows<{ valid: boolean | null }>(
-      { name: 'linkyard_search_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
-      [SEARCH_INDEX],
-    );
-    this.#searchReady = rows[0]?.valid === true;
+    this.#searchReady ||= await this.#indexValid(SEARCH_INDEX);
     return this.#searchReady;
   }
 
   /**
    * Creates pg_trgm (needs the CREATE privilege on the database, or a superuser to have created
-   * it: docs/links.md) and the index, concurrently. Several processes may call this at once: the
-   * others find the index there and wait for it to be valid. A build that failed leaves an invalid
-   * index with no build in progress: it is dropped and built again.
+   * it: docs/links.md) and the index, concurrently (#buildIndexConcurrently).
    */
   async searchIndexStep(): Promise<boolean> {
     if (await this.#searchIndexValid()) return true;
     await this.#query({ text: 'CREATE EXTENSION IF NOT EXISTS pg_trgm' });
-    const building = await this.#rows<{ building: boolean }>(
-      {
-        name: 'linkyard_search_index_building',
-        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
-      },
-      [SEARCH_INDEX],
-    );
-    if (building[0]?.building === true) return false;
-    const exists = await this.#rows<{ oid: string | null }>(
-      { name: 'linkyard_search_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' },
-      [SEARCH_INDEX],
-    );
-    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined)
-      await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${SEARCH_INDEX}` });
     // The extension lives in whichever schema it was created in (one per database): name it.
     const extension = await this.#rows<{ schema: string }>(
       {
@@ -483,13 +464,54 @@ export class PostgresStore implements BookmarkStore {
       [],
     );
     const opclass = `${extension[0]?.schema ?? 'public'}.gin_trgm_ops`;
-    // No statement timeout for the build: it takes as long as the table needs, off the request path.
+    await this.#buildIndexConcurrently(SEARCH_INDEX, `ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`);
+    return this.#searchIndexValid();
+  }
+
+  #recheckIndexReady = false;
+
+  async recheckIndexStep(): Promise<boolean> {
+    this.#recheckIndexReady ||=
+      (await this.#indexValid(RECHECK_INDEX)) || (await this.#buildIndexConcurrently(RECHECK_INDEX, 'ON bookmarks (checked_at)'));
+    return this.#recheckIndexReady;
+  }
+
+  /** Whether the index exists and is valid: a concurrent build in progress, or one that failed, leaves it invalid. */
+  async #indexValid(name: string): Promise<boolean> {
+    const rows = await this.#rows<{ valid: boolean | null }>(
+      { name: 'linkyard_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
+      [name],
+    );
+    return rows[0]?.valid === true;
+  }
+
+  /**
+   * Builds the index `name` (`definition`: what follows its name in CREATE INDEX) with CREATE
+   * INDEX CONCURRENTLY: outside any transaction, writes go on, and it takes as long as the table
+   * needs, off the request path. Several processes may call this at once: the others find the
+   * build in progress and return false. A build that failed leaves an invalid index with no build
+   * in progress: it is dropped and built again. True once the index is valid.
+   */
+  async #buildIndexConcurrently(name: string, definition: string): Promise<boolean> {
+    const building = await this.#rows<{ building: boolean }>(
+      {
+        name: 'linkyard_index_building',
+        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
+      },
+      [name],
+    );
+    if (building[0]?.building === true) return false;
+    const exists = await this.#rows<{ oid: string | null }>({ name: 'linkyard_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' }, [
+      name,
+    ]);
+    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined) await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${name}` });
+    // No statement timeout for the build.
     const client = await this.#pool.connect();
     try {
       await client.query('SET statement_timeout = 0');
       // pg reads a per-query query_timeout that its types do not declare.
       const build: QueryConfig & { query_timeout: number } = {
-        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${SEARCH_INDEX} ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`,
+        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`,
         query_timeout: BUILD_DEADLINE_MS,
       };
       await client.query(build);
@@ -499,7 +521,7 @@ export class PostgresStore implements BookmarkStore {
       throw translated(error);
     }
     client.release();
-    return this.#searchIndexValid();
+    return this.#indexValid(name);
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {

@@ -145,8 +145,14 @@ export interface BookmarkStore {
    */
   foldHours(beforeHour: number): Promise<number>;
   /**
-   * Links whose target was last checked before `before`, the longest unchecked first (an index on
-   * the check time, so a page of them is read however many links there are).
+   * Builds the index dueForRecheck needs, after start-up (never in a migration: on a large store it
+   * takes seconds to minutes); true once it is there and usable. Run by the one process that
+   * re-checks, before its first pick.
+   */
+  recheckIndexStep(): Promise<boolean>;
+  /**
+   * Links whose target was last checked before `before`, the longest unchecked first (the index of
+   * recheckIndexStep, so a page of them is read however many links there are).
    */
   dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]>;
   /**

@@ -25,6 +25,8 @@ const MINUTE = 60_000;
 export function recheckContract(harness: StoreHarness): void {
   test('re-checks: a link is due once its last check is older than the cutoff, the longest unchecked first, a page at a time', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
+    assert.equal(await store.recheckIndexStep(), true, 'the index, built after start-up');
+    assert.equal(await store.recheckIndexStep(), true, 'and found built');
     const before = Date.now();
     for (const name of ['a', 'b', 'c']) await store.create(link(name));
     const created = await store.get('a');
