@@ -26,6 +26,8 @@ const ASK_EVERY_MS = LEASE_MS / 2;
 const BATCH = 20;
 /** Re-checks running at once at most: the pool's other slots stay free for the links people create. */
 const IN_FLIGHT = 4;
+/** Between steps of preparing the pick's index (as the search index's, search-indexer.ts). */
+const PAUSE_BETWEEN_INDEX_STEPS_MS = 50;
 /** After the store failed (it is away): tried again this much later. */
 const RETRY_AFTER_FAILURE_MS = 30_000;
 
@@ -108,9 +110,10 @@ export class Rechecker {
   /** Holds the lease and re-checks one batch of due links; returns how long to wait before the next turn. */
   async #turn(): Promise<number> {
     if (!(await this.#holdLease())) return ASK_EVERY_MS;
-    // Built once, by the holder, after start-up; PostgreSQL may report a build another began.
+    // By the holder, after start-up, a step a turn (SQLite: a batch of links enrolled); the write
+    // lock is left to redirects' visit flushes and creates between steps.
     this.#indexReady ||= await this.#store.recheckIndexStep();
-    if (!this.#indexReady) return ASK_EVERY_MS;
+    if (!this.#indexReady) return PAUSE_BETWEEN_INDEX_STEPS_MS;
     const due = await this.#store.dueForRecheck(new Date(Date.now() - this.#intervalMs), BATCH);
     // Nothing due: look again after a tenth of the interval, and at least every minute.
     if (due.length === 0) return Math.min(60_000, Math.max(100, this.#intervalMs / 10));

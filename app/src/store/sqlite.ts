@@ -69,14 +69,24 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER bookmarks_search_delete AFTER DELETE ON bookmarks BEGIN
      DELETE FROM bookmarks_search WHERE rowid = old.id;
    END`,
-  // Re-checks (services/rechecks.ts): when the target was last fetched (0: at create, before this
-  // step), the run of failures, and the lease that lets one process at a time do them. Adding
-  // columns with constant defaults rewrites no row: instant on any store. Their index is not built
-  // here but by recheckIndexStep, after start-up (docs/uri-checks.md).
-  `ALTER TABLE bookmarks ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE bookmarks ADD COLUMN check_failures INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE bookmarks ADD COLUMN failing_since INTEGER;
-   ALTER TABLE bookmarks ADD COLUMN check_error TEXT;
+  // Re-checks (services/rechecks.ts): when each target was last fetched and its run of failures,
+  // beside the bookmarks rather than in new columns: adding a column to a STRICT table checks
+  // every row (2–3 s a column at a million links), an empty table is instant on any store. New
+  // links get their row from the trigger; the links already there are enrolled after start-up by
+  // recheckIndexStep, in batches below the mark (as the search index is, decision 0022).
+  `CREATE TABLE link_checks (
+     bookmark_id INTEGER PRIMARY KEY REFERENCES bookmarks (id) ON DELETE CASCADE,
+     checked_at INTEGER NOT NULL,
+     check_failures INTEGER NOT NULL DEFAULT 0,
+     failing_since INTEGER,
+     check_error TEXT
+   ) STRICT;
+   CREATE INDEX link_checks_checked_at ON link_checks (checked_at);
+   CREATE TRIGGER link_checks_insert AFTER INSERT ON bookmarks BEGIN
+     INSERT INTO link_checks (bookmark_id, checked_at) VALUES (new.id, new.created_at);
+   END;
+   CREATE TABLE recheck_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), below INTEGER NOT NULL) STRICT;
+   INSERT INTO recheck_backfill (id, below) SELECT 1, coalesce(max(id), 0) + 1 FROM bookmarks;
    CREATE TABLE leases (
      name TEXT PRIMARY KEY,
      owner TEXT NOT NULL,
@@ -84,14 +94,19 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT`,
 ];
 
-/** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
+/** Rows indexed (or enrolled for re-checks) per backfill transaction: a few tens of milliseconds of the write lock. */
 const SEARCH_BACKFILL_BATCH = 5000;
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS =
-  'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query, checked_at, check_failures, failing_since, check_error';
+const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
+
+/** A bookmark with its re-check state: `FROM ${WITH_CHECKS}`, selecting ${FULL_COLUMNS}. */
+const WITH_CHECKS = 'bookmarks b LEFT JOIN link_checks c ON c.bookmark_id = b.id';
+const FULL_COLUMNS = `${COLUMNS.split(', ')
+  .map((column) => `b.${column}`)
+  .join(', ')}, c.checked_at, c.check_failures, c.failing_since, c.check_error`;
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -127,13 +142,14 @@ interface Row {
   expires_at: number | null;
   max_visits: number | null;
   forward_query: number;
-  checked_at: number;
-  check_failures: number;
+  /** The link_checks columns: null for a link not enrolled yet (made before re-checks, see recheck_backfill). */
+  checked_at: number | null;
+  check_failures: number | null;
   failing_since: number | null;
   check_error: string | null;
 }
 
-type NewRow = Omit<Row, 'id' | 'visits' | 'check_failures' | 'failing_since' | 'check_error'>;
+type NewRow = Omit<Row, 'id' | 'visits' | 'checked_at' | 'check_failures' | 'failing_since' | 'check_error'>;
 
 interface TargetRow {
   uri: string;
@@ -182,37 +198,42 @@ function toBookmark(row: Row): Bookmark {
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
     maxVisits: row.max_visits,
     forwardQuery: row.forward_query === 1,
-    // 0: not checked since the re-checks came; the last check was the one at create.
-    checkedAt: new Date(row.checked_at === 0 ? row.created_at : row.checked_at),
-    checkFailures: row.check_failures,
+    // Null or 0: not checked since the re-checks came; the last check was the one at create.
+    checkedAt: new Date(row.checked_at === null || row.checked_at === 0 ? row.created_at : row.checked_at),
+    checkFailures: row.check_failures ?? 0,
     failingSince: row.failing_since === null ? null : new Date(row.failing_since),
     checkError: row.check_error,
   };
 }
 
 function prepareStatements(db: Database.Database) {
-  const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query, checked_at)
-     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query, @checked_at)
+  const insert = db
+    .prepare<NewRow, number>(
+      `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
+     VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query)
      ON CONFLICT (name) DO NOTHING
-     RETURNING ${COLUMNS}`,
-  );
-  const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
+     RETURNING id`,
+    )
+    .pluck();
+  const get = db.prepare<[string], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.name = ?`);
   // Each field is replaced only when given (a flag per field: a title may be set to null).
-  const update = db.prepare<UpdateParameters, Row>(
-    `UPDATE bookmarks SET
+  const update = db
+    .prepare<UpdateParameters, number>(
+      `UPDATE bookmarks SET
        uri = CASE WHEN @set_uri THEN @uri ELSE uri END,
        title = CASE WHEN @set_title THEN @title ELSE title END,
        check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END,
        expires_at = CASE WHEN @set_expires_at THEN @expires_at ELSE expires_at END,
        max_visits = CASE WHEN @set_max_visits THEN @max_visits ELSE max_visits END,
-       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END,
-       checked_at = CASE WHEN @set_check_status THEN @checked_at ELSE checked_at END,
-       check_failures = CASE WHEN @set_check_status THEN 0 ELSE check_failures END,
-       failing_since = CASE WHEN @set_check_status THEN NULL ELSE failing_since END,
-       check_error = CASE WHEN @set_check_status THEN NULL ELSE check_error END
+       forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END
      WHERE name = @name
-     RETURNING ${COLUMNS}`,
+     RETURNING id`,
+    )
+    .pluck();
+  // A new target was just checked: its run of failures starts over (a row made if it had none yet).
+  const checkedAnew = db.prepare<[number, number]>(
+    `INSERT INTO link_checks (bookmark_id, checked_at) VALUES (?, ?)
+     ON CONFLICT (bookmark_id) DO UPDATE SET checked_at = excluded.checked_at, check_failures = 0, failing_since = NULL, check_error = NULL`,
   );
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
@@ -226,8 +247,8 @@ function prepareStatements(db: Database.Database) {
     resolveTarget: db.prepare<[string], TargetRow>(
       'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = ?',
     ),
-    firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
-    olderPage: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`),
+    firstPage: db.prepare<[number], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} ORDER BY b.id DESC LIMIT ?`),
+    olderPage: db.prepare<[number, number], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id < ? ORDER BY b.id DESC LIMIT ?`),
     delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
     count: db.prepare<[], number>('SELECT count(*) FROM bookmarks').pluck(),
     // Reads a page of the table itself, so it fails when the file does, unlike `SELECT 1`.
@@ -236,7 +257,7 @@ function prepareStatements(db: Database.Database) {
     // Insert and read-back share one IMMEDIATE transaction: the unique index picks the winner, and
     // the row that beat us cannot be deleted before we read it.
     create: db.transaction((row: NewRow): CreateOutcome => {
-      const inserted = insert.get(row);
+      const inserted = insert.get(row) === undefined ? undefined : get.get(row.name);
       if (inserted !== undefined) return { kind: 'created', bookmark: toBookmark(inserted) };
       const existing = get.get(row.name);
       if (existing === undefined) throw new Error(`bookmark '${row.name}' neither inserted nor found`);
@@ -248,24 +269,51 @@ function prepareStatements(db: Database.Database) {
     update: db.transaction((parameters: UpdateParameters): EditOutcome | undefined => {
       const before = get.get(parameters.name);
       if (before === undefined) return undefined;
-      const after = update.get(parameters);
+      const id = update.get(parameters);
+      if (id === undefined) return undefined;
+      if (parameters.set_check_status) checkedAnew.run(id, parameters.checked_at);
+      const after = get.get(parameters.name);
       if (after === undefined) return undefined;
       return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
     // The index on checked_at gives the oldest first and stops after `limit`.
     dueForRecheck: db.prepare<[number, number], { name: string; uri: string }>(
-      'SELECT name, uri FROM bookmarks WHERE checked_at < ? ORDER BY checked_at LIMIT ?',
+      `SELECT b.name, b.uri FROM link_checks c JOIN bookmarks b ON b.id = c.bookmark_id
+       WHERE c.checked_at < ? ORDER BY c.checked_at LIMIT ?`,
     ),
     // Against the target that was checked: a link edited meanwhile keeps its new target's result.
-    recordRecheck: db.prepare<RecheckParameters>(
-      `UPDATE bookmarks SET
-         checked_at = @at,
-         check_status = CASE WHEN @ok THEN @status ELSE check_status END,
-         check_failures = CASE WHEN @ok THEN 0 ELSE check_failures + 1 END,
-         failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(failing_since, @at) END,
-         check_error = CASE WHEN @ok THEN NULL ELSE @error END
-       WHERE name = @name AND uri = @uri`,
-    ),
+    recordRecheck: db.transaction((parameters: RecheckParameters): boolean => {
+      const id = db
+        .prepare<[string, string], number>('SELECT id FROM bookmarks WHERE name = ? AND uri = ?')
+        .pluck()
+        .get(parameters.name, parameters.uri);
+      if (id === undefined) return false;
+      if (parameters.ok)
+        db.prepare<[number | null, number]>('UPDATE bookmarks SET check_status = ? WHERE id = ?').run(parameters.status, id);
+      db.prepare<RecheckParameters & { id: number }>(
+        `INSERT INTO link_checks (bookmark_id, checked_at, check_failures, failing_since, check_error)
+         VALUES (@id, @at, CASE WHEN @ok THEN 0 ELSE 1 END, CASE WHEN @ok THEN NULL ELSE @at END, @error)
+         ON CONFLICT (bookmark_id) DO UPDATE SET
+           checked_at = @at,
+           check_failures = CASE WHEN @ok THEN 0 ELSE link_checks.check_failures + 1 END,
+           failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(link_checks.failing_since, @at) END,
+           check_error = @error`,
+      ).run({ ...parameters, id });
+      return true;
+    }),
+    // Links made before re-checks came, enrolled in batches below the mark, newest first, due at
+    // once (checked_at 0); rows an edit already made are kept.
+    recheckBackfill: db.transaction((): boolean => {
+      const below = db.prepare<[], number>('SELECT below FROM recheck_backfill').pluck().get() ?? 1;
+      if (below <= 1) return true;
+      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      db.prepare<[number, number]>(
+        `INSERT INTO link_checks (bookmark_id, checked_at) SELECT id, 0 FROM bookmarks WHERE id >= ? AND id < ?
+         ON CONFLICT (bookmark_id) DO NOTHING`,
+      ).run(from, below);
+      db.prepare<[number]>('UPDATE recheck_backfill SET below = ?').run(from);
+      return from <= 1;
+    }),
     // One statement: the unique name decides, and only the owner or an expired lease is replaced.
     acquireLease: db.prepare<{ name: string; owner: string; now: number; expires: number }>(
       `INSERT INTO leases (name, owner, expires_at) VALUES (@name, @owner, @expires)
@@ -276,9 +324,9 @@ function prepareStatements(db: Database.Database) {
     searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
     // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
     searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
-      `SELECT ${COLUMNS} FROM bookmarks WHERE id IN (
+      `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id IN (
          SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
-       ) ORDER BY id DESC`,
+       ) ORDER BY b.id DESC`,
     ),
     // Rows an edit already indexed (the update trigger) are skipped.
     searchBackfill: db.transaction((): boolean => {
@@ -353,19 +401,17 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {
-    const now = Date.now();
     return this.#guard(() =>
       this.#sql.create.immediate({
         name: bookmark.name,
         uri: bookmark.uri,
         title: bookmark.title,
         check_status: bookmark.checkStatus,
-        created_at: now,
+        created_at: Date.now(),
         created_by: bookmark.createdBy ?? null,
         expires_at: bookmark.expiresAt?.getTime() ?? null,
         max_visits: bookmark.maxVisits ?? null,
         forward_query: bookmark.forwardQuery === false ? 0 : 1,
-        checked_at: now,
       }),
     );
   }
@@ -427,14 +473,9 @@ export class SqliteStore implements BookmarkStore {
     );
   }
 
-  /**
-   * SQLite builds an index in one statement that holds the write lock throughout (4 s at a million
-   * links on a 2-core VM, docs/uri-checks.md): other processes' writes wait for it, up to the busy
-   * timeout. Once, by the one process that re-checks, never at start-up.
-   */
+  /** One batch of enrolling the links made before re-checks came (link_checks); true once all are. */
   async recheckIndexStep(): Promise<boolean> {
-    this.#guard(() => this.#db.exec('CREATE INDEX IF NOT EXISTS bookmarks_checked_at ON bookmarks (checked_at)'));
-    return true;
+    return this.#guard(() => this.#sql.recheckBackfill.immediate());
   }
 
   async dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]> {
@@ -445,7 +486,7 @@ export class SqliteStore implements BookmarkStore {
     const parameters: RecheckParameters = outcome.ok
       ? { name, uri, at: at.getTime(), ok: 1, status: outcome.status, error: null }
       : { name, uri, at: at.getTime(), ok: 0, status: null, error: outcome.error };
-    return this.#guard(() => this.#sql.recordRecheck.run(parameters).changes > 0);
+    return this.#guard(() => this.#sql.recordRecheck.immediate(parameters));
   }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {

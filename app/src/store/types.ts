@@ -145,9 +145,10 @@ export interface BookmarkStore {
    */
   foldHours(beforeHour: number): Promise<number>;
   /**
-   * Builds the index dueForRecheck needs, after start-up (never in a migration: on a large store it
-   * takes seconds to minutes); true once it is there and usable. Run by the one process that
-   * re-checks, before its first pick.
+   * One bounded step of preparing what dueForRecheck reads, after start-up (never in a migration:
+   * on a large store it takes seconds to minutes); true once it is complete. PostgreSQL builds an
+   * index concurrently, SQLite enrols the links made before re-checks came, a batch a step. Run by
+   * the one process that re-checks, before its first pick.
    */
   recheckIndexStep(): Promise<boolean>;
   /**
