@@ -14,7 +14,10 @@ describe('the create form’s expiry fields', () => {
     const target = await startTarget(t, htmlPage('x'));
     const { url } = await startApp(t);
     const form = await (await fetch(`${url}/`)).text();
-    assert.match(form, /<form class="create"[\s\S]*name="expiresat" type="datetime-local"[\s\S]*name="maxvisits" type="number"[\s\S]*<\/form>/);
+    assert.match(
+      form,
+      /<form class="create"[\s\S]*name="expiresat" type="datetime-local"[\s\S]*name="maxvisits" type="number"[\s\S]*<\/form>/,
+    );
 
     const created = await postForm(url, '/', {
       longuri: `${target.url}/limited`,
