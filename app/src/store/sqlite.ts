@@ -230,6 +230,18 @@ function prepareStatements(db: Database.Database) {
      RETURNING id`,
     )
     .pluck();
+  // A re-check's result, against the target that was checked.
+  const checkedLink = db.prepare<[string, string], number>('SELECT id FROM bookmarks WHERE name = ? AND uri = ?').pluck();
+  const setCheckStatus = db.prepare<[number | null, number]>('UPDATE bookmarks SET check_status = ? WHERE id = ?');
+  const recordCheck = db.prepare<RecheckParameters & { id: number }>(
+    `INSERT INTO link_checks (bookmark_id, checked_at, check_failures, failing_since, check_error)
+     VALUES (@id, @at, CASE WHEN @ok THEN 0 ELSE 1 END, CASE WHEN @ok THEN NULL ELSE @at END, @error)
+     ON CONFLICT (bookmark_id) DO UPDATE SET
+       checked_at = @at,
+       check_failures = CASE WHEN @ok THEN 0 ELSE link_checks.check_failures + 1 END,
+       failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(link_checks.failing_since, @at) END,
+       check_error = @error`,
+  );
   // A new target was just checked: its run of failures starts over (a row made if it had none yet).
   const checkedAnew = db.prepare<[number, number]>(
     `INSERT INTO link_checks (bookmark_id, checked_at) VALUES (?, ?)
@@ -283,22 +295,10 @@ function prepareStatements(db: Database.Database) {
     ),
     // Against the target that was checked: a link edited meanwhile keeps its new target's result.
     recordRecheck: db.transaction((parameters: RecheckParameters): boolean => {
-      const id = db
-        .prepare<[string, string], number>('SELECT id FROM bookmarks WHERE name = ? AND uri = ?')
-        .pluck()
-        .get(parameters.name, parameters.uri);
+      const id = checkedLink.get(parameters.name, parameters.uri);
       if (id === undefined) return false;
-      if (parameters.ok)
-        db.prepare<[number | null, number]>('UPDATE bookmarks SET check_status = ? WHERE id = ?').run(parameters.status, id);
-      db.prepare<RecheckParameters & { id: number }>(
-        `INSERT INTO link_checks (bookmark_id, checked_at, check_failures, failing_since, check_error)
-         VALUES (@id, @at, CASE WHEN @ok THEN 0 ELSE 1 END, CASE WHEN @ok THEN NULL ELSE @at END, @error)
-         ON CONFLICT (bookmark_id) DO UPDATE SET
-           checked_at = @at,
-           check_failures = CASE WHEN @ok THEN 0 ELSE link_checks.check_failures + 1 END,
-           failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(link_checks.failing_since, @at) END,
-           check_error = @error`,
-      ).run({ ...parameters, id });
+      if (parameters.ok) setCheckStatus.run(parameters.status, id);
+      recordCheck.run({ ...parameters, id });
       return true;
     }),
     // Links made before re-checks came, enrolled in batches below the mark, newest first, due at
