@@ -115,8 +115,9 @@ export class Rechecker {
     this.#indexReady ||= await this.#store.recheckIndexStep();
     if (!this.#indexReady) return PAUSE_BETWEEN_INDEX_STEPS_MS;
     const due = await this.#store.dueForRecheck(new Date(Date.now() - this.#intervalMs), BATCH);
-    // Nothing due: look again after a tenth of the interval, and at least every minute.
-    if (due.length === 0) return Math.min(60_000, Math.max(100, this.#intervalMs / 10));
+    // Nothing due: look again after a tenth of the interval, and soon enough to renew the lease
+    // before it lapses (an idle holder keeps it rather than handing it around).
+    if (due.length === 0) return Math.min(RENEW_AFTER_MS, Math.max(100, this.#intervalMs / 10));
     await this.#recheckAll(due);
     return 0;
   }
