@@ -84,6 +84,12 @@ const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 const COLUMNS =
   'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query, checked_at, check_failures, failing_since, check_error';
 
+/**
+ * The re-checks' pick ($1 cutoff, $2 limit): the index on checked_at gives the oldest first and
+ * stops after `limit`. Exported for loadtest/src/cli/recheck-cost.ts's EXPLAIN.
+ */
+export const DUE_FOR_RECHECK_SQL = 'SELECT name, uri FROM bookmarks WHERE checked_at < $1 ORDER BY checked_at LIMIT $2';
+
 /** Named queries: each pooled connection prepares them once, then only sends parameters. */
 const SQL = {
   insert: {
@@ -142,11 +148,7 @@ const SQL = {
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
   },
   count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
-  // The index on checked_at gives the oldest first and stops after `limit`.
-  dueForRecheck: {
-    name: 'linkyard_due_for_recheck',
-    text: 'SELECT name, uri FROM bookmarks WHERE checked_at < $1 ORDER BY checked_at LIMIT $2',
-  },
+  dueForRecheck: { name: 'linkyard_due_for_recheck', text: DUE_FOR_RECHECK_SQL },
   // Against the target that was checked: a link edited meanwhile keeps its new target's result.
   recordRecheck: {
     name: 'linkyard_record_recheck',

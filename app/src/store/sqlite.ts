@@ -94,6 +94,13 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT`,
 ];
 
+/**
+ * The re-checks' pick (cutoff, limit): the index on link_checks.checked_at gives the oldest first
+ * and stops after `limit`. Exported for loadtest/src/cli/recheck-cost.ts's EXPLAIN.
+ */
+export const DUE_FOR_RECHECK_SQL = `SELECT b.name, b.uri FROM link_checks c JOIN bookmarks b ON b.id = c.bookmark_id
+  WHERE c.checked_at < ? ORDER BY c.checked_at LIMIT ?`;
+
 /** Rows indexed (or enrolled for re-checks) per backfill transaction: a few tens of milliseconds of the write lock. */
 const SEARCH_BACKFILL_BATCH = 5000;
 
@@ -288,11 +295,7 @@ function prepareStatements(db: Database.Database) {
       if (after === undefined) return undefined;
       return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
-    // The index on checked_at gives the oldest first and stops after `limit`.
-    dueForRecheck: db.prepare<[number, number], { name: string; uri: string }>(
-      `SELECT b.name, b.uri FROM link_checks c JOIN bookmarks b ON b.id = c.bookmark_id
-       WHERE c.checked_at < ? ORDER BY c.checked_at LIMIT ?`,
-    ),
+    dueForRecheck: db.prepare<[number, number], { name: string; uri: string }>(DUE_FOR_RECHECK_SQL),
     // Against the target that was checked: a link edited meanwhile keeps its new target's result.
     recordRecheck: db.transaction((parameters: RecheckParameters): boolean => {
       const id = checkedLink.get(parameters.name, parameters.uri);
