@@ -101,15 +101,15 @@ const MIGRATIONS: readonly string[] = [
 export const DUE_FOR_RECHECK_SQL = `SELECT b.name, b.uri FROM link_checks c JOIN bookmarks b ON b.id = c.bookmark_id
   WHERE c.checked_at < ? ORDER BY c.checked_at LIMIT ?`;
 
-/** Rows indexed (or enrolled for re-checks) per backfill transaction: a few tens of milliseconds of the write lock. */
-const SEARCH_BACKFILL_BATCH = 5000;
+/** Rows indexed for search, or enrolled for re-checks, per backfill transaction: a few tens of milliseconds of the write lock. */
+const BACKFILL_BATCH = 5000;
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
 
-/** A bookmark with its re-check state: `FROM ${WITH_CHECKS}`, selecting ${FULL_COLUMNS}. */
+/** Reads of a whole bookmark join its re-check state: `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS}`. */
 const WITH_CHECKS = 'bookmarks b LEFT JOIN link_checks c ON c.bookmark_id = b.id';
 const FULL_COLUMNS = `${COLUMNS.split(', ')
   .map((column) => `b.${column}`)
@@ -309,7 +309,7 @@ function prepareStatements(db: Database.Database) {
     recheckBackfill: db.transaction((): boolean => {
       const below = db.prepare<[], number>('SELECT below FROM recheck_backfill').pluck().get() ?? 1;
       if (below <= 1) return true;
-      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      const from = Math.max(1, below - BACKFILL_BATCH);
       db.prepare<[number, number]>(
         `INSERT INTO link_checks (bookmark_id, checked_at) SELECT id, 0 FROM bookmarks WHERE id >= ? AND id < ?
          ON CONFLICT (bookmark_id) DO NOTHING`,
@@ -335,7 +335,7 @@ function prepareStatements(db: Database.Database) {
     searchBackfill: db.transaction((): boolean => {
       const below = db.prepare<[], number>('SELECT below FROM search_backfill').pluck().get() ?? 1;
       if (below <= 1) return true;
-      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      const from = Math.max(1, below - BACKFILL_BATCH);
       db.prepare<[number, number, number, number]>(
         `INSERT INTO bookmarks_search (rowid, text)
          SELECT id, name || ' ' || uri || ' ' || coalesce(title, '') FROM bookmarks
