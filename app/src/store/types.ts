@@ -19,7 +19,24 @@ export interface Bookmark {
   maxVisits: number | null;
   /** Whether a redirect passes the request's query string on to the target. */
   forwardQuery: boolean;
+  /** When the target was last fetched: at create, at an edit of it, or by a re-check (services/rechecks.ts). */
+  checkedAt: Date;
+  /** Re-checks failed in a row since the last check that succeeded (0: the last one succeeded). */
+  checkFailures: number;
+  /** When the current run of failed re-checks began; null while the last check succeeded. */
+  failingSince: Date | null;
+  /** Why the last re-check failed ("connection refused"); null while the last check succeeded. */
+  checkError: string | null;
 }
+
+/** A link due for a re-check: what the check needs, and what the result is recorded against. */
+export interface RecheckCandidate {
+  name: string;
+  uri: string;
+}
+
+/** A re-check's result: the status seen, or why it failed. */
+export type RecheckOutcome = { ok: true; status: number } | { ok: false; error: string };
 
 /** What a redirect needs to know, read in one indexed lookup. */
 export interface RedirectTarget {
@@ -127,6 +144,31 @@ export interface BookmarkStore {
    * transaction short however many links there are.
    */
   foldHours(beforeHour: number): Promise<number>;
+  /**
+   * One bounded step of preparing what dueForRecheck reads, after start-up (never in a migration:
+   * on a large store it takes seconds to minutes); true once it is complete. PostgreSQL builds an
+   * index concurrently, SQLite enrols the links made before re-checks came, a batch a step. Run by
+   * the one process that re-checks, before its first pick.
+   */
+  recheckIndexStep(): Promise<boolean>;
+  /**
+   * Links whose target was last checked before `before`, the longest unchecked first (the index of
+   * recheckIndexStep, so a page of them is read however many links there are).
+   */
+  dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]>;
+  /**
+   * Records a re-check of `name`'s target `uri` made at `at`: a success sets the status and ends a
+   * run of failures, a failure counts one more. Ignored (false) when the link was deleted or its
+   * target edited since it was picked.
+   */
+  recordRecheck(name: string, uri: string, outcome: RecheckOutcome, at: Date): Promise<boolean>;
+  /**
+   * Takes the lease `name` for `owner` for `ttlMs` from now, or renews it: true when `owner` holds
+   * it, false while another owner's has not expired. A lease whose owner died expires by itself.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `owner` holds it, so another process need not wait for it to expire. */
+  releaseLease(name: string, owner: string): Promise<void>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

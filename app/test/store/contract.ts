@@ -101,7 +101,7 @@ export function storeContract(harness: StoreHarness): void {
     const created = await store.create(bookmark('docs', 'https://example.com/docs'));
     assert.equal(created.kind, 'created');
     assert.deepEqual(
-      { ...created.bookmark, createdAt: undefined },
+      { ...created.bookmark, createdAt: undefined, checkedAt: undefined },
       {
         name: 'docs',
         uri: 'https://example.com/docs',
@@ -113,6 +113,10 @@ export function storeContract(harness: StoreHarness): void {
         expiresAt: null,
         maxVisits: null,
         forwardQuery: true,
+        checkedAt: undefined,
+        checkFailures: 0,
+        failingSince: null,
+        checkError: null,
       },
     );
     assert.ok(created.bookmark.createdAt instanceof Date);
@@ -248,7 +252,7 @@ export function storeContract(harness: StoreHarness): void {
     const retargeted = await store.update('edited', { uri: 'https://example.com/new', title: null, checkStatus: 204 });
     assert.equal(retargeted?.previousUri, 'https://example.com/old');
     assert.deepEqual(
-      { ...retargeted?.bookmark, createdAt: undefined },
+      { ...retargeted?.bookmark, createdAt: undefined, checkedAt: undefined },
       {
         name: 'edited',
         uri: 'https://example.com/new',
@@ -260,6 +264,10 @@ export function storeContract(harness: StoreHarness): void {
         expiresAt: null,
         maxVisits: null,
         forwardQuery: true,
+        checkedAt: undefined,
+        checkFailures: 0,
+        failingSince: null,
+        checkError: null,
       },
     );
     assert.equal(await store.resolve('edited'), 'https://example.com/new');
