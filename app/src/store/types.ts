@@ -80,6 +80,66 @@ export interface BookmarkPage {
   nextCursor: string | null;
 }
 
+/** One hour of a link's visits, as stored in its rollups (`hour`: hours since the epoch). */
+export interface StoredHour {
+  hour: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day of a link's visits, folded from its hours (`day`: days since the epoch). */
+export interface StoredDay {
+  day: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day's visits with one value of a dimension. */
+export interface StoredDimension {
+  day: number;
+  dimension: string;
+  value: string;
+  visits: number;
+}
+
+/**
+ * A link with everything an export carries and an import writes back: the row (creator by key
+ * name: keys never leave the store) and its stats rollups as stored, in key order.
+ */
+export interface LinkRecord {
+  name: string;
+  uri: string;
+  title: string | null;
+  checkStatus: number;
+  createdAt: Date;
+  createdBy: string | null;
+  expiresAt: Date | null;
+  maxVisits: number | null;
+  forwardQuery: boolean;
+  visits: number;
+  hours: StoredHour[];
+  days: StoredDay[];
+  dimensions: StoredDimension[];
+}
+
+export interface LinkRecordPage {
+  /** Oldest first (by the row's id). */
+  items: LinkRecord[];
+  /** Pass back as `cursor` for the next (newer) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * What `importLinks` did with one link: a new name is `imported`; a name that exists with the
+ * same target is `skipped` (a re-run adds nothing twice); with another target it is a `conflict`,
+ * left as it was, unless the import overwrites, which replaces it whole (`overwritten`).
+ */
+export type ImportOutcome =
+  | { kind: 'imported' }
+  | { kind: 'skipped' }
+  | { kind: 'conflict'; existingUri: string }
+  | { kind: 'overwritten'; previousUri: string };
+
 /** One interface, two engines (SQLite, PostgreSQL); the same contract tests run against both. */
 export interface BookmarkStore {
   readonly engine: 'sqlite' | 'postgres';
@@ -127,6 +187,17 @@ export interface BookmarkStore {
    * transaction short however many links there are.
    */
   foldHours(beforeHour: number): Promise<number>;
+  /**
+   * Every link with its rollups, oldest first, keyset-paginated by the row's id (the export): a
+   * page is read in one snapshot, and a link that exists through the whole walk is in it once.
+   */
+  exportLinks(options: ListOptions): Promise<LinkRecordPage>;
+  /**
+   * Writes a batch of links (the import) in one transaction, so a crash leaves whole links or
+   * none of the batch: each with its created time, visits and rollups as given. One outcome per
+   * link, in order; a name given twice is settled against its first occurrence.
+   */
+  importLinks(links: readonly LinkRecord[], options: { overwrite: boolean }): Promise<ImportOutcome[]>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

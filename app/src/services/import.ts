@@ -1,0 +1,711 @@
+/**
+ * The import (docs/data.md): linkyard's NDJSON export (lossless), CSV with named columns, and the
+ * CSV that Shlink imports and YOURLS's `yourls_url` table gives. Each row is checked as a create
+ * is (validateNewLink, the blocklist); a bad row is reported with its line and the rest goes on.
+ * Rows are written in batches, each one transaction, so a crash leaves whole links only; a name
+ * already there with the same target is skipped, so a re-run adds nothing twice. Streamed: a line
+ * longer than `maxLineBytes` is refused without being held.
+ */
+
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parse } from 'csv-parse';
+import { KEY_NAME_PATTERN, RESERVED_KEY_NAMES } from '../auth/keys.ts';
+import { DomainError } from '../errors.ts';
+import { DIMENSIONS } from '../store/stats-types.ts';
+import type { BookmarkStore, LinkRecord, StoredDay, StoredDimension, StoredHour } from '../store/types.ts';
+import { hostAndParents } from './blocklist.ts';
+import { hostBlocked, MAX_TITLE_LENGTH, validateNewLink } from './bookmarks.ts';
+import { CSV_COLUMNS, type CsvColumn, NDJSON_FORMAT, NDJSON_VERSION } from './export.ts';
+
+export const IMPORT_FORMATS = ['ndjson', 'csv', 'shlink', 'yourls'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+/** The longest line (or CSV record) read; a longer one is refused without being held in memory. */
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+/** Links per transaction: short enough not to hold other writers back, long enough to be fast. */
+const BATCH_SIZE = 500;
+
+/** What a fetch of a target found, for `--check`; throws a DomainError (couldNotFetch) when it fails. */
+export type TargetCheck = (uri: string) => Promise<{ status: number; title: string | null }>;
+
+export interface ImportOptions {
+  format: ImportFormat;
+  /** A name that exists with another target is replaced (else: a conflict, left as it is). */
+  overwrite: boolean;
+  /** Given: every target is fetched before its row is written, at most `checkRate` a second. */
+  check?: TargetCheck | undefined;
+  checkRate?: number | undefined;
+  /** Checks in flight at once. */
+  checkConcurrency?: number | undefined;
+  maxLineBytes?: number | undefined;
+  /** CSV field delimiter, one character; `,` by default. */
+  delimiter?: string | undefined;
+  /** The created time of rows that do not say (CSV without createdAt, Shlink); the import's start by default. */
+  now?: Date | undefined;
+}
+
+export interface ImportSummary {
+  /** Rows read (links, not the NDJSON header or footer). */
+  rows: number;
+  imported: number;
+  skipped: number;
+  conflicts: number;
+  overwritten: number;
+  bad: number;
+  /** Creators named by imported links that are no key in this store, with how many links each. */
+  unknownCreators: Map<string, number>;
+  /** Set when the NDJSON file has no footer, or its count differs: it was cut short or edited. */
+  incomplete: string | undefined;
+  /** Columns of a peer's CSV that linkyard has no place for (Shlink's domain and tags, YOURLS's ip). */
+  ignoredColumns: string[];
+}
+
+export interface ImportReporter {
+  /** A row not imported (bad, or a conflict) or overwritten, with its line in the file. */
+  row(line: number, message: string): void;
+  /** Called after each batch. */
+  progress(summary: ImportSummary): void;
+}
+
+/** The file as a whole cannot be read (its encoding, its header): said once, nothing more is read. */
+export class ImportFileError extends Error {
+  /** What was done before the error: the rows before it are written. */
+  summary: ImportSummary | undefined;
+}
+
+/** One row's refusal; its message reads after "line N: ". */
+class RowError extends Error {}
+
+interface Row {
+  line: number;
+  /** Absent when the row could not be read at all (`error` says why). */
+  fields?: Record<string, unknown>;
+  error?: string;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Text of a line or field, or a RowError naming the encoding problem. */
+function decode(bytes: Uint8Array): string {
+  if (bytes.includes(0)) throw new RowError('contains NUL bytes: is the file UTF-16? Convert it to UTF-8 (iconv -f UTF-16 -t UTF-8).');
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new RowError('is not valid UTF-8 (Latin-1 or Windows-1252?): convert the file to UTF-8 (iconv -f LATIN1 -t UTF-8).');
+  }
+}
+
+/** The input, refused at once if it starts with a UTF-16 byte order mark. */
+async function* refuseUtf16(input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let first = true;
+  for await (const chunk of input) {
+    if (first && chunk.length >= 2 && ((chunk[0] === 0xff && chunk[1] === 0xfe) || (chunk[0] === 0xfe && chunk[1] === 0xff))) {
+      throw new ImportFileError(
+        'the file is UTF-16 (it starts with a UTF-16 byte order mark): convert it to UTF-8 (iconv -f UTF-16 -t UTF-8).',
+      );
+    }
+    first = false;
+    yield chunk;
+  }
+}
+
+/**
+ * Lines of bytes (LF, a CR before it dropped), numbered from 1. A line longer than `maxBytes` is
+ * yielded without its bytes, which are let go as they arrive: memory stays within `maxBytes` and
+ * one chunk whatever the line's length. (No library here: split2 and readline hold or drop such a
+ * line without saying which line it was.)
+ */
+async function* lines(input: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<{ line: number; bytes: Buffer | undefined }> {
+  let pieces: Buffer[] = [];
+  let length = 0;
+  let tooLong = false;
+  let line = 1;
+  const take = (piece: Buffer): void => {
+    if (tooLong) return;
+    if (length + piece.length > maxBytes) {
+      tooLong = true;
+      pieces = [];
+      length = 0;
+      return;
+    }
+    pieces.push(piece);
+    length += piece.length;
+  };
+  const finish = (): { line: number; bytes: Buffer | undefined } => {
+    let bytes: Buffer | undefined;
+    if (!tooLong) {
+      bytes = Buffer.concat(pieces, length);
+      if (bytes.at(-1) === 0x0d) bytes = bytes.subarray(0, -1);
+    }
+    const done = { line, bytes };
+    pieces = [];
+    length = 0;
+    tooLong = false;
+    line += 1;
+    return done;
+  };
+  for await (const chunk of input) {
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a, start); end !== -1; end = chunk.indexOf(0x0a, start)) {
+      take(chunk.subarray(start, end));
+      yield finish();
+      start = end + 1;
+    }
+    // Copied: a piece kept across chunks would otherwise hold its whole chunk.
+    if (start < chunk.length) take(Buffer.from(chunk.subarray(start)));
+  }
+  if (length > 0 || tooLong) yield finish();
+}
+
+function tooLongMessage(maxBytes: number): string {
+  return `is longer than ${maxBytes} bytes, the limit: refused without being read (a link's line is a few kilobytes).`;
+}
+
+interface NdjsonState {
+  /** The footer's count, once read. */
+  footer: number | undefined;
+}
+
+async function* ndjsonRows(input: AsyncIterable<Buffer>, maxBytes: number, state: NdjsonState): AsyncGenerator<Row> {
+  let header = false;
+  for await (const { line, bytes } of lines(input, maxBytes)) {
+    if (!header) {
+      if (bytes === undefined) throw new ImportFileError(`line ${line} ${tooLongMessage(maxBytes)}`);
+      if (bytes.length === 0) continue;
+      let first: unknown;
+      try {
+        first = JSON.parse(decode(bytes));
+      } catch {
+        first = undefined;
+      }
+      const { format, version } = (first ?? {}) as { format?: unknown; version?: unknown };
+      if (format !== NDJSON_FORMAT) {
+        throw new ImportFileError(
+          `line ${line}: not a linkyard export: its first line must be {"format":"${NDJSON_FORMAT}","version":${NDJSON_VERSION}} (a CSV file needs --format csv, shlink or yourls).`,
+        );
+      }
+      if (typeof version !== 'number' || version > NDJSON_VERSION) {
+        throw new ImportFileError(
+          `line ${line}: the export is of version ${String(version)}; this linkyard reads version ${NDJSON_VERSION}: upgrade it first.`,
+        );
+      }
+      header = true;
+      continue;
+    }
+    if (bytes === undefined) {
+      yield { line, error: tooLongMessage(maxBytes) };
+      continue;
+    }
+    if (bytes.length === 0) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(decode(bytes));
+    } catch (error) {
+      yield { line, error: error instanceof RowError ? error.message : `is not JSON (${(error as Error).message}).` };
+      continue;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      yield { line, error: 'is not a JSON object.' };
+      continue;
+    }
+    const { end } = value as { end?: unknown };
+    if (end !== undefined) {
+      const { links } = (end ?? {}) as { links?: unknown };
+      state.footer = typeof links === 'number' ? links : -1;
+      continue;
+    }
+    if (state.footer !== undefined) {
+      yield { line, error: 'comes after the footer line ({"end":…}), which closes the file.' };
+      continue;
+    }
+    yield { line, fields: value as Record<string, unknown> };
+  }
+  if (!header) throw new ImportFileError('the file is empty: a linkyard export has at least its header line.');
+}
+
+/** A column of the file, by its header, and what it becomes. `null`: read and left out. */
+interface Preset {
+  /** How a header cell is compared (Shlink's importer: lower case, spaces removed). */
+  normalize(header: string): string;
+  columns: Readonly<Record<string, CsvColumn | null>>;
+  required: readonly string[];
+  /** Unknown columns: refused (linkyard's own CSV: a typo must not drop a column), or left out with a note. */
+  strict: boolean;
+  /** Whether a cell `'=…` (or +, -, @, tab, CR after the quote) is a defused formula of our export. */
+  undefuse: boolean;
+  /** A name in the file's timestamp format: YOURLS's MySQL DATETIME. */
+  timestamp?: 'mysql';
+}
+
+const PRESETS: Readonly<Record<Exclude<ImportFormat, 'ndjson'>, Preset>> = {
+  csv: {
+    normalize: (header) => header.trim(),
+    columns: Object.fromEntries(CSV_COLUMNS.map((column) => [column, column])),
+    required: ['name', 'uri'],
+    strict: true,
+    undefuse: true,
+  },
+  // Shlink's CSV import: Long URL and Short code, optionally Title, Domain and Tags (`|`-separated).
+  shlink: {
+    normalize: (header) => header.toLowerCase().replaceAll(' ', ''),
+    columns: { longurl: 'uri', shortcode: 'name', title: 'title', domain: null, tags: null },
+    required: ['longurl', 'shortcode'],
+    strict: false,
+    undefuse: false,
+  },
+  // YOURLS's yourls_url table as exported to CSV (phpMyAdmin, mysql): keyword, url, title, timestamp, ip, clicks.
+  yourls: {
+    normalize: (header) => header.trim().toLowerCase(),
+    columns: { keyword: 'name', url: 'uri', title: 'title', timestamp: 'createdAt', clicks: 'visits', ip: null },
+    required: ['keyword', 'url'],
+    strict: false,
+    undefuse: false,
+    timestamp: 'mysql',
+  },
+};
+
+const DEFUSED = /^'[=+\-@\t\r]/;
+
+interface CsvNotes {
+  /** Columns of the file left out (presets), said once in the summary. */
+  ignored: string[];
+}
+
+async function* csvRows(
+  input: AsyncIterable<Buffer>,
+  preset: Preset,
+  options: ImportOptions,
+  maxBytes: number,
+  notes: CsvNotes,
+): AsyncGenerator<Row> {
+  const skipped: Row[] = [];
+  const parser = parse({
+    bom: true,
+    // Fields as bytes, decoded here one by one: a wrong encoding is a row's error, not a silent U+FFFD.
+    encoding: null,
+    delimiter: options.delimiter ?? ',',
+    max_record_size: maxBytes,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    info: true,
+    on_skip: (error) => {
+      // A record past the limit cannot be skipped without reading it whole: the import stops there.
+      if (error?.code === 'CSV_MAX_RECORD_SIZE') throw error;
+      const line = (error as { lines?: number } | undefined)?.lines ?? 0;
+      skipped.push({ line, error: `is not well-formed CSV (${error?.message ?? 'unreadable'}).` });
+    },
+  });
+  const feeding = pipeline(Readable.from(input), parser).catch(() => {});
+  let mapping: (CsvColumn | null)[] | undefined;
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: Uint8Array[]; info: { lines: number } }>) {
+      yield* skipped.splice(0);
+      const line = info.lines;
+      if (mapping === undefined) {
+        mapping = headerMapping(record, preset, line, notes);
+        continue;
+      }
+      const fields: Record<string, unknown> = {};
+      try {
+        for (const [index, bytes] of record.entries()) {
+          const column = mapping[index];
+          if (column === null || column === undefined) continue;
+          let text = decode(bytes);
+          if (preset.undefuse && DEFUSED.test(text)) text = text.slice(1);
+          fields[column] = text;
+        }
+      } catch (error) {
+        if (!(error instanceof RowError)) throw error;
+        yield { line, error: error.message };
+        continue;
+      }
+      yield { line, fields };
+    }
+    yield* skipped.splice(0);
+  } catch (error) {
+    const { code, lines: at } = error as { code?: string; lines?: number };
+    if (code === 'CSV_MAX_RECORD_SIZE')
+      throw new ImportFileError(
+        `line ${at ?? '?'}: a record ${tooLongMessage(maxBytes)} The import stopped there; the rows before it are written.`,
+      );
+    throw error;
+  } finally {
+    parser.destroy();
+    await feeding;
+  }
+  if (mapping === undefined) throw new ImportFileError('the file is empty: a CSV import needs a header line naming its columns.');
+}
+
+function headerMapping(record: readonly Uint8Array[], preset: Preset, line: number, notes: CsvNotes): (CsvColumn | null)[] {
+  let names: string[];
+  try {
+    names = record.map((bytes) => preset.normalize(decode(bytes)));
+  } catch (error) {
+    throw new ImportFileError(`line ${line}: the header ${(error as Error).message}`);
+  }
+  const known = Object.keys(preset.columns);
+  const mapping = names.map((name) => {
+    const column = preset.columns[name];
+    if (column !== undefined) return column;
+    if (preset.strict) {
+      throw new ImportFileError(`line ${line}: the column '${name}' is not one linkyard knows; the columns are ${known.join(', ')}.`);
+    }
+    notes.ignored.push(name);
+    return null;
+  });
+  for (const [name, column] of Object.entries(preset.columns)) if (column === null && names.includes(name)) notes.ignored.push(name);
+  const missing = preset.required.filter((name) => !names.includes(name));
+  if (missing.length > 0) {
+    throw new ImportFileError(
+      `line ${line}: the header has no column ${missing.map((name) => `'${name}'`).join(' or ')}; it has ${names.join(', ')}.`,
+    );
+  }
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated !== undefined) throw new ImportFileError(`line ${line}: the column '${repeated}' is named twice.`);
+  return mapping;
+}
+
+// --- One row to a link ---
+
+function text(fields: Record<string, unknown>, key: string): string | undefined {
+  const value = fields[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new RowError(`${key} must be text, got ${JSON.stringify(value)}.`);
+  return value;
+}
+
+/** A whole number from 0 (JSON number, or CSV digits); `fallback` when absent or empty (none: required). */
+function count(fields: Record<string, unknown>, key: string, fallback: number | undefined, max = Number.MAX_SAFE_INTEGER): number {
+  const value = fields[key];
+  if (value === undefined || value === null || value === '') {
+    if (fallback === undefined) throw new RowError(`has no ${key}.`);
+    return fallback;
+  }
+  const number = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < 0 || number > max) {
+    throw new RowError(`${key} must be a whole number from 0 to ${max}, got ${JSON.stringify(value)}.`);
+  }
+  return number;
+}
+
+function date(fields: Record<string, unknown>, key: string, mysql: boolean): Date | undefined {
+  const value = text(fields, key);
+  if (value === undefined || value === '') return undefined;
+  // YOURLS keeps a MySQL DATETIME, without its zone: read as UTC.
+  const iso = mysql && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value) ? `${value.replace(' ', 'T')}Z` : value;
+  const at = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(iso) ? new Date(iso) : new Date(Number.NaN);
+  if (Number.isNaN(at.getTime())) throw new RowError(`${key} '${value}' is not a date: use ISO 8601, e.g. 2030-01-31T12:00:00.000Z.`);
+  return at;
+}
+
+function creator(value: string | undefined): string | null {
+  if (value === undefined || value === '') return null;
+  if (!KEY_NAME_PATTERN.test(value) && !RESERVED_KEY_NAMES.has(value)) {
+    throw new RowError(`createdBy '${value}' is not a key name (1–64 letters, digits, '.', '-' or '_').`);
+  }
+  return value;
+}
+
+function rollups<T>(
+  fields: Record<string, unknown>,
+  key: string,
+  toItem: (item: Record<string, unknown>) => T,
+  identity: (item: T) => string,
+): T[] {
+  const value = fields[key];
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new RowError(`${key} must be a list.`);
+  const seen = new Set<string>();
+  return value.map((item: unknown) => {
+    if (typeof item !== 'object' || item === null) throw new RowError(`${key} must hold objects.`);
+    const row = toItem(item as Record<string, unknown>);
+    const id = identity(row);
+    if (seen.has(id)) throw new RowError(`${key} has ${id} twice.`);
+    seen.add(id);
+    return row;
+  });
+}
+
+const BUCKET_MAX = 2_147_483_647;
+const NDJSON_FIELDS = new Set([
+  'name',
+  'uri',
+  'title',
+  'checkStatus',
+  'createdAt',
+  'createdBy',
+  'expiresAt',
+  'maxVisits',
+  'forwardQuery',
+  'visits',
+  'hours',
+  'days',
+  'dimensions',
+]);
+
+/**
+ * A row's fields as a link, checked as a create is: the name and URI rules, the expiry and
+ * forwarding options (validateNewLink), the title's length, the blocklist. `lossless`: the NDJSON
+ * export's fields, all of them, as it writes them.
+ */
+function toLink(
+  fields: Record<string, unknown>,
+  lossless: boolean,
+  preset: Preset | undefined,
+  now: Date,
+  blocked: ReadonlySet<string>,
+): LinkRecord {
+  if (lossless) {
+    const unknown = Object.keys(fields).find((key) => !NDJSON_FIELDS.has(key));
+    if (unknown !== undefined) throw new RowError(`has a field '${unknown}' that linkyard's export does not write.`);
+    for (const key of NDJSON_FIELDS) if (!(key in fields)) throw new RowError(`has no '${key}' field.`);
+    if (typeof fields.forwardQuery !== 'boolean') throw new RowError('forwardQuery must be true or false.');
+    if (fields.maxVisits !== null && typeof fields.maxVisits !== 'number') throw new RowError('maxVisits must be a number or null.');
+  }
+  const name = text(fields, 'name') ?? '';
+  if (name === '') throw new RowError('has no name: every imported link needs one.');
+  const forward = fields.forwardQuery;
+  const forwardQuery =
+    typeof forward === 'boolean'
+      ? forward
+      : forward === undefined || forward === ''
+        ? undefined
+        : forward === 'true'
+          ? true
+          : forward === 'false'
+            ? false
+            : Number.NaN;
+  if (Number.isNaN(forwardQuery)) throw new RowError(`forwardQuery must be true or false, got ${JSON.stringify(forward)}.`);
+  const maxVisits =
+    fields.maxVisits === undefined || fields.maxVisits === '' || fields.maxVisits === null ? null : count(fields, 'maxVisits', 0);
+  const expiresAt = date(fields, 'expiresAt', false);
+  let checked: ReturnType<typeof validateNewLink>;
+  try {
+    checked = validateNewLink(
+      {
+        name,
+        uri: text(fields, 'uri') ?? '',
+        expiresAt: expiresAt?.toISOString() ?? null,
+        maxVisits,
+        forwardQuery: forwardQuery as boolean | undefined,
+      },
+      // A link keeps an expiry that has passed: it answers 410 after the import as it did before.
+      Number.NEGATIVE_INFINITY,
+    );
+  } catch (error) {
+    if (error instanceof DomainError) throw new RowError(`${error.code}: ${error.message}`);
+    throw error;
+  }
+  if (hostAndParents(checked.uri).some((host) => blocked.has(host))) {
+    const refusal = hostBlocked(checked.uri);
+    throw new RowError(`${refusal.code}: ${refusal.message}`);
+  }
+  const title = text(fields, 'title');
+  if (title !== undefined && [...title].length > MAX_TITLE_LENGTH)
+    throw new RowError(`the title is longer than ${MAX_TITLE_LENGTH} characters.`);
+  const createdBy = lossless
+    ? fields.createdBy === null
+      ? null
+      : creator(text(fields, 'createdBy'))
+    : 'createdBy' in fields
+      ? creator(text(fields, 'createdBy'))
+      : 'command';
+  const createdAt = date(fields, 'createdAt', preset?.timestamp === 'mysql');
+  if (lossless && createdAt === undefined) throw new RowError('createdAt must be a date.');
+  return {
+    name: checked.name ?? name,
+    uri: checked.uri,
+    title: title === undefined || (title === '' && !lossless) ? null : title,
+    checkStatus: count(fields, 'checkStatus', 0, 999),
+    createdAt: createdAt ?? now,
+    createdBy,
+    expiresAt: checked.options.expiresAt ?? null,
+    maxVisits: checked.options.maxVisits ?? null,
+    forwardQuery: checked.options.forwardQuery ?? true,
+    visits: count(fields, 'visits', 0),
+    hours: rollups<StoredHour>(
+      fields,
+      'hours',
+      (item) => ({
+        hour: count(item, 'hour', undefined, BUCKET_MAX),
+        visits: count(item, 'visits', undefined),
+        bots: count(item, 'bots', undefined),
+      }),
+      (row) => `hour ${row.hour}`,
+    ),
+    days: rollups<StoredDay>(
+      fields,
+      'days',
+      (item) => ({
+        day: count(item, 'day', undefined, BUCKET_MAX),
+        visits: count(item, 'visits', undefined),
+        bots: count(item, 'bots', undefined),
+      }),
+      (row) => `day ${row.day}`,
+    ),
+    dimensions: rollups<StoredDimension>(
+      fields,
+      'dimensions',
+      (item) => {
+        const dimension = text(item, 'dimension') ?? '';
+        if (!(DIMENSIONS as readonly string[]).includes(dimension))
+          throw new RowError(`dimension '${dimension}' is not one of ${DIMENSIONS.join(', ')}.`);
+        const value = text(item, 'value');
+        if (value === undefined) throw new RowError('a dimension row has no value.');
+        return { day: count(item, 'day', undefined, BUCKET_MAX), dimension, value, visits: count(item, 'visits', undefined) };
+      },
+      (row) => `day ${row.day} ${row.dimension} ${JSON.stringify(row.value)}`,
+    ),
+  };
+}
+
+// --- The import ---
+
+/** Waits so that calls start at most `perSecond` a second. */
+function pacer(perSecond: number): () => Promise<void> {
+  const gapMs = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const now = performance.now();
+    const at = Math.max(now, next);
+    next = at + gapMs;
+    if (at > now) await sleep(at - now);
+  };
+}
+
+/** Reads `input` and writes its links to `store`; bad rows go to `reporter`, the totals are returned. */
+export async function importLinks(
+  store: BookmarkStore,
+  input: AsyncIterable<Buffer>,
+  options: ImportOptions,
+  reporter: ImportReporter,
+): Promise<ImportSummary> {
+  const maxBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const now = options.now ?? new Date();
+  const summary: ImportSummary = {
+    rows: 0,
+    imported: 0,
+    skipped: 0,
+    conflicts: 0,
+    overwritten: 0,
+    bad: 0,
+    unknownCreators: new Map(),
+    incomplete: undefined,
+    ignoredColumns: [],
+  };
+  const blocked: ReadonlySet<string> = new Set((await store.access.listBlockedHosts()).map((entry) => entry.host));
+  const creators = new Map<string, number>();
+  const ndjson: NdjsonState = { footer: undefined };
+  const notes: CsvNotes = { ignored: [] };
+  const source =
+    options.format === 'ndjson'
+      ? ndjsonRows(refuseUtf16(input), maxBytes, ndjson)
+      : csvRows(refuseUtf16(input), PRESETS[options.format], options, maxBytes, notes);
+  const preset = options.format === 'ndjson' ? undefined : PRESETS[options.format];
+  const pace = pacer(options.checkRate ?? 5);
+
+  const bad = (line: number, message: string): void => {
+    summary.bad += 1;
+    reporter.row(line, message);
+  };
+
+  /** Fetches each target (`--check`) at the bounded rate; a row whose target fails is bad, as its create would be refused. */
+  async function checkTargets(batch: { line: number; link: LinkRecord }[]): Promise<{ line: number; link: LinkRecord }[]> {
+    const check = options.check;
+    if (check === undefined) return batch;
+    const passed: ({ line: number; link: LinkRecord } | undefined)[] = new Array(batch.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let index = next++; index < batch.length; index = next++) {
+        const entry = batch[index];
+        if (entry === undefined) continue;
+        await pace();
+        try {
+          const result = await check(entry.link.uri);
+          passed[index] = {
+            line: entry.line,
+            link: { ...entry.link, checkStatus: result.status, title: entry.link.title ?? result.title },
+          };
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          bad(entry.line, `${error.code}: ${error.message}`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: options.checkConcurrency ?? 4 }, worker));
+    return passed.filter((entry) => entry !== undefined);
+  }
+
+  let pending: { line: number; link: LinkRecord }[] = [];
+  async function flush(): Promise<void> {
+    const batch = await checkTargets(pending);
+    pending = [];
+    const outcomes = await store.importLinks(
+      batch.map((entry) => entry.link),
+      { overwrite: options.overwrite },
+    );
+    for (const [index, outcome] of outcomes.entries()) {
+      const { line, link } = batch[index] ?? { line: 0, link: undefined };
+      if (link === undefined) continue;
+      if (outcome.kind === 'skipped') summary.skipped += 1;
+      else if (outcome.kind === 'conflict') {
+        summary.conflicts += 1;
+        reporter.row(
+          line,
+          `conflict: '${link.name}' exists pointing to ${outcome.existingUri}, not ${link.uri}; left as it is (--overwrite replaces it).`,
+        );
+      } else {
+        if (outcome.kind === 'imported') summary.imported += 1;
+        else {
+          summary.overwritten += 1;
+          reporter.row(line, `overwritten: '${link.name}' pointed to ${outcome.previousUri}, now to ${link.uri}.`);
+        }
+        if (link.createdBy !== null && !RESERVED_KEY_NAMES.has(link.createdBy))
+          creators.set(link.createdBy, (creators.get(link.createdBy) ?? 0) + 1);
+      }
+    }
+    reporter.progress(summary);
+  }
+
+  try {
+    for await (const row of source) {
+      summary.rows += 1;
+      if (row.fields === undefined) {
+        bad(row.line, row.error ?? 'cannot be read.');
+        continue;
+      }
+      try {
+        pending.push({ line: row.line, link: toLink(row.fields, options.format === 'ndjson', preset, now, blocked) });
+      } catch (error) {
+        if (!(error instanceof RowError)) throw error;
+        bad(row.line, error.message);
+        continue;
+      }
+      if (pending.length >= BATCH_SIZE) await flush();
+    }
+  } catch (error) {
+    // The rows read before a file-wide error are good ones: written, then the error is told.
+    if (error instanceof ImportFileError) {
+      if (pending.length > 0) await flush();
+      error.summary = summary;
+    }
+    throw error;
+  }
+  if (pending.length > 0) await flush();
+
+  if (options.format === 'ndjson') {
+    if (ndjson.footer === undefined)
+      summary.incomplete =
+        'the file ends without its footer line ({"end":…}): it was cut short, so links after the last line read are missing.';
+    else if (ndjson.footer !== summary.rows)
+      summary.incomplete = `the footer counts ${ndjson.footer} links but the file has ${summary.rows}: lines were added or lost.`;
+  }
+  summary.ignoredColumns = [...new Set(notes.ignored)];
+  if (creators.size > 0) {
+    const keys = new Set((await store.access.listKeys()).map((key) => key.name));
+    for (const [name, links] of creators) if (!keys.has(name)) summary.unknownCreators.set(name, links);
+  }
+  return summary;
+}
