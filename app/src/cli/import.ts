@@ -22,7 +22,7 @@ import {
   type TargetCheck,
 } from '../services/import.ts';
 import type { BookmarkStore } from '../store/types.ts';
-import { progressLine, RefusedError, runCommand, UsageError } from './command.ts';
+import { COMMAND_ACTOR, progressLine, RefusedError, runCommand, UsageError } from './command.ts';
 
 const USAGE = `Usage:
   import FILE [--format ndjson|csv|shlink|yourls] [--overwrite] [--check [--check-rate N]]
@@ -143,6 +143,12 @@ async function run(store: BookmarkStore, args: string[], out: (line: string) => 
     await checker?.close();
   }
   for (const line of summaryLines(summary)) out(line);
+  await store.access.audit({
+    actor: COMMAND_ACTOR,
+    action: 'links.import',
+    subject: file === '-' ? 'stdin' : file,
+    detail: `${format}: imported ${summary.imported}, skipped ${summary.skipped}, conflicts ${summary.conflicts}, overwritten ${summary.overwritten}, bad ${summary.bad}`,
+  });
   const seconds = (performance.now() - started) / 1000;
   process.stderr.write(
     `import: ${summary.rows} rows in ${seconds.toFixed(1)} s (${Math.round(summary.rows / Math.max(seconds, 0.001))} rows/s)\n`,

@@ -14,7 +14,7 @@ import { parse } from 'csv-parse';
 import { KEY_NAME_PATTERN, RESERVED_KEY_NAMES } from '../auth/keys.ts';
 import { DomainError } from '../errors.ts';
 import { DIMENSIONS } from '../store/stats-types.ts';
-import type { BookmarkStore, LinkRecord, StoredDay, StoredDimension, StoredHour } from '../store/types.ts';
+import { type BookmarkStore, type LinkRecord, NOT_CHECKED, type StoredDay, type StoredDimension, type StoredHour } from '../store/types.ts';
 import { hostAndParents } from './blocklist.ts';
 import { hostBlocked, MAX_TITLE_LENGTH, validateNewLink } from './bookmarks.ts';
 import { CSV_COLUMNS, type CsvColumn, NDJSON_FORMAT, NDJSON_VERSION } from './export.ts';
@@ -518,7 +518,7 @@ function toLink(
     name: checked.name ?? name,
     uri: checked.uri,
     title: title === undefined || (title === '' && !lossless) ? null : title,
-    checkStatus: count(fields, 'checkStatus', 0, 999),
+    checkStatus: count(fields, 'checkStatus', NOT_CHECKED, 999),
     createdAt: createdAt ?? now,
     createdBy,
     expiresAt: checked.options.expiresAt ?? null,

@@ -7,7 +7,7 @@ export interface Bookmark {
   uri: string;
   /** The target page's <title>, when the check found one. */
   title: string | null;
-  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning). */
+  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning); NOT_CHECKED for an import without --check. */
   checkStatus: number;
   visits: number;
   createdAt: Date;
@@ -20,6 +20,9 @@ export interface Bookmark {
   /** Whether a redirect passes the request's query string on to the target. */
   forwardQuery: boolean;
 }
+
+/** The check status of a link imported without fetching its target (docs/data.md). */
+export const NOT_CHECKED = 0;
 
 /** What a redirect needs to know, read in one indexed lookup. */
 export interface RedirectTarget {

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.ts';
 import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import { isExpired } from '../services/bookmarks.ts';
-import type { Bookmark, BookmarkPage } from '../store/types.ts';
+import { type Bookmark, type BookmarkPage, NOT_CHECKED } from '../store/types.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 import { sparkSvg } from './stats.ts';
 
@@ -68,6 +68,7 @@ function expiryNote(bookmark: Bookmark, now: number): string {
 }
 
 function statusBadge(bookmark: Bookmark): string {
+  if (bookmark.checkStatus === NOT_CHECKED) return '<span class="badge">Not checked</span><span class="note">Imported</span>';
   if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
     // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
     return `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span><span class="note">Up, but it refuses robots</span>`;

@@ -1,7 +1,7 @@
 import { REFUSING_STATUSES } from '../check/types.ts';
 import type { StatsReport } from '../stats/report.ts';
 import type { Dimension } from '../store/stats-types.ts';
-import type { Bookmark } from '../store/types.ts';
+import { type Bookmark, NOT_CHECKED } from '../store/types.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 
 // Served under the page's strict CSP, which forbids style= attributes: the chart's look is in
@@ -128,9 +128,12 @@ export function renderStatsPage(model: StatsPageModel): string {
   const { bookmark, report, shortUrl, range } = model;
   const name = e(bookmark.name);
   const title = bookmark.title === null || bookmark.title.trim() === '' ? '' : `<p class="title">${e(bookmark.title)}</p>`;
-  const check = REFUSING_STATUSES.has(bookmark.checkStatus)
-    ? `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span>`
-    : `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
+  const check =
+    bookmark.checkStatus === NOT_CHECKED
+      ? '<span class="badge">Not checked</span>'
+      : REFUSING_STATUSES.has(bookmark.checkStatus)
+        ? `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span>`
+        : `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
   const ranges = PAGE_RANGES.map((option) =>
     option.value === range.value
       ? `<a href="?range=${option.value}" aria-current="page">${option.label}</a>`

@@ -1,0 +1,141 @@
+/** Stores for the export and import command tests (a SQLite folder, a PostgreSQL schema), and the commands run as npm runs them. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TestContext } from 'node:test';
+import { Client, escapeIdentifier } from 'pg';
+import { tempDir } from '../../../test/support/index.ts';
+import { openStore } from '../../src/store/open.ts';
+import type { BookmarkStore, LinkRecord } from '../../src/store/types.ts';
+import { testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
+
+export interface CommandRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface TransferTarget {
+  engine: 'sqlite' | 'postgres';
+  /** What the commands need in their environment to use this store. */
+  env: Record<string, string>;
+  /** The same store, opened and migrated in this process; closed after the test. */
+  open(): Promise<BookmarkStore>;
+}
+
+export function sqliteTarget(t: TestContext): TransferTarget {
+  const dataDir = tempDir(t);
+  return {
+    engine: 'sqlite',
+    env: { DATA_DIR: dataDir, DATABASE_URL: '' },
+    async open() {
+      const store = await openStore({ dataDir, databaseUrl: undefined });
+      t.after(() => store.close());
+      return store;
+    },
+  };
+}
+
+/** A schema of its own, dropped after the test; chosen through DATABASE_URL's libpq `options`, as a deployment would. */
+export async function postgresTarget(t: TestContext): Promise<TransferTarget> {
+  const schema = uniqueSchema();
+  const admin = new Client({ connectionString: testDatabaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${escapeIdentifier(schema)}`);
+  t.after(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+    await admin.end();
+  });
+  const url = new URL(testDatabaseUrl);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    engine: 'postgres',
+    env: { DATABASE_URL: url.href },
+    async open() {
+      const store = await openStore({ dataDir: '/nonexistent', databaseUrl: url.href });
+      t.after(() => store.close());
+      return store;
+    },
+  };
+}
+
+const SCRIPTS = {
+  export: new URL('../../src/cli/export.ts', import.meta.url).pathname,
+  import: new URL('../../src/cli/import.ts', import.meta.url).pathname,
+};
+
+/** `npm run export|import -- args` against `target`; `stdin`, if given, is streamed in (with backpressure). */
+export async function runCli(
+  command: keyof typeof SCRIPTS,
+  target: TransferTarget,
+  args: string[],
+  stdin?: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+): Promise<CommandRun> {
+  const child = spawn(process.execPath, [SCRIPTS[command], ...args], {
+    env: { ...process.env, ...target.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  // The command may stop reading (a refused file) before the input ends: that is not the test's failure.
+  const feeding = stdin === undefined ? child.stdin.end() : pipeline(Readable.from(stdin), child.stdin).catch(() => {});
+  const [code] = (await once(child, 'close')) as [number | null];
+  await feeding;
+  return { code: code ?? -1, stdout, stderr };
+}
+
+/**
+ * `count` links made up to exercise every field: unicode and quotes in titles, formulas, expiry
+ * passed and to come, creators, forwarding off, visits, and rollups on every 7th link.
+ */
+export function* sampleLinks(count: number, from = 1): Generator<LinkRecord> {
+  for (let i = from; i < from + count; i++) {
+    const rolled = i % 7 === 0;
+    yield {
+      name: `link-${i}`,
+      uri: `https://example.com/page/${i}?q=${i % 13}`,
+      title: i % 5 === 0 ? null : i % 11 === 0 ? `=HYPERLINK("https://evil.example/${i}","click")` : `Page ${i} – “quoted”, ok ✓`,
+      checkStatus: i % 17 === 0 ? 403 : 200,
+      createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000 + (i % 1000)),
+      createdBy: i % 3 === 0 ? null : i % 3 === 1 ? 'alice' : 'form',
+      expiresAt: i % 19 === 0 ? new Date(Date.UTC(2020, 5, 1)) : i % 23 === 0 ? new Date(Date.UTC(2040, 5, 1, 12, 30)) : null,
+      maxVisits: i % 29 === 0 ? 1000 : null,
+      forwardQuery: i % 31 !== 0,
+      visits: rolled ? 12 : i % 4,
+      hours: rolled
+        ? [
+            { hour: 490_000 + (i % 5), visits: 3, bots: 1 },
+            { hour: 490_010, visits: 2, bots: 0 },
+          ]
+        : [],
+      days: rolled ? [{ day: 20_400, visits: 7, bots: 2 }] : [],
+      dimensions: rolled
+        ? [
+            { day: 20_400, dimension: 'browser', value: 'Firefox', visits: 4 },
+            { day: 20_400, dimension: 'browser', value: 'Chrome', visits: 3 },
+            { day: 20_400, dimension: 'country', value: 'DE', visits: 7 },
+          ]
+        : [],
+    };
+  }
+}
+
+/** Writes the links through the store's own batch import (the fast way to a large store). */
+export async function fill(store: BookmarkStore, links: Iterable<LinkRecord>, batchSize = 1000): Promise<void> {
+  let batch: LinkRecord[] = [];
+  for (const link of links) {
+    batch.push(link);
+    if (batch.length === batchSize) {
+      await store.importLinks(batch, { overwrite: false });
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await store.importLinks(batch, { overwrite: false });
+}
