@@ -154,7 +154,7 @@ async function* lines(input: AsyncIterable<Buffer>, maxBytes: number): AsyncGene
       start = end + 1;
     }
     // Copied: a piece kept across chunks would otherwise hold its whole chunk.
-    if (start < chunk.length) take(Buffer.from(chunk.subarray(start)));
+    if (start < chunk.length && !tooLong) take(Buffer.from(chunk.subarray(start)));
   }
   if (length > 0 || tooLong) yield finish();
 }
@@ -606,9 +606,14 @@ export async function importLinks(
   const preset = options.format === 'ndjson' ? undefined : PRESETS[options.format];
   const pace = pacer(options.checkRate ?? 5);
 
+  // Reports wait for their batch to be written, so that they come out in the order of the file.
+  let reports: { line: number; message: string }[] = [];
+  const report = (line: number, message: string): void => {
+    reports.push({ line, message });
+  };
   const bad = (line: number, message: string): void => {
     summary.bad += 1;
-    reporter.row(line, message);
+    report(line, message);
   };
 
   /** Fetches each target (`--check`) at the bounded rate; a row whose target fails is bad, as its create would be refused. */
@@ -652,7 +657,7 @@ export async function importLinks(
       if (outcome.kind === 'skipped') summary.skipped += 1;
       else if (outcome.kind === 'conflict') {
         summary.conflicts += 1;
-        reporter.row(
+        report(
           line,
           `conflict: '${link.name}' exists pointing to ${outcome.existingUri}, not ${link.uri}; left as it is (--overwrite replaces it).`,
         );
@@ -660,40 +665,47 @@ export async function importLinks(
         if (outcome.kind === 'imported') summary.imported += 1;
         else {
           summary.overwritten += 1;
-          reporter.row(line, `overwritten: '${link.name}' pointed to ${outcome.previousUri}, now to ${link.uri}.`);
+          report(line, `overwritten: '${link.name}' pointed to ${outcome.previousUri}, now to ${link.uri}.`);
         }
         if (link.createdBy !== null && !RESERVED_KEY_NAMES.has(link.createdBy))
           creators.set(link.createdBy, (creators.get(link.createdBy) ?? 0) + 1);
       }
     }
+    for (const { line, message } of reports.sort((a, b) => a.line - b.line)) reporter.row(line, message);
+    reports = [];
     reporter.progress(summary);
   }
+
+  /** A good row joins the batch; a bad one is reported. */
+  const take = (row: Row): void => {
+    if (row.fields === undefined) {
+      bad(row.line, row.error ?? 'cannot be read.');
+      return;
+    }
+    try {
+      pending.push({ line: row.line, link: toLink(row.fields, options.format === 'ndjson', preset, now, blocked) });
+    } catch (error) {
+      if (!(error instanceof RowError)) throw error;
+      bad(row.line, error.message);
+    }
+  };
 
   try {
     for await (const row of source) {
       summary.rows += 1;
-      if (row.fields === undefined) {
-        bad(row.line, row.error ?? 'cannot be read.');
-        continue;
-      }
-      try {
-        pending.push({ line: row.line, link: toLink(row.fields, options.format === 'ndjson', preset, now, blocked) });
-      } catch (error) {
-        if (!(error instanceof RowError)) throw error;
-        bad(row.line, error.message);
-        continue;
-      }
-      if (pending.length >= BATCH_SIZE) await flush();
+      take(row);
+      // Bad rows count too: a file of nothing else must not pile its reports up in memory.
+      if (pending.length + reports.length >= BATCH_SIZE) await flush();
     }
   } catch (error) {
     // The rows read before a file-wide error are good ones: written, then the error is told.
     if (error instanceof ImportFileError) {
-      if (pending.length > 0) await flush();
+      await flush();
       error.summary = summary;
     }
     throw error;
   }
-  if (pending.length > 0) await flush();
+  await flush();
 
   if (options.format === 'ndjson') {
     if (ndjson.footer === undefined)

@@ -1,6 +1,7 @@
 /** Stores for the export and import command tests (a SQLite folder, a PostgreSQL schema), and the commands run as npm runs them. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TestContext } from 'node:test';
@@ -14,6 +15,8 @@ export interface CommandRun {
   code: number;
   stdout: string;
   stderr: string;
+  /** The process's peak resident memory as last sampled (Linux's VmHWM, which only grows), in bytes. */
+  peakRss: number;
 }
 
 export interface TransferTarget {
@@ -84,11 +87,22 @@ export async function runCli(
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    readFile(`/proc/${child.pid}/status`, 'utf8').then(
+      (status) => {
+        const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+        if (kib !== undefined) peakRss = Math.max(peakRss, Number(kib) * 1024);
+      },
+      () => {},
+    );
+  }, 25);
   // The command may stop reading (a refused file) before the input ends: that is not the test's failure.
   const feeding = stdin === undefined ? child.stdin.end() : pipeline(Readable.from(stdin), child.stdin).catch(() => {});
   const [code] = (await once(child, 'close')) as [number | null];
+  clearInterval(sampler);
   await feeding;
-  return { code: code ?? -1, stdout, stderr };
+  return { code: code ?? -1, stdout, stderr, peakRss };
 }
 
 /**
