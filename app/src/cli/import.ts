@@ -8,7 +8,6 @@
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createChecker } from '../check/create-checker.ts';
 import type { UriChecker } from '../check/types.ts';
 import { loadConfig } from '../config.ts';
 import { couldNotFetch } from '../services/bookmarks.ts';
@@ -107,8 +106,9 @@ async function run(store: BookmarkStore, args: string[], out: (line: string) => 
   let checker: UriChecker | undefined;
   let check: TargetCheck | undefined;
   if (values.check === true) {
-    const config = loadConfig();
-    const uriChecker = createChecker(config);
+    // Loaded only when asked for: the pool's modules cost every other import their start-up time.
+    const { createChecker } = await import('../check/create-checker.ts');
+    const uriChecker = createChecker(loadConfig());
     checker = uriChecker;
     // Through the same pool and rules as a create's check (private addresses refused, the timeouts).
     check = async (uri) => {

@@ -153,3 +153,33 @@ export async function fill(store: BookmarkStore, links: Iterable<LinkRecord>, ba
   }
   if (batch.length > 0) await store.importLinks(batch, { overwrite: false });
 }
+
+/** The NDJSON export's first line. */
+export const HEADER = '{"format":"linkyard-links","version":1}';
+
+/** A link line as the export writes it, with `fields` changed. */
+export function line(name: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    name,
+    uri: `https://example.com/${name}`,
+    title: null,
+    checkStatus: 200,
+    createdAt: '2026-01-02T03:04:05.006Z',
+    createdBy: null,
+    expiresAt: null,
+    maxVisits: null,
+    forwardQuery: true,
+    visits: 0,
+    hours: [],
+    days: [],
+    dimensions: [],
+    ...fields,
+  });
+}
+
+/** The names of the links in `target`, oldest first (the first thousand). */
+export async function names(target: TransferTarget): Promise<string[]> {
+  const store = await target.open();
+  const page = await store.exportLinks({ limit: 1000 });
+  return page.items.map((item) => item.name);
+}
