@@ -25,7 +25,7 @@ export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 /** The longest line (or CSV record) read; a longer one is refused without being held in memory. */
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 /** Links per transaction: short enough not to hold other writers back, long enough to be fast. */
-const BATCH_SIZE = 500;
+const BATCH_SIZE = 1000;
 
 /** What a fetch of a target found, for `--check`; throws a DomainError (couldNotFetch) when it fails. */
 export type TargetCheck = (uri: string) => Promise<{ status: number; title: string | null }>;

@@ -68,14 +68,15 @@ const SCRIPTS = {
   import: new URL('../../src/cli/import.ts', import.meta.url).pathname,
 };
 
-/** `npm run export|import -- args` against `target`; `stdin`, if given, is streamed in (with backpressure). */
+/** `npm run export|import -- args` against `target`; `stdin`, if given, is streamed in (with backpressure); `nodeOptions` go to node. */
 export async function runCli(
   command: keyof typeof SCRIPTS,
   target: TransferTarget,
   args: string[],
   stdin?: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
+  nodeOptions: string[] = [],
 ): Promise<CommandRun> {
-  const child = spawn(process.execPath, [SCRIPTS[command], ...args], {
+  const child = spawn(process.execPath, [...nodeOptions, SCRIPTS[command], ...args], {
     env: { ...process.env, ...target.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
