@@ -14,12 +14,12 @@ import { couldNotFetch } from '../services/bookmarks.ts';
 import {
   DEFAULT_MAX_LINE_BYTES,
   IMPORT_FORMATS,
-  ImportFileError,
   type ImportFormat,
   type ImportSummary,
   importLinks,
   type TargetCheck,
 } from '../services/import.ts';
+import { ImportFileError } from '../services/import-read.ts';
 import type { BookmarkStore } from '../store/types.ts';
 import { COMMAND_ACTOR, progressLine, RefusedError, runCommand, UsageError } from './command.ts';
 
