@@ -68,14 +68,23 @@ const SCRIPTS = {
   import: new URL('../../src/cli/import.ts', import.meta.url).pathname,
 };
 
-/** `npm run export|import -- args` against `target`; `stdin`, if given, is streamed in (with backpressure); `nodeOptions` go to node. */
+export interface RunOptions {
+  /** Streamed to the command's stdin, with backpressure. */
+  stdin?: AsyncIterable<Buffer | string> | Iterable<Buffer | string> | undefined;
+  /** Options for node itself (a heap limit). */
+  nodeOptions?: string[] | undefined;
+  /** Called with stderr so far as it grows: true kills the command with SIGKILL there and then. */
+  killWhen?: ((stderr: string) => boolean) | undefined;
+}
+
+/** `npm run export|import -- args` against `target`. */
 export async function runCli(
   command: keyof typeof SCRIPTS,
   target: TransferTarget,
   args: string[],
-  stdin?: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
-  nodeOptions: string[] = [],
+  options: RunOptions = {},
 ): Promise<CommandRun> {
+  const { stdin, nodeOptions = [], killWhen } = options;
   const child = spawn(process.execPath, [...nodeOptions, SCRIPTS[command], ...args], {
     env: { ...process.env, ...target.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -87,6 +96,7 @@ export async function runCli(
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
+    if (killWhen?.(stderr) === true) child.kill('SIGKILL');
   });
   let peakRss = 0;
   const sampler = setInterval(() => {
@@ -103,7 +113,7 @@ export async function runCli(
   const [code] = (await once(child, 'close')) as [number | null];
   clearInterval(sampler);
   await feeding;
-  return { code: code ?? -1, stdout, stderr, peakRss };
+  return { code: code ?? (child.signalCode === null ? -1 : 128 + 9), stdout, stderr, peakRss };
 }
 
 /**
