@@ -111,6 +111,15 @@ function date(fields: Record<string, unknown>, key: string, mysql: boolean): Dat
   return at;
 }
 
+/** true or false (JSON), `true` or `false` (CSV); absent or empty: undefined. */
+function flag(fields: Record<string, unknown>, key: string): boolean | undefined {
+  const value = fields[key];
+  if (typeof value === 'boolean') return value;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new RowError(`${key} must be true or false, got ${JSON.stringify(value)}.`);
+}
+
 function creator(value: string | undefined): string | null {
   if (value === undefined || value === '') return null;
   if (!KEY_NAME_PATTERN.test(value) && !RESERVED_KEY_NAMES.has(value)) {
@@ -177,18 +186,7 @@ function toLink(
   }
   const name = text(fields, 'name') ?? '';
   if (name === '') throw new RowError('has no name: every imported link needs one.');
-  const forward = fields.forwardQuery;
-  const forwardQuery =
-    typeof forward === 'boolean'
-      ? forward
-      : forward === undefined || forward === ''
-        ? undefined
-        : forward === 'true'
-          ? true
-          : forward === 'false'
-            ? false
-            : Number.NaN;
-  if (Number.isNaN(forwardQuery)) throw new RowError(`forwardQuery must be true or false, got ${JSON.stringify(forward)}.`);
+  const forwardQuery = flag(fields, 'forwardQuery');
   const maxVisits =
     fields.maxVisits === undefined || fields.maxVisits === '' || fields.maxVisits === null ? null : count(fields, 'maxVisits', 0);
   const expiresAt = date(fields, 'expiresAt', false);
@@ -200,7 +198,7 @@ function toLink(
         uri: text(fields, 'uri') ?? '',
         expiresAt: expiresAt?.toISOString() ?? null,
         maxVisits,
-        forwardQuery: forwardQuery as boolean | undefined,
+        forwardQuery,
       },
       // A link keeps an expiry that has passed: it answers 410 after the import as it did before.
       Number.NEGATIVE_INFINITY,
@@ -216,13 +214,8 @@ function toLink(
   const title = text(fields, 'title');
   if (title !== undefined && [...title].length > MAX_TITLE_LENGTH)
     throw new RowError(`the title is longer than ${MAX_TITLE_LENGTH} characters.`);
-  const createdBy = lossless
-    ? fields.createdBy === null
-      ? null
-      : creator(text(fields, 'createdBy'))
-    : 'createdBy' in fields
-      ? creator(text(fields, 'createdBy'))
-      : 'command';
+  // Present in every NDJSON row; a CSV without the column is the command's doing.
+  const createdBy = 'createdBy' in fields ? creator(text(fields, 'createdBy')) : 'command';
   const createdAt = date(fields, 'createdAt', preset?.timestamp === 'mysql');
   if (lossless && createdAt === undefined) throw new RowError('createdAt must be a date.');
   return {
