@@ -35,7 +35,13 @@ describe('npm run export and npm run import', () => {
     const rerun = await runCli('import', empty, [join(dir, 'a.ndjson')]);
     assert.equal(rerun.code, 0, rerun.stdout);
     assert.match(rerun.stdout, /^Imported 0, skipped 300 \(already there\), conflicts 0, overwritten 0, bad rows 0; 300 rows read\.$/m);
-    assert.equal(await (await empty.open()).count(), 300, 'nothing added twice');
+    const store = await empty.open();
+    assert.equal(await store.count(), 300, 'nothing added twice');
+    const audit = await store.access.listAudit({ limit: 1 });
+    assert.deepEqual(
+      audit.items.map((entry) => [entry.actor, entry.action, entry.subject, entry.detail]),
+      [['command', 'links.import', join(dir, 'a.ndjson'), 'ndjson: imported 0, skipped 300, conflicts 0, overwritten 0, bad 0']],
+    );
   });
 
   it('reports each hostile row with its line and reason, imports the rest, and exits 1', async (t) => {
@@ -147,23 +153,13 @@ describe('npm run export and npm run import', () => {
     const target = sqliteTarget(t);
     const dir = tempDir(t);
     await writeFile(join(dir, 'typo.csv'), 'name,url\nx,https://example.com/\n');
-    await writeFile(join(dir, 'plain.ndjson'), `${line('x')}\n`);
-    await writeFile(join(dir, 'future.ndjson'), '{"format":"linkyard-links","version":2}\n');
     const cases: [keyof typeof commands, string[], number, RegExp][] = [
       ['export', [], 2, /--format must be one of ndjson, csv, got ''/],
       ['import', ['links.txt'], 2, /cannot tell the format of 'links.txt'/],
-      ['import', ['x.csv', '--format', 'bitly'], 2, /--format must be one of ndjson, csv, shlink, yourls/],
+      ['import', ['x.csv', '--format', 'bitly', '--delimiter', ';'], 2, /--format must be one of ndjson, csv, shlink, yourls/],
       ['import', ['x.csv', '--delimiter', ';;'], 2, /--delimiter must be one character/],
-      ['import', ['x.csv', '--max-line-bytes', '0'], 2, /--max-line-bytes must be a whole number from 1/],
       ['import', [join(dir, 'missing.csv')], 1, /cannot read '.*missing\.csv': ENOENT/],
       ['import', [join(dir, 'typo.csv')], 1, /the column 'url' is not one linkyard knows; the columns are name, uri, title/],
-      [
-        'import',
-        [join(dir, 'plain.ndjson')],
-        1,
-        /line 1: not a linkyard export: its first line must be \{"format":"linkyard-links","version":1\}/,
-      ],
-      ['import', [join(dir, 'future.ndjson')], 1, /the export is of version 2; this linkyard reads version 1/],
     ];
     const commands = { export: true, import: true };
     const runs = await Promise.all(cases.map(([command, args]) => runCli(command, target, args)));
@@ -252,6 +248,18 @@ describe('the CSV export and import, in process', () => {
       (await store.exportLinks({ limit: 10 })).items.map((item) => item.name),
       ['ok'],
     );
+  });
+
+  it('refuses a file that is not a linkyard export, or of a newer version, before writing anything', async (t) => {
+    const store = await sqliteTarget(t).open();
+    await assert.rejects(importInProcess(store, `${line('x')}\n`, { format: 'ndjson' }), {
+      message: `line 1: not a linkyard export: its first line must be ${HEADER} (a CSV file needs --format csv, shlink or yourls).`,
+    });
+    await assert.rejects(importInProcess(store, '{"format":"linkyard-links","version":2}\n', { format: 'ndjson' }), {
+      message: 'line 1: the export is of version 2; this linkyard reads version 1: upgrade it first.',
+    });
+    await assert.rejects(importInProcess(store, '', { format: 'ndjson' }), { message: /the file is empty/ });
+    assert.equal(await store.count(), 0);
   });
 
   it('reads the CSV that Shlink imports and the yourls_url table as CSV, saying which columns it leaves out', async (t) => {
