@@ -134,7 +134,8 @@ async function run(store: BookmarkStore, args: string[], out: (line: string) => 
     );
   } catch (error) {
     if (error instanceof ImportFileError) {
-      if (error.summary !== undefined) for (const line of summaryLines(error.summary)) out(line);
+      // Rows before the error are written: said as a summary, when there were any.
+      if (error.summary !== undefined && error.summary.rows > 0) for (const line of summaryLines(error.summary)) out(line);
       throw new RefusedError(`${file}: ${error.message}`);
     }
     throw error;

@@ -128,8 +128,10 @@ export async function* ndjsonRows(input: AsyncIterable<Buffer>, maxBytes: number
       }
       const { format, version } = (first ?? {}) as { format?: unknown; version?: unknown };
       if (format !== NDJSON_FORMAT) {
+        // `npm run export > file` without -s: npm's own "> linkyard@… export" lines lead the file.
+        const hint = bytes[0] === 0x3e ? " It starts with npm's banner: export with `npm run -s export` or --output." : '';
         throw new ImportFileError(
-          `line ${line}: not a linkyard export: its first line must be {"format":"${NDJSON_FORMAT}","version":${NDJSON_VERSION}} (a CSV file needs --format csv, shlink or yourls).`,
+          `line ${line}: not a linkyard export: its first line must be {"format":"${NDJSON_FORMAT}","version":${NDJSON_VERSION}} (a CSV file needs --format csv, shlink or yourls).${hint}`,
         );
       }
       if (typeof version !== 'number' || version > NDJSON_VERSION) {

@@ -259,6 +259,9 @@ describe('the CSV export and import, in process', () => {
       message: 'line 1: the export is of version 2; this linkyard reads version 1: upgrade it first.',
     });
     await assert.rejects(importInProcess(store, '', { format: 'ndjson' }), { message: /the file is empty/ });
+    await assert.rejects(importInProcess(store, `\n> linkyard@0.1.0 export\n${HEADER}\n`, { format: 'ndjson' }), {
+      message: /^line 2: not a linkyard export: .* It starts with npm's banner: export with `npm run -s export` or --output\.$/,
+    });
     assert.equal(await store.count(), 0);
   });
 
