@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { exportStream } from '../../src/services/export.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { NOT_CHECKED } from '../../src/store/types.ts';
 import { makeKey } from '../auth/keys-support.ts';
 import { fill, sampleLinks } from '../cli/transfer-support.ts';
 import { startApp } from '../helpers.ts';
@@ -13,7 +14,7 @@ function get(url: string, path: string, key?: string, method = 'GET') {
   return fetch(`${url}${path}`, { method, headers: key === undefined ? {} : { authorization: `Bearer ${key}` } });
 }
 
-describe('GET /api/export', () => {
+describe('GET /api/export, and imported links on the page', () => {
   it('streams every link to an admin key as NDJSON or CSV; refuses others and bad formats', async (t) => {
     const { url, config } = await startApp(t);
     const root = await makeKey(t, config.dataDir, 'root', 'admin');
@@ -89,5 +90,20 @@ describe('GET /api/export', () => {
     const again = await get(url, '/api/export?format=ndjson', root);
     assert.equal(again.status, 200);
     assert.equal((await again.text()).split('\n').at(-2), '{"end":{"links":5000}}');
+  });
+
+  it('a link imported without a check shows "Not checked" on the page and its stats page, not an HTTP status', async (t) => {
+    const { url, config } = await startApp(t);
+    const store = new SqliteStore({ file: join(config.dataDir, 'linkyard.sqlite') });
+    t.after(() => store.close());
+    await store.migrate();
+    const [link] = [...sampleLinks(1)];
+    if (link === undefined) throw new Error('no sample link');
+    await store.importLinks([{ ...link, name: 'unchecked', checkStatus: NOT_CHECKED }], { overwrite: false });
+    const page = await (await fetch(`${url}/`)).text();
+    assert.match(page, /<span class="badge">Not checked<\/span><span class="note">Imported<\/span>/);
+    assert.doesNotMatch(page, /HTTP 0/);
+    const stats = await (await fetch(`${url}/unchecked+`)).text();
+    assert.match(stats, /<span class="badge">Not checked<\/span>/);
   });
 });
