@@ -140,7 +140,17 @@ export function registerAdminApiRoutes(app: FastifyInstance, { service, config, 
     {
       schema: {
         querystring: exportQuerySchema,
-        response: { 200: { description: 'NDJSON (application/x-ndjson) or CSV (text/csv), as `npm run export` writes it.' } },
+        response: {
+          200: {
+            description: 'Every link, streamed, as `npm run export` writes it (docs/data.md).',
+            content: {
+              'application/x-ndjson': {
+                schema: { type: 'string', description: 'linkyard NDJSON: a header line, a line a link, a footer line.' },
+              },
+              'text/csv': { schema: { type: 'string', description: 'A header and a row a link; formula-like cells defused.' } },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {
