@@ -134,4 +134,24 @@ export function transferContract(harness: StoreHarness): void {
     assert.equal(await store.get('fine'), undefined);
     assert.deepEqual(await store.importLinks([link('fine')], { overwrite: false }), [{ kind: 'imported' }], 'the store still works');
   });
+
+  test('two imports of the same names at once (two connections): each name is written once, the other import skips it or reports the conflict', async (t) => {
+    const target = await harness.fresh();
+    const [first, second] = [target.open(), target.open()];
+    t.after(() => Promise.all([first.close(), second.close()]));
+    await first.migrate();
+    await second.migrate();
+    const batch = Array.from({ length: 300 }, (_, index) => link(`n${index}`));
+    const rival = batch.map((item, index) => (index % 2 === 0 ? item : { ...item, uri: `${item.uri}/rival` }));
+
+    const [mine, theirs] = await Promise.all([
+      first.importLinks(batch, { overwrite: false }),
+      second.importLinks(rival, { overwrite: false }),
+    ]);
+    for (const [index, outcome] of mine.entries()) {
+      const kinds = [outcome.kind, theirs[index]?.kind].sort();
+      assert.deepEqual(kinds, index % 2 === 0 ? ['imported', 'skipped'] : ['conflict', 'imported'], `n${index}`);
+    }
+    assert.equal(await first.count(), 300);
+  });
 }
