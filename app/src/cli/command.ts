@@ -39,3 +39,14 @@ export async function runCommand(name: string, usage: string, run: Run): Promise
     await store.close();
   }
 }
+
+/** Progress for long commands: at most one line a second on stderr (stdout carries the result). */
+export function progressLine(name: string, everyMs = 1000): (line: string) => void {
+  let last = 0;
+  return (line) => {
+    const now = performance.now();
+    if (now - last < everyMs) return;
+    last = now;
+    process.stderr.write(`${name}: ${line}\n`);
+  };
+}

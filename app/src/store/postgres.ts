@@ -1,10 +1,11 @@
-import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
+import { exportPage, ImportRaceError, importBatch } from './transfer-postgres.ts';
 import {
   type Bookmark,
   type BookmarkChanges,
@@ -12,6 +13,9 @@ import {
   type BookmarkStore,
   type CreateOutcome,
   type EditOutcome,
+  type ImportOutcome,
+  type LinkRecord,
+  type LinkRecordPage,
   type ListOptions,
   type NewBookmark,
   type RecheckCandidate,
@@ -584,6 +588,33 @@ export class PostgresStore implements BookmarkStore {
     await this.#query({ ...SQL.releaseLease, values: [name, owner] });
   }
 
+  async exportLinks({ limit, cursor }: ListOptions): Promise<LinkRecordPage> {
+    checkLimit(limit);
+    const after = cursor === undefined ? 0 : decodeCursor(cursor);
+    const rows = await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
+      exportPage(client, after, limit + 1),
+    );
+    return toPage(
+      rows,
+      limit,
+      (row) => row.id,
+      (row) => row.link,
+    );
+  }
+
+  async importLinks(links: readonly LinkRecord[], { overwrite }: { overwrite: boolean }): Promise<ImportOutcome[]> {
+    if (links.length === 0) return [];
+    // A name created elsewhere between the batch's read and its insert: the batch is rolled back
+    // and read again, when that name is settled like any other.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transaction('BEGIN', (client) => importBatch(client, links, overwrite));
+      } catch (error) {
+        if (!(error instanceof ImportRaceError) || attempt >= 3) throw error;
+      }
+    }
+  }
+
   async count(): Promise<number> {
     const rows = await this.#rows<{ count: string }>(SQL.count, []);
     return Number(rows[0]?.count ?? 0);
@@ -596,6 +627,27 @@ export class PostgresStore implements BookmarkStore {
   close(): Promise<void> {
     this.#closing ??= this.#pool.end();
     return this.#closing;
+  }
+
+  /** `work` on one connection between `begin` and COMMIT; rolled back (and the connection dropped) if it fails. */
+  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw translated(error);
+    }
+    try {
+      await client.query(begin);
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // Its transaction state is unknown: destroyed, not reused (the server rolls it back).
+      client.release(true);
+      throw translated(error);
+    }
   }
 
   async #rows<R extends QueryResultRow>(query: { name: string; text: string }, values: unknown[]): Promise<R[]> {

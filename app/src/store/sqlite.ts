@@ -4,6 +4,7 @@ import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
+import { prepareTransferStatements } from './transfer-sqlite.ts';
 import {
   type Bookmark,
   type BookmarkChanges,
@@ -11,6 +12,9 @@ import {
   type BookmarkStore,
   type CreateOutcome,
   type EditOutcome,
+  type ImportOutcome,
+  type LinkRecord,
+  type LinkRecordPage,
   type ListOptions,
   type NewBookmark,
   type RecheckCandidate,
@@ -261,6 +265,7 @@ function prepareStatements(db: Database.Database) {
 
   return {
     stats,
+    transfer: prepareTransferStatements(db),
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
     resolveTarget: db.prepare<[string], TargetRow>(
@@ -535,6 +540,24 @@ export class SqliteStore implements BookmarkStore {
 
   async foldHours(beforeHour: number): Promise<number> {
     return this.#guard(() => this.#sql.stats.fold.immediate(beforeHour));
+  }
+
+  async exportLinks({ limit, cursor }: ListOptions): Promise<LinkRecordPage> {
+    checkLimit(limit);
+    const after = cursor === undefined ? 0 : decodeCursor(cursor);
+    const rows = this.#guard(() => this.#sql.transfer.exportPage(after, limit + 1));
+    const page = toPage(
+      rows,
+      limit,
+      (row) => row.id,
+      (row) => row.link,
+    );
+    return page;
+  }
+
+  async importLinks(links: readonly LinkRecord[], { overwrite }: { overwrite: boolean }): Promise<ImportOutcome[]> {
+    if (links.length === 0) return [];
+    return this.#guard(() => this.#sql.transfer.importBatch.immediate(links, overwrite));
   }
 
   async count(): Promise<number> {

@@ -7,7 +7,7 @@ export interface Bookmark {
   uri: string;
   /** The target page's <title>, when the check found one. */
   title: string | null;
-  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning). */
+  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning); NOT_CHECKED for an import without --check. */
   checkStatus: number;
   visits: number;
   createdAt: Date;
@@ -37,6 +37,9 @@ export interface RecheckCandidate {
 
 /** A re-check's result: the status seen, or why it failed. */
 export type RecheckOutcome = { ok: true; status: number } | { ok: false; error: string };
+
+/** The check status of a link imported without fetching its target (docs/data.md). */
+export const NOT_CHECKED = 0;
 
 /** What a redirect needs to know, read in one indexed lookup. */
 export interface RedirectTarget {
@@ -96,6 +99,66 @@ export interface BookmarkPage {
   /** Pass back as `cursor` for the next (older) page; null on the last page. */
   nextCursor: string | null;
 }
+
+/** One hour of a link's visits, as stored in its rollups (`hour`: hours since the epoch). */
+export interface StoredHour {
+  hour: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day of a link's visits, folded from its hours (`day`: days since the epoch). */
+export interface StoredDay {
+  day: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day's visits with one value of a dimension. */
+export interface StoredDimension {
+  day: number;
+  dimension: string;
+  value: string;
+  visits: number;
+}
+
+/**
+ * A link with everything an export carries and an import writes back: the row (creator by key
+ * name: keys never leave the store) and its stats rollups as stored, in key order.
+ */
+export interface LinkRecord {
+  name: string;
+  uri: string;
+  title: string | null;
+  checkStatus: number;
+  createdAt: Date;
+  createdBy: string | null;
+  expiresAt: Date | null;
+  maxVisits: number | null;
+  forwardQuery: boolean;
+  visits: number;
+  hours: StoredHour[];
+  days: StoredDay[];
+  dimensions: StoredDimension[];
+}
+
+export interface LinkRecordPage {
+  /** Oldest first (by the row's id). */
+  items: LinkRecord[];
+  /** Pass back as `cursor` for the next (newer) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * What `importLinks` did with one link: a new name is `imported`; a name that exists with the
+ * same target is `skipped` (a re-run adds nothing twice); with another target it is a `conflict`,
+ * left as it was, unless the import overwrites, which replaces it whole (`overwritten`).
+ */
+export type ImportOutcome =
+  | { kind: 'imported' }
+  | { kind: 'skipped' }
+  | { kind: 'conflict'; existingUri: string }
+  | { kind: 'overwritten'; previousUri: string };
 
 /** One interface, two engines (SQLite, PostgreSQL); the same contract tests run against both. */
 export interface BookmarkStore {
@@ -169,6 +232,17 @@ export interface BookmarkStore {
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up, if `owner` holds it, so another process need not wait for it to expire. */
   releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Every link with its rollups, oldest first, keyset-paginated by the row's id (the export): a
+   * page is read in one snapshot, and a link that exists through the whole walk is in it once.
+   */
+  exportLinks(options: ListOptions): Promise<LinkRecordPage>;
+  /**
+   * Writes a batch of links (the import) in one transaction, so a crash leaves whole links or
+   * none of the batch: each with its created time, visits and rollups as given. One outcome per
+   * link, in order; a name given twice is settled against its first occurrence.
+   */
+  importLinks(links: readonly LinkRecord[], options: { overwrite: boolean }): Promise<ImportOutcome[]>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { REFUSING_STATUSES } from '../check/types.ts';
 import { unreachableSince } from '../services/rechecks.ts';
-import type { Bookmark } from '../store/types.ts';
+import { type Bookmark, NOT_CHECKED } from '../store/types.ts';
 import { escapeHtml as e } from './html.ts';
 
 /** A moment to the minute, in UTC (the page says so). */
@@ -18,6 +18,7 @@ export function checkBadge(bookmark: Bookmark): string {
   if (since !== null) {
     return `<span class="badge dead">✗ Target unreachable since ${e(utcMinute(since))}</span><span class="note">${e(bookmark.checkError ?? 'the check failed')}; the link still redirects</span>`;
   }
+  if (bookmark.checkStatus === NOT_CHECKED) return '<span class="badge">Not checked</span><span class="note">Imported</span>';
   const checked = `<time datetime="${bookmark.checkedAt.toISOString()}">${bookmark.checkedAt.toISOString().slice(0, 10)}</time>`;
   const failedOnce =
     bookmark.checkFailures > 0 ? `<span class="note">The last re-check failed (${e(bookmark.checkError ?? 'no reason')})</span>` : '';

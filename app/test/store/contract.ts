@@ -14,6 +14,7 @@ import type { BookmarkStore, NewBookmark } from '../../src/store/types.ts';
 import { InvalidCursorError } from '../../src/store/types.ts';
 import type { WorkerCommand, WorkerReply, WorkerSpec } from './fixtures/store-worker.ts';
 import { statsContract } from './stats-contract.ts';
+import { transferContract } from './transfer-contract.ts';
 
 export interface StoreTarget {
   /** A new store with its own connection to this target's database; not migrated. */
@@ -94,6 +95,7 @@ function tally(kinds: string[]): Record<string, number> {
 
 export function storeContract(harness: StoreHarness): void {
   statsContract(harness);
+  transferContract(harness);
   test('create reports created, then exists for the same URI and conflict for another', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     const before = Date.now();
