@@ -86,8 +86,7 @@ try {
     // A certificate that changed between the check above and nginx's start, say.
     console.error(`linkyard: bad configuration: ${error.message}`);
     process.exit(78);
-  }
-  else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
+  } else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 

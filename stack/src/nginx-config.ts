@@ -93,7 +93,8 @@ export function renderEnvFiles(settings: NginxSettings): EnvFiles {
   }
   if (settings.upstreams.length === 0) throw new Error('nginx needs at least one app process');
   const hstsMaxAge = settings.hstsMaxAge ?? 0;
-  if (!Number.isInteger(hstsMaxAge) || hstsMaxAge < 0) throw new Error(`HSTS max-age must be a whole number of seconds ≥ 0, got ${hstsMaxAge}`);
+  if (!Number.isInteger(hstsMaxAge) || hstsMaxAge < 0)
+    throw new Error(`HSTS max-age must be a whole number of seconds ≥ 0, got ${hstsMaxAge}`);
   const path = (name: string) => quote(join(settings.prefix, name));
   const tls = settings.tls;
   return {

@@ -37,13 +37,20 @@ export function tlsFromEnv(env: Env): TlsOptions | undefined {
   const acmeWebroot = read(env, 'ACME_WEBROOT');
   if (certificateFile === undefined && keyFile === undefined) {
     for (const name of ['HTTPS_PORT', 'HSTS_MAX_AGE', 'ACME_WEBROOT']) {
-      if (read(env, name) !== undefined) throw new ConfigError(name, 'only means something with HTTPS on: set TLS_CERT_FILE and TLS_KEY_FILE too');
+      if (read(env, name) !== undefined)
+        throw new ConfigError(name, 'only means something with HTTPS on: set TLS_CERT_FILE and TLS_KEY_FILE too');
     }
     return undefined;
   }
   if (certificateFile === undefined) throw new ConfigError('TLS_CERT_FILE', 'TLS_KEY_FILE is set, so HTTPS needs the certificate file too');
   if (keyFile === undefined) throw new ConfigError('TLS_KEY_FILE', 'TLS_CERT_FILE is set, so HTTPS needs its private key file too');
-  return { certificateFile: resolve(certificateFile), keyFile: resolve(keyFile), port, hstsMaxAge, acmeWebroot: acmeWebroot && resolve(acmeWebroot) };
+  return {
+    certificateFile: resolve(certificateFile),
+    keyFile: resolve(keyFile),
+    port,
+    hstsMaxAge,
+    acmeWebroot: acmeWebroot && resolve(acmeWebroot),
+  };
 }
 
 /**
@@ -74,12 +81,18 @@ export function checkCertificateFiles(
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_MISSING_PASSPHRASE' || /passphrase/i.test(String(error)))
-      throw new ConfigError(names.key, `${keyFile} is encrypted with a passphrase, which nginx cannot be given here: decrypt it (openssl pkey -in it -out plain.key)`);
+      throw new ConfigError(
+        names.key,
+        `${keyFile} is encrypted with a passphrase, which nginx cannot be given here: decrypt it (openssl pkey -in it -out plain.key)`,
+      );
     throw new ConfigError(names.key, `${keyFile} holds no PEM private key ("-----BEGIN PRIVATE KEY-----")`);
   }
   const subject = certificate.subject.replace(/\n/g, ', ');
   if (certificate.validFromDate > now)
-    throw new ConfigError(names.certificate, `${certificateFile} (${subject}) is not valid yet: from ${certificate.validFromDate.toISOString()}`);
+    throw new ConfigError(
+      names.certificate,
+      `${certificateFile} (${subject}) is not valid yet: from ${certificate.validFromDate.toISOString()}`,
+    );
   if (certificate.validToDate < now)
     throw new ConfigError(names.certificate, `${certificateFile} (${subject}) expired on ${certificate.validToDate.toISOString()}`);
   if (!certificate.checkPrivateKey(key))
@@ -146,7 +159,11 @@ export function atLeast(version: readonly number[], minimum: readonly number[]):
 export function requireTlsSupport(bin: string, build: NginxBuild): void {
   const version = build.version.join('.');
   if (!atLeast(build.version, MIN_TLS_NGINX))
-    throw new Error(`HTTPS needs nginx ≥ ${MIN_TLS_NGINX.join('.')}, and ${bin} is ${version}: install a newer one or point NGINX_BIN at it`);
-  if (!build.ssl) throw new Error(`HTTPS needs nginx built with its SSL module, and ${bin} (${version}) was not (nginx -V lacks --with-http_ssl_module)`);
-  if (!build.http2) throw new Error(`HTTPS is served with HTTP/2, and ${bin} (${version}) was built without it (nginx -V lacks --with-http_v2_module)`);
+    throw new Error(
+      `HTTPS needs nginx ≥ ${MIN_TLS_NGINX.join('.')}, and ${bin} is ${version}: install a newer one or point NGINX_BIN at it`,
+    );
+  if (!build.ssl)
+    throw new Error(`HTTPS needs nginx built with its SSL module, and ${bin} (${version}) was not (nginx -V lacks --with-http_ssl_module)`);
+  if (!build.http2)
+    throw new Error(`HTTPS is served with HTTP/2, and ${bin} (${version}) was built without it (nginx -V lacks --with-http_v2_module)`);
 }

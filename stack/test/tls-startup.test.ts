@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../app/src/env.ts';
+import { SuiteCleanups } from '../../test/support/index.ts';
+import { type IssuedCertificate, makeTestCa, type TestCa } from '../../test/support/tls.ts';
+import { renderEnvFiles } from '../src/nginx-config.ts';
+import { atLeast, checkCertificateFiles, requireTlsSupport, tlsFromEnv } from '../src/tls.ts';
+
+// What stops `npm start` with HTTPS on before anything runs: the certificate files, checked with
+// node:crypto and reported in one line naming the variable, the file and the problem (exit 78, as
+// every configuration error), instead of nginx's raw error or a certificate every client refuses.
+
+const LAUNCHER = fileURLToPath(new URL('../src/launcher.ts', import.meta.url));
+const DAY_MS = 86_400_000;
+
+/** `npm start`'s launcher with `env`: its exit code and what it printed to stderr. */
+function launch(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [LAUNCHER],
+      { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
+      (error, _stdout, stderr) => resolve({ code: error === null ? 0 : (child.exitCode ?? null), stderr }),
+    );
+  });
+}
+
+describe('HTTPS start-up checks (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
+  const fixtures = new SuiteCleanups();
+  let ca: TestCa;
+  let site: IssuedCertificate;
+  let other: IssuedCertificate;
+
+  before(() => {
+    ca = makeTestCa(fixtures);
+    site = ca.issue('site');
+    other = ca.issue('other');
+  });
+  after(() => fixtures.run());
+
+  const refusal = (certificate: string, key: string, now?: Date): string => {
+    try {
+      checkCertificateFiles(certificate, key, now);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.doesNotMatch(error.message, /\n/, 'one line');
+      return error.message;
+    }
+    assert.fail('accepted');
+  };
+
+  it('accepts a certificate (with its chain) and its own key', () => {
+    assert.match(checkCertificateFiles(site.certificateFile, site.keyFile).subject, /CN=127\.0\.0\.1/);
+  });
+
+  it('names the file and the problem: missing, not PEM, expired, not yet valid, someone else’s key', () => {
+    const missing = join(ca.dir, 'nope.crt');
+    assert.equal(refusal(missing, site.keyFile), `TLS_CERT_FILE: ${missing} does not exist`);
+    assert.equal(refusal(site.certificateFile, join(ca.dir, 'nope.key')), `TLS_KEY_FILE: ${join(ca.dir, 'nope.key')} does not exist`);
+    assert.equal(refusal(ca.dir, site.keyFile), `TLS_CERT_FILE: ${ca.dir} is a folder, not a file`);
+    // The two swapped, a common slip.
+    assert.match(refusal(site.keyFile, site.certificateFile), new RegExp(`^TLS_CERT_FILE: ${site.keyFile} holds no PEM certificate`));
+    const garbage = join(ca.dir, 'garbage.key');
+    writeFileSync(garbage, 'not a key\n');
+    assert.match(refusal(site.certificateFile, garbage), new RegExp(`^TLS_KEY_FILE: ${garbage} holds no PEM private key`));
+
+    const expired = ca.issue('expired', { from: new Date(Date.now() - 10 * DAY_MS), to: new Date(Date.now() - DAY_MS) });
+    assert.match(
+      refusal(expired.certificateFile, expired.keyFile),
+      new RegExp(`^TLS_CERT_FILE: ${expired.certificateFile} \\(CN=127\\.0\\.0\\.1\\) expired on 20`),
+    );
+    assert.match(refusal(site.certificateFile, site.keyFile, new Date(Date.now() - DAY_MS)), /is not valid yet: from 20/);
+    assert.match(
+      refusal(site.certificateFile, other.keyFile),
+      new RegExp(`^TLS_KEY_FILE: ${other.keyFile} is not the private key of the certificate in ${site.certificateFile}`),
+    );
+  });
+
+  it('takes both files or neither, and HTTPS settings only with them', () => {
+    assert.equal(tlsFromEnv({}), undefined, 'off by default: nothing changes');
+    assert.throws(() => tlsFromEnv({ TLS_CERT_FILE: site.certificateFile }), /^ConfigError: TLS_KEY_FILE: TLS_CERT_FILE is set/);
+    assert.throws(() => tlsFromEnv({ TLS_KEY_FILE: site.keyFile }), /^ConfigError: TLS_CERT_FILE: TLS_KEY_FILE is set/);
+    assert.throws(() => tlsFromEnv({ HSTS_MAX_AGE: '600' }), /HSTS_MAX_AGE: only means something with HTTPS on/);
+    assert.throws(() => tlsFromEnv({ ...files(site), HSTS_MAX_AGE: '1y' }), /HSTS_MAX_AGE: expected a whole number/);
+    assert.throws(() => tlsFromEnv({ ...files(site), HTTPS_PORT: '70000' }), /HTTPS_PORT: expected 0–65535/);
+    assert.deepEqual(tlsFromEnv({ ...files(site), HSTS_MAX_AGE: '31536000' }), {
+      certificateFile: site.certificateFile,
+      keyFile: site.keyFile,
+      port: 8443,
+      hstsMaxAge: 31_536_000,
+      acmeWebroot: undefined,
+    });
+  });
+
+  it('stops `npm start` with exit 78 and that one line', async () => {
+    const expired = ca.issue('expired-launch', { from: new Date(Date.now() - 10 * DAY_MS), to: new Date(Date.now() - DAY_MS) });
+    const { code, stderr } = await launch(files(expired));
+    assert.equal(code, 78, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`^linkyard: bad configuration: TLS_CERT_FILE: ${expired.certificateFile} \\(CN=127\\.0\\.0\\.1\\) expired on [^\\n]+\\n$`),
+    );
+    const mismatched = await launch({ TLS_CERT_FILE: site.certificateFile, TLS_KEY_FILE: other.keyFile });
+    assert.equal(mismatched.code, 78, mismatched.stderr);
+    assert.match(
+      mismatched.stderr,
+      /^linkyard: bad configuration: TLS_KEY_FILE: \S+ is not the private key of the certificate in \S+ \(CN=127\.0\.0\.1\)\n$/,
+    );
+  });
+
+  it('renders HTTP/2 for the nginx at hand, and refuses one too old or built without TLS', () => {
+    const settings = {
+      prefix: '/tmp/p',
+      host: '127.0.0.1',
+      port: 8080,
+      upstreams: [{ port: 8001 }],
+      staticRoot: '/srv',
+      rateLimit: '10r/s',
+      accessLog: false,
+    };
+    const tls = { port: 8443, internalPort: 8081, certificateFile: '/c.pem', keyFile: '/k.pem', acmeWebroot: '/w' };
+    const old = renderEnvFiles({ ...settings, tls: { ...tls, http2Directive: false } });
+    assert.match(old['server.conf'], /^listen 127\.0\.0\.1:8443 ssl http2 default_server;$/m);
+    const recent = renderEnvFiles({ ...settings, tls: { ...tls, http2Directive: true } });
+    assert.match(recent['server.conf'], /^listen 127\.0\.0\.1:8443 ssl default_server;\nhttp2 on;$/m);
+    assert.match(recent['redirect.conf'] ?? '', /set \$linkyard_https_port ":8443";/);
+    assert.match(
+      renderEnvFiles({ ...settings, tls: { ...tls, port: 443, http2Directive: true } })['redirect.conf'] ?? '',
+      /set \$linkyard_https_port "";/,
+    );
+    assert.equal(renderEnvFiles(settings)['redirect.conf'], undefined, 'TLS off: no redirect server');
+    assert.doesNotMatch(renderEnvFiles(settings)['server.conf'], /ssl/);
+
+    assert.ok(atLeast([1, 25, 1], [1, 25, 1]) && atLeast([1, 30, 0], [1, 25, 1]) && !atLeast([1, 22, 1], [1, 25, 1]));
+    assert.throws(
+      () => requireTlsSupport('/old/nginx', { version: [1, 14, 2], ssl: true, http2: true }),
+      /HTTPS needs nginx ≥ 1\.18\.0, and \/old\/nginx is 1\.14\.2/,
+    );
+    assert.throws(() => requireTlsSupport('/x/nginx', { version: [1, 22, 1], ssl: false, http2: true }), /built with its SSL module/);
+  });
+});
+
+function files(issued: IssuedCertificate): Record<string, string> {
+  return { TLS_CERT_FILE: issued.certificateFile, TLS_KEY_FILE: issued.keyFile };
+}
