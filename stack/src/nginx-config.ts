@@ -64,10 +64,14 @@ export interface TlsSettings {
   http2Directive: boolean;
 }
 
-export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>> & {
-  /** The public plain port's server, with HTTPS on only (nginx.conf includes env/redirect*.conf). */
-  readonly 'redirect.conf'?: string;
-};
+export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
+
+/**
+ * The https/ folder next to nginx.conf, present only with HTTPS on: the TLS listener and its
+ * certificate (server.conf, inside the server) and the public plain port's server that redirects
+ * (redirect.conf, at http level). nginx.conf includes them by pattern, so without it nothing is read.
+ */
+export type HttpsFiles = Readonly<Record<'server.conf' | 'redirect.conf', string>>;
 
 const RATE = /^[1-9]\d*r\/[sm]$/;
 
@@ -119,32 +123,28 @@ map $https $linkyard_hsts_max_age {
 }
 `,
     'upstream.conf': HEADER + settings.upstreams.map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`).join(''),
-    'server.conf':
-      tls === undefined
-        ? `${HEADER}listen ${settings.host}:${settings.port} default_server;
+    // Plain HTTP: the public port, or with HTTPS on the internal one (probes, the apps' SELF_URL).
+    'server.conf': `${HEADER}listen ${settings.host}:${tls?.internalPort ?? settings.port} default_server;
 root ${quote(settings.staticRoot)};
-`
-        : `${HEADER}${tlsListen(settings.host, tls)}
-# Traffic inside the deployment (readiness probe, the apps' SELF_URL): plain, not redirected.
-listen ${settings.host}:${tls.internalPort} default_server;
+`,
+  };
+}
 
+/** https/ for one native stack with HTTPS on. */
+export function renderHttpsFiles(settings: NginxSettings, tls: TlsSettings): HttpsFiles {
+  return {
+    'server.conf': `${HEADER}${tlsListen(settings.host, tls)}
 ssl_certificate ${quote(tls.certificateFile)};
 ssl_certificate_key ${quote(tls.keyFile)};
 include snippets/tls.conf;
-
-root ${quote(settings.staticRoot)};
 `,
-    ...(tls === undefined
-      ? {}
-      : {
-          'redirect.conf': `${HEADER}server {
+    'redirect.conf': `${HEADER}server {
   listen ${settings.host}:${settings.port} default_server;
   root ${quote(tls.acmeWebroot)};
   set $linkyard_https_port "${tls.port === 443 ? '' : `:${tls.port}`}";
   include snippets/https-redirect.conf;
 }
 `,
-        }),
   };
 }
 
@@ -166,12 +166,17 @@ export function writeNginxConfig(settings: NginxSettings): string {
   for (const entry of ['nginx.conf', 'mime.types', 'snippets']) {
     cpSync(join(PROXY_DIR, entry), join(confDir, entry), { recursive: true, force: true });
   }
-  const files = renderEnvFiles(settings);
-  for (const [name, text] of Object.entries(files)) {
+  for (const [name, text] of Object.entries(renderEnvFiles(settings))) {
     writeFileSync(join(confDir, 'env', name), text);
   }
-  // A check of other settings on the same prefix (nginx -t) must not leave HTTPS's server behind.
-  if (files['redirect.conf'] === undefined) rmSync(join(confDir, 'env', 'redirect.conf'), { force: true });
+  // Fresh each time: a check of other settings on the same prefix (nginx -t) must not keep HTTPS.
+  rmSync(join(confDir, 'https'), { recursive: true, force: true });
+  if (settings.tls !== undefined) {
+    mkdirSync(join(confDir, 'https'));
+    for (const [name, text] of Object.entries(renderHttpsFiles(settings, settings.tls))) {
+      writeFileSync(join(confDir, 'https', name), text);
+    }
+  }
   return join(confDir, 'nginx.conf');
 }
 

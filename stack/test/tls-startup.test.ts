@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../app/src/env.ts';
 import { SuiteCleanups } from '../../test/support/index.ts';
 import { type IssuedCertificate, makeTestCa, type TestCa } from '../../test/support/tls.ts';
-import { renderEnvFiles } from '../src/nginx-config.ts';
+import { renderEnvFiles, renderHttpsFiles } from '../src/nginx-config.ts';
 import { atLeast, checkCertificateFiles, requireTlsSupport, tlsFromEnv } from '../src/tls.ts';
 
 // What stops `npm start` with HTTPS on before anything runs: the certificate files, checked with
@@ -123,17 +123,23 @@ describe('HTTPS start-up checks (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
       accessLog: false,
     };
     const tls = { port: 8443, internalPort: 8081, certificateFile: '/c.pem', keyFile: '/k.pem', acmeWebroot: '/w' };
-    const old = renderEnvFiles({ ...settings, tls: { ...tls, http2Directive: false } });
+    const old = renderHttpsFiles(settings, { ...tls, http2Directive: false });
     assert.match(old['server.conf'], /^listen 127\.0\.0\.1:8443 ssl http2 default_server;$/m);
-    const recent = renderEnvFiles({ ...settings, tls: { ...tls, http2Directive: true } });
+    const recent = renderHttpsFiles(settings, { ...tls, http2Directive: true });
     assert.match(recent['server.conf'], /^listen 127\.0\.0\.1:8443 ssl default_server;\nhttp2 on;$/m);
-    assert.match(recent['redirect.conf'] ?? '', /set \$linkyard_https_port ":8443";/);
+    assert.match(recent['redirect.conf'], /^ {2}listen 127\.0\.0\.1:8080 default_server;$/m);
+    assert.match(recent['redirect.conf'], /set \$linkyard_https_port ":8443";/);
+    assert.match(renderHttpsFiles(settings, { ...tls, port: 443, http2Directive: true })['redirect.conf'], /set \$linkyard_https_port "";/);
     assert.match(
-      renderEnvFiles({ ...settings, tls: { ...tls, port: 443, http2Directive: true } })['redirect.conf'] ?? '',
-      /set \$linkyard_https_port "";/,
+      renderEnvFiles({ ...settings, tls: { ...tls, http2Directive: true } })['server.conf'],
+      /^listen 127\.0\.0\.1:8081 default_server;$/m,
+      'the internal plain port',
     );
-    assert.equal(renderEnvFiles(settings)['redirect.conf'], undefined, 'TLS off: no redirect server');
-    assert.doesNotMatch(renderEnvFiles(settings)['server.conf'], /ssl/);
+    assert.match(
+      renderEnvFiles(settings)['server.conf'],
+      /^listen 127\.0\.0\.1:8080 default_server;$/m,
+      'TLS off: the public port, as before',
+    );
 
     assert.ok(atLeast([1, 25, 1], [1, 25, 1]) && atLeast([1, 30, 0], [1, 25, 1]) && !atLeast([1, 22, 1], [1, 25, 1]));
     assert.throws(
