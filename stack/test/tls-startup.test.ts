@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../app/src/env.ts';
+import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { SuiteCleanups } from '../../test/support/index.ts';
 import { type IssuedCertificate, makeTestCa, type TestCa } from '../../test/support/tls.ts';
 import { renderEnvFiles, renderHttpsFiles } from '../src/nginx-config.ts';
-import { atLeast, checkCertificateFiles, requireTlsSupport, tlsFromEnv } from '../src/tls.ts';
+import { atLeast, requireTlsSupport, tlsFromEnv } from '../src/tls.ts';
 
 // What stops `npm start` with HTTPS on before anything runs: the certificate files, checked with
 // node:crypto and reported in one line naming the variable, the file and the problem (exit 78, as
@@ -67,6 +68,10 @@ describe('HTTPS start-up checks (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     const garbage = join(ca.dir, 'garbage.key');
     writeFileSync(garbage, 'not a key\n');
     assert.match(refusal(site.certificateFile, garbage), new RegExp(`^TLS_KEY_FILE: ${garbage} holds no PEM private key`));
+
+    const encrypted = join(ca.dir, 'encrypted.key');
+    execFileSync('openssl', ['pkey', '-in', site.keyFile, '-aes256', '-passout', 'pass:secret', '-out', encrypted]);
+    assert.match(refusal(site.certificateFile, encrypted), new RegExp(`^TLS_KEY_FILE: ${encrypted} is encrypted with a passphrase`));
 
     const expired = ca.issue('expired', { from: new Date(Date.now() - 10 * DAY_MS), to: new Date(Date.now() - DAY_MS) });
     assert.match(
