@@ -33,7 +33,7 @@ export function checkCertificateFiles(
   let key: KeyObject;
   try {
     key = createPrivateKey(keyPem);
-  } catch (error) {
+  } catch {
     // OpenSSL's own words for a key it could not decrypt (no passphrase given) say nothing useful.
     if (/-----BEGIN (ENCRYPTED PRIVATE KEY|[A-Z ]+PRIVATE KEY-----\r?\nProc-Type: 4,ENCRYPTED)/.test(keyPem))
       throw new ConfigError(
