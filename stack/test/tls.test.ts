@@ -175,7 +175,7 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     assert.match(String(signedIn.headers['set-cookie']), /; Secure$/);
   });
 
-  it('sets X-Forwarded-Proto itself (a client’s is replaced), and the app believes it from nginx', async () => {
+  it('sets X-Forwarded-Proto itself (a client’s is replaced); the app believes it only from TRUSTED_PROXIES', async () => {
     // The app accepts a form whose Origin is its own scheme://host, the scheme being what
     // X-Forwarded-Proto says when the sender is a trusted proxy (TRUSTED_PROXIES: loopback here).
     const signOut = (base: string, origin: string, extra: Record<string, string> = {}) =>
@@ -187,6 +187,17 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     assert.equal((await signOut(stack.url, 'https://localhost')).status, 303, 'over HTTPS nginx says https');
     const spoofed = await signOut(stack.internalUrl, 'https://localhost', { 'x-forwarded-proto': 'https' });
     assert.equal(spoofed.status, 403, 'over plain HTTP a client’s X-Forwarded-Proto: https is replaced by http');
+
+    // Straight to an app process: believed from 127.0.0.1 (TRUSTED_PROXIES' default), not from 127.0.0.2.
+    const app = stack.appUrls[0] ?? '';
+    const direct = (localAddress: string) =>
+      httpRequest(`${app}/sign-out`, {
+        method: 'POST',
+        headers: { host: 'localhost', origin: 'https://localhost', 'x-forwarded-proto': 'https', 'content-length': '0' },
+        localAddress,
+      });
+    assert.equal((await direct('127.0.0.1')).status, 303, 'from a trusted proxy');
+    assert.equal((await direct('127.0.0.2')).status, 403, 'from anyone else the header is ignored: the scheme stays http');
   });
 
   it('is loaded by Chromium trusting the test CA: no certificate warning, no mixed content', async (t) => {

@@ -5,7 +5,7 @@
  * not-yet-valid certificates for the start-up checks).
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Owner, tempDir } from './index.ts';
@@ -66,7 +66,8 @@ export function makeTestCa(owner: Owner): TestCa {
     'keyUsage=critical,keyCertSign,cRLSign',
   );
   writeFileSync(join(dir, 'index.txt'), '');
-  writeFileSync(join(dir, 'serial'), '1000\n');
+  // Random 64-bit serials, as CAs must issue (CA/Browser Forum baseline requirements; testssl.sh checks).
+  writeFileSync(join(dir, 'serial'), `${randomBytes(8).toString('hex').replace(/^./, '1')}\n`);
   writeFileSync(
     join(dir, 'ca.cnf'),
     `[ca]
