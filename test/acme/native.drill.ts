@@ -3,11 +3,10 @@ import { X509Certificate } from 'node:crypto';
 import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { connect } from 'node:tls';
 import { observeClientResets } from '../../loadtest/src/observers/client-resets.ts';
 import { Progress } from '../../loadtest/src/progress.ts';
 import { type Stack, startStack } from '../../stack/src/stack.ts';
-import { type Certbot, certbotFor, httpsGet, type Pebble, startPebble } from '../support/acme.ts';
+import { type Certbot, certbotFor, httpsGet, type Pebble, servedSerial, startPebble } from '../support/acme.ts';
 import { freePort, SuiteCleanups, tempDir } from '../support/index.ts';
 
 // ACME natively, as docs/https.md#acme tells an operator to do it: the stack on plain HTTP with
@@ -19,19 +18,6 @@ import { freePort, SuiteCleanups, tempDir } from '../support/index.ts';
 const NAME = 'localhost';
 /** nobody:nogroup, the user nginx's workers run as when root starts it. */
 const NOGROUP = 65534;
-
-/** The serial of the certificate a new handshake is served. */
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername: NAME, ca }, () => {
-      const serial = socket.getPeerX509Certificate()?.serialNumber;
-      socket.end();
-      if (serial === undefined) reject(new Error('no certificate'));
-      else resolve(serial);
-    });
-    socket.once('error', reject);
-  });
-}
 
 function liveSerial(certbot: Certbot): string {
   const pem = readFileSync(join(certbot.configDir, 'live', NAME, 'cert.pem'), 'utf8');
@@ -107,7 +93,7 @@ describe('ACME natively: certbot --webroot against pebble, renewal under load wi
     const page = await httpsGet(httpsPort, '/', root);
     assert.equal(page.status, 200);
     assert.match(page.body, /<form/);
-    assert.equal(await servedSerial(httpsPort, root), liveSerial(certbot));
+    assert.equal(await servedSerial(httpsPort, root, NAME), liveSerial(certbot));
   });
 
   it('renews (forced) under wrk -c16 through HTTPS: the new certificate served, no request lost, no connection reset', async (t) => {
@@ -135,7 +121,7 @@ describe('ACME natively: certbot --webroot against pebble, renewal under load wi
         // HTTP-01 again, through the plain port's redirect server (the ACME exemption), then
         // certbot repoints live/: nginx serves the new files at the next handshake.
         await certbot.run('renew', '--force-renewal', '--no-random-sleep-on-renew');
-        return servedSerial(httpsPort, root);
+        return servedSerial(httpsPort, root, NAME);
       },
       new Progress({ quiet: true }),
     );

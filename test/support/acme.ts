@@ -10,6 +10,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { type Owner, tempDir } from './index.ts';
@@ -26,20 +27,47 @@ export interface Pebble {
   output(): string;
 }
 
-/** GET over HTTPS trusting `ca`, for `servername` at 127.0.0.1: the body and the status. */
-export function httpsGet(port: number, path: string, ca: string, servername = 'localhost'): Promise<{ status: number; body: string }> {
+/** A request over HTTPS to 127.0.0.1:`port` for `servername`, trusting `ca` only: the status and the body. */
+export function httpsRequest(
+  port: number,
+  path: string,
+  ca: string,
+  options: { servername?: string; method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; body: string }> {
+  const { servername = 'localhost', method = 'GET', headers = {}, body } = options;
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, servername, ca, agent: false, timeout: 15_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method, headers: { host: servername, ...headers }, servername, ca, agent: false, timeout: 15_000 },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path} in 15 s`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
+  });
+}
+
+/** GET over HTTPS (httpsRequest). */
+export function httpsGet(port: number, path: string, ca: string, servername = 'localhost'): Promise<{ status: number; body: string }> {
+  return httpsRequest(port, path, ca, { servername });
+}
+
+/** The serial of the certificate a new TLS handshake with 127.0.0.1:`port` is served, verified against `ca` for `servername`. */
+export function servedSerial(port: number, ca: string, servername = 'localhost'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
+      const serial = socket.getPeerX509Certificate()?.serialNumber;
+      socket.end();
+      if (serial === undefined) reject(new Error('no certificate'));
+      else resolve(serial);
+    });
+    socket.once('error', reject);
   });
 }
 
