@@ -44,7 +44,8 @@ echo "certbot: certificate in /etc/letsencrypt/live/linkyard/; renewal checked e
 while :; do
   sleep "$every" &
   wait $!
-  # Renews when fewer than 30 days are left (certbot's rule); nginx needs no signal.
+  # Renews when fewer than 30 days are left (certbot's rule), after a random wait of up to 8
+  # minutes (certbot's own, without a terminal: it spreads the load on the CA); nginx needs no signal.
   certbot renew --non-interactive --server "$server" --webroot --webroot-path /srv/acme ||
     echo "certbot: renewal failed; the current certificate stays, next try in ${every} s" >&2
   readable
