@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, type Env, integer, read } from '../../app/src/env.ts';
+import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { DIST_SERVER_ENTRY } from './build.ts';
 import { controlSocketPath, serveControl } from './control.ts';
 import { ensureNginx } from './nginx-install.ts';
 import { NginxMissingError } from './nginx-process.ts';
 import { tagLine } from './output.ts';
 import { DEFAULT_STATE_DIR, type Stack, startStack } from './stack.ts';
-import { checkCertificateFiles, type TlsOptions, tlsFromEnv } from './tls.ts';
+import { type TlsOptions, tlsFromEnv } from './tls.ts';
 
 /**
  * `npm start`: the whole service on this machine, nginx in front of APP_INSTANCES app processes,

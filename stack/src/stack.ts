@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, type LogRotation, lastLines, rotateBySize } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
 import { CERTIFICATE_CACHE_NGINX, checkHandshake } from './certificate-renewal.ts';
@@ -8,7 +9,7 @@ import type { NginxSettings } from './nginx-config.ts';
 import { findNginx, NginxProcess } from './nginx-process.ts';
 import { type LineSink, LogTail, tagLine } from './output.ts';
 import { freePorts } from './ports.ts';
-import { atLeast, checkCertificateFiles, HTTP2_DIRECTIVE_NGINX, nginxBuild, requireTlsSupport, type TlsOptions } from './tls.ts';
+import { atLeast, HTTP2_DIRECTIVE_NGINX, nginxBuild, requireTlsSupport, type TlsOptions } from './tls.ts';
 import { waitFor } from './wait.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -10,7 +10,7 @@ import { type Stack, startStack } from '../src/stack.ts';
 import { runAppCommand } from './helpers.ts';
 
 // The native stack with HTTPS on, as `npm start` runs it with TLS_CERT_FILE and TLS_KEY_FILE:
-// real nginx, two app processes, a certificate from a CA this test makes and only this test
+// real nginx, one app process, a certificate from a CA this test makes and only this test
 // trusts. One stack for the whole file; clients are openssl s_client, curl, Node and Chromium.
 
 const HSTS_MAX_AGE = 600;
@@ -49,7 +49,7 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     chmodSync(acmeWebroot, 0o755);
     stack = await startStack({
       port: 0,
-      instances: 2,
+      instances: 1,
       dataDir,
       stateDir: tempDir(fixtures, 'linkyard-tls-state-'),
       quiet: true,

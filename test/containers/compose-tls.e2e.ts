@@ -16,6 +16,7 @@ import { APP_IMAGE, buildImage, ComposeProject, tail } from './docker.ts';
 
 const [HTTP_PORT = 0, HTTPS_PORT = 0] = await freePorts(2);
 const PUBLIC_URL = `https://localhost:${HTTPS_PORT}`;
+const DAY_MS = 86_400_000;
 
 function curl(args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) =>
@@ -82,6 +83,21 @@ describe('docker compose with docker-compose.tls.yml (HTTPS from secrets)', { sk
     assert.equal((await httpRequest(`http://localhost:${HTTP_PORT}/.well-known/acme-challenge/none`)).status, 404);
     const published = await project.composeResult(['port', 'nginx', '8080']);
     assert.doesNotMatch(published.stdout, /:\d+/, `8080 is not published: ${published.stdout}${published.stderr}`);
+  });
+
+  it('checks the certificate before nginx starts: the tls-check service says what is wrong in one line, exit 78', async () => {
+    const expired = ca.issue('compose-expired', { from: new Date(Date.now() - 10 * DAY_MS), to: new Date(Date.now() - DAY_MS) });
+    const check = await project.composeResult(['run', '--rm', '--no-deps', 'tls-check'], {
+      env: { LINKYARD_TLS_CERT_FILE: expired.certificateFile, LINKYARD_TLS_KEY_FILE: expired.keyFile },
+      timeoutMs: 60_000,
+    });
+    assert.equal(check.code, 78, `${check.stdout}${check.stderr}`);
+    assert.match(
+      check.stderr,
+      /linkyard: bad configuration: LINKYARD_TLS_CERT_FILE \(secret tls_certificate\): \/run\/secrets\/tls_certificate \(CN=127\.0\.0\.1\) expired on 20/,
+    );
+    const logs = await project.logs(20, ['tls-check']);
+    assert.match(logs, /certificate CN=127\.0\.0\.1, valid until .*, and its key: ok/, 'the one that runs passed the same check');
   });
 
   it('creates and redirects over HTTPS; a link to itself is checked through the internal port (SELF_URL)', async () => {
