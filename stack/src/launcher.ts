@@ -63,7 +63,7 @@ function launcherSettings(env: Env): LauncherSettings {
   };
 }
 
-/** HTTPS's settings, and its files checked now: a bad one stops `npm start` before it builds anything else. */
+/** HTTPS's settings, and its files checked now: a bad one stops `npm start` before any process starts. */
 function checkedTls(env: Env): TlsOptions | undefined {
   const tls = tlsFromEnv(env);
   if (tls !== undefined) checkCertificateFiles(tls.certificateFile, tls.keyFile);

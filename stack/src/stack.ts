@@ -225,6 +225,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
   log('stack', `${url} → ${apps.map((app) => `${app.name} :${app.port}`).join(', ')}`);
   if (plainUrl !== url) log('stack', `${plainUrl} redirects to ${url}; ${internalUrl} is plain HTTP for this machine's own checks`);
+  if (plainUrl !== url && appEnv.PUBLIC_URL?.startsWith('http:'))
+    log(
+      'stack',
+      `warning: HTTPS is on but PUBLIC_URL is ${appEnv.PUBLIC_URL}: short URLs say http:// and the session cookie is not Secure`,
+    );
   const closed = accessLog === undefined ? undefined : folderWorkersCannotEnter(accessLogPath);
   if (closed !== undefined) {
     log(

@@ -129,6 +129,8 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     assert.equal(post.status, 308);
     assert.equal(post.headers.location, `${stack.url}/`);
     assert.equal((await httpRequest(`${stack.plainUrl}/api/bookmarks/x`, { method: 'DELETE' })).status, 308);
+    const noHost = await runTool('curl', ['-sS', '-0', '-H', 'Host:', '-o', '/dev/null', '-w', '%{http_code}', `${stack.plainUrl}/x`]);
+    assert.equal(noHost.stdout, '400', 'HTTP/1.0 without a Host: no site to redirect to');
     assert.equal(post.headers['strict-transport-security'], undefined, 'no HSTS on plain HTTP (RFC 6797 §7.2)');
 
     const challenges = join(acmeWebroot, '.well-known', 'acme-challenge');
