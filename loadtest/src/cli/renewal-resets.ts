@@ -32,9 +32,12 @@ const run = promisify(execFile);
  *    connections a second under wrk -c16 with `Connection: close`: full handshakes (session cache
  *    off) and resumed ones (session cache on), in alternating slices.
  *
- *   npm run loadtest -- renewal-resets [--rounds N] [--slices N] [--quiet]
+ * With --nginx-image (e.g. nginx:1.29-alpine, compose's), only 3., with that image's nginx in a
+ * container on the host's network, and a third server: per handshake through ssl_certificate_cache.
+ *
+ *   npm run loadtest -- renewal-resets [--rounds N] [--slices N] [--nginx-image IMAGE] [--quiet]
  */
-const USAGE = 'npm run loadtest -- renewal-resets [--rounds N (3)] [--slices N (3)] [--quiet]';
+const USAGE = 'npm run loadtest -- renewal-resets [--rounds N (3)] [--slices N (3)] [--nginx-image IMAGE] [--quiet]';
 
 const CONNECTIONS = 16;
 const WARM_UP_MS = 2000;
@@ -181,32 +184,57 @@ function mkdirTemp(prefix: string): string {
   return dir;
 }
 
-interface HandshakeRates {
-  /** New TLS connections a second, one per request, each slice. */
-  fixedFull: number[];
-  variableFull: number[];
-  fixedResumed: number[];
-  variableResumed: number[];
+/** One server of the handshake measurement: how it names its certificate, and whether sessions resume. */
+interface HandshakeLeg {
+  name: string;
+  /** The certificate named by variables: read at each full handshake. */
+  variable: boolean;
+  /** With `variable`: ssl_certificate_cache (nginx ≥ 1.27.4) keeps it parsed. */
+  certificateCache: boolean;
+  /** ssl_session_cache on: wrk resumes its sessions, so handshakes after the first are abbreviated. */
+  sessionCache: boolean;
 }
 
-/** One nginx worker, four TLS servers: certificate by fixed path or by variables, session cache off or on. */
-async function measureHandshakes(slices: number, progress: Progress): Promise<HandshakeRates> {
+const NATIVE_LEGS: readonly HandshakeLeg[] = [
+  { name: 'full, read once', variable: false, certificateCache: false, sessionCache: false },
+  { name: 'full, read per handshake', variable: true, certificateCache: false, sessionCache: false },
+  { name: 'resumed, read once', variable: false, certificateCache: false, sessionCache: true },
+  { name: 'resumed, read per handshake', variable: true, certificateCache: false, sessionCache: true },
+];
+
+/** For an nginx with ssl_certificate_cache (the compose image's). */
+const CACHE_LEGS: readonly HandshakeLeg[] = [
+  { name: 'full, read once', variable: false, certificateCache: false, sessionCache: false },
+  { name: 'full, read per handshake', variable: true, certificateCache: false, sessionCache: false },
+  { name: 'full, ssl_certificate_cache', variable: true, certificateCache: true, sessionCache: false },
+];
+
+/**
+ * One nginx worker with a TLS server per leg, each answering `return 200`; new TLS connections a
+ * second for each, in alternating slices. `image`: that Docker image's nginx (host network) instead
+ * of the native one.
+ */
+async function measureHandshakes(
+  legs: readonly HandshakeLeg[],
+  slices: number,
+  image: string | undefined,
+  progress: Progress,
+): Promise<{ version: string; rates: Map<string, number[]> }> {
   const fixtures = new SuiteCleanups();
   const dir = mkdirTemp('linkyard-handshakes-');
   try {
     const site = makeTestCa(fixtures).issue('site');
-    const [fixedFull = 0, variableFull = 0, fixedResumed = 0, variableResumed = 0] = await freePorts(4);
-    const server = (port: number, variable: boolean, cache: boolean) => `  server {
+    const ports = await freePorts(legs.length);
+    const server = (leg: HandshakeLeg, port: number) => `  server {
     listen 127.0.0.1:${port} ssl;
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate ${variable ? '$linkyard_tls_certificate' : `"${site.certificateFile}"`};
-    ssl_certificate_key ${variable ? '$linkyard_tls_certificate_key' : `"${site.keyFile}"`};
-    ssl_session_cache ${cache ? `shared:c${port}:1m` : 'off'};
+    ssl_certificate ${leg.variable ? '$linkyard_tls_certificate' : `"${site.certificateFile}"`};
+    ssl_certificate_key ${leg.variable ? '$linkyard_tls_certificate_key' : `"${site.keyFile}"`};
+${leg.certificateCache ? '    ssl_certificate_cache max=16 valid=60s;\n' : ''}    ssl_session_cache ${leg.sessionCache ? `shared:c${port}:1m` : 'off'};
     ssl_session_tickets off;
     location / { return 200 "ok\\n"; }
   }
 `;
-    mkdirSync(join(dir, 'logs'));
     const conf = join(dir, 'nginx.conf');
     writeFileSync(
       conf,
@@ -219,43 +247,48 @@ http {
   client_body_temp_path ${join(dir, 'client_body')};
   map "" $linkyard_tls_certificate { default "${site.certificateFile}"; }
   map "" $linkyard_tls_certificate_key { default "${site.keyFile}"; }
-${server(fixedFull, false, false)}${server(variableFull, true, false)}${server(fixedResumed, false, true)}${server(variableResumed, true, true)}}
+${legs.map((leg, index) => server(leg, ports[index] ?? 0)).join('')}}
 `,
     );
-    const nginxBin = findNginx();
-    const nginx = spawn(nginxBin, ['-p', dir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const nginxBin = image === undefined ? findNginx() : 'nginx';
+    const nginxArgs = ['-p', dir, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'];
+    // In a container: the host's network and the same paths, so the configuration is the same.
+    const mountsFor = [dir, site.certificateFile.replace(/\/[^/]*$/, '')].flatMap((path) => ['-v', `${path}:${path}`]);
+    const command =
+      image === undefined
+        ? [nginxBin, ...nginxArgs]
+        : ['docker', 'run', '--rm', '--network', 'host', ...mountsFor, image, nginxBin, ...nginxArgs];
+    const [file = '', ...args] = command;
+    const nginx = spawn(file, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     const exited = new Promise((resolve) => nginx.once('exit', resolve));
     fixtures.after(async () => {
-      nginx.kill('SIGQUIT');
+      nginx.kill(image === undefined ? 'SIGQUIT' : 'SIGTERM');
       await exited;
     });
-    await waitFor('nginx to answer', async () => (await servedSerial(variableFull).catch(() => '')) !== '', { timeoutMs: 10_000 });
-    const version = (await run(nginxBin, ['-v'])).stderr.trim();
+    await waitFor('nginx to answer', async () => (await servedSerial(ports[0] ?? 0).catch(() => '')) !== '', { timeoutMs: 30_000 });
+    const version =
+      image === undefined
+        ? (await run(nginxBin, ['-v'])).stderr.trim()
+        : `${image}: ${(await run('docker', ['run', '--rm', image, 'nginx', '-v'])).stderr.trim().split('\n').at(-1)}`;
     progress.log(`${version}, 1 worker: ${slices} slices of ${SLICE_SECONDS} s per server, alternating`);
 
-    const rates: HandshakeRates = { fixedFull: [], variableFull: [], fixedResumed: [], variableResumed: [] };
-    const legs = [
-      ['fixedFull', fixedFull],
-      ['variableFull', variableFull],
-      ['fixedResumed', fixedResumed],
-      ['variableResumed', variableResumed],
-    ] as const;
+    const rates = new Map(legs.map((leg) => [leg.name, [] as number[]]));
     for (let slice = 0; slice < slices; slice++) {
-      for (const [leg, port] of legs) {
+      for (const [index, leg] of legs.entries()) {
         const result = await wrk({
-          url: `https://127.0.0.1:${port}`,
+          url: `https://127.0.0.1:${ports[index]}`,
           connections: CONNECTIONS,
           durationSeconds: SLICE_SECONDS,
           // A new connection, so a new handshake, for every request.
           requests: [{ method: 'GET', path: '/', headers: { connection: 'close' } }],
         });
         const failed = result.errors + result.requests - (result.statuses['200'] ?? 0);
-        if (failed > result.requests / 100) throw new Error(`${leg}: ${failed} of ${result.requests} requests failed`);
-        rates[leg].push(result.rps);
-        progress.log(`slice ${slice + 1} ${leg}: ${result.rps.toFixed(0)} connections/s`);
+        if (failed > result.requests / 100) throw new Error(`${leg.name}: ${failed} of ${result.requests} requests failed`);
+        rates.get(leg.name)?.push(result.rps);
+        progress.log(`slice ${slice + 1} ${leg.name}: ${result.rps.toFixed(0)} connections/s`);
       }
     }
-    return rates;
+    return { version, rates };
   } finally {
     // nginx first (its clean-up), then its folder.
     await fixtures.run();
@@ -278,28 +311,40 @@ function legLine(name: string, leg: ResetsLeg): string {
 
 /** The command: prints the figures; resolves to 1 when the renewal without reload lost a request. */
 export async function renewalResetsCommand(args: string[]): Promise<number> {
-  let values: { rounds?: string | undefined; slices?: string | undefined; quiet?: boolean | undefined };
+  let values: { rounds?: string | undefined; slices?: string | undefined; 'nginx-image'?: string | undefined; quiet?: boolean | undefined };
   try {
-    ({ values } = parseArgs({ args, options: { rounds: { type: 'string' }, slices: { type: 'string' }, quiet: { type: 'boolean' } } }));
+    ({ values } = parseArgs({
+      args,
+      options: { rounds: { type: 'string' }, slices: { type: 'string' }, 'nginx-image': { type: 'string' }, quiet: { type: 'boolean' } },
+    }));
   } catch (error) {
     throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
   }
   const rounds = positive('rounds', values.rounds, 3);
   const slices = positive('slices', values.slices, 3);
+  const image = values['nginx-image'];
   const progress = new Progress({ quiet: values.quiet ?? false });
-  const { reload, renewal } = await measureResets(rounds, progress);
-  const rates = await measureHandshakes(slices, progress);
-  const ratio = (variable: number[], fixed: number[]) => `${((median(variable) / median(fixed)) * 100).toFixed(0)} %`;
-  process.stdout.write(
-    [
+  const lines: string[] = [];
+  let lost = 0;
+  if (image === undefined) {
+    const { reload, renewal } = await measureResets(rounds, progress);
+    lost = renewal.failed;
+    lines.push(
       `wrk -t1 -c${CONNECTIONS} through HTTPS, GET /<name> → 303, keep-alive, no resend; ${rounds} events each`,
       legLine(`nginx reload (SIGHUP) × ${rounds}`, reload),
       legLine(`renewal without reload × ${rounds}`, renewal),
-      `new TLS connections a second, 1 nginx worker, wrk -c${CONNECTIONS} Connection: close, median of ${slices} slices of ${SLICE_SECONDS} s:`,
-      `  full handshakes:    fixed path ${median(rates.fixedFull).toFixed(0)}, per-handshake read ${median(rates.variableFull).toFixed(0)} (${ratio(rates.variableFull, rates.fixedFull)})`,
-      `  resumed handshakes: fixed path ${median(rates.fixedResumed).toFixed(0)}, per-handshake read ${median(rates.variableResumed).toFixed(0)} (${ratio(rates.variableResumed, rates.fixedResumed)})`,
-      '',
-    ].join('\n'),
+    );
+  }
+  const legs = image === undefined ? NATIVE_LEGS : CACHE_LEGS;
+  const { version, rates } = await measureHandshakes(legs, slices, image, progress);
+  const rate = (name: string) => median(rates.get(name) ?? []);
+  lines.push(
+    `new TLS connections a second, ${version}, 1 worker, wrk -c${CONNECTIONS} Connection: close, median of ${slices} slices of ${SLICE_SECONDS} s:`,
   );
-  return renewal.failed === 0 ? 0 : 1;
+  for (const leg of legs) {
+    const baseline = rate(leg.sessionCache ? 'resumed, read once' : 'full, read once');
+    lines.push(`  ${leg.name.padEnd(30)} ${rate(leg.name).toFixed(0).padStart(6)} (${((rate(leg.name) / baseline) * 100).toFixed(0)} %)`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return lost === 0 ? 0 : 1;
 }
