@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, type Env, integer, read } from '../../app/src/env.ts';
 import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { DIST_SERVER_ENTRY } from './build.ts';
@@ -25,7 +26,8 @@ import { type TlsOptions, tlsFromEnv } from './tls.ts';
  *   TLS_CERT_FILE, TLS_KEY_FILE  HTTPS with this certificate (PEM, chain after it) and key; off
  *                  when unset. PORT then redirects to HTTPS_PORT (default 8443). docs/https.md
  *   HSTS_MAX_AGE   with HTTPS, Strict-Transport-Security's max-age in seconds (default 0: none)
- *   ACME_WEBROOT   with HTTPS, served at /.well-known/acme-challenge/ on PORT (default .stack/acme-webroot)
+ *   ACME_WEBROOT   served at /.well-known/acme-challenge/ on PORT for certbot --webroot (with HTTPS
+ *                  default .stack/acme-webroot; without, set it to get the first certificate)
  *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin; when there is none, root gets
  *                  nginx-light with apt-get unless LINKYARD_NO_INSTALL is set)
  * Anything else (LOG_LEVEL, CHECK_ALLOW_PRIVATE, PUBLIC_URL, …) is passed to the app processes.
@@ -41,10 +43,14 @@ interface LauncherSettings {
   rateLimit: string | undefined;
   readRateLimit: string | undefined;
   tls: TlsOptions | undefined;
+  /** Without HTTPS only (with it, tls.acmeWebroot). */
+  acmeWebroot: string | undefined;
 }
 
 /** Parsed as the app parses its own settings (app/src/env.ts), so a bad value is refused the same way. */
 function launcherSettings(env: Env): LauncherSettings {
+  const tls = checkedTls(env);
+  const acmeWebroot = read(env, 'ACME_WEBROOT');
   return {
     instances: integer(env, 'APP_INSTANCES', 3, 1, 1000),
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -52,7 +58,8 @@ function launcherSettings(env: Env): LauncherSettings {
     dataDir: read(env, 'DATA_DIR'),
     rateLimit: read(env, 'RATE_LIMIT'),
     readRateLimit: read(env, 'READ_RATE_LIMIT'),
-    tls: checkedTls(env),
+    tls,
+    acmeWebroot: tls === undefined && acmeWebroot !== undefined ? resolve(acmeWebroot) : undefined,
   };
 }
 

@@ -1,6 +1,7 @@
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { certificateDirectives, certificateVariables } from './certificate-renewal.ts';
 
 /** proxy/: nginx.conf, mime.types and snippets/, shared with the compose setup. */
 export const PROXY_DIR = fileURLToPath(new URL('../../proxy/', import.meta.url));
@@ -45,6 +46,11 @@ export interface NginxSettings {
   tls?: TlsSettings | undefined;
   /** Strict-Transport-Security max-age (seconds) on HTTPS answers; 0 or unset: no header. */
   hstsMaxAge?: number | undefined;
+  /**
+   * Without HTTPS: served at /.well-known/acme-challenge/ on the plain port, so certbot --webroot
+   * can get the first certificate before HTTPS is on (with HTTPS, TlsSettings.acmeWebroot).
+   */
+  acmeWebroot?: string | undefined;
 }
 
 /** HTTPS, rendered only when set: the public port then redirects, and apps and probes use a plain port of their own. */
@@ -62,6 +68,8 @@ export interface TlsSettings {
   acmeWebroot: string;
   /** nginx ≥ 1.25.1: `http2 on;` (older ones only know `listen … ssl http2`). */
   http2Directive: boolean;
+  /** nginx ≥ 1.27.4: ssl_certificate_cache keeps the per-handshake certificate parsed (certificate-renewal.ts). */
+  certificateCache?: boolean | undefined;
 }
 
 export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
@@ -126,19 +134,31 @@ map $https $linkyard_hsts_max_age {
     // Plain HTTP: the public port, or with HTTPS on the internal one (probes, the apps' SELF_URL).
     'server.conf': `${HEADER}listen ${settings.host}:${tls?.internalPort ?? settings.port} default_server;
 root ${quote(settings.staticRoot)};
-`,
+${tls === undefined && settings.acmeWebroot !== undefined ? acmeChallenges(settings.acmeWebroot) : ''}`,
   };
+}
+
+/**
+ * The plain server without HTTPS, given an ACME webroot: HTTP-01 challenges served as files from it
+ * (as snippets/https-redirect.conf does with HTTPS on), for certbot's first certificate.
+ */
+function acmeChallenges(webroot: string): string {
+  return `location ^~ /.well-known/acme-challenge/ {
+  root ${quote(webroot)};
+  default_type text/plain;
+  try_files $uri =404;
+}
+`;
 }
 
 /** https/ for one native stack with HTTPS on. */
 export function renderHttpsFiles(settings: NginxSettings, tls: TlsSettings): HttpsFiles {
   return {
     'server.conf': `${HEADER}${tlsListen(settings.host, tls)}
-ssl_certificate ${quote(tls.certificateFile)};
-ssl_certificate_key ${quote(tls.keyFile)};
-include snippets/tls.conf;
+${certificateDirectives(tls.certificateCache ?? false)}include snippets/tls.conf;
 `,
-    'redirect.conf': `${HEADER}server {
+    // http level: the variables server.conf names its certificate by (certificate-renewal.ts).
+    'redirect.conf': `${HEADER}${certificateVariables(quote(tls.certificateFile), quote(tls.keyFile))}server {
   listen ${settings.host}:${settings.port} default_server;
   root ${quote(tls.acmeWebroot)};
   set $linkyard_https_port "${tls.port === 443 ? '' : `:${tls.port}`}";

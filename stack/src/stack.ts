@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, type LogRotation, lastLines, rotateBySize } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
+import { CERTIFICATE_CACHE_NGINX, checkHandshake } from './certificate-renewal.ts';
 import type { NginxSettings } from './nginx-config.ts';
 import { findNginx, NginxProcess } from './nginx-process.ts';
 import { type LineSink, LogTail, tagLine } from './output.ts';
@@ -49,6 +50,11 @@ export interface StackOptions {
    * the probes and the apps' SELF_URL. Unset, the default: plain HTTP on `port` only.
    */
   tls?: TlsOptions | undefined;
+  /**
+   * Without `tls`: a folder served at /.well-known/acme-challenge/ on the plain port, where
+   * certbot --webroot gets the first certificate (docs/https.md#acme). With `tls`, tls.acmeWebroot.
+   */
+  acmeWebroot?: string | undefined;
 }
 
 export interface Stack {
@@ -158,6 +164,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     readRateLimit: options.readRateLimit,
     accessLog: options.accessLog ?? true,
     hstsMaxAge: tlsOptions?.hstsMaxAge,
+    acmeWebroot: tlsOptions === undefined && options.acmeWebroot !== undefined ? acmeWebroot(options.acmeWebroot, stateDir) : undefined,
     tls:
       tlsOptions === undefined || httpsPort === undefined || internalPort === undefined || build === undefined
         ? undefined
@@ -166,8 +173,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             internalPort,
             certificateFile: tlsOptions.certificateFile,
             keyFile: tlsOptions.keyFile,
-            acmeWebroot: acmeWebroot(tlsOptions, stateDir),
+            acmeWebroot: acmeWebroot(tlsOptions.acmeWebroot, stateDir),
             http2Directive: atLeast(build.version, HTTP2_DIRECTIVE_NGINX),
+            certificateCache: atLeast(build.version, CERTIFICATE_CACHE_NGINX),
           },
   };
   const nginx = new NginxProcess(nginxBin, settings, log);
@@ -208,6 +216,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await first.start();
     await Promise.all(others.map((app) => app.start()));
     await nginx.start();
+    // nginx reads the certificate files at the first handshake, in its workers: try one now.
+    if (settings.tls !== undefined)
+      await checkHandshake(settings.host, settings.tls.port, settings.tls.certificateFile, settings.tls.keyFile);
   } catch (error) {
     await stop();
     throw error;
@@ -326,8 +337,8 @@ async function choosePorts(port: number, instances: number, tls: TlsOptions | un
 }
 
 /** Where certbot --webroot writes its HTTP-01 tokens; made here so nginx has a folder to serve. */
-function acmeWebroot(tls: TlsOptions, stateDir: string): string {
-  const webroot = tls.acmeWebroot ?? join(stateDir, 'acme-webroot');
+function acmeWebroot(configured: string | undefined, stateDir: string): string {
+  const webroot = configured ?? join(stateDir, 'acme-webroot');
   mkdirSync(join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
   return webroot;
 }

@@ -34,7 +34,8 @@ export function tlsFromEnv(env: Env): TlsOptions | undefined {
   const hstsMaxAge = integer(env, 'HSTS_MAX_AGE', 0, 0, HSTS_MAX_AGE_LIMIT);
   const acmeWebroot = read(env, 'ACME_WEBROOT');
   if (certificateFile === undefined && keyFile === undefined) {
-    for (const name of ['HTTPS_PORT', 'HSTS_MAX_AGE', 'ACME_WEBROOT']) {
+    // ACME_WEBROOT alone serves certbot's challenges on plain HTTP: the way to the first certificate.
+    for (const name of ['HTTPS_PORT', 'HSTS_MAX_AGE']) {
       if (read(env, name) !== undefined)
         throw new ConfigError(name, 'only means something with HTTPS on: set TLS_CERT_FILE and TLS_KEY_FILE too');
     }

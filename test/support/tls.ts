@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Owner, tempDir } from './index.ts';
 
@@ -42,6 +42,10 @@ function asn1Time(date: Date): string {
 
 export function makeTestCa(owner: Owner): TestCa {
   const dir = tempDir(owner, 'linkyard-test-ca-');
+  // nginx's workers read a site's files at each handshake (stack/src/certificate-renewal.ts), and
+  // started by root they run as nobody: the folder and the leaves' keys are theirs to read (the
+  // CA's key stays 0600). Throwaway keys in a temporary folder.
+  chmodSync(dir, 0o755);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl(
@@ -121,6 +125,7 @@ subjectAltName = IP:127.0.0.1,IP:::1,DNS:localhost
       );
       const certificateFile = join(dir, `${name}.crt`);
       writeFileSync(certificateFile, readFileSync(leafFile, 'utf8') + caCertPem);
+      chmodSync(keyFile, 0o644);
       return { certificateFile, keyFile };
     },
   };

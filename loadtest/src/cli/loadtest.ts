@@ -11,6 +11,7 @@ import { IN_FLIGHT_DEFAULTS, runInFlight } from '../scenarios/in-flight.ts';
 import { REDIRECTS_DEFAULTS, runRedirects } from '../scenarios/redirects.ts';
 import { openTarget, type Target } from '../target/target.ts';
 import { positive, UsageError } from './arguments.ts';
+import { renewalResetsCommand } from './renewal-resets.ts';
 import { restartResetsCommand } from './restart-resets.ts';
 
 const USAGE = `npm run loadtest -- <scenario> [options]
@@ -27,6 +28,8 @@ Scenarios:
 
   restart-resets what rolling restarts cost a client that never resends (wrk, not k6: its own
                  options --rounds N (3), --duration S, --connections N (16), --quiet; ~1 min)
+  renewal-resets what taking up a new certificate costs over HTTPS: nginx reloads against
+                 certificate files read per handshake (wrk); --rounds N (3), --slices N (3), --quiet
 
 Target (default: start the native stack in temp folders, and stop it at the end):
   --url URL                 an already running stack (nginx's URL) instead
@@ -169,6 +172,7 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
 if (import.meta.filename === process.argv[1]) {
   try {
     if (process.argv[2] === 'restart-resets') process.exit(await restartResetsCommand(process.argv.slice(3)));
+    if (process.argv[2] === 'renewal-resets') process.exit(await renewalResetsCommand(process.argv.slice(3)));
     const run = await main(process.argv.slice(2));
     process.stdout.write(`\n${run.report.table}\n\nwritten: ${run.written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
     if (!run.goalMet) {
