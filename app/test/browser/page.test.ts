@@ -204,6 +204,14 @@ describe('the page in a real browser, through nginx', { skip, timeout: 90_000 },
     const names = await page.locator('td.name > a').allTextContents();
     assert.deepEqual(names.slice(0, 3), ['bread', 'members', 'garden']);
     assert.deepEqual(await contrastProblems(page), []);
+
+    // The search box finds a link by part of its target, and "Show all" lists every link again.
+    await page.getByLabel('Search').fill('recipes');
+    await Promise.all([page.waitForURL(/\?q=recipes$/), page.getByRole('button', { name: 'Search', exact: true }).click()]);
+    assert.deepEqual(await page.locator('td.name > a').allTextContents(), ['bread']);
+    assert.equal(await page.getByLabel('Search').inputValue(), 'recipes', 'the query stays in the box');
+    await Promise.all([page.waitForURL(`${main.url}/`), page.getByRole('link', { name: 'Show all' }).click()]);
+    assert.deepEqual((await page.locator('td.name > a').allTextContents()).slice(0, 3), ['bread', 'members', 'garden']);
     assert.deepEqual(problems, []);
   });
 
