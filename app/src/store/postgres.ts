@@ -51,6 +51,9 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
 ];
 
+/** The highest `schema_migrations` version of a store this build made or brought up to date. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
 /**
  * Search: a trigram GIN index over this expression, built by searchIndexStep after start-up with
  * CREATE INDEX CONCURRENTLY (outside any transaction, writes go on), never in a migration: on a
@@ -58,7 +61,8 @@ const MIGRATIONS: readonly string[] = [
  * expression exactly, so the planner can use it.
  */
 const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
-const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** The search index's name: a restore leaves it out and builds it again (app/src/data/postgres-backup.ts). */
+export const SEARCH_INDEX = 'bookmarks_search_trgm';
 /** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
 const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 

@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
    END`,
 ];
 
+/** The `PRAGMA user_version` of a store this build made or brought up to date (backup and restore check it). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
 /** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
 const SEARCH_BACKFILL_BATCH = 5000;
 
