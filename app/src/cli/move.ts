@@ -6,14 +6,17 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseLocation } from '../data/location.ts';
+import { loadConfig } from '../config.ts';
+import { configuredLocation, parseLocation } from '../data/location.ts';
 import { MoveRefusedError, moveStore } from '../data/move.ts';
 import { RefusedError, runTool, UsageError } from './command.ts';
 
 const USAGE = `Usage:
   move --from SOURCE --to TARGET [--batch ROWS]
     SOURCE, TARGET  a SQLite file, a data folder (DATA_DIR, holding linkyard.sqlite), or a
-                    postgres://user@host:port/database URL (password from PGPASSWORD or ~/.pgpass)
+                    postgres://user@host:port/database URL (password from PGPASSWORD or ~/.pgpass);
+                    one of them left out is the configured store (DATABASE_URL with
+                    DATABASE_PASSWORD_FILE, else DATA_DIR), as the app reads it
     --batch ROWS    rows per transaction, default 5000
   Stop the stack on the source first. The target must be empty, or what an interrupted move of
   the same source left: the move then resumes where it stopped.`;
@@ -24,12 +27,14 @@ async function run(args: string[], out: (line: string) => void): Promise<void> {
     options: { from: { type: 'string' }, to: { type: 'string' }, batch: { type: 'string' } },
     strict: true,
   });
-  if (values.from === undefined || values.to === undefined) throw new UsageError('--from and --to are both needed');
+  if (values.from === undefined && values.to === undefined)
+    throw new UsageError('--from or --to is needed (the other one defaults to the configured store)');
   const batchRows = values.batch === undefined ? 5000 : Number(values.batch);
   if (!Number.isInteger(batchRows) || batchRows < 1 || batchRows > 100_000)
     throw new UsageError(`--batch must be a whole number from 1 to 100000, got '${values.batch}'`);
-  const from = parseLocation(values.from);
-  const to = parseLocation(values.to);
+  const configured = () => configuredLocation(loadConfig());
+  const from = values.from === undefined ? configured() : parseLocation(values.from);
+  const to = values.to === undefined ? configured() : parseLocation(values.to);
   if (from.engine === 'sqlite' && !existsSync(from.file)) throw new RefusedError(`no SQLite store at ${from.file}`);
   const started = performance.now();
   let results: Awaited<ReturnType<typeof moveStore>>;
