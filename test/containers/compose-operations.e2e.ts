@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KEY_PATTERN } from '../../app/src/auth/keys.ts';
+import { backupSqlite } from '../../app/src/data/sqlite-backup.ts';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
 import {
   APPS,
@@ -18,7 +21,7 @@ import {
   skipWithoutDocker,
   startFresh,
 } from './compose-stack.ts';
-import { docker, waitFor, writableK6Results } from './docker.ts';
+import { docker, ROOT, waitFor, writableK6Results } from './docker.ts';
 
 // Operating the compose stack while it serves: a rolling restart under k6 load, a crashed app
 // process, and `docker compose down` / `up` with the data kept. Each on the project's own
@@ -279,5 +282,80 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     await waitFor('the link redirecting again', 10_000, async () =>
       (await httpRequest(`${BASE_URL}/ops-link`)).status === 303 ? true : undefined,
     );
+  });
+
+  it('backs up with `npm run compose:backup` while serving, restores with `compose:restore` only into an empty store, and moves a native SQLite store in with `docker compose run … move.js`', async (t) => {
+    const folder = mkdtempSync(join(tmpdir(), 'linkyard-compose-backup-'));
+    t.after(() => rmSync(folder, { recursive: true, force: true }));
+    // Bookmarks with visits, flushed (VISITS_FLUSH_MS, 1 s) before the backup.
+    const names = Array.from({ length: 8 }, (_, i) => `backup-${i}`);
+    for (const [i, name] of names.entries()) {
+      assert.equal((await postJson('/api/bookmarks', { uri: `${PUBLIC_URL}/?backup=${i}`, name })).status, 201);
+      for (let visit = 0; visit < i % 3; visit++) assert.equal((await httpRequest(`${BASE_URL}/${name}`)).status, 303);
+    }
+    const visitsOf = async (name: string) =>
+      (JSON.parse((await httpRequest(`${BASE_URL}/api/bookmarks/${name}`)).body) as { visits: number }).visits;
+    await waitFor('the visits flushed', 15_000, async () => ((await visitsOf('backup-7')) === 1 ? true : undefined));
+
+    const backup = await project.runWith('bash', ['proxy/compose/backup.sh', folder], { timeoutMs: 120_000, cwd: ROOT });
+    assert.equal(backup.code, 0, backup.stderr);
+    const archive = readdirSync(folder).find((file) => file.endsWith('.pgdump'));
+    assert.ok(archive !== undefined, `no archive in ${readdirSync(folder).join(', ')}`);
+    const refused = await project.runWith('bash', ['proxy/compose/restore.sh', join(folder, archive)], { timeoutMs: 120_000, cwd: ROOT });
+    assert.equal(refused.code, 1, 'a store holding links is refused');
+    assert.match(refused.stderr, /restore only into an empty store/);
+
+    // A new, empty store: the apps start on it and migrate it; then the restore.
+    await project.down({ volumes: true });
+    await project.up();
+    const restored = await project.runWith('bash', ['proxy/compose/restore.sh', join(folder, archive)], { timeoutMs: 300_000, cwd: ROOT });
+    assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+    t.diagnostic(
+      restored.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('Restored'))
+        .join(''),
+    );
+    for (const [i, name] of names.entries()) assert.equal(await visitsOf(name), i % 3, `${name}'s visits after the restore`);
+    assert.equal((await httpRequest(`${BASE_URL}/steady`)).status, 303);
+
+    // From `npm start` to compose: a native SQLite store, backed up, moved into an empty PostgreSQL.
+    const native = join(folder, 'native');
+    const store = new SqliteStore({ file: join(native, 'linkyard.sqlite') });
+    mkdirSync(native, { recursive: true });
+    await store.migrate();
+    await store.create({ name: 'from-sqlite', uri: `${PUBLIC_URL}/?from-sqlite`, title: 'Moved', checkStatus: 200 });
+    await store.addVisits(new Map([['from-sqlite', 42]]), 'native-batch');
+    await store.close();
+    const move = join(folder, 'move');
+    mkdirSync(move);
+    await backupSqlite(join(native, 'linkyard.sqlite'), join(move, 'linkyard.sqlite'), () => {});
+    // The app image runs as uid 1000: the folder and file must be readable by it.
+    chmodSync(folder, 0o755);
+    chmodSync(move, 0o755);
+    chmodSync(join(move, 'linkyard.sqlite'), 0o644);
+    await project.down({ volumes: true });
+    await project.up(['postgres']);
+    const moved = await project.composeResult(
+      [
+        'run',
+        '--rm',
+        '--no-deps',
+        '--volume',
+        `${move}:/move:ro`,
+        'app1',
+        'node',
+        'app/dist/cli/move.js',
+        '--from',
+        '/move/linkyard.sqlite',
+      ],
+      { timeoutMs: 180_000 },
+    );
+    assert.equal(moved.code, 0, moved.stderr + moved.stdout);
+    assert.match(moved.stdout, /Done in .* every table verified/);
+    await project.up();
+    assert.equal(await visitsOf('from-sqlite'), 42);
+    assert.equal((await httpRequest(`${BASE_URL}/from-sqlite`)).status, 303);
   });
 });
