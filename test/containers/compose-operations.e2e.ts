@@ -322,8 +322,8 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
 
     // From `npm start` to compose: a native SQLite store, backed up, moved into an empty PostgreSQL.
     const native = join(folder, 'native');
-    const store = new SqliteStore({ file: join(native, 'linkyard.sqlite') });
     mkdirSync(native, { recursive: true });
+    const store = new SqliteStore({ file: join(native, 'linkyard.sqlite') });
     await store.migrate();
     await store.create({ name: 'from-sqlite', uri: `${PUBLIC_URL}/?from-sqlite`, title: 'Moved', checkStatus: 200 });
     await store.addVisits(new Map([['from-sqlite', 42]]), 'native-batch');
