@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
 import { KEY_PATTERN } from '../../app/src/auth/keys.ts';
+import { backupPostgres } from '../../app/src/data/postgres-backup.ts';
 import { backupSqlite } from '../../app/src/data/sqlite-backup.ts';
+import { PostgresStore } from '../../app/src/store/postgres.ts';
 import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
+import { postgresSkip, testDatabaseUrl } from '../../app/test/store/pg-env.ts';
 import {
   APPS,
   appProcessPid,
@@ -357,5 +361,33 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     await project.up();
     assert.equal(await visitsOf('from-sqlite'), 42);
     assert.equal((await httpRequest(`${BASE_URL}/from-sqlite`)).status, 303);
+
+    // An archive of `npm run backup` on the host's PostgreSQL (another major version) restores by compose:restore.
+    if (postgresSkip !== false) {
+      t.diagnostic(`not restoring a host archive: ${postgresSkip}`);
+      return;
+    }
+    const admin = new Client({ connectionString: testDatabaseUrl });
+    await admin.connect();
+    const database = `linkyard_compose_${process.pid}`;
+    t.after(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    });
+    await admin.query(`CREATE DATABASE ${database}`);
+    const hostUrl = new URL(testDatabaseUrl);
+    hostUrl.pathname = `/${database}`;
+    const host = new PostgresStore({ connectionString: hostUrl.href });
+    await host.migrate();
+    await host.create({ name: 'from-host', uri: `${PUBLIC_URL}/?from-host`, title: null, checkStatus: 200 });
+    await host.addVisits(new Map([['from-host', 7]]), 'host-batch');
+    await host.close();
+    const hostArchive = join(folder, 'host.pgdump');
+    await backupPostgres(hostUrl.href, hostArchive, undefined, () => {});
+    await project.down({ volumes: true });
+    await project.up();
+    const fromHost = await project.runWith('bash', ['proxy/compose/restore.sh', hostArchive], { timeoutMs: 300_000, cwd: ROOT });
+    assert.equal(fromHost.code, 0, fromHost.stderr + fromHost.stdout);
+    assert.equal(await visitsOf('from-host'), 7);
   });
 });

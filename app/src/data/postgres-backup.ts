@@ -1,8 +1,8 @@
 /**
  * PostgreSQL backup and restore through pg_dump and pg_restore of the server's own major version:
  * an older pg_dump refuses a newer server, and a newer one writes archives an older pg_restore cannot
- * read. The archive is the custom format (compressed, restorable table by table) of the one schema
- * linkyard's tables are in, so a database shared with other applications is not swept along.
+ * read. The archive is the custom format (compressed, restorable table by table) of the database,
+ * or, where linkyard's tables are in a schema other than public, of that schema alone.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -115,7 +115,17 @@ export async function backupPostgres(url: string, output: string, pgDump: string
     // One snapshot for the whole dump (pg_dump's own repeatable-read transaction): writes go on meanwhile.
     await run(
       tool,
-      ['--format=custom', '--no-owner', '--no-privileges', `--schema=${schema}`, '--verbose', `--file=${partial}`, `--dbname=${dbname}`],
+      [
+        '--format=custom',
+        '--no-owner',
+        '--no-privileges',
+        // In public, the database is taken to be linkyard's own (compose's is): the whole of it, as
+        // compose:backup dumps it, so either restore reads either archive. Elsewhere, that schema only.
+        ...(schema === 'public' ? [] : [`--schema=${schema}`]),
+        '--verbose',
+        `--file=${partial}`,
+        `--dbname=${dbname}`,
+      ],
       env,
       (line) => {
         const table = /dumping contents of table "([^"]+)"/.exec(line);
