@@ -14,7 +14,7 @@ import { SQLITE_SCHEMA_VERSION } from '../store/sqlite.ts';
 import { tableDigest } from './checksum.ts';
 import { describeLocation, openMigrated, openTables, type StoreLocation, sameLocation } from './location.ts';
 import type { TableAccess } from './table-access.ts';
-import { progressOf, type Row, TABLES, type TableSpec } from './tables.ts';
+import { progressOf, type Row, TABLES, type TableSpec, uncopied } from './tables.ts';
 
 /** Asked well, but this target or source cannot be used: nothing was written. */
 export class MoveRefusedError extends Error {}
@@ -133,6 +133,14 @@ export async function moveStore(from: StoreLocation, to: StoreLocation, options:
     target = await openTables(to);
     await checkVersion(source, 'source', schemaVersionOf(from));
     await checkVersion(target, 'target', schemaVersionOf(to));
+    for (const [role, access] of [['source', source] as const, ['target', target] as const]) {
+      const missing = uncopied(await access.tableColumns());
+      if (missing.length > 0) {
+        throw new MoveRefusedError(
+          `the ${role} (${access.label}) has ${missing.join(', ')}, which this build's move does not copy: nothing moved rather than something left behind`,
+        );
+      }
+    }
     const steps: Plan[] = [];
     for (const table of TABLES) steps.push(await plan(source, target, table, options.batchRows));
     const resumed = steps.filter((step) => step.copied > 0);

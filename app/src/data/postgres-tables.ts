@@ -72,6 +72,19 @@ export class PostgresTables implements TableAccess {
     return result.rows;
   }
 
+  async tableColumns(): Promise<Map<string, string[]>> {
+    const rows = await this.#query(
+      `SELECT table_name::text, column_name::text FROM information_schema.columns
+       WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`,
+    );
+    const tables = new Map<string, string[]>();
+    for (const [table, column] of rows) {
+      if (table === null || table === undefined || column === null || column === undefined) continue;
+      tables.set(table, [...(tables.get(table) ?? []), column]);
+    }
+    return tables;
+  }
+
   async schemaVersion(): Promise<number | undefined> {
     const [found] = await this.#query(`SELECT to_regclass('schema_migrations')::text`);
     if (found?.[0] === null || found?.[0] === undefined) return undefined;

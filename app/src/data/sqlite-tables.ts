@@ -28,6 +28,13 @@ export class SqliteTables implements TableAccess {
     this.#db.defaultSafeIntegers(true);
   }
 
+  async tableColumns(): Promise<Map<string, string[]>> {
+    const tables = this.#db.prepare(`SELECT name FROM sqlite_schema WHERE type = 'table'`).pluck().all() as string[];
+    return new Map(
+      tables.map((table) => [table, this.#db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]]),
+    );
+  }
+
   async schemaVersion(): Promise<number | undefined> {
     const version = Number(this.#db.pragma('user_version', { simple: true }));
     return version === 0 ? undefined : version;

@@ -8,6 +8,8 @@ export interface TableAccess {
   readonly engine: 'sqlite' | 'postgres';
   /** Where it is, for messages (a PostgreSQL URL without its password). */
   readonly label: string;
+  /** Every table of the store's schema and its columns, for checking nothing would be left behind. */
+  tableColumns(): Promise<Map<string, string[]>>;
   /** The schema version this store is at; undefined when it holds no linkyard schema. */
   schemaVersion(): Promise<number | undefined>;
   count(table: TableSpec): Promise<number>;

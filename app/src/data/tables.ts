@@ -116,6 +116,37 @@ export const TABLES: readonly TableSpec[] = [
   },
 ];
 
+/**
+ * Tables a move leaves out on purpose (derived, or bookkeeping of the store that wrote them):
+ * visit_batches (above), the migrations' record, SQLite's search index (FTS5 and its shadow
+ * tables), its backfill mark and its id sequences (carried over by TableSpec.sequence).
+ */
+export function leftOut(table: string): boolean {
+  return (
+    ['visit_batches', 'schema_migrations', 'search_backfill'].includes(table) ||
+    table.startsWith('bookmarks_search') ||
+    table.startsWith('sqlite_')
+  );
+}
+
+/**
+ * What a store holds that no TableSpec copies: a table or a column a later build added. A move
+ * that would drop it is refused instead (checked on both sides, before anything is written).
+ */
+export function uncopied(tables: ReadonlyMap<string, readonly string[]>): string[] {
+  const missing: string[] = [];
+  for (const [table, columns] of tables) {
+    if (leftOut(table)) continue;
+    const spec = TABLES.find((candidate) => candidate.name === table);
+    if (spec === undefined) {
+      missing.push(table);
+      continue;
+    }
+    for (const column of columns) if (!spec.columns.some((known) => known.name === column)) missing.push(`${table}.${column}`);
+  }
+  return missing;
+}
+
 export type Value = string | null;
 export type Row = Value[];
 

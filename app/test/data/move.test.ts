@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { tempDir } from '../../../test/support/index.ts';
 import { tableDigest } from '../../src/data/checksum.ts';
+import { parseLocation } from '../../src/data/location.ts';
+import { MoveRefusedError, moveStore } from '../../src/data/move.ts';
 import { PostgresTables } from '../../src/data/postgres-tables.ts';
 import { SqliteTables } from '../../src/data/sqlite-tables.ts';
 import type { TableAccess } from '../../src/data/table-access.ts';
@@ -145,6 +147,28 @@ describe('npm run move', () => {
     const after = new SqliteTables(join(dir, 'target.sqlite'));
     t.after(() => after.close());
     assert.equal(await rowsIn(after), 1);
+  });
+
+  it('refuses a store with a table or column it would not copy (from a later build), writing nothing', async (t) => {
+    const dir = tempDir(t);
+    const source = new SqliteStore({ file: join(dir, 'source.sqlite') });
+    await source.migrate();
+    await fillStore(source, 3);
+    await source.close();
+    const db = new Database(join(dir, 'source.sqlite'));
+    db.exec('ALTER TABLE bookmarks ADD COLUMN later TEXT; CREATE TABLE later_things (id INTEGER PRIMARY KEY)');
+    db.close();
+    await assert.rejects(
+      moveStore(parseLocation(join(dir, 'source.sqlite')), parseLocation(join(dir, 'target.sqlite')), { batchRows: 100, out: () => {} }),
+      (error: Error) => {
+        assert.ok(error instanceof MoveRefusedError);
+        assert.match(error.message, /has bookmarks\.later, later_things, which this build's move does not copy/);
+        return true;
+      },
+    );
+    const target = new SqliteTables(join(dir, 'target.sqlite'));
+    t.after(() => target.close());
+    assert.equal(await rowsIn(target), 0);
   });
 
   it('says what is wrong with what was asked', async () => {
