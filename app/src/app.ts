@@ -26,6 +26,7 @@ import { registerStatsRoutes } from './routes/stats.ts';
 import { SearchIndexer } from './search-indexer.ts';
 import { Denylist } from './services/blocklist.ts';
 import { BookmarkService } from './services/bookmarks.ts';
+import { Rechecker } from './services/rechecks.ts';
 import { loadStaticAssets } from './static-assets.ts';
 import { openCountryLookup } from './stats/geoip.ts';
 import { startRetentionFold } from './stats/retention.ts';
@@ -102,6 +103,13 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       'search index not built yet (PostgreSQL: the role needs CREATE on the database for pg_trgm; see docs/links.md); retrying in a minute',
     ),
   );
+  const rechecker = new Rechecker({
+    store,
+    checker,
+    metrics,
+    config: config.recheck,
+    onError: (error) => app.log.warn({ err: error }, 're-check failed; the link stays due and is tried again'),
+  });
   const denylist = new Denylist({
     access: store.access,
     refreshMs: config.blocklistRefreshMs,
@@ -138,6 +146,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   await denylist.refresh();
   // After the store answers, never before the process is ready: a large store's index takes minutes.
   searchIndexer.start();
+  rechecker.start();
 
   recordRequests(app, metrics);
   // Runs on every request too: callback style, no closure made per request. Headers set here go
@@ -156,6 +165,8 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
     // Order matters: visits are written before the store they are written to closes.
     stopFolding();
     searchIndexer.close();
+    // Before the checker and the store it uses: its checks are cancelled and its lease given up.
+    await rechecker.close();
     await visits.close();
     await context.auth.close();
     denylist.close();

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { boolean, ConfigError, type Env, integer, oneOf, read } from './env.ts';
+import { boolean, ConfigError, decimal, type Env, integer, oneOf, read } from './env.ts';
+import { DAY_MS } from './store/stats-types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
 
 export { ConfigError } from './env.ts';
@@ -83,6 +84,15 @@ export interface Config {
    */
   blocklistRefreshMs: number;
   stats: StatsConfig;
+  recheck: RecheckConfig;
+}
+
+/** Re-checks of links' targets in the background (services/rechecks.ts, docs/uri-checks.md). */
+export interface RecheckConfig {
+  /** RECHECK_INTERVAL_DAYS, in ms: a target is fetched again once its last check is this old. 0: never. */
+  intervalMs: number;
+  /** RECHECK_PER_MINUTE: at most this many re-checks a minute, for the whole stack (one process does them). */
+  perMinute: number;
 }
 
 /** What is counted beside the total (docs/stats.md, decision 0019). */
@@ -278,6 +288,10 @@ export function loadConfig(env: Env = process.env): Config {
       // At least 8: the list's spark reads the last 7 days from the hourly rows.
       hourlyDays: integer(env, 'STATS_HOURLY_DAYS', 35, 8, 3660),
       geoipDbFile: read(env, 'GEOIP_DB_FILE'),
+    },
+    recheck: {
+      intervalMs: Math.round(decimal(env, 'RECHECK_INTERVAL_DAYS', 7, 0, 365) * DAY_MS),
+      perMinute: integer(env, 'RECHECK_PER_MINUTE', 60, 1, 6000),
     },
   };
 }

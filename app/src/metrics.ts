@@ -14,6 +14,8 @@ export interface Metrics {
    */
   requests: RequestCounts;
   checks: Counter<'outcome'>;
+  /** linkyard_rechecks_total: background re-checks of targets, `ok` or `failed` (services/rechecks.ts). */
+  rechecks: Counter<'outcome'>;
   /** linkyard_redirect_cache_hits_total and _misses_total, counted by the redirect, read at scrape time. */
   redirectCache: RedirectCacheCounts;
 }
@@ -174,6 +176,12 @@ export function createMetrics(sources: { checker: UriChecker; visits: VisitCount
     checks: new Counter({
       name: 'linkyard_checks_total',
       help: 'URI checks by outcome (accepted, accepted_with_warning, or the failure reason)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    rechecks: new Counter({
+      name: 'linkyard_rechecks_total',
+      help: "Background re-checks of links' targets by outcome (ok, failed); only the process holding the re-check lease makes them",
       labelNames: ['outcome'],
       registers: [registry],
     }),

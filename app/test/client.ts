@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 
 export interface Response {
@@ -22,6 +23,8 @@ export interface RequestOptions {
    * connection closed under the request is a failure (ECONNRESET). Default true, as a browser.
    */
   resend?: boolean;
+  /** For an https: URL, the CA to trust (PEM) instead of the system's: a test's own CA. */
+  ca?: string;
 }
 
 /**
@@ -44,10 +47,11 @@ export async function httpRequest(url: string, options: RequestOptions = {}): Pr
 
 class ReusedSocketClosed extends Error {}
 
-function send(url: string, { method = 'GET', headers = {}, body, agent, localAddress }: RequestOptions): Promise<Response> {
+function send(url: string, { method = 'GET', headers = {}, body, agent, localAddress, ca }: RequestOptions): Promise<Response> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = request(url, { method, headers, agent: agent ?? false, localAddress, timeout: 15_000 }, (res) => {
+    const options = { method, headers, agent: agent ?? false, localAddress, timeout: 15_000 };
+    const req = (url.startsWith('https:') ? httpsRequest : request)(url, { ...options, ca }, (res) => {
       answered = true;
       let text = '';
       res.setEncoding('utf8');

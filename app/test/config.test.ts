@@ -77,6 +77,9 @@ describe('loadConfig', () => {
   });
 
   it("stops with the variable's name on a bad value", () => {
+    assert.deepEqual(loadConfig({}).recheck, { intervalMs: 7 * 24 * 60 * 60 * 1000, perMinute: 60 }, 'weekly, a minute apart');
+    assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0.5' }).recheck.intervalMs, 12 * 60 * 60 * 1000, 'a fraction of a day');
+    assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0' }).recheck.intervalMs, 0, 'off');
     const bad: Array<[Record<string, string>, string]> = [
       [{ PORT: 'eighty' }, 'PORT'],
       [{ PORT: '70000' }, 'PORT'],
@@ -94,6 +97,12 @@ describe('loadConfig', () => {
       [{ CHECK_MODE: 'threads' }, 'CHECK_MODE'],
       [{ CHECK_WORKER_IDLE_MS: '10' }, 'CHECK_WORKER_IDLE_MS'],
       [{ CHECK_WORKER_IDLE_MS: 'never' }, 'CHECK_WORKER_IDLE_MS'],
+      [{ RECHECK_INTERVAL_DAYS: 'weekly' }, 'RECHECK_INTERVAL_DAYS'],
+      [{ RECHECK_INTERVAL_DAYS: '-1' }, 'RECHECK_INTERVAL_DAYS'],
+      [{ RECHECK_INTERVAL_DAYS: '1e3' }, 'RECHECK_INTERVAL_DAYS'],
+      [{ RECHECK_INTERVAL_DAYS: '366' }, 'RECHECK_INTERVAL_DAYS'],
+      [{ RECHECK_PER_MINUTE: '0' }, 'RECHECK_PER_MINUTE'],
+      [{ RECHECK_PER_MINUTE: '1.5' }, 'RECHECK_PER_MINUTE'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(

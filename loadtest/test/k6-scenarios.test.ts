@@ -7,19 +7,17 @@ import { compileApp } from '../../stack/src/build.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { tempDir } from '../../test/support/index.ts';
-import { findK6, type K6Scenario, readAnswer, readRequests, runK6 } from '../src/k6.ts';
+import { type K6Scenario, readAnswer, readRequests, runK6 } from '../src/k6.ts';
 import { scrapeApps, scrapeNginx, totalCounters } from '../src/observers/scrape.ts';
 import { startSlowTarget } from '../src/target/check-targets.ts';
 import { openTarget, shortNames, type Target } from '../src/target/target.ts';
+import { k6Skip } from './tool-skips.ts';
 
 // Every k6 script, run by k6 for a few seconds against the native stack, asserting what the
 // scenario is for. The scripts' latency goals are for a quiet machine: here they are raised (P99_MS)
 // so that the exit code asserts correctness, never speed on a shared machine.
 
-const skip =
-  findK6() === undefined && process.env.CI !== 'true'
-    ? 'NOTICE: no k6 on the PATH nor in K6_BIN: the k6 scenarios were not run (.ci/run puts ../shared/tools/k6 on the PATH)'
-    : false;
+const skip = k6Skip('the k6 scenarios');
 
 const results = tempDir({ after }, 'linkyard-k6-');
 

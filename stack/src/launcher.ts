@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, type Env, integer, read } from '../../app/src/env.ts';
+import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { DIST_SERVER_ENTRY } from './build.ts';
 import { controlSocketPath, serveControl } from './control.ts';
 import { ensureNginx } from './nginx-install.ts';
 import { NginxMissingError } from './nginx-process.ts';
 import { tagLine } from './output.ts';
 import { DEFAULT_STATE_DIR, type Stack, startStack } from './stack.ts';
+import { type TlsOptions, tlsFromEnv } from './tls.ts';
 
 /**
  * `npm start`: the whole service on this machine, nginx in front of APP_INSTANCES app processes,
@@ -20,6 +22,10 @@ import { DEFAULT_STATE_DIR, type Stack, startStack } from './stack.ts';
  *   RATE_LIMIT     per-client rate of bookmark creation and API calls, nginx syntax (default 10r/s)
  *   READ_RATE_LIMIT  per-client rate of API reads (GET, HEAD under /api/; default 5 × RATE_LIMIT)
  *   STACK_DIR      runtime files: nginx's prefix, control socket (default .stack/)
+ *   TLS_CERT_FILE, TLS_KEY_FILE  HTTPS with this certificate (PEM, chain after it) and key; off
+ *                  when unset. PORT then redirects to HTTPS_PORT (default 8443). docs/https.md
+ *   HSTS_MAX_AGE   with HTTPS, Strict-Transport-Security's max-age in seconds (default 0: none)
+ *   ACME_WEBROOT   with HTTPS, served at /.well-known/acme-challenge/ on PORT (default .stack/acme-webroot)
  *   NGINX_BIN      nginx to run (default: from PATH or /usr/sbin; when there is none, root gets
  *                  nginx-light with apt-get unless LINKYARD_NO_INSTALL is set)
  * Anything else (LOG_LEVEL, CHECK_ALLOW_PRIVATE, PUBLIC_URL, …) is passed to the app processes.
@@ -34,6 +40,7 @@ interface LauncherSettings {
   dataDir: string | undefined;
   rateLimit: string | undefined;
   readRateLimit: string | undefined;
+  tls: TlsOptions | undefined;
 }
 
 /** Parsed as the app parses its own settings (app/src/env.ts), so a bad value is refused the same way. */
@@ -45,7 +52,15 @@ function launcherSettings(env: Env): LauncherSettings {
     dataDir: read(env, 'DATA_DIR'),
     rateLimit: read(env, 'RATE_LIMIT'),
     readRateLimit: read(env, 'READ_RATE_LIMIT'),
+    tls: checkedTls(env),
   };
+}
+
+/** HTTPS's settings, and its files checked now: a bad one stops `npm start` before any process starts. */
+function checkedTls(env: Env): TlsOptions | undefined {
+  const tls = tlsFromEnv(env);
+  if (tls !== undefined) checkCertificateFiles(tls.certificateFile, tls.keyFile);
+  return tls;
 }
 
 let settings: LauncherSettings;
@@ -68,7 +83,11 @@ try {
   stack = await startStack({ ...settings, serverEntry: DIST_SERVER_ENTRY });
 } catch (error) {
   if (error instanceof NginxMissingError) console.error(error.message);
-  else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
+  else if (error instanceof ConfigError) {
+    // A certificate that changed between the check above and nginx's start, say.
+    console.error(`linkyard: bad configuration: ${error.message}`);
+    process.exit(78);
+  } else console.error(`linkyard: the stack did not start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,9 +41,37 @@ export interface NginxSettings {
    * tests, where logging costs more than the app.
    */
   accessLog: boolean;
+  /** HTTPS on `tls.port`; unset, the default: plain HTTP on `port` only, as before. */
+  tls?: TlsSettings | undefined;
+  /** Strict-Transport-Security max-age (seconds) on HTTPS answers; 0 or unset: no header. */
+  hstsMaxAge?: number | undefined;
+}
+
+/** HTTPS, rendered only when set: the public port then redirects, and apps and probes use a plain port of their own. */
+export interface TlsSettings {
+  /** The HTTPS port on `host`. */
+  port: number;
+  /**
+   * A plain listener on `host` for traffic inside the deployment (the stack's readiness probe, the
+   * apps' SELF_URL): the same server as HTTPS, not redirected. The public `port` redirects.
+   */
+  internalPort: number;
+  certificateFile: string;
+  keyFile: string;
+  /** Served at /.well-known/acme-challenge/ on the public plain port (certbot --webroot). */
+  acmeWebroot: string;
+  /** nginx ≥ 1.25.1: `http2 on;` (older ones only know `listen … ssl http2`). */
+  http2Directive: boolean;
 }
 
 export type EnvFiles = Readonly<Record<'main.conf' | 'http.conf' | 'upstream.conf' | 'server.conf', string>>;
+
+/**
+ * The https/ folder next to nginx.conf, present only with HTTPS on: the TLS listener and its
+ * certificate (server.conf, inside the server) and the public plain port's server that redirects
+ * (redirect.conf, at http level). nginx.conf includes them by pattern, so without it nothing is read.
+ */
+export type HttpsFiles = Readonly<Record<'server.conf' | 'redirect.conf', string>>;
 
 const RATE = /^[1-9]\d*r\/[sm]$/;
 
@@ -68,7 +96,11 @@ export function renderEnvFiles(settings: NginxSettings): EnvFiles {
     throw new Error(`read rate limit '${settings.readRateLimit}' is not in nginx's form, e.g. 50r/s or 3000r/m`);
   }
   if (settings.upstreams.length === 0) throw new Error('nginx needs at least one app process');
+  const hstsMaxAge = settings.hstsMaxAge ?? 0;
+  if (!Number.isInteger(hstsMaxAge) || hstsMaxAge < 0)
+    throw new Error(`HSTS max-age must be a whole number of seconds ≥ 0, got ${hstsMaxAge}`);
   const path = (name: string) => quote(join(settings.prefix, name));
+  const tls = settings.tls;
   return {
     'main.conf': `${HEADER}pid ${path('nginx.pid')};
 error_log stderr warn;
@@ -84,12 +116,43 @@ access_log ${settings.accessLog ? `${path('access.log')} linkyard_json ${ACCESS_
 limit_req_zone $linkyard_form_client zone=linkyard_form:10m rate=${settings.rateLimit};
 limit_req_zone $linkyard_api_write_client zone=linkyard_api:10m rate=${settings.rateLimit};
 limit_req_zone $linkyard_api_read_client zone=linkyard_api_read:10m rate=${readRateLimit(settings)};
+
+# Strict-Transport-Security's max-age on HTTPS answers, 0: none (snippets/security-headers.conf).
+map $https $linkyard_hsts_max_age {
+  default ${hstsMaxAge};
+}
 `,
     'upstream.conf': HEADER + settings.upstreams.map(({ port }) => `server 127.0.0.1:${port} max_fails=2 fail_timeout=3s;\n`).join(''),
-    'server.conf': `${HEADER}listen ${settings.host}:${settings.port} default_server;
+    // Plain HTTP: the public port, or with HTTPS on the internal one (probes, the apps' SELF_URL).
+    'server.conf': `${HEADER}listen ${settings.host}:${tls?.internalPort ?? settings.port} default_server;
 root ${quote(settings.staticRoot)};
 `,
   };
+}
+
+/** https/ for one native stack with HTTPS on. */
+export function renderHttpsFiles(settings: NginxSettings, tls: TlsSettings): HttpsFiles {
+  return {
+    'server.conf': `${HEADER}${tlsListen(settings.host, tls)}
+ssl_certificate ${quote(tls.certificateFile)};
+ssl_certificate_key ${quote(tls.keyFile)};
+include snippets/tls.conf;
+`,
+    'redirect.conf': `${HEADER}server {
+  listen ${settings.host}:${settings.port} default_server;
+  root ${quote(tls.acmeWebroot)};
+  set $linkyard_https_port "${tls.port === 443 ? '' : `:${tls.port}`}";
+  include snippets/https-redirect.conf;
+}
+`,
+  };
+}
+
+/** nginx 1.25.1 moved HTTP/2 from a listen parameter to a directive; each side warns or fails on the other's. */
+function tlsListen(host: string, tls: TlsSettings): string {
+  return tls.http2Directive
+    ? `listen ${host}:${tls.port} ssl default_server;\nhttp2 on;`
+    : `listen ${host}:${tls.port} ssl http2 default_server;`;
 }
 
 /**
@@ -105,6 +168,14 @@ export function writeNginxConfig(settings: NginxSettings): string {
   }
   for (const [name, text] of Object.entries(renderEnvFiles(settings))) {
     writeFileSync(join(confDir, 'env', name), text);
+  }
+  // Fresh each time: a check of other settings on the same prefix (nginx -t) must not keep HTTPS.
+  rmSync(join(confDir, 'https'), { recursive: true, force: true });
+  if (settings.tls !== undefined) {
+    mkdirSync(join(confDir, 'https'));
+    for (const [name, text] of Object.entries(renderHttpsFiles(settings, settings.tls))) {
+      writeFileSync(join(confDir, 'https', name), text);
+    }
   }
   return join(confDir, 'nginx.conf');
 }

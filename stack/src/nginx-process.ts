@@ -79,7 +79,8 @@ export class NginxProcess {
     const { stdout, stderr } = pipedOutput(child);
     pipeLines(stdout, 'nginx', this.#log);
     pipeLines(stderr, 'nginx', this.#log);
-    const statusUrl = `http://${this.#settings.host}:${this.#settings.port}/nginx_status`;
+    // With HTTPS on, the public plain port only redirects: the internal plain listener answers.
+    const statusUrl = `http://${this.#settings.host}:${this.#settings.tls?.internalPort ?? this.#settings.port}/nginx_status`;
     await waitFor(
       'nginx to answer',
       async () => {

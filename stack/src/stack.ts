@@ -1,12 +1,14 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkCertificateFiles } from '../../app/src/tls-files.ts';
 import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, type LogRotation, lastLines, rotateBySize } from './access-log.ts';
 import { AppProcess } from './app-process.ts';
 import type { NginxSettings } from './nginx-config.ts';
 import { findNginx, NginxProcess } from './nginx-process.ts';
 import { type LineSink, LogTail, tagLine } from './output.ts';
 import { freePorts } from './ports.ts';
+import { atLeast, HTTP2_DIRECTIVE_NGINX, nginxBuild, requireTlsSupport, type TlsOptions } from './tls.ts';
 import { waitFor } from './wait.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,11 +43,21 @@ export interface StackOptions {
   quiet?: boolean;
   /** The app processes' server module. Default: the one next to this module (sources or build). */
   serverEntry?: string;
+  /**
+   * HTTPS (docs/https.md): nginx serves it on `tls.port` with the certificate files, checked
+   * before anything starts; `port` then redirects to it, and a third, internal plain port takes
+   * the probes and the apps' SELF_URL. Unset, the default: plain HTTP on `port` only.
+   */
+  tls?: TlsOptions | undefined;
 }
 
 export interface Stack {
-  /** The public URL, through nginx: `http://127.0.0.1:8080`. */
+  /** The public URL, through nginx: `http://127.0.0.1:8080`, or `https://127.0.0.1:8443` with TLS. */
   readonly url: string;
+  /** The public plain-HTTP URL: `url` itself, or with TLS the port that redirects to it. */
+  readonly plainUrl: string;
+  /** Plain HTTP to nginx from inside (the apps' SELF_URL with TLS, probes): `url` itself without TLS. */
+  readonly internalUrl: string;
   /** Each app process directly, bypassing nginx (same order as pids()). */
   readonly appUrls: readonly string[];
   /** Current pid of each app process (undefined while one is being restarted). */
@@ -90,6 +102,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const instances = options.instances ?? 3;
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`instances must be a whole number ≥ 1, got ${instances}`);
   const nginxBin = findNginx();
+  const tlsOptions = options.tls;
+  // Before anything starts: a bad certificate file is a one-line configuration error, not nginx's.
+  if (tlsOptions !== undefined) checkCertificateFiles(tlsOptions.certificateFile, tlsOptions.keyFile);
+  const build = tlsOptions === undefined ? undefined : await nginxBuild(nginxBin);
+  if (build !== undefined) requireTlsSupport(nginxBin, build);
   const stateDir = resolve(options.stateDir ?? DEFAULT_STATE_DIR);
   const dataDir = resolve(options.dataDir ?? 'data');
   const prefix = join(stateDir, 'nginx');
@@ -107,14 +124,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     if (!options.quiet) process.stdout.write(`${tagged}\n`);
   };
 
-  const { publicPort, appPorts } = await choosePorts(options.port ?? 8080, instances);
-  const url = `http://127.0.0.1:${publicPort}`;
+  const { publicPort, appPorts, httpsPort, internalPort } = await choosePorts(options.port ?? 8080, instances, tlsOptions);
+  const plainUrl = `http://127.0.0.1:${publicPort}`;
+  const url = httpsPort === undefined ? plainUrl : `https://127.0.0.1:${httpsPort}`;
+  const internalUrl = internalPort === undefined ? plainUrl : `http://127.0.0.1:${internalPort}`;
   const appEnv: NodeJS.ProcessEnv = {
     // nginx's access log is the request log (LOG_REQUESTS, docs/configuration.md); the environment may say otherwise.
     LOG_REQUESTS: 'false',
     ...process.env,
     // The stack's own URL unless the operator names the public one (a TLS proxy in front, say).
     PUBLIC_URL: process.env.PUBLIC_URL?.trim() || url,
+    // With HTTPS, the apps check a link to themselves through the internal plain port: no
+    // certificate to trust, and the same nginx and app processes answer.
+    ...(internalPort === undefined ? {} : { SELF_URL: process.env.SELF_URL?.trim() || internalUrl }),
     ...options.env,
     HOST: '127.0.0.1',
     // A replacement listens next to the process it replaces (AppProcess#replace).
@@ -135,6 +157,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     rateLimit: options.rateLimit ?? '10r/s',
     readRateLimit: options.readRateLimit,
     accessLog: options.accessLog ?? true,
+    hstsMaxAge: tlsOptions?.hstsMaxAge,
+    tls:
+      tlsOptions === undefined || httpsPort === undefined || internalPort === undefined || build === undefined
+        ? undefined
+        : {
+            port: httpsPort,
+            internalPort,
+            certificateFile: tlsOptions.certificateFile,
+            keyFile: tlsOptions.keyFile,
+            acmeWebroot: acmeWebroot(tlsOptions, stateDir),
+            http2Directive: atLeast(build.version, HTTP2_DIRECTIVE_NGINX),
+          },
   };
   const nginx = new NginxProcess(nginxBin, settings, log);
   const accessLogPath = join(prefix, 'access.log');
@@ -179,6 +213,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     throw error;
   }
   log('stack', `${url} → ${apps.map((app) => `${app.name} :${app.port}`).join(', ')}`);
+  if (plainUrl !== url) log('stack', `${plainUrl} redirects to ${url}; ${internalUrl} is plain HTTP for this machine's own checks`);
+  if (plainUrl !== url && appEnv.PUBLIC_URL?.startsWith('http:'))
+    log(
+      'stack',
+      `warning: HTTPS is on but PUBLIC_URL is ${appEnv.PUBLIC_URL}: short URLs say http:// and the session cookie is not Secure`,
+    );
   const closed = accessLog === undefined ? undefined : folderWorkersCannotEnter(accessLogPath);
   if (closed !== undefined) {
     log(
@@ -208,6 +248,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   return {
     url,
+    plainUrl,
+    internalUrl,
     appUrls: apps.map((app) => app.url),
     pids: () => apps.map((app) => app.pid),
     rollingRestart(onProgress) {
@@ -257,10 +299,35 @@ function refuseIfRunning(prefix: string): void {
   throw new Error(`a stack already runs with its files in ${prefix} (nginx pid ${pid}); stop it first (Ctrl-C, or kill -QUIT ${pid})`);
 }
 
-/** The public port (0: any free one) and one free port per app process, kept across restarts. */
-async function choosePorts(port: number, instances: number): Promise<{ publicPort: number; appPorts: number[] }> {
-  const ports = await freePorts(port === 0 ? instances + 1 : instances);
-  const publicPort = port === 0 ? ports.shift() : port;
-  if (publicPort === undefined) throw new Error('no free port');
-  return { publicPort, appPorts: ports };
+interface Ports {
+  publicPort: number;
+  appPorts: number[];
+  /** With TLS only. */
+  httpsPort?: number | undefined;
+  internalPort?: number | undefined;
+}
+
+/**
+ * The public port (0: any free one), one free port per app process (kept across restarts), and
+ * with TLS the HTTPS port (0: any free one) and a free internal plain port.
+ */
+async function choosePorts(port: number, instances: number, tls: TlsOptions | undefined): Promise<Ports> {
+  const httpsPort = tls === undefined ? undefined : (tls.port ?? 8443);
+  const extra = (port === 0 ? 1 : 0) + (tls === undefined ? 0 : 1) + (httpsPort === 0 ? 1 : 0);
+  const ports = await freePorts(instances + extra);
+  const take = () => {
+    const free = ports.pop();
+    if (free === undefined) throw new Error('no free port');
+    return free;
+  };
+  const publicPort = port === 0 ? take() : port;
+  if (tls === undefined) return { publicPort, appPorts: ports };
+  return { publicPort, httpsPort: httpsPort === 0 ? take() : httpsPort, internalPort: take(), appPorts: ports };
+}
+
+/** Where certbot --webroot writes its HTTP-01 tokens; made here so nginx has a folder to serve. */
+function acmeWebroot(tls: TlsOptions, stateDir: string): string {
+  const webroot = tls.acmeWebroot ?? join(stateDir, 'acme-webroot');
+  mkdirSync(join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
+  return webroot;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PERSON_USER_AGENT, SuiteCleanups, tempDir } from '../../test/support/index.ts';
+import { eventually, PERSON_USER_AGENT, SuiteCleanups, startTarget, tempDir } from '../../test/support/index.ts';
 import { type Stack, startStack } from '../src/stack.ts';
 import { bookmarksApi, runAppCommand } from './helpers.ts';
 
@@ -16,6 +16,19 @@ const REQUESTS_PER_SECOND_PER_PROCESS = 20;
 /** For the polling and a loaded machine. */
 const SLACK_MS = 1000;
 
+/** Links the re-check test makes, and the checks of each (its create's, then re-checks) it waits for. */
+const RECHECKED = ['p1', 'p2', 'p3', 'p4'];
+const CHECKS_EACH = 4;
+
+/** The re-checks one process counted in its /metrics. */
+async function rechecksCounted(appUrl: string): Promise<number> {
+  const text = await (await fetch(`${appUrl}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('linkyard_rechecks_total{'))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
 /** Polls `base` until /`name` redirects to `location`; how long that took after `since`, or Infinity past `boundMs` + SLACK_MS. */
 async function redirectsWithin(base: string, name: string, location: string, since: number, boundMs: number): Promise<number> {
   for (;;) {
@@ -25,12 +38,31 @@ async function redirectsWithin(base: string, name: string, location: string, sin
   }
 }
 
-describe('edits and expiry across the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
+describe('edits, expiry and re-checks across the native stack (nginx + 3 app processes)', { timeout: 120_000 }, () => {
   let stack: Stack;
   let dataDir: string;
   const fixtures = new SuiteCleanups();
+  /** The re-check test's target: checks per path, and the most of one path's in flight at once. */
+  const checks = new Map<string, number>();
+  const inFlight = new Map<string, number>();
+  let mostAtOnce = 0;
+  let targetUrl: string;
 
   before(async () => {
+    // Answers after a moment, so that two processes checking one link at once would overlap here.
+    const target = await startTarget(fixtures, (request, response) => {
+      const path = request.url ?? '';
+      checks.set(path, (checks.get(path) ?? 0) + 1);
+      const now = (inFlight.get(path) ?? 0) + 1;
+      inFlight.set(path, now);
+      mostAtOnce = Math.max(mostAtOnce, now);
+      setTimeout(() => {
+        inFlight.set(path, (inFlight.get(path) ?? 1) - 1);
+        response.writeHead(200, { 'content-type': 'text/html' });
+        response.end('<title>Checked</title>');
+      }, 50);
+    });
+    targetUrl = target.url;
     const dir = tempDir(fixtures, 'linkyard-edit-');
     dataDir = join(dir, 'data');
     stack = await startStack({
@@ -38,7 +70,15 @@ describe('edits and expiry across the native stack (nginx + 3 app processes)', {
       port: 0,
       stateDir: join(dir, 'state'),
       dataDir,
-      env: { LOG_LEVEL: 'warn', REDIRECT_CACHE_MS: String(REDIRECT_CACHE_MS), VISITS_FLUSH_MS: String(VISITS_FLUSH_MS) },
+      env: {
+        LOG_LEVEL: 'warn',
+        REDIRECT_CACHE_MS: String(REDIRECT_CACHE_MS),
+        VISITS_FLUSH_MS: String(VISITS_FLUSH_MS),
+        // Re-checks due 0.86 s after a check (a round every second or so), on loopback targets.
+        CHECK_ALLOW_PRIVATE: 'true',
+        RECHECK_INTERVAL_DAYS: '0.00001',
+        RECHECK_PER_MINUTE: '6000',
+      },
       quiet: true,
     });
   });
@@ -109,5 +149,22 @@ describe('edits and expiry across the native stack (nginx + 3 app processes)', {
       410,
       'and expired through nginx',
     );
+  });
+  it('one process at a time re-checks: only one counts re-checks, and no link is checked twice at once', async () => {
+    for (const [index, name] of RECHECKED.entries()) {
+      const response = await fetch(`${stack.appUrls[index % stack.appUrls.length]}/api/bookmarks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri: `${targetUrl}/${name}`, name }),
+      });
+      assert.equal(response.status, 201, await response.text());
+    }
+    assert.ok(
+      await eventually(() => RECHECKED.every((name) => (checks.get(`/${name}`) ?? 0) >= CHECKS_EACH), 30_000),
+      `checks per link: ${JSON.stringify(Object.fromEntries(checks))}`,
+    );
+    const perProcess = await Promise.all(stack.appUrls.map(rechecksCounted));
+    assert.equal(perProcess.filter((count) => count > 0).length, 1, `re-checks per process: ${perProcess.join(', ')}`);
+    assert.equal(mostAtOnce, 1, 'a link checked by two processes at once');
   });
 });

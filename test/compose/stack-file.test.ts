@@ -78,6 +78,35 @@ describe('docker-stack.yml', () => {
     assert.deepEqual(Object.keys(map(normalized.services, 'services')).sort(), ['app', 'nginx', 'postgres']);
   });
 
+  it('with docker-stack.tls.yml on top: the published plain port moves to the redirect server, HTTPS is added, 8080 stays unpublished', async (t) => {
+    const result = await run(
+      'docker',
+      ['stack', 'config', '--compose-file', 'docker-stack.yml', '--compose-file', 'docker-stack.tls.yml'],
+      {
+        // The secrets' default files: the certificate need not exist to merge the files.
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        timeoutMs: 30_000,
+      },
+    );
+    if (result === undefined) {
+      t.skip('NOTICE: the docker CLI is not installed: `docker stack config` not checked');
+      return;
+    }
+    assert.equal(result.code, 0, `docker stack config failed:\n${result.stderr}`);
+    const nginx = service(map(parse(result.stdout), 'docker stack config output'), 'nginx');
+    const ports = list(nginx.ports, 'nginx ports').map((port) => map(port, 'port'));
+    assert.deepEqual(
+      ports.map(({ target, published }) => `${published}->${target}`),
+      ['8080->8081', '8443->8443'],
+      'docker-stack.yml’s 8080->8080 replaced (entries merge by published port), not kept beside',
+    );
+    const configs = list(nginx.configs, 'nginx configs').map((config) => text(map(config, 'config').target, 'config target'));
+    assert.deepEqual(configs.sort(), [
+      '/etc/nginx/templates/https/redirect.conf.template',
+      '/etc/nginx/templates/https/server.conf.template',
+    ]);
+  });
+
   it('runs the image, variables and secrets docker-compose.yml runs', () => {
     const [composeApp] = APP_SERVICES;
     const fromCompose = service(compose, composeApp);

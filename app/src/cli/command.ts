@@ -54,3 +54,14 @@ export async function runTool(
     process.exitCode = misused ? 2 : 1;
   }
 }
+
+/** Progress for long commands: at most one line a second on stderr (stdout carries the result). */
+export function progressLine(name: string, everyMs = 1000): (line: string) => void {
+  let last = 0;
+  return (line) => {
+    const now = performance.now();
+    if (now - last < everyMs) return;
+    last = now;
+    process.stderr.write(`${name}: ${line}\n`);
+  };
+}

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { normalizeHost } from '../services/blocklist.ts';
 import { requireAdmin } from '../services/bookmarks.ts';
+import { CONTENT_TYPES, EXPORT_FORMATS, type ExportFormat, exportStream } from '../services/export.ts';
 import type { AuditPage } from '../store/access-types.ts';
 import { InvalidCursorError } from '../store/types.ts';
 import { answerOtherMethods } from './allow-methods.ts';
@@ -22,6 +23,13 @@ const auditQuerySchema = {
     limit: { type: 'integer', minimum: 1, maximum: 500 },
     cursor: { type: 'string', maxLength: 200 },
   },
+} as const;
+
+const exportQuerySchema = {
+  type: 'object',
+  required: ['format'],
+  additionalProperties: false,
+  properties: { format: { type: 'string', enum: EXPORT_FORMATS } },
 } as const;
 
 /** Response schemas: compiled serialisation, and the OpenAPI document (docs/openapi.json). */
@@ -54,7 +62,7 @@ const auditPageSchema = {
 const hostAnswerSchema = { type: 'object', required: ['host'], properties: { host: { type: 'string' } } } as const;
 
 /**
- * The admin key's API: disabling and enabling a link, the blocklist, the audit trail. Every route
+ * The admin key's API: disabling and enabling a link, the blocklist, the audit trail, the export. Every route
  * needs a bearer key (401) of the admin role (403 FORBIDDEN for an author).
  */
 export function registerAdminApiRoutes(app: FastifyInstance, { service, config, auth, store }: AppContext): void {
@@ -126,7 +134,39 @@ export function registerAdminApiRoutes(app: FastifyInstance, { service, config, 
     },
   );
 
+  // Every link, streamed as the store is read (docs/data.md): the export command's output, over HTTP.
+  app.get<{ Querystring: { format: ExportFormat } }>(
+    '/api/export',
+    {
+      schema: {
+        querystring: exportQuerySchema,
+        response: {
+          200: {
+            description: 'Every link, streamed, as `npm run export` writes it (docs/data.md).',
+            content: {
+              'application/x-ndjson': {
+                schema: { type: 'string', description: 'linkyard NDJSON: a header line, a line a link, a footer line.' },
+              },
+              'text/csv': { schema: { type: 'string', description: 'A header and a row a link; formula-like cells defused.' } },
+            },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = await requireAdminKey(request, 'export the links');
+      const { format } = request.query;
+      await store.access.audit({ actor: principal.name, action: 'links.export', subject: `${format} export`, detail: null });
+      return reply
+        .type(CONTENT_TYPES[format])
+        .header('content-disposition', `attachment; filename="linkyard-links.${format}"`)
+        .header('cache-control', 'no-store')
+        .send(exportStream(store, format));
+    },
+  );
+
   answerOtherMethods(app, '/api/blocklist', ['GET', 'POST']);
   answerOtherMethods(app, '/api/blocklist/:host', ['DELETE']);
   answerOtherMethods(app, '/api/audit', ['GET']);
+  answerOtherMethods(app, '/api/export', ['GET']);
 }

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { AppContext } from '../context.ts';
 import { DomainError } from '../errors.ts';
 import { type CreateRequest, type EditRequest, isExpired, MAX_TITLE_LENGTH } from '../services/bookmarks.ts';
+import { unreachableSince } from '../services/rechecks.ts';
 import { MAX_URI_LENGTH } from '../services/validation.ts';
 import type { Bookmark } from '../store/types.ts';
 import { clientAbortSignal } from './abort-signal.ts';
@@ -24,6 +25,12 @@ export interface BookmarkJson {
   /** Past its date or its visits: the link answers 410 (LINK_EXPIRED) until renewed by an edit. */
   expired: boolean;
   forwardQuery: boolean;
+  /** When the target was last fetched: at create, at an edit of it, or by a background re-check. */
+  checkedAt: string;
+  /** Set once re-checks failed FAILURES_TO_FLAG times in a row: since when. The link still redirects. */
+  unreachableSince: string | null;
+  /** Why the last re-check failed; null when it succeeded. */
+  checkError: string | null;
 }
 
 /**
@@ -46,6 +53,9 @@ const bookmarkJsonSchema = {
     'maxVisits',
     'expired',
     'forwardQuery',
+    'checkedAt',
+    'unreachableSince',
+    'checkError',
   ],
   properties: {
     name: { type: 'string' },
@@ -60,6 +70,9 @@ const bookmarkJsonSchema = {
     maxVisits: { type: ['integer', 'null'] },
     expired: { type: 'boolean' },
     forwardQuery: { type: 'boolean' },
+    checkedAt: { type: 'string', format: 'date-time' },
+    unreachableSince: { type: ['string', 'null'], format: 'date-time' },
+    checkError: { type: ['string', 'null'] },
   },
 } as const;
 
@@ -131,6 +144,9 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     maxVisits: bookmark.maxVisits,
     expired: isExpired({ ...bookmark, expiresAt: bookmark.expiresAt?.getTime() ?? null }, 0, Date.now()),
     forwardQuery: bookmark.forwardQuery,
+    checkedAt: bookmark.checkedAt.toISOString(),
+    unreachableSince: unreachableSince(bookmark)?.toISOString() ?? null,
+    checkError: bookmark.checkError,
   });
 
   /** The API takes bearer keys only, never the page's cookie: a cross-site script cannot borrow a session here. */

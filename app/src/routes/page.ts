@@ -24,16 +24,17 @@ function field(body: FormBody, name: string): string | undefined {
 }
 
 /**
- * The edit form's expiry fields, as changes: a field sent back as shown is none (so an expired
- * date shown again is not refused as past); empty removes the limit. The date is read as UTC.
+ * The expiry fields of the create form (no `current`: empty is no limit) and of the edit form, as
+ * changes: a field sent back as shown is none (so an expired date shown again is not refused as
+ * past); empty removes the limit. The date is read as UTC.
  */
-function expiryFromForm(body: FormBody, current: Bookmark): LinkOptionsInput {
+function expiryFromForm(body: FormBody, current?: Bookmark): LinkOptionsInput {
   const expiresAt = field(body, 'expiresat')?.trim();
   const maxVisits = field(body, 'maxvisits')?.trim();
-  const shownDate = current.expiresAt?.toISOString().slice(0, 16) ?? '';
+  const shownDate = current?.expiresAt?.toISOString().slice(0, 16) ?? '';
   const options: LinkOptionsInput = {};
   if (expiresAt !== undefined && expiresAt !== shownDate) options.expiresAt = expiresAt === '' ? null : `${expiresAt}Z`;
-  if (maxVisits !== undefined && maxVisits !== String(current.maxVisits ?? '')) {
+  if (maxVisits !== undefined && maxVisits !== String(current?.maxVisits ?? '')) {
     options.maxVisits = maxVisits === '' ? null : Number(maxVisits);
   }
   return options;
@@ -109,7 +110,12 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
     const body: FormBody = request.body ?? {};
     const longuri = field(body, 'longuri');
     const shortname = field(body, 'shortname');
-    const values = { longuri: longuri ?? '', shortname: shortname ?? '' };
+    const values = {
+      longuri: longuri ?? '',
+      shortname: shortname ?? '',
+      expiresat: field(body, 'expiresat') ?? '',
+      maxvisits: field(body, 'maxvisits') ?? '',
+    };
     let viewer: Principal | undefined;
     try {
       refuseCrossSite(request, config.publicUrl);
@@ -123,7 +129,10 @@ export function registerPageRoutes(app: FastifyInstance, context: AppContext): v
       if (shortname === undefined) {
         throw new DomainError('MISSING_FIELD', 'Please fill out the Short name field (send it empty for a generated name).');
       }
-      await service.create({ uri: longuri, name: shortname.trim(), createdBy: viewer?.name ?? 'form' }, clientAbortSignal(reply));
+      await service.create(
+        { uri: longuri, name: shortname.trim(), createdBy: viewer?.name ?? 'form', ...expiryFromForm(body) },
+        clientAbortSignal(reply),
+      );
       return reply.code(303).header('location', '/').send();
     } catch (caught) {
       // The seed's form answered text it could not fetch, URI or not, with its 404; so does ours.

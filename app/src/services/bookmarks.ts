@@ -11,6 +11,7 @@ import {
   type BookmarkPage,
   type BookmarkStore,
   InvalidCursorError,
+  type LinkOptions,
   type RedirectTarget,
   SearchIndexingError,
 } from '../store/types.ts';
@@ -20,10 +21,14 @@ import { withForwardedQuery } from './forward-query.ts';
 import { type LinkOptionsInput, parseLinkOptions } from './link-options.ts';
 import { validateName, validateUri } from './validation.ts';
 
-export interface CreateRequest extends LinkOptionsInput {
+/** What a new link is checked on before anything is fetched or written (validateNewLink): the create's and the import's. */
+export interface NewLinkInput extends LinkOptionsInput {
   uri: string;
-  /** Absent or empty: a name is generated. */
+  /** Absent or empty: none given (a create generates one). */
   name?: string | undefined;
+}
+
+export interface CreateRequest extends NewLinkInput {
   /** Who asks: a key's name, `form` or `anonymous`; recorded as the link's author and in the audit trail. */
   createdBy: string;
 }
@@ -77,6 +82,25 @@ export function couldNotFetch(uri: string, reason: string): DomainError {
   return new DomainError('URI_UNREACHABLE', `Couldn't fetch URI '${uri}'. Sorry! (${reason})`);
 }
 
+/**
+ * The name and URI rules and the expiry and forwarding options of a new link: the URI in its
+ * normalised form, the name if one was given. Expiry dates up to `now` are refused; the import of
+ * an export passes -Infinity, since a link keeps a date that has passed (and answers 410 as before).
+ */
+export function validateNewLink(input: NewLinkInput, now: number): { uri: string; name: string | undefined; options: LinkOptions } {
+  const uri = validateUri(input.uri);
+  const name = input.name === undefined || input.name === '' ? undefined : validateName(input.name);
+  return { uri, name, options: parseLinkOptions(input, now) };
+}
+
+/** The refusal of a link to a host on the blocklist (or under one). */
+export function hostBlocked(uri: string): DomainError {
+  return new DomainError(
+    'HOST_BLOCKED',
+    `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
+  );
+}
+
 /** Admin-only actions: FORBIDDEN for an author. */
 export function requireAdmin(principal: Principal, what: string): void {
   if (principal.role !== 'admin') throw new DomainError('FORBIDDEN', `Only an admin key may ${what}.`);
@@ -125,9 +149,7 @@ export class BookmarkService {
   }
 
   async create(request: CreateRequest, signal?: AbortSignal): Promise<CreateResult> {
-    const uri = validateUri(request.uri);
-    const wanted = request.name === undefined || request.name === '' ? undefined : validateName(request.name);
-    const options = parseLinkOptions(request, Date.now());
+    const { uri, name: wanted, options } = validateNewLink(request, Date.now());
     await this.#refuseBlocked(uri);
 
     if (wanted !== undefined) {
@@ -365,12 +387,7 @@ export class BookmarkService {
 
   /** The store, not the memory of the Denylist: a host listed a moment ago is refused at once. */
   async #refuseBlocked(uri: string): Promise<void> {
-    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) {
-      throw new DomainError(
-        'HOST_BLOCKED',
-        `Links to ${new URL(uri).hostname} are not accepted here: the host is on this server's blocklist.`,
-      );
-    }
+    if (await this.#store.access.anyHostBlocked(hostAndParents(uri))) throw hostBlocked(uri);
   }
 
   #settleExisting(existing: Bookmark, uri: string): CreateResult {

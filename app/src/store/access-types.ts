@@ -53,6 +53,8 @@ export const AUDIT_ACTIONS = [
   'bookmark.enable',
   'blocklist.add',
   'blocklist.remove',
+  'links.export',
+  'links.import',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,10 +1,11 @@
-import type { QueryConfig, QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
+import { exportPage, ImportRaceError, importBatch } from './transfer-postgres.ts';
 import {
   type Bookmark,
   type BookmarkChanges,
@@ -12,8 +13,13 @@ import {
   type BookmarkStore,
   type CreateOutcome,
   type EditOutcome,
+  type ImportOutcome,
+  type LinkRecord,
+  type LinkRecordPage,
   type ListOptions,
   type NewBookmark,
+  type RecheckCandidate,
+  type RecheckOutcome,
   type RedirectTarget,
   SearchIndexingError,
   type SearchOptions,
@@ -49,6 +55,21 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE bookmarks ADD COLUMN expires_at timestamptz;
    ALTER TABLE bookmarks ADD COLUMN max_visits bigint;
    ALTER TABLE bookmarks ADD COLUMN forward_query boolean NOT NULL DEFAULT true`,
+  // Re-checks (services/rechecks.ts): when the target was last fetched, the run of failures, and
+  // the lease that lets one process at a time do them. Rows already there get the epoch (checked
+  // at create, before this step) without being rewritten; new rows the time of their insert. No
+  // row is rewritten: instant on any store. The index is built by recheckIndexStep, concurrently,
+  // after start-up (docs/uri-checks.md).
+  `ALTER TABLE bookmarks ADD COLUMN checked_at timestamptz NOT NULL DEFAULT 'epoch';
+   ALTER TABLE bookmarks ALTER COLUMN checked_at SET DEFAULT now();
+   ALTER TABLE bookmarks ADD COLUMN check_failures integer NOT NULL DEFAULT 0;
+   ALTER TABLE bookmarks ADD COLUMN failing_since timestamptz;
+   ALTER TABLE bookmarks ADD COLUMN check_error text;
+   CREATE TABLE leases (
+     name text PRIMARY KEY,
+     owner text NOT NULL,
+     expires_at timestamptz NOT NULL
+   )`,
 ];
 
 /** The highest `schema_migrations` version of a store this build made or brought up to date. */
@@ -63,10 +84,19 @@ export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
 const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
 /** The search index's name: a restore leaves it out and builds it again (app/src/data/postgres-backup.ts). */
 export const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** dueForRecheck's index, built by recheckIndexStep. */
+const RECHECK_INDEX = 'bookmarks_checked_at';
 /** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
 const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 
-const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
+const COLUMNS =
+  'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query, checked_at, check_failures, failing_since, check_error';
+
+/**
+ * The re-checks' pick ($1 cutoff, $2 limit): the index on checked_at gives the oldest first and
+ * stops after `limit`. Exported for loadtest/src/cli/recheck-cost.ts's EXPLAIN.
+ */
+export const DUE_FOR_RECHECK_SQL = 'SELECT name, uri FROM bookmarks WHERE checked_at < $1 ORDER BY checked_at LIMIT $2';
 
 /** Named queries: each pooled connection prepares them once, then only sends parameters. */
 const SQL = {
@@ -100,10 +130,15 @@ const SQL = {
              check_status = CASE WHEN $6 THEN $7::integer ELSE b.check_status END,
              expires_at = CASE WHEN $8 THEN $9::timestamptz ELSE b.expires_at END,
              max_visits = CASE WHEN $10 THEN $11::bigint ELSE b.max_visits END,
-             forward_query = CASE WHEN $12 THEN $13::boolean ELSE b.forward_query END
+             forward_query = CASE WHEN $12 THEN $13::boolean ELSE b.forward_query END,
+             checked_at = CASE WHEN $6 THEN now() ELSE b.checked_at END,
+             check_failures = CASE WHEN $6 THEN 0 ELSE b.check_failures END,
+             failing_since = CASE WHEN $6 THEN NULL ELSE b.failing_since END,
+             check_error = CASE WHEN $6 THEN NULL ELSE b.check_error END
            FROM old WHERE b.id = old.id
            RETURNING b.id, b.name, b.uri, b.title, b.check_status, b.visits, b.created_at, b.created_by,
-                     b.expires_at, b.max_visits, b.forward_query, old.uri AS previous_uri`,
+                     b.expires_at, b.max_visits, b.forward_query, b.checked_at, b.check_failures,
+                     b.failing_since, b.check_error, old.uri AS previous_uri`,
   },
   // One statement is one transaction and one round trip (VISIT_BATCH_CTES says what it guards).
   addVisits: {
@@ -121,6 +156,27 @@ const SQL = {
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
   },
   count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
+  dueForRecheck: { name: 'linkyard_due_for_recheck', text: DUE_FOR_RECHECK_SQL },
+  // Against the target that was checked: a link edited meanwhile keeps its new target's result.
+  recordRecheck: {
+    name: 'linkyard_record_recheck',
+    text: `UPDATE bookmarks SET
+             checked_at = $3,
+             check_status = CASE WHEN $4 THEN $5::integer ELSE check_status END,
+             check_failures = CASE WHEN $4 THEN 0 ELSE check_failures + 1 END,
+             failing_since = CASE WHEN $4 THEN NULL ELSE coalesce(failing_since, $3) END,
+             check_error = CASE WHEN $4 THEN NULL ELSE $6 END
+           WHERE name = $1 AND uri = $2`,
+  },
+  // One statement: the unique name decides, and only the owner or an expired lease is replaced.
+  // The server's clock: every process reads the same one.
+  acquireLease: {
+    name: 'linkyard_acquire_lease',
+    text: `INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+           ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+           WHERE leases.owner = excluded.owner OR leases.expires_at <= now()`,
+  },
+  releaseLease: { name: 'linkyard_release_lease', text: 'DELETE FROM leases WHERE name = $1 AND owner = $2' },
 } as const satisfies Record<string, { name: string; text: string }>;
 
 /** pg returns bigint (id, visits, count) as strings, since they can exceed 2^53. */
@@ -136,6 +192,10 @@ type Row = {
   expires_at: Date | null;
   max_visits: string | null;
   forward_query: boolean;
+  checked_at: Date;
+  check_failures: number;
+  failing_since: Date | null;
+  check_error: string | null;
 };
 
 function toBookmark(row: Row): Bookmark {
@@ -150,6 +210,11 @@ function toBookmark(row: Row): Bookmark {
     expiresAt: row.expires_at,
     maxVisits: row.max_visits === null ? null : Number(row.max_visits),
     forwardQuery: row.forward_query,
+    // The epoch: not checked since the re-checks came; the last check was the one at create.
+    checkedAt: row.checked_at.getTime() === 0 ? row.created_at : row.checked_at,
+    checkFailures: row.check_failures,
+    failingSince: row.failing_since,
+    checkError: row.check_error,
   };
 }
 
@@ -389,38 +454,17 @@ export class PostgresStore implements BookmarkStore {
 
   /** Valid once built; remembered, since an index never becomes invalid again by itself. */
   async #searchIndexValid(): Promise<boolean> {
-    if (this.#searchReady) return true;
-    const rows = await this.#rows<{ valid: boolean | null }>(
-      { name: 'linkyard_search_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
-      [SEARCH_INDEX],
-    );
-    this.#searchReady = rows[0]?.valid === true;
+    this.#searchReady ||= await this.#indexValid(SEARCH_INDEX);
     return this.#searchReady;
   }
 
   /**
    * Creates pg_trgm (needs the CREATE privilege on the database, or a superuser to have created
-   * it: docs/links.md) and the index, concurrently. Several processes may call this at once: the
-   * others find the index there and wait for it to be valid. A build that failed leaves an invalid
-   * index with no build in progress: it is dropped and built again.
+   * it: docs/links.md) and the index, concurrently (#buildIndexConcurrently).
    */
   async searchIndexStep(): Promise<boolean> {
     if (await this.#searchIndexValid()) return true;
     await this.#query({ text: 'CREATE EXTENSION IF NOT EXISTS pg_trgm' });
-    const building = await this.#rows<{ building: boolean }>(
-      {
-        name: 'linkyard_search_index_building',
-        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
-      },
-      [SEARCH_INDEX],
-    );
-    if (building[0]?.building === true) return false;
-    const exists = await this.#rows<{ oid: string | null }>(
-      { name: 'linkyard_search_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' },
-      [SEARCH_INDEX],
-    );
-    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined)
-      await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${SEARCH_INDEX}` });
     // The extension lives in whichever schema it was created in (one per database): name it.
     const extension = await this.#rows<{ schema: string }>(
       {
@@ -430,13 +474,54 @@ export class PostgresStore implements BookmarkStore {
       [],
     );
     const opclass = `${extension[0]?.schema ?? 'public'}.gin_trgm_ops`;
-    // No statement timeout for the build: it takes as long as the table needs, off the request path.
+    await this.#buildIndexConcurrently(SEARCH_INDEX, `ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`);
+    return this.#searchIndexValid();
+  }
+
+  #recheckIndexReady = false;
+
+  async recheckIndexStep(): Promise<boolean> {
+    this.#recheckIndexReady ||=
+      (await this.#indexValid(RECHECK_INDEX)) || (await this.#buildIndexConcurrently(RECHECK_INDEX, 'ON bookmarks (checked_at)'));
+    return this.#recheckIndexReady;
+  }
+
+  /** Whether the index exists and is valid: a concurrent build in progress, or one that failed, leaves it invalid. */
+  async #indexValid(name: string): Promise<boolean> {
+    const rows = await this.#rows<{ valid: boolean | null }>(
+      { name: 'linkyard_index_valid', text: `SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)) AS valid` },
+      [name],
+    );
+    return rows[0]?.valid === true;
+  }
+
+  /**
+   * Builds the index `name` (`definition`: what follows its name in CREATE INDEX) with CREATE
+   * INDEX CONCURRENTLY: outside any transaction, writes go on, and it takes as long as the table
+   * needs, off the request path. Several processes may call this at once: the others find the
+   * build in progress and return false. A build that failed leaves an invalid index with no build
+   * in progress: it is dropped and built again. True once the index is valid.
+   */
+  async #buildIndexConcurrently(name: string, definition: string): Promise<boolean> {
+    const building = await this.#rows<{ building: boolean }>(
+      {
+        name: 'linkyard_index_building',
+        text: `SELECT EXISTS (SELECT FROM pg_stat_progress_create_index WHERE index_relid = to_regclass($1)) AS building`,
+      },
+      [name],
+    );
+    if (building[0]?.building === true) return false;
+    const exists = await this.#rows<{ oid: string | null }>({ name: 'linkyard_index_oid', text: 'SELECT to_regclass($1)::oid AS oid' }, [
+      name,
+    ]);
+    if (exists[0]?.oid !== null && exists[0]?.oid !== undefined) await this.#query({ text: `DROP INDEX CONCURRENTLY IF EXISTS ${name}` });
+    // No statement timeout for the build.
     const client = await this.#pool.connect();
     try {
       await client.query('SET statement_timeout = 0');
       // pg reads a per-query query_timeout that its types do not declare.
       const build: QueryConfig & { query_timeout: number } = {
-        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${SEARCH_INDEX} ON bookmarks USING gin (${SEARCH_TEXT} ${opclass})`,
+        text: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${name} ${definition}`,
         query_timeout: BUILD_DEADLINE_MS,
       };
       await client.query(build);
@@ -446,7 +531,7 @@ export class PostgresStore implements BookmarkStore {
       throw translated(error);
     }
     client.release();
-    return this.#searchIndexValid();
+    return this.#indexValid(name);
   }
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {
@@ -486,6 +571,54 @@ export class PostgresStore implements BookmarkStore {
     return Number(rows[0]?.moved ?? 0);
   }
 
+  async dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]> {
+    return this.#rows<RecheckCandidate>(SQL.dueForRecheck, [before, limit]);
+  }
+
+  async recordRecheck(name: string, uri: string, outcome: RecheckOutcome, at: Date): Promise<boolean> {
+    const result = await this.#query({
+      ...SQL.recordRecheck,
+      values: [name, uri, at, outcome.ok, outcome.ok ? outcome.status : null, outcome.ok ? null : outcome.error],
+    });
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const result = await this.#query({ ...SQL.acquireLease, values: [name, owner, ttlMs] });
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#query({ ...SQL.releaseLease, values: [name, owner] });
+  }
+
+  async exportLinks({ limit, cursor }: ListOptions): Promise<LinkRecordPage> {
+    checkLimit(limit);
+    const after = cursor === undefined ? 0 : decodeCursor(cursor);
+    const rows = await this.#transaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
+      exportPage(client, after, limit + 1),
+    );
+    return toPage(
+      rows,
+      limit,
+      (row) => row.id,
+      (row) => row.link,
+    );
+  }
+
+  async importLinks(links: readonly LinkRecord[], { overwrite }: { overwrite: boolean }): Promise<ImportOutcome[]> {
+    if (links.length === 0) return [];
+    // A name created elsewhere between the batch's read and its insert: the batch is rolled back
+    // and read again, when that name is settled like any other.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transaction('BEGIN', (client) => importBatch(client, links, overwrite));
+      } catch (error) {
+        if (!(error instanceof ImportRaceError) || attempt >= 3) throw error;
+      }
+    }
+  }
+
   async count(): Promise<number> {
     const rows = await this.#rows<{ count: string }>(SQL.count, []);
     return Number(rows[0]?.count ?? 0);
@@ -498,6 +631,27 @@ export class PostgresStore implements BookmarkStore {
   close(): Promise<void> {
     this.#closing ??= this.#pool.end();
     return this.#closing;
+  }
+
+  /** `work` on one connection between `begin` and COMMIT; rolled back (and the connection dropped) if it fails. */
+  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw translated(error);
+    }
+    try {
+      await client.query(begin);
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // Its transaction state is unknown: destroyed, not reused (the server rolls it back).
+      client.release(true);
+      throw translated(error);
+    }
   }
 
   async #rows<R extends QueryResultRow>(query: { name: string; text: string }, values: unknown[]): Promise<R[]> {

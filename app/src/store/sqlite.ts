@@ -4,6 +4,7 @@ import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
+import { prepareTransferStatements } from './transfer-sqlite.ts';
 import {
   type Bookmark,
   type BookmarkChanges,
@@ -11,8 +12,13 @@ import {
   type BookmarkStore,
   type CreateOutcome,
   type EditOutcome,
+  type ImportOutcome,
+  type LinkRecord,
+  type LinkRecordPage,
   type ListOptions,
   type NewBookmark,
+  type RecheckCandidate,
+  type RecheckOutcome,
   type RedirectTarget,
   SearchIndexingError,
   type SearchOptions,
@@ -67,18 +73,54 @@ const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER bookmarks_search_delete AFTER DELETE ON bookmarks BEGIN
      DELETE FROM bookmarks_search WHERE rowid = old.id;
    END`,
+  // Re-checks (services/rechecks.ts): when each target was last fetched and its run of failures,
+  // beside the bookmarks rather than in new columns: adding a column to a STRICT table checks
+  // every row (2–3 s a column at a million links), an empty table is instant on any store. New
+  // links get their row from the trigger; the links already there are enrolled after start-up by
+  // recheckIndexStep, in batches below the mark (as the search index is, decision 0022).
+  `CREATE TABLE link_checks (
+     bookmark_id INTEGER PRIMARY KEY REFERENCES bookmarks (id) ON DELETE CASCADE,
+     checked_at INTEGER NOT NULL,
+     check_failures INTEGER NOT NULL DEFAULT 0,
+     failing_since INTEGER,
+     check_error TEXT
+   ) STRICT;
+   CREATE INDEX link_checks_checked_at ON link_checks (checked_at);
+   CREATE TRIGGER link_checks_insert AFTER INSERT ON bookmarks BEGIN
+     INSERT INTO link_checks (bookmark_id, checked_at) VALUES (new.id, new.created_at);
+   END;
+   CREATE TABLE recheck_backfill (id INTEGER PRIMARY KEY CHECK (id = 1), below INTEGER NOT NULL) STRICT;
+   INSERT INTO recheck_backfill (id, below) SELECT 1, coalesce(max(id), 0) + 1 FROM bookmarks;
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT`,
 ];
 
 /** The `PRAGMA user_version` of a store this build made or brought up to date (backup and restore check it). */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Rows indexed per backfill transaction: a few tens of milliseconds of the write lock. */
-const SEARCH_BACKFILL_BATCH = 5000;
+/**
+ * The re-checks' pick (cutoff, limit): the index on link_checks.checked_at gives the oldest first
+ * and stops after `limit`. Exported for loadtest/src/cli/recheck-cost.ts's EXPLAIN.
+ */
+export const DUE_FOR_RECHECK_SQL = `SELECT b.name, b.uri FROM link_checks c JOIN bookmarks b ON b.id = c.bookmark_id
+  WHERE c.checked_at < ? ORDER BY c.checked_at LIMIT ?`;
+
+/** Rows indexed for search, or enrolled for re-checks, per backfill transaction: a few tens of milliseconds of the write lock. */
+const BACKFILL_BATCH = 5000;
 
 /** How long an applied batch id is remembered: far longer than any retry of it. */
 const BATCH_ID_KEPT_MS = 24 * 60 * 60 * 1000;
 
 const COLUMNS = 'id, name, uri, title, check_status, visits, created_at, created_by, expires_at, max_visits, forward_query';
+
+/** Reads of a whole bookmark join its re-check state: `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS}`. */
+const WITH_CHECKS = 'bookmarks b LEFT JOIN link_checks c ON c.bookmark_id = b.id';
+const FULL_COLUMNS = `${COLUMNS.split(', ')
+  .map((column) => `b.${column}`)
+  .join(', ')}, c.checked_at, c.check_failures, c.failing_since, c.check_error`;
 
 /**
  * Failures of the disk under the file rather than of the statement: full, read-only, failing, or
@@ -114,9 +156,14 @@ interface Row {
   expires_at: number | null;
   max_visits: number | null;
   forward_query: number;
+  /** The link_checks columns: null for a link not enrolled yet (made before re-checks, see recheck_backfill). */
+  checked_at: number | null;
+  check_failures: number | null;
+  failing_since: number | null;
+  check_error: string | null;
 }
 
-type NewRow = Omit<Row, 'id' | 'visits'>;
+type NewRow = Omit<Row, 'id' | 'visits' | 'checked_at' | 'check_failures' | 'failing_since' | 'check_error'>;
 
 interface TargetRow {
   uri: string;
@@ -140,6 +187,17 @@ interface UpdateParameters {
   max_visits: number | null;
   set_forward_query: number;
   forward_query: number | null;
+  /** When a new target's check ran (set_check_status): its run of failures starts over. */
+  checked_at: number;
+}
+
+interface RecheckParameters {
+  name: string;
+  uri: string;
+  at: number;
+  ok: number;
+  status: number | null;
+  error: string | null;
 }
 
 function toBookmark(row: Row): Bookmark {
@@ -154,20 +212,28 @@ function toBookmark(row: Row): Bookmark {
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
     maxVisits: row.max_visits,
     forwardQuery: row.forward_query === 1,
+    // Null or 0: not checked since the re-checks came; the last check was the one at create.
+    checkedAt: new Date(row.checked_at === null || row.checked_at === 0 ? row.created_at : row.checked_at),
+    checkFailures: row.check_failures ?? 0,
+    failingSince: row.failing_since === null ? null : new Date(row.failing_since),
+    checkError: row.check_error,
   };
 }
 
 function prepareStatements(db: Database.Database) {
-  const insert = db.prepare<NewRow, Row>(
-    `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
+  const insert = db
+    .prepare<NewRow, number>(
+      `INSERT INTO bookmarks (name, uri, title, check_status, created_at, created_by, expires_at, max_visits, forward_query)
      VALUES (@name, @uri, @title, @check_status, @created_at, @created_by, @expires_at, @max_visits, @forward_query)
      ON CONFLICT (name) DO NOTHING
-     RETURNING ${COLUMNS}`,
-  );
-  const get = db.prepare<[string], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE name = ?`);
+     RETURNING id`,
+    )
+    .pluck();
+  const get = db.prepare<[string], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.name = ?`);
   // Each field is replaced only when given (a flag per field: a title may be set to null).
-  const update = db.prepare<UpdateParameters, Row>(
-    `UPDATE bookmarks SET
+  const update = db
+    .prepare<UpdateParameters, number>(
+      `UPDATE bookmarks SET
        uri = CASE WHEN @set_uri THEN @uri ELSE uri END,
        title = CASE WHEN @set_title THEN @title ELSE title END,
        check_status = CASE WHEN @set_check_status THEN @check_status ELSE check_status END,
@@ -175,7 +241,25 @@ function prepareStatements(db: Database.Database) {
        max_visits = CASE WHEN @set_max_visits THEN @max_visits ELSE max_visits END,
        forward_query = CASE WHEN @set_forward_query THEN @forward_query ELSE forward_query END
      WHERE name = @name
-     RETURNING ${COLUMNS}`,
+     RETURNING id`,
+    )
+    .pluck();
+  // A re-check's result, against the target that was checked.
+  const checkedLink = db.prepare<[string, string], number>('SELECT id FROM bookmarks WHERE name = ? AND uri = ?').pluck();
+  const setCheckStatus = db.prepare<[number | null, number]>('UPDATE bookmarks SET check_status = ? WHERE id = ?');
+  const recordCheck = db.prepare<RecheckParameters & { id: number }>(
+    `INSERT INTO link_checks (bookmark_id, checked_at, check_failures, failing_since, check_error)
+     VALUES (@id, @at, CASE WHEN @ok THEN 0 ELSE 1 END, CASE WHEN @ok THEN NULL ELSE @at END, @error)
+     ON CONFLICT (bookmark_id) DO UPDATE SET
+       checked_at = @at,
+       check_failures = CASE WHEN @ok THEN 0 ELSE link_checks.check_failures + 1 END,
+       failing_since = CASE WHEN @ok THEN NULL ELSE coalesce(link_checks.failing_since, @at) END,
+       check_error = @error`,
+  );
+  // A new target was just checked: its run of failures starts over (a row made if it had none yet).
+  const checkedAnew = db.prepare<[number, number]>(
+    `INSERT INTO link_checks (bookmark_id, checked_at) VALUES (?, ?)
+     ON CONFLICT (bookmark_id) DO UPDATE SET checked_at = excluded.checked_at, check_failures = 0, failing_since = NULL, check_error = NULL`,
   );
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
@@ -184,13 +268,14 @@ function prepareStatements(db: Database.Database) {
 
   return {
     stats,
+    transfer: prepareTransferStatements(db),
     get,
     resolve: db.prepare<[string], string>('SELECT uri FROM bookmarks WHERE name = ?').pluck(),
     resolveTarget: db.prepare<[string], TargetRow>(
       'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = ?',
     ),
-    firstPage: db.prepare<[number], Row>(`SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT ?`),
-    olderPage: db.prepare<[number, number], Row>(`SELECT ${COLUMNS} FROM bookmarks WHERE id < ? ORDER BY id DESC LIMIT ?`),
+    firstPage: db.prepare<[number], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} ORDER BY b.id DESC LIMIT ?`),
+    olderPage: db.prepare<[number, number], Row>(`SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id < ? ORDER BY b.id DESC LIMIT ?`),
     delete: db.prepare<[string]>('DELETE FROM bookmarks WHERE name = ?'),
     count: db.prepare<[], number>('SELECT count(*) FROM bookmarks').pluck(),
     // Reads a page of the table itself, so it fails when the file does, unlike `SELECT 1`.
@@ -199,7 +284,7 @@ function prepareStatements(db: Database.Database) {
     // Insert and read-back share one IMMEDIATE transaction: the unique index picks the winner, and
     // the row that beat us cannot be deleted before we read it.
     create: db.transaction((row: NewRow): CreateOutcome => {
-      const inserted = insert.get(row);
+      const inserted = insert.get(row) === undefined ? undefined : get.get(row.name);
       if (inserted !== undefined) return { kind: 'created', bookmark: toBookmark(inserted) };
       const existing = get.get(row.name);
       if (existing === undefined) throw new Error(`bookmark '${row.name}' neither inserted nor found`);
@@ -211,22 +296,54 @@ function prepareStatements(db: Database.Database) {
     update: db.transaction((parameters: UpdateParameters): EditOutcome | undefined => {
       const before = get.get(parameters.name);
       if (before === undefined) return undefined;
-      const after = update.get(parameters);
+      const id = update.get(parameters);
+      if (id === undefined) return undefined;
+      if (parameters.set_check_status) checkedAnew.run(id, parameters.checked_at);
+      const after = get.get(parameters.name);
       if (after === undefined) return undefined;
       return { bookmark: toBookmark(after), previousUri: before.uri };
     }),
+    dueForRecheck: db.prepare<[number, number], { name: string; uri: string }>(DUE_FOR_RECHECK_SQL),
+    // Against the target that was checked: a link edited meanwhile keeps its new target's result.
+    recordRecheck: db.transaction((parameters: RecheckParameters): boolean => {
+      const id = checkedLink.get(parameters.name, parameters.uri);
+      if (id === undefined) return false;
+      if (parameters.ok) setCheckStatus.run(parameters.status, id);
+      recordCheck.run({ ...parameters, id });
+      return true;
+    }),
+    // Links made before re-checks came, enrolled in batches below the mark, newest first, due at
+    // once (checked_at 0); rows an edit already made are kept.
+    recheckBackfill: db.transaction((): boolean => {
+      const below = db.prepare<[], number>('SELECT below FROM recheck_backfill').pluck().get() ?? 1;
+      if (below <= 1) return true;
+      const from = Math.max(1, below - BACKFILL_BATCH);
+      db.prepare<[number, number]>(
+        `INSERT INTO link_checks (bookmark_id, checked_at) SELECT id, 0 FROM bookmarks WHERE id >= ? AND id < ?
+         ON CONFLICT (bookmark_id) DO NOTHING`,
+      ).run(from, below);
+      db.prepare<[number]>('UPDATE recheck_backfill SET below = ?').run(from);
+      return from <= 1;
+    }),
+    // One statement: the unique name decides, and only the owner or an expired lease is replaced.
+    acquireLease: db.prepare<{ name: string; owner: string; now: number; expires: number }>(
+      `INSERT INTO leases (name, owner, expires_at) VALUES (@name, @owner, @expires)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE leases.owner = excluded.owner OR leases.expires_at <= @now`,
+    ),
+    releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?'),
     searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
     // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
     searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
-      `SELECT ${COLUMNS} FROM bookmarks WHERE id IN (
+      `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id IN (
          SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
-       ) ORDER BY id DESC`,
+       ) ORDER BY b.id DESC`,
     ),
     // Rows an edit already indexed (the update trigger) are skipped.
     searchBackfill: db.transaction((): boolean => {
       const below = db.prepare<[], number>('SELECT below FROM search_backfill').pluck().get() ?? 1;
       if (below <= 1) return true;
-      const from = Math.max(1, below - SEARCH_BACKFILL_BATCH);
+      const from = Math.max(1, below - BACKFILL_BATCH);
       db.prepare<[number, number, number, number]>(
         `INSERT INTO bookmarks_search (rowid, text)
          SELECT id, name || ' ' || uri || ' ' || coalesce(title, '') FROM bookmarks
@@ -362,8 +479,34 @@ export class SqliteStore implements BookmarkStore {
         max_visits: changes.maxVisits ?? null,
         set_forward_query: changes.forwardQuery === undefined ? 0 : 1,
         forward_query: changes.forwardQuery === undefined ? null : Number(changes.forwardQuery),
+        checked_at: Date.now(),
       }),
     );
+  }
+
+  /** One batch of enrolling the links made before re-checks came (link_checks); true once all are. */
+  async recheckIndexStep(): Promise<boolean> {
+    return this.#guard(() => this.#sql.recheckBackfill.immediate());
+  }
+
+  async dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]> {
+    return this.#guard(() => this.#sql.dueForRecheck.all(before.getTime(), limit));
+  }
+
+  async recordRecheck(name: string, uri: string, outcome: RecheckOutcome, at: Date): Promise<boolean> {
+    const parameters: RecheckParameters = outcome.ok
+      ? { name, uri, at: at.getTime(), ok: 1, status: outcome.status, error: null }
+      : { name, uri, at: at.getTime(), ok: 0, status: null, error: outcome.error };
+    return this.#guard(() => this.#sql.recordRecheck.immediate(parameters));
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return this.#guard(() => this.#sql.acquireLease.run({ name, owner, now, expires: now + ttlMs }).changes > 0);
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#guard(() => this.#sql.releaseLease.run(name, owner));
   }
 
   async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
@@ -400,6 +543,24 @@ export class SqliteStore implements BookmarkStore {
 
   async foldHours(beforeHour: number): Promise<number> {
     return this.#guard(() => this.#sql.stats.fold.immediate(beforeHour));
+  }
+
+  async exportLinks({ limit, cursor }: ListOptions): Promise<LinkRecordPage> {
+    checkLimit(limit);
+    const after = cursor === undefined ? 0 : decodeCursor(cursor);
+    const rows = this.#guard(() => this.#sql.transfer.exportPage(after, limit + 1));
+    const page = toPage(
+      rows,
+      limit,
+      (row) => row.id,
+      (row) => row.link,
+    );
+    return page;
+  }
+
+  async importLinks(links: readonly LinkRecord[], { overwrite }: { overwrite: boolean }): Promise<ImportOutcome[]> {
+    if (links.length === 0) return [];
+    return this.#guard(() => this.#sql.transfer.importBatch.immediate(links, overwrite));
   }
 
   async count(): Promise<number> {

@@ -7,7 +7,7 @@ export interface Bookmark {
   uri: string;
   /** The target page's <title>, when the check found one. */
   title: string | null;
-  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning). */
+  /** Final HTTP status the check saw (2xx, or 401/403/405/429 accepted with a warning); NOT_CHECKED for an import without --check. */
   checkStatus: number;
   visits: number;
   createdAt: Date;
@@ -19,7 +19,27 @@ export interface Bookmark {
   maxVisits: number | null;
   /** Whether a redirect passes the request's query string on to the target. */
   forwardQuery: boolean;
+  /** When the target was last fetched: at create, at an edit of it, or by a re-check (services/rechecks.ts). */
+  checkedAt: Date;
+  /** Re-checks failed in a row since the last check that succeeded (0: the last one succeeded). */
+  checkFailures: number;
+  /** When the current run of failed re-checks began; null while the last check succeeded. */
+  failingSince: Date | null;
+  /** Why the last re-check failed ("connection refused"); null while the last check succeeded. */
+  checkError: string | null;
 }
+
+/** A link due for a re-check: what the check needs, and what the result is recorded against. */
+export interface RecheckCandidate {
+  name: string;
+  uri: string;
+}
+
+/** A re-check's result: the status seen, or why it failed. */
+export type RecheckOutcome = { ok: true; status: number } | { ok: false; error: string };
+
+/** The check status of a link imported without fetching its target (docs/data.md). */
+export const NOT_CHECKED = 0;
 
 /** What a redirect needs to know, read in one indexed lookup. */
 export interface RedirectTarget {
@@ -80,6 +100,66 @@ export interface BookmarkPage {
   nextCursor: string | null;
 }
 
+/** One hour of a link's visits, as stored in its rollups (`hour`: hours since the epoch). */
+export interface StoredHour {
+  hour: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day of a link's visits, folded from its hours (`day`: days since the epoch). */
+export interface StoredDay {
+  day: number;
+  visits: number;
+  bots: number;
+}
+
+/** One day's visits with one value of a dimension. */
+export interface StoredDimension {
+  day: number;
+  dimension: string;
+  value: string;
+  visits: number;
+}
+
+/**
+ * A link with everything an export carries and an import writes back: the row (creator by key
+ * name: keys never leave the store) and its stats rollups as stored, in key order.
+ */
+export interface LinkRecord {
+  name: string;
+  uri: string;
+  title: string | null;
+  checkStatus: number;
+  createdAt: Date;
+  createdBy: string | null;
+  expiresAt: Date | null;
+  maxVisits: number | null;
+  forwardQuery: boolean;
+  visits: number;
+  hours: StoredHour[];
+  days: StoredDay[];
+  dimensions: StoredDimension[];
+}
+
+export interface LinkRecordPage {
+  /** Oldest first (by the row's id). */
+  items: LinkRecord[];
+  /** Pass back as `cursor` for the next (newer) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+/**
+ * What `importLinks` did with one link: a new name is `imported`; a name that exists with the
+ * same target is `skipped` (a re-run adds nothing twice); with another target it is a `conflict`,
+ * left as it was, unless the import overwrites, which replaces it whole (`overwritten`).
+ */
+export type ImportOutcome =
+  | { kind: 'imported' }
+  | { kind: 'skipped' }
+  | { kind: 'conflict'; existingUri: string }
+  | { kind: 'overwritten'; previousUri: string };
+
 /** One interface, two engines (SQLite, PostgreSQL); the same contract tests run against both. */
 export interface BookmarkStore {
   readonly engine: 'sqlite' | 'postgres';
@@ -127,6 +207,42 @@ export interface BookmarkStore {
    * transaction short however many links there are.
    */
   foldHours(beforeHour: number): Promise<number>;
+  /**
+   * One bounded step of preparing what dueForRecheck reads, after start-up (never in a migration:
+   * on a large store it takes seconds to minutes); true once it is complete. PostgreSQL builds an
+   * index concurrently, SQLite enrols the links made before re-checks came, a batch a step. Run by
+   * the one process that re-checks, before its first pick.
+   */
+  recheckIndexStep(): Promise<boolean>;
+  /**
+   * Links whose target was last checked before `before`, the longest unchecked first (the index of
+   * recheckIndexStep, so a page of them is read however many links there are).
+   */
+  dueForRecheck(before: Date, limit: number): Promise<RecheckCandidate[]>;
+  /**
+   * Records a re-check of `name`'s target `uri` made at `at`: a success sets the status and ends a
+   * run of failures, a failure counts one more. Ignored (false) when the link was deleted or its
+   * target edited since it was picked.
+   */
+  recordRecheck(name: string, uri: string, outcome: RecheckOutcome, at: Date): Promise<boolean>;
+  /**
+   * Takes the lease `name` for `owner` for `ttlMs` from now, or renews it: true when `owner` holds
+   * it, false while another owner's has not expired. A lease whose owner died expires by itself.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `owner` holds it, so another process need not wait for it to expire. */
+  releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Every link with its rollups, oldest first, keyset-paginated by the row's id (the export): a
+   * page is read in one snapshot, and a link that exists through the whole walk is in it once.
+   */
+  exportLinks(options: ListOptions): Promise<LinkRecordPage>;
+  /**
+   * Writes a batch of links (the import) in one transaction, so a crash leaves whole links or
+   * none of the batch: each with its created time, visits and rollups as given. One outcome per
+   * link, in order; a name given twice is settled against its first occurrence.
+   */
+  importLinks(links: readonly LinkRecord[], options: { overwrite: boolean }): Promise<ImportOutcome[]>;
   /** Throws when the store cannot answer (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

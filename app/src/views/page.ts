@@ -1,15 +1,18 @@
 import type { Principal } from '../auth/principal.ts';
-import { REFUSING_STATUSES } from '../check/types.ts';
 import type { ErrorCode } from '../errors.ts';
 import { isExpired } from '../services/bookmarks.ts';
 import type { Bookmark, BookmarkPage } from '../store/types.ts';
+import { checkBadge } from './check-badge.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 import { sparkSvg } from './stats.ts';
 
 // The page is served with a strict CSP (no inline script or style): everything here is markup
 // and classes; the look is in static/style.css and the one behaviour in static/copy.js.
 
-type FieldName = 'longuri' | 'shortname';
+type FieldName = 'longuri' | 'shortname' | 'expiresat' | 'maxvisits';
+
+/** What the person typed into the create form, kept when it comes back with an error. */
+export type FormValues = Record<FieldName, string>;
 
 export interface PageModel {
   /** Undefined when the store cannot be read: the form still comes back, with what was typed. */
@@ -25,7 +28,7 @@ export interface PageModel {
   /** People per day over the last 7 days, oldest first, by name (absent: no sparks). */
   sparks?: ReadonlyMap<string, readonly number[]> | undefined;
   /** What the person typed, kept when the form comes back with an error. */
-  values?: { longuri: string; shortname: string } | undefined;
+  values?: Partial<FormValues> | undefined;
   /** What the list is filtered by (the search box), if anything. */
   query?: string | undefined;
   /** The signed-in person: delete shows on the links they may change. */
@@ -33,7 +36,7 @@ export interface PageModel {
 }
 
 /** The field a person has to change to get past an error; undefined when no field is at fault. */
-function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }): FieldName | undefined {
+function fieldAtFault(code: ErrorCode | undefined, values: FormValues): FieldName | undefined {
   switch (code) {
     case 'MISSING_FIELD':
       // The form always sends both fields, so an empty Long URI is the one a person can miss.
@@ -46,6 +49,10 @@ function fieldAtFault(code: ErrorCode | undefined, values: { longuri: string }):
     case 'RESERVED_NAME':
     case 'NAME_TAKEN':
       return 'shortname';
+    case 'INVALID_EXPIRY':
+      return 'expiresat';
+    case 'INVALID_MAX_VISITS':
+      return 'maxvisits';
     default:
       return undefined;
   }
@@ -65,14 +72,6 @@ function expiryNote(bookmark: Bookmark, now: number): string {
     bookmark.maxVisits === null ? undefined : `${bookmark.maxVisits} visits at most`,
   ].filter((part) => part !== undefined);
   return limits.length === 0 ? '' : `<span class="note">${e(limits.join(', '))}</span>`;
-}
-
-function statusBadge(bookmark: Bookmark): string {
-  if (REFUSING_STATUSES.has(bookmark.checkStatus)) {
-    // Spelled out rather than in a title attribute, which touch screens and keyboards never show.
-    return `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span><span class="note">Up, but it refuses robots</span>`;
-  }
-  return `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
 }
 
 /** An admin may change every link, an author those it created (BookmarkService.mayChange). */
@@ -114,7 +113,7 @@ function row(bookmark: Bookmark, publicUrl: URL, viewer: Principal | undefined, 
 <td class="name"><a href="/${e(bookmark.name)}">${e(bookmark.name)}</a> <button type="button" class="copy" data-copy="${e(shortUrl)}" aria-label="Copy the short link ${e(shortUrl)}" hidden>Copy</button></td>
 <td class="target">${title}<a class="uri" href="${e(bookmark.uri)}" rel="noopener noreferrer nofollow">${e(bookmark.uri)}</a></td>
 <td class="visits">${spark === undefined ? '' : sparkSvg(spark)}<a href="/${e(bookmark.name)}+" aria-label="Stats of ${e(bookmark.name)}: ${bookmark.visits} visits">${bookmark.visits}</a></td>
-<td class="status">${statusBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
+<td class="status">${checkBadge(bookmark)}${expiryNote(bookmark, Date.now())}${deleteForm(bookmark, viewer)}${editForm(bookmark, viewer)}</td>
 </tr>`;
 }
 
@@ -123,6 +122,8 @@ interface FieldSpec {
   label: string;
   hint: string;
   attributes: string;
+  /** Default text. */
+  type?: 'text' | 'datetime-local' | 'number';
 }
 
 function field(spec: FieldSpec, value: string, invalid: boolean): string {
@@ -132,7 +133,7 @@ function field(spec: FieldSpec, value: string, invalid: boolean): string {
   const state = invalid ? ' aria-invalid="true" autofocus' : '';
   return `<div class="field">
 <label for="${spec.name}">${spec.label}</label>
-<input id="${spec.name}" name="${spec.name}" type="text" ${spec.attributes} value="${e(value)}" aria-describedby="${describedBy}"${state}>
+<input id="${spec.name}" name="${spec.name}" type="${spec.type ?? 'text'}" ${spec.attributes} value="${e(value)}" aria-describedby="${describedBy}"${state}>
 <p class="hint" id="${hintId}">${spec.hint}</p>
 </div>`;
 }
@@ -153,6 +154,33 @@ const SHORT_NAME: FieldSpec = {
   hint: 'Letters, digits, - or _. Leave it empty for a generated one.',
   attributes: 'autocapitalize="none" spellcheck="false"',
 };
+
+// The same fields and rules as the edit form's and the API's (parseLinkOptions): a date read as
+// UTC, in the future; a whole number of visits from 1. Empty: no limit.
+const EXPIRES_AT: FieldSpec = {
+  name: 'expiresat',
+  label: 'Expires <span class="optional">(UTC)</span>',
+  hint: 'From then on the link answers “gone”. Empty: never.',
+  attributes: '',
+  type: 'datetime-local',
+};
+
+const MAX_VISITS: FieldSpec = {
+  name: 'maxvisits',
+  label: 'Max visits',
+  hint: 'Once visited this often the link answers “gone”. Empty: no limit.',
+  attributes: 'min="1" step="1" inputmode="numeric"',
+  type: 'number',
+};
+
+/** Folded, so the form stays two fields for most links; open when it holds something or an error. */
+function limitFields(values: FormValues, invalid: FieldName | undefined): string {
+  const open = values.expiresat !== '' || values.maxvisits !== '' || invalid === 'expiresat' || invalid === 'maxvisits';
+  return `<details class="limits"${open ? ' open' : ''}><summary>Expiry <span class="optional">(optional)</span></summary><div class="limit-fields">
+${field(EXPIRES_AT, values.expiresat, invalid === 'expiresat')}
+${field(MAX_VISITS, values.maxvisits, invalid === 'maxvisits')}
+</div></details>`;
+}
 
 function bookmarkTable(page: BookmarkPage | undefined, publicUrl: URL, viewer: Principal | undefined, sparks: PageModel['sparks']): string {
   if (page === undefined) return '<p class="empty">The bookmarks cannot be shown right now; they are safe, and will be back shortly.</p>';
@@ -183,7 +211,7 @@ function pagination(model: PageModel): string {
 }
 
 export function renderPage(model: PageModel): string {
-  const values = model.values ?? { longuri: '', shortname: '' };
+  const values: FormValues = { longuri: '', shortname: '', expiresat: '', maxvisits: '', ...model.values };
   const { message } = model;
   const isError = message?.kind === 'error';
   const invalid = isError ? fieldAtFault(message.code, values) : undefined;
@@ -206,6 +234,7 @@ ${messageHtml}<form class="create" method="POST" action="/">
 ${field(LONG_URI, values.longuri, invalid === 'longuri')}
 ${field(SHORT_NAME, values.shortname, invalid === 'shortname')}
 <button type="submit">Save it!</button>
+${limitFields(values, invalid)}
 </form>
 </section>
 <section class="card" aria-labelledby="list-heading">

@@ -1,7 +1,7 @@
-import { REFUSING_STATUSES } from '../check/types.ts';
 import type { StatsReport } from '../stats/report.ts';
 import type { Dimension } from '../store/stats-types.ts';
 import type { Bookmark } from '../store/types.ts';
+import { checkBadge } from './check-badge.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 
 // Served under the page's strict CSP, which forbids style= attributes: the chart's look is in
@@ -128,9 +128,6 @@ export function renderStatsPage(model: StatsPageModel): string {
   const { bookmark, report, shortUrl, range } = model;
   const name = e(bookmark.name);
   const title = bookmark.title === null || bookmark.title.trim() === '' ? '' : `<p class="title">${e(bookmark.title)}</p>`;
-  const check = REFUSING_STATUSES.has(bookmark.checkStatus)
-    ? `<span class="badge warn">⚠ HTTP ${bookmark.checkStatus}</span>`
-    : `<span class="badge ok">✓ HTTP ${bookmark.checkStatus}</span>`;
   const ranges = PAGE_RANGES.map((option) =>
     option.value === range.value
       ? `<a href="?range=${option.value}" aria-current="page">${option.label}</a>`
@@ -151,7 +148,7 @@ ${title}<p class="target"><a class="uri" href="${e(bookmark.uri)}" rel="noopener
 <dl class="facts">
 <div><dt>Visits</dt><dd>${bookmark.visits}</dd></div>
 <div><dt>Created</dt><dd><time datetime="${bookmark.createdAt.toISOString()}">${bookmark.createdAt.toISOString().slice(0, 10)}</time></dd></div>
-<div><dt>Check</dt><dd>${check}</dd></div>
+<div class="check"><dt>Check</dt><dd>${checkBadge(bookmark)}</dd></div>
 </dl>
 </div>
 <figure class="qr">

@@ -63,6 +63,16 @@ describe('edit and expiry on the page in Chromium', { skip }, () => {
     await Promise.all([page.waitForURL(`${url}/`), page.click('form.edit button[type="submit"]')]);
     assert.equal(await page.locator('span.badge.expired').count(), 0, 'renewed');
     assert.equal((await context.request.get(`${url}/campaign`, { maxRedirects: 0 })).status(), 303);
+
+    // The create form has the same limits, folded under Expiry.
+    await page.fill('#longuri', `${before.url}/limited`);
+    await page.fill('#shortname', 'limited');
+    await page.click('details.limits > summary');
+    await page.fill('#expiresat', '2031-02-03T04:05');
+    await page.fill('#maxvisits', '2');
+    await Promise.all([page.waitForURL(`${url}/`), page.click('form.create button[type="submit"]')]);
+    const limitedRow = page.locator('tr', { has: page.locator('a[href="/limited"]') });
+    assert.match((await limitedRow.locator('td.status').textContent()) ?? '', /until 2031-02-03 04:05 UTC, 2 visits at most/);
     assert.deepEqual(problems, []);
   });
 });

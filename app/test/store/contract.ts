@@ -14,6 +14,7 @@ import type { BookmarkStore, NewBookmark } from '../../src/store/types.ts';
 import { InvalidCursorError } from '../../src/store/types.ts';
 import type { WorkerCommand, WorkerReply, WorkerSpec } from './fixtures/store-worker.ts';
 import { statsContract } from './stats-contract.ts';
+import { transferContract } from './transfer-contract.ts';
 
 export interface StoreTarget {
   /** A new store with its own connection to this target's database; not migrated. */
@@ -94,6 +95,7 @@ function tally(kinds: string[]): Record<string, number> {
 
 export function storeContract(harness: StoreHarness): void {
   statsContract(harness);
+  transferContract(harness);
   test('create reports created, then exists for the same URI and conflict for another', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     const before = Date.now();
@@ -101,7 +103,7 @@ export function storeContract(harness: StoreHarness): void {
     const created = await store.create(bookmark('docs', 'https://example.com/docs'));
     assert.equal(created.kind, 'created');
     assert.deepEqual(
-      { ...created.bookmark, createdAt: undefined },
+      { ...created.bookmark, createdAt: undefined, checkedAt: undefined },
       {
         name: 'docs',
         uri: 'https://example.com/docs',
@@ -113,6 +115,10 @@ export function storeContract(harness: StoreHarness): void {
         expiresAt: null,
         maxVisits: null,
         forwardQuery: true,
+        checkedAt: undefined,
+        checkFailures: 0,
+        failingSince: null,
+        checkError: null,
       },
     );
     assert.ok(created.bookmark.createdAt instanceof Date);
@@ -248,7 +254,7 @@ export function storeContract(harness: StoreHarness): void {
     const retargeted = await store.update('edited', { uri: 'https://example.com/new', title: null, checkStatus: 204 });
     assert.equal(retargeted?.previousUri, 'https://example.com/old');
     assert.deepEqual(
-      { ...retargeted?.bookmark, createdAt: undefined },
+      { ...retargeted?.bookmark, createdAt: undefined, checkedAt: undefined },
       {
         name: 'edited',
         uri: 'https://example.com/new',
@@ -260,6 +266,10 @@ export function storeContract(harness: StoreHarness): void {
         expiresAt: null,
         maxVisits: null,
         forwardQuery: true,
+        checkedAt: undefined,
+        checkFailures: 0,
+        failingSince: null,
+        checkError: null,
       },
     );
     assert.equal(await store.resolve('edited'), 'https://example.com/new');

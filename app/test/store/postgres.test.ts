@@ -6,6 +6,7 @@ import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
 import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
+import { recheckContract } from './recheck-contract.ts';
 
 describe('PostgresStore', { skip: postgresSkip }, () => {
   const admin = new Pool({ connectionString: testDatabaseUrl, max: 2 });
@@ -32,6 +33,7 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
   };
   storeContract(harness);
   accessContract(harness);
+  recheckContract(harness);
 
   test('search is SearchIndexingError until the trigram index is built concurrently after start-up; at 100 000 links it answers in milliseconds', {
     timeout: 120_000,
@@ -86,6 +88,7 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
         'blocked_hosts',
         'bookmarks',
         'disabled_links',
+        'leases',
         'schema_migrations',
         'sessions',
         'visit_batches',
@@ -95,7 +98,15 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       ],
     );
     const versions = await admin.query<{ version: number }>(`SELECT version FROM ${escapeIdentifier(schema)}.schema_migrations`);
-    assert.deepEqual(versions.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
+    assert.deepEqual(versions.rows, [
+      { version: 1 },
+      { version: 2 },
+      { version: 3 },
+      { version: 4 },
+      { version: 5 },
+      { version: 6 },
+      { version: 7 },
+    ]);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

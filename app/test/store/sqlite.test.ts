@@ -11,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
+import { recheckContract } from './recheck-contract.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'linkyard-store-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -33,6 +34,7 @@ describe('SqliteStore', () => {
   };
   storeContract(harness);
   accessContract(harness);
+  recheckContract(harness);
 
   test('the file is in WAL mode and records its schema version', async (t) => {
     const file = freshFile();
@@ -43,7 +45,7 @@ describe('SqliteStore', () => {
     const observer = new Database(file, { readonly: true });
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(observer.pragma('user_version', { simple: true }), 7);
+    assert.equal(observer.pragma('user_version', { simple: true }), 8);
   });
 
   test('on a store that had rows before the search migration, search is SearchIndexingError until the backfill is done, in bounded batches', async (t) => {
@@ -70,6 +72,32 @@ describe('SqliteStore', () => {
       ['n12000', 'n11000', 'n10000', 'n9000', 'n8000'],
     );
     assert.equal(writer.prepare('SELECT count(*) FROM bookmarks_search').pluck().get(), 12_000, 'each row indexed once');
+  });
+
+  test('links made before re-checks came are enrolled after start-up in bounded batches, due at once, and show their creation as their last check', async (t) => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    t.after(() => store.close());
+    await store.migrate();
+    const writer = new Database(file);
+    t.after(() => writer.close());
+    const insert = writer.prepare('INSERT INTO bookmarks (name, uri, title, check_status, created_at) VALUES (?, ?, NULL, 200, 1000)');
+    writer.transaction(() => {
+      for (let i = 1; i <= 12_000; i++) insert.run(`n${i}`, `https://example.com/${i}`);
+    })();
+    // What the migration leaves on a store with these rows: none enrolled, all below the mark.
+    writer.exec('DELETE FROM link_checks; UPDATE recheck_backfill SET below = (SELECT max(id) + 1 FROM bookmarks)');
+
+    assert.deepEqual((await store.get('n5'))?.checkedAt, new Date(1000), 'checked at create');
+    assert.deepEqual(await store.dueForRecheck(new Date(), 5), [], 'none enrolled yet');
+    const steps: boolean[] = [];
+    while (steps.at(-1) !== true && steps.length < 10) steps.push(await store.recheckIndexStep());
+    assert.deepEqual(steps, [false, false, true], '12 000 rows in batches of 5 000');
+    assert.equal(writer.prepare('SELECT count(*) FROM link_checks').pluck().get(), 12_000, 'each link once');
+    assert.equal((await store.dueForRecheck(new Date(2000), 5)).length, 5, 'due before any link made since');
+    assert.deepEqual((await store.get('n5'))?.checkedAt, new Date(1000));
+    assert.equal(await store.delete('n5'), true);
+    assert.equal(writer.prepare('SELECT count(*) FROM link_checks').pluck().get(), 11_999, 'a deleted link takes its row along');
   });
 
   test('a writer waits while another process holds the write lock instead of failing', { timeout: 30_000 }, async (t) => {

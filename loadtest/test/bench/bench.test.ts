@@ -13,7 +13,7 @@ import { UsageError } from '../../src/cli/arguments.ts';
 import { parseLegs } from '../../src/cli/bench.ts';
 import { Progress } from '../../src/progress.ts';
 import { benchReport, benchTargets, type HeavyChecksResult, type SlowChecksResult } from '../../src/report/bench.ts';
-import { wrkSkip } from '../wrk-skip.ts';
+import { k6Skip, wrkSkip } from '../tool-skips.ts';
 
 test('the ceiling nginx configs are ones nginx accepts', (t) => {
   const prefix = tempDir(t, 'linkyard-bench-conf-');
@@ -37,7 +37,7 @@ test('wrk scripts take printable ASCII only, quoted for Lua', () => {
 });
 
 test('bench: every leg in miniature, numbers sane, targets marked but not asserted', {
-  skip: wrkSkip("the bench's miniature"),
+  skip: wrkSkip("the bench's miniature") || k6Skip("the bench's miniature"),
 }, async () => {
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { measureRestartResets } from '../../src/cli/restart-resets.ts';
 import { Progress } from '../../src/progress.ts';
-import { wrkSkip } from '../wrk-skip.ts';
+import { wrkSkip } from '../tool-skips.ts';
 
 test('restart-resets in miniature: one rolling restart under wrk, every request answered 303 or 201', {
   skip: wrkSkip('the restart-resets miniature'),

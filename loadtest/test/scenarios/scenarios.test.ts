@@ -5,19 +5,16 @@ import { after, before, test } from 'node:test';
 import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { SuiteCleanups, tempDir } from '../../../test/support/index.ts';
 import { main } from '../../src/cli/loadtest.ts';
-import { findK6 } from '../../src/k6.ts';
 import type { CacheSavingsResult } from '../../src/scenarios/cache-savings.ts';
 import type { InFlightResult } from '../../src/scenarios/in-flight.ts';
 import type { RedirectsResult } from '../../src/scenarios/redirects.ts';
+import { k6Skip } from '../tool-skips.ts';
 
 // Short, small runs of each scenario, end to end against the real stack with k6 generating the
 // load: not to measure anything, but so the harness cannot rot. The numbers asserted are the ones
 // that must hold at any speed (k6's latency goals may be missed on a busy machine: not asserted).
 
-const skip =
-  findK6() === undefined && process.env.CI !== 'true'
-    ? 'NOTICE: no k6 on the PATH nor in K6_BIN: npm run loadtest was not run (.ci/run puts ../shared/tools/k6 on the PATH)'
-    : false;
+const skip = k6Skip('npm run loadtest');
 
 const out = tempDir({ after }, 'linkyard-loadtest-results-');
 

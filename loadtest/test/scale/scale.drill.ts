@@ -13,7 +13,7 @@ import { writeResults } from '../../src/report/write.ts';
 import { SCALE_DEFAULTS, type ScaleOptions, type ScaleStore } from '../../src/scale/options.ts';
 import { dropDatabase } from '../../src/scale/probes.ts';
 import { runScale } from '../../src/scale/run.ts';
-import { wrkSkip } from '../wrk-skip.ts';
+import { wrkSkip } from '../tool-skips.ts';
 
 const LINKS = 100_000;
 
