@@ -60,6 +60,7 @@ async function checkVersion(access: TableAccess, role: string, expected: number)
 /** What the target holds of this table already, refused unless it is exactly the source's first rows. */
 async function plan(source: TableAccess, target: TableAccess, table: TableSpec, batchRows: number): Promise<Plan> {
   const total = await source.count(table);
+  if (table.overwrites === true) return { table, after: undefined, copied: 0, total, done: total === 0 };
   const held = await target.count(table);
   if (held === 0) return { table, after: undefined, copied: 0, total, done: total === 0 };
   const after = await target.lastProgress(table);

@@ -31,6 +31,13 @@ function converted(column: Column, u: string): string {
   }
 }
 
+/** The table, or (postgresColumnsIn) the columns it keeps in another table, under the table's name. */
+function source(table: TableSpec): string {
+  if (table.postgresColumnsIn === undefined) return table.name;
+  const [key, ...rest] = table.columns.map((column) => column.name);
+  return `(SELECT id AS ${key}, ${rest.join(', ')} FROM ${table.postgresColumnsIn}) AS ${table.name}`;
+}
+
 /**
  * The progress columns for ORDER BY, qualified: a bare name would sort by the selected `name::text`
  * (an output column of the same name wins in PostgreSQL's ORDER BY), '10' before '9'.
@@ -94,14 +101,14 @@ export class PostgresTables implements TableAccess {
 
   async count(table: TableSpec): Promise<number> {
     const where = table.where === undefined ? '' : `WHERE ${table.where}`;
-    const [row] = await this.#query(`SELECT count(*)::text FROM ${table.name} ${where}`);
+    const [row] = await this.#query(`SELECT count(*)::text FROM ${source(table)} ${where}`);
     return Number(row?.[0] ?? 0);
   }
 
   async progressAt(table: TableSpec, after: Row | undefined, offset: number): Promise<Row | undefined> {
     const range = rangeCondition(table, after, undefined, (index) => `$${index}::bigint`);
     const [row] = await this.#query(
-      `SELECT ${table.progress.map((name) => `${name}::text`).join(', ')} FROM ${table.name} ${range.sql} ORDER BY ${ordered(table)} LIMIT 1 OFFSET ${offset}`,
+      `SELECT ${table.progress.map((name) => `${name}::text`).join(', ')} FROM ${source(table)} ${range.sql} ORDER BY ${ordered(table)} LIMIT 1 OFFSET ${offset}`,
       range.values,
     );
     return row;
@@ -110,14 +117,14 @@ export class PostgresTables implements TableAccess {
   async rows(table: TableSpec, after: Row | undefined, upTo: Row | undefined): Promise<Row[]> {
     const range = rangeCondition(table, after, upTo, (index) => `$${index}::bigint`);
     const order = table.progress.length === 0 ? '' : `ORDER BY ${ordered(table)}`;
-    return this.#query(`SELECT ${table.columns.map(selected).join(', ')} FROM ${table.name} ${range.sql} ${order}`, range.values);
+    return this.#query(`SELECT ${table.columns.map(selected).join(', ')} FROM ${source(table)} ${range.sql} ${order}`, range.values);
   }
 
   async lastProgress(table: TableSpec): Promise<Row | undefined> {
     if (table.progress.length === 0) return undefined;
     const where = table.where === undefined ? '' : `WHERE ${table.where}`;
     const [row] = await this.#query(
-      `SELECT ${table.progress.map((name) => `${name}::text`).join(', ')} FROM ${table.name} ${where}
+      `SELECT ${table.progress.map((name) => `${name}::text`).join(', ')} FROM ${source(table)} ${where}
        ORDER BY ${ordered(table, ' DESC')} LIMIT 1`,
     );
     return row;
@@ -129,6 +136,12 @@ export class PostgresTables implements TableAccess {
     // One statement per batch: a text[] per column, unnested together and converted in SQL.
     const columns = table.columns.map((_, index) => rows.map((row) => row[index] ?? null));
     const unnest = `unnest(${names.map((_, index) => `$${index + 1}::text[]`).join(', ')}) AS u(${names.map((_, index) => `c${index}`).join(', ')})`;
+    if (table.postgresColumnsIn !== undefined) {
+      // The rows are columns of another table's rows, which exist already: written over by id.
+      const [, ...rest] = table.columns.map((column, index) => `${column.name} = ${converted(column, `u.c${index}`)}`);
+      await this.#query(`UPDATE ${table.postgresColumnsIn} t SET ${rest.join(', ')} FROM ${unnest} WHERE t.id = u.c0::bigint`, columns);
+      return;
+    }
     const identity = table.sequence === undefined ? '' : 'OVERRIDING SYSTEM VALUE';
     await this.#query(
       `INSERT INTO ${table.name} (${names.join(', ')}) ${identity}

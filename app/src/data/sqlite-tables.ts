@@ -16,6 +16,11 @@ function canonical(value: unknown): Value {
   return typeof value === 'string' ? value : String(value);
 }
 
+/** The table, or the subquery its rows are read from, under the table's name. */
+function source(table: TableSpec): string {
+  return table.sqliteFrom === undefined ? table.name : `(${table.sqliteFrom}) AS ${table.name}`;
+}
+
 /** A SQLite store's tables through its own better-sqlite3 connection (the store class keeps its own). */
 export class SqliteTables implements TableAccess {
   readonly engine = 'sqlite';
@@ -42,14 +47,19 @@ export class SqliteTables implements TableAccess {
 
   async count(table: TableSpec): Promise<number> {
     const where = table.where === undefined ? '' : `WHERE ${table.where}`;
-    return Number(this.#db.prepare(`SELECT count(*) FROM ${table.name} ${where}`).pluck().get());
+    return Number(
+      this.#db
+        .prepare(`SELECT count(*) FROM ${source(table)} ${where}`)
+        .pluck()
+        .get(),
+    );
   }
 
   async progressAt(table: TableSpec, after: Row | undefined, offset: number): Promise<Row | undefined> {
     const range = rangeCondition(table, after, undefined, () => '?');
     const order = table.progress.join(', ');
     const row = this.#db
-      .prepare(`SELECT ${order} FROM ${table.name} ${range.sql} ORDER BY ${order} LIMIT 1 OFFSET ${offset}`)
+      .prepare(`SELECT ${order} FROM ${source(table)} ${range.sql} ORDER BY ${order} LIMIT 1 OFFSET ${offset}`)
       .raw(true)
       .get(...range.values.map((value) => bound(value, 'int'))) as unknown[] | undefined;
     return row?.map(canonical);
@@ -59,7 +69,7 @@ export class SqliteTables implements TableAccess {
     const range = rangeCondition(table, after, upTo, () => '?');
     const order = table.progress.length === 0 ? '' : `ORDER BY ${table.progress.join(', ')}`;
     const rows = this.#db
-      .prepare(`SELECT ${table.columns.map((column) => column.name).join(', ')} FROM ${table.name} ${range.sql} ${order}`)
+      .prepare(`SELECT ${table.columns.map((column) => column.name).join(', ')} FROM ${source(table)} ${range.sql} ${order}`)
       .raw(true)
       .all(...range.values.map((value) => bound(value, 'int'))) as unknown[][];
     return rows.map((row) => row.map(canonical));
@@ -70,7 +80,7 @@ export class SqliteTables implements TableAccess {
     const where = table.where === undefined ? '' : `WHERE ${table.where}`;
     const row = this.#db
       .prepare(
-        `SELECT ${table.progress.join(', ')} FROM ${table.name} ${where} ORDER BY ${table.progress.map((name) => `${name} DESC`).join(', ')} LIMIT 1`,
+        `SELECT ${table.progress.join(', ')} FROM ${source(table)} ${where} ORDER BY ${table.progress.map((name) => `${name} DESC`).join(', ')} LIMIT 1`,
       )
       .raw(true)
       .get() as unknown[] | undefined;
@@ -79,7 +89,13 @@ export class SqliteTables implements TableAccess {
 
   async insert(table: TableSpec, rows: readonly Row[]): Promise<void> {
     const names = table.columns.map((column) => column.name);
-    const statement = this.#db.prepare(`INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`);
+    const overwrite =
+      table.overwrites === true
+        ? ` ON CONFLICT (${table.progress.join(', ')}) DO UPDATE SET ${names.map((name) => `${name} = excluded.${name}`).join(', ')}`
+        : '';
+    const statement = this.#db.prepare(
+      `INSERT INTO ${table.name} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})${overwrite}`,
+    );
     this.#db
       .transaction(() => {
         for (const row of rows) statement.run(...row.map((value, index) => bound(value, table.columns[index]?.type ?? 'text')));

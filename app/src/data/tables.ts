@@ -30,6 +30,19 @@ export interface TableSpec {
   sequence?: string;
   /** Rows the table holds that count; disabled_links on SQLite may keep one for a deleted link. */
   where?: string;
+  /** On SQLite, rows read from this subquery instead of the table. */
+  sqliteFrom?: string;
+  /**
+   * On PostgreSQL, the columns after the first are columns of this table, whose id is the first:
+   * read from it, and written by UPDATE.
+   */
+  postgresColumnsIn?: string;
+  /**
+   * The target has a row for each of these already (a trigger or a default made it), so rows are
+   * written over, not added, and the target says nothing about how far a copy got: the table is
+   * copied whole on every run, which writing over makes harmless.
+   */
+  overwrites?: true;
 }
 
 const int = (name: string): Column => ({ name, type: 'int' });
@@ -89,6 +102,19 @@ export const TABLES: readonly TableSpec[] = [
     key: ['dimension', 'value'],
   },
   {
+    // Re-checks' state per link: a table of its own on SQLite (a link made before re-checks may
+    // have no row yet: read as checked at the epoch, as PostgreSQL's default has it), columns of
+    // bookmarks on PostgreSQL. Both targets make a row with each link: written over.
+    name: 'link_checks',
+    columns: [int('bookmark_id'), time('checked_at'), int('check_failures'), time('failing_since'), text('check_error')],
+    progress: ['bookmark_id'],
+    key: [],
+    sqliteFrom: `SELECT b.id AS bookmark_id, coalesce(c.checked_at, 0) AS checked_at, coalesce(c.check_failures, 0) AS check_failures,
+                 c.failing_since, c.check_error FROM bookmarks b LEFT JOIN link_checks c ON c.bookmark_id = b.id`,
+    postgresColumnsIn: 'bookmarks',
+    overwrites: true,
+  },
+  {
     name: 'api_keys',
     columns: [int('id'), text('name'), text('role'), text('hash'), time('created_at'), time('last_used_at')],
     progress: ['id'],
@@ -119,11 +145,13 @@ export const TABLES: readonly TableSpec[] = [
 /**
  * Tables a move leaves out on purpose (derived, or bookkeeping of the store that wrote them):
  * visit_batches (above), the migrations' record, SQLite's search index (FTS5 and its shadow
- * tables), its backfill mark and its id sequences (carried over by TableSpec.sequence).
+ * tables), the search and re-check backfill marks (a new target enrols every row it is given), the
+ * re-checks' lease (held by a running process; none runs during a move) and SQLite's id sequences
+ * (carried over by TableSpec.sequence).
  */
 export function leftOut(table: string): boolean {
   return (
-    ['visit_batches', 'schema_migrations', 'search_backfill'].includes(table) ||
+    ['visit_batches', 'schema_migrations', 'search_backfill', 'recheck_backfill', 'leases'].includes(table) ||
     table.startsWith('bookmarks_search') ||
     table.startsWith('sqlite_')
   );
@@ -142,7 +170,13 @@ export function uncopied(tables: ReadonlyMap<string, readonly string[]>): string
       missing.push(table);
       continue;
     }
-    for (const column of columns) if (!spec.columns.some((known) => known.name === column)) missing.push(`${table}.${column}`);
+    // Columns another spec keeps here (PostgreSQL's re-check columns of bookmarks).
+    const carried = TABLES.filter((other) => other.postgresColumnsIn === table).flatMap((other) => other.columns.slice(1));
+    for (const column of columns) {
+      if (!spec.columns.some((known) => known.name === column) && !carried.some((known) => known.name === column)) {
+        missing.push(`${table}.${column}`);
+      }
+    }
   }
   return missing;
 }

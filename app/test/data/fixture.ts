@@ -47,6 +47,22 @@ export async function fillStore(store: BookmarkStore, links: number): Promise<vo
     await store.addVisits(counts, `batch-${batch}`, rollups);
   }
   await store.foldHours(hour - 100);
+  // Re-check state: some links failing since a while, one checked fine again.
+  for (let i = 1; i < links; i += 10) {
+    await store.recordRecheck(
+      `link-${i}`,
+      `https://example.com/${i}?q=${AWKWARD[i % AWKWARD.length]}`,
+      { ok: false, error: 'connect ECONNREFUSED' },
+      new Date(now - 2 * DAY_MS),
+    );
+    await store.recordRecheck(
+      `link-${i}`,
+      `https://example.com/${i}?q=${AWKWARD[i % AWKWARD.length]}`,
+      { ok: false, error: 'timeout' },
+      new Date(now - DAY_MS + i),
+    );
+  }
+  await store.recordRecheck('link-2', 'https://example.com/2?q=Ängelholm', { ok: true, status: 200 }, new Date(now - 3 * HOUR_MS));
   await store.access.createKey({ name: 'alice', role: 'author', hash: hashSecret('alice-secret') }, 'command');
   await store.access.createKey({ name: 'bob', role: 'admin', hash: hashSecret('bob-secret') }, 'command');
   await store.access.createSession({ hash: hashSecret('session-1'), keyName: 'alice', expiresAt: new Date(now + DAY_MS) });
