@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
 import { KEY_PATTERN } from '../../app/src/auth/keys.ts';
+import { backupPostgres } from '../../app/src/data/postgres-backup.ts';
+import { backupSqlite } from '../../app/src/data/sqlite-backup.ts';
+import { PostgresStore } from '../../app/src/store/postgres.ts';
+import { SqliteStore } from '../../app/src/store/sqlite.ts';
 import { httpRequest, type LoadResult, runLoad } from '../../app/test/client.ts';
+import { postgresSkip, testDatabaseUrl } from '../../app/test/store/pg-env.ts';
 import {
   APPS,
   appProcessPid,
@@ -18,7 +25,7 @@ import {
   skipWithoutDocker,
   startFresh,
 } from './compose-stack.ts';
-import { docker, waitFor, writableK6Results } from './docker.ts';
+import { docker, ROOT, waitFor, writableK6Results } from './docker.ts';
 
 // Operating the compose stack while it serves: a rolling restart under k6 load, a crashed app
 // process, and `docker compose down` / `up` with the data kept. Each on the project's own
@@ -331,5 +338,108 @@ describe('operating the compose stack', { skip: await skipWithoutDocker(), timeo
     const renewed = await call('PATCH', '/api/bookmarks/zebra-crossing', { maxVisits: null });
     assert.equal(renewed.status, 200, renewed.body);
     assert.equal((await httpRequest(`${BASE_URL}/zebra-crossing`)).status, 303, 'renewed by editing');
+  });
+
+  it('backs up with `npm run compose:backup` while serving, restores with `compose:restore` only into an empty store, and moves a native SQLite store in with `docker compose run … move.js`', async (t) => {
+    const folder = mkdtempSync(join(tmpdir(), 'linkyard-compose-backup-'));
+    t.after(() => rmSync(folder, { recursive: true, force: true }));
+    // Bookmarks with visits, flushed (VISITS_FLUSH_MS, 1 s) before the backup.
+    const names = Array.from({ length: 8 }, (_, i) => `backup-${i}`);
+    for (const [i, name] of names.entries()) {
+      assert.equal((await postJson('/api/bookmarks', { uri: `${PUBLIC_URL}/?backup=${i}`, name })).status, 201);
+      for (let visit = 0; visit < i % 3; visit++) assert.equal((await httpRequest(`${BASE_URL}/${name}`)).status, 303);
+    }
+    const visitsOf = async (name: string) =>
+      (JSON.parse((await httpRequest(`${BASE_URL}/api/bookmarks/${name}`)).body) as { visits: number }).visits;
+    await waitFor('the visits flushed', 15_000, async () => ((await visitsOf('backup-7')) === 1 ? true : undefined));
+
+    const backup = await project.runWith('bash', ['proxy/compose/backup.sh', folder], { timeoutMs: 120_000, cwd: ROOT });
+    assert.equal(backup.code, 0, backup.stderr);
+    const archive = readdirSync(folder).find((file) => file.endsWith('.pgdump'));
+    assert.ok(archive !== undefined, `no archive in ${readdirSync(folder).join(', ')}`);
+    const refused = await project.runWith('bash', ['proxy/compose/restore.sh', join(folder, archive)], { timeoutMs: 120_000, cwd: ROOT });
+    assert.equal(refused.code, 1, 'a store holding links is refused');
+    assert.match(refused.stderr, /restore only into an empty store/);
+
+    // A new, empty store: the apps start on it and migrate it; then the restore.
+    await project.down({ volumes: true });
+    await project.up();
+    const restored = await project.runWith('bash', ['proxy/compose/restore.sh', join(folder, archive)], { timeoutMs: 300_000, cwd: ROOT });
+    assert.equal(restored.code, 0, restored.stderr + restored.stdout);
+    t.diagnostic(
+      restored.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('Restored'))
+        .join(''),
+    );
+    for (const [i, name] of names.entries()) assert.equal(await visitsOf(name), i % 3, `${name}'s visits after the restore`);
+    assert.equal((await httpRequest(`${BASE_URL}/steady`)).status, 303);
+
+    // From `npm start` to compose: a native SQLite store, backed up, moved into an empty PostgreSQL.
+    const native = join(folder, 'native');
+    mkdirSync(native, { recursive: true });
+    const store = new SqliteStore({ file: join(native, 'linkyard.sqlite') });
+    await store.migrate();
+    await store.create({ name: 'from-sqlite', uri: `${PUBLIC_URL}/?from-sqlite`, title: 'Moved', checkStatus: 200 });
+    await store.addVisits(new Map([['from-sqlite', 42]]), 'native-batch');
+    await store.close();
+    const move = join(folder, 'move');
+    mkdirSync(move);
+    await backupSqlite(join(native, 'linkyard.sqlite'), join(move, 'linkyard.sqlite'), () => {});
+    // The app image runs as uid 1000: the folder and file must be readable by it.
+    chmodSync(folder, 0o755);
+    chmodSync(move, 0o755);
+    chmodSync(join(move, 'linkyard.sqlite'), 0o644);
+    await project.down({ volumes: true });
+    await project.up(['postgres']);
+    const moved = await project.composeResult(
+      [
+        'run',
+        '--rm',
+        '--no-deps',
+        '--volume',
+        `${move}:/move:ro`,
+        'app1',
+        'node',
+        'app/dist/cli/move.js',
+        '--from',
+        '/move/linkyard.sqlite',
+      ],
+      { timeoutMs: 180_000 },
+    );
+    assert.equal(moved.code, 0, moved.stderr + moved.stdout);
+    assert.match(moved.stdout, /Done in .* every table verified/);
+    await project.up();
+    assert.equal(await visitsOf('from-sqlite'), 42);
+    assert.equal((await httpRequest(`${BASE_URL}/from-sqlite`)).status, 303);
+
+    // An archive of `npm run backup` on the host's PostgreSQL (another major version) restores by compose:restore.
+    if (postgresSkip !== false) {
+      t.diagnostic(`not restoring a host archive: ${postgresSkip}`);
+      return;
+    }
+    const admin = new Client({ connectionString: testDatabaseUrl });
+    await admin.connect();
+    const database = `linkyard_compose_${process.pid}`;
+    t.after(async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await admin.end();
+    });
+    await admin.query(`CREATE DATABASE ${database}`);
+    const hostUrl = new URL(testDatabaseUrl);
+    hostUrl.pathname = `/${database}`;
+    const host = new PostgresStore({ connectionString: hostUrl.href });
+    await host.migrate();
+    await host.create({ name: 'from-host', uri: `${PUBLIC_URL}/?from-host`, title: null, checkStatus: 200 });
+    await host.addVisits(new Map([['from-host', 7]]), 'host-batch');
+    await host.close();
+    const hostArchive = join(folder, 'host.pgdump');
+    await backupPostgres(hostUrl.href, hostArchive, undefined, () => {});
+    await project.down({ volumes: true });
+    await project.up();
+    const fromHost = await project.runWith('bash', ['proxy/compose/restore.sh', hostArchive], { timeoutMs: 300_000, cwd: ROOT });
+    assert.equal(fromHost.code, 0, fromHost.stderr + fromHost.stdout);
+    assert.equal(await visitsOf('from-host'), 7);
   });
 });

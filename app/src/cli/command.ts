@@ -1,5 +1,5 @@
 /**
- * What the operator commands share (keys, blocklist, audit): the app's own configuration from
+ * What the operator commands share (keys, blocklist, audit, backup, restore, move): the app's own configuration from
  * the environment, the store opened directly (never a route), and errors said in a line.
  */
 import { ConfigError, loadConfig } from '../config.ts';
@@ -29,14 +29,29 @@ export async function runCommand(name: string, usage: string, run: Run): Promise
     return;
   }
   try {
-    await run(store, process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
+    await runTool(name, usage, (args, out) => run(store, args, out));
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * For the commands that open what they need themselves (backup, restore, move): the arguments and
+ * an output line writer in, the exit code set as runCommand's are.
+ */
+export async function runTool(
+  name: string,
+  usage: string,
+  run: (args: string[], out: (line: string) => void) => Promise<void>,
+): Promise<void> {
+  try {
+    await run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
     process.exitCode = 0;
   } catch (error) {
     const misused = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
-    process.stderr.write(`${name}: ${(error as Error).message}\n${misused ? `\n${usage}\n` : ''}`);
+    const message = error instanceof ConfigError ? error.message : (error as Error).message;
+    process.stderr.write(`${name}: ${message}\n${misused ? `\n${usage}\n` : ''}`);
     process.exitCode = misused ? 2 : 1;
-  } finally {
-    await store.close();
   }
 }
 

@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import type { BookmarkStore } from './types.ts';
 
+/** The SQLite store's file in DATA_DIR. */
+export const SQLITE_FILE_NAME = 'linkyard.sqlite';
+
 /**
  * The store the configuration asks for, with its schema up to date. Each driver is loaded only
  * when it is the one asked for: pg alone costs an app process about 4 MiB it would never use.
@@ -21,7 +24,7 @@ export async function openStore(
   } else {
     await mkdir(config.dataDir, { recursive: true });
     const { SqliteStore } = await import('./sqlite.ts');
-    store = new SqliteStore({ file: join(config.dataDir, 'linkyard.sqlite') });
+    store = new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) });
   }
   try {
     await store.migrate();

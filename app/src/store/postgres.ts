@@ -72,6 +72,9 @@ const MIGRATIONS: readonly string[] = [
    )`,
 ];
 
+/** The highest `schema_migrations` version of a store this build made or brought up to date. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
 /**
  * Search: a trigram GIN index over this expression, built by searchIndexStep after start-up with
  * CREATE INDEX CONCURRENTLY (outside any transaction, writes go on), never in a migration: on a
@@ -79,7 +82,8 @@ const MIGRATIONS: readonly string[] = [
  * expression exactly, so the planner can use it.
  */
 const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
-const SEARCH_INDEX = 'bookmarks_search_trgm';
+/** The search index's name: a restore leaves it out and builds it again (app/src/data/postgres-backup.ts). */
+export const SEARCH_INDEX = 'bookmarks_search_trgm';
 /** dueForRecheck's index, built by recheckIndexStep. */
 const RECHECK_INDEX = 'bookmarks_checked_at';
 /** The client's deadline for the index build (the server's statement_timeout is lifted for it). */

@@ -98,6 +98,9 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT`,
 ];
 
+/** The `PRAGMA user_version` of a store this build made or brought up to date (backup and restore check it). */
+export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+
 /**
  * The re-checks' pick (cutoff, limit): the index on link_checks.checked_at gives the oldest first
  * and stops after `limit`. Exported for loadtest/src/cli/recheck-cost.ts's EXPLAIN.
