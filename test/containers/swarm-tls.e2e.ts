@@ -263,19 +263,10 @@ describe('HTTPS on a single-node Docker Swarm (docker-stack.tls.yml)', { skip, t
     t.diagnostic(`update: ${update.seen.join('; ')}\n${await swarm.taskHistory('nginx')}`);
     if (failures.some((failure) => failure.what.startsWith('status')))
       t.diagnostic(`nginx's log of the answers that were not 2xx or 3xx:\n${(await swarm.failedInNginxLog(loadStartedAt)).join('\n')}`);
-    assert.equal(update.state, 'completed', 'Swarm completed the update of nginx');
-
+    // The figures first, so that a failed assertion below still reports them.
+    const [newNginx] = await swarm.waitConverged('nginx', 1, 60_000);
     const served = await servedCertificate();
     const expected = certificateOf(next);
-    assert.equal(served.fingerprint256, expected.fingerprint256, `the new certificate (serial ${expected.serialNumber}) is served`);
-    const [newNginx] = await swarm.waitConverged('nginx', 1, 60_000);
-    assert.notEqual(newNginx?.id, oldNginx.id, 'a new nginx task mounts the new secrets');
-    const afterUpdate = failures.filter((failure) => failure.at > completedAt);
-    assert.deepEqual(afterUpdate, [], 'no failed request once Swarm called the update completed');
-    assert.ok(
-      answeredAt.some((at) => at > completedAt),
-      'requests answered after the update',
-    );
 
     // The longest time with no right answer, from the update command on: the node without nginx.
     let longestGapMs = 0;
@@ -318,6 +309,15 @@ describe('HTTPS on a single-node Docker Swarm (docker-stack.tls.yml)', { skip, t
         `  update command → Swarm's "completed" (after its 20 s monitor): ${seconds(completedAt - commandAt)} s`,
         `  served afterwards: serial ${served.serialNumber} (was ${certificateOf(site).serialNumber})`,
       ].join('\n'),
+    );
+    assert.equal(update.state, 'completed', 'Swarm completed the update of nginx');
+    assert.equal(served.fingerprint256, expected.fingerprint256, `the new certificate (serial ${expected.serialNumber}) is served`);
+    assert.notEqual(newNginx?.id, oldNginx.id, 'a new nginx task mounts the new secrets');
+    const afterUpdate = failures.filter((failure) => failure.at > completedAt);
+    assert.deepEqual(afterUpdate, [], 'no failed request once Swarm called the update completed');
+    assert.ok(
+      answeredAt.some((at) => at > completedAt),
+      'requests answered after the update',
     );
   });
 });
