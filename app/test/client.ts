@@ -110,11 +110,13 @@ export interface LoadResult {
 /**
  * `concurrency` loops, each on its own keep-alive connection, calling `step` back to back until
  * `until` settles. `step` returns a failure description, or undefined when the answer was right.
+ * `newAgent` makes each loop's agent: for https: URLs, an `https.Agent` (with the test's `ca`).
  */
 export async function runLoad(
   concurrency: number,
   until: Promise<unknown>,
   step: (loop: number, iteration: number, agent: Agent, onResend: () => void) => Promise<string | undefined>,
+  newAgent: () => Agent = () => new Agent({ keepAlive: true, maxSockets: 1 }),
 ): Promise<LoadResult> {
   const result: LoadResult = { requests: 0, failures: [], resends: 0 };
   let done = false;
@@ -128,7 +130,7 @@ export async function runLoad(
     });
   const onResend = () => result.resends++;
   const loops = Array.from({ length: concurrency }, async (_, loop) => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const agent = newAgent();
     try {
       for (let iteration = 0; !done; iteration++) {
         result.requests++;

@@ -105,14 +105,28 @@ export class SwarmStack {
     return `${this.name}_${service}`;
   }
 
-  /** Creates or updates the stack; returns at once (the waits below tell when it has converged). */
-  async deploy(): Promise<void> {
+  /**
+   * Creates or updates the stack from docker-stack.yml and `overlays` on top of it (docker-stack.tls.yml,
+   * say), merged in that order; returns at once (the waits below tell when it has converged).
+   */
+  async deploy(overlays: readonly string[] = []): Promise<void> {
+    const files = ['docker-stack.yml', ...overlays].flatMap((file) => ['--compose-file', file]);
     // --resolve-image never: the images are local tags; asking a registry for their digest would
     // only wait for a timeout on machines that reach none.
-    await docker(['stack', 'deploy', '--detach=true', '--resolve-image', 'never', '--compose-file', 'docker-stack.yml', this.name], {
+    await docker(['stack', 'deploy', '--detach=true', '--resolve-image', 'never', ...files, this.name], {
       env: this.env,
       timeoutMs: 120_000,
     });
+  }
+
+  /**
+   * A Swarm secret from a file, named `<stack>_<name>` and labelled as the stack's, so that
+   * `docker stack rm` removes it with the ones the stack files made; returns its name.
+   */
+  async createSecret(name: string, file: string): Promise<string> {
+    const secret = this.service(name);
+    await docker(['secret', 'create', '--label', `com.docker.stack.namespace=${this.name}`, secret, file], { timeoutMs: 30_000 });
+    return secret;
   }
 
   /** The tasks Swarm means to keep running, whatever state they are in now. */
@@ -312,7 +326,7 @@ export class SwarmStack {
   }
 
   /**
-   * Removes the stack, then (once its containers are gone) its volume: `docker stack rm` keeps
+   * Removes the stack, then (once its containers are gone) its volumes: `docker stack rm` keeps
    * volumes and returns before the containers have stopped. Never throws; synchronous, so it can
    * run from an exit handler.
    */
@@ -327,7 +341,13 @@ export class SwarmStack {
       if (left.status === 0 && left.stdout.trim() === '') break;
       spawnSync('sleep', ['1']);
     }
-    spawnSync('docker', ['volume', 'rm', `${this.name}_postgres-data`], { stdio: 'ignore', timeout: 30_000 });
+    // Every volume the stack files name (postgres-data; acme-webroot with docker-stack.tls.yml).
+    const volumes = spawnSync('docker', ['volume', 'ls', '--quiet', '--filter', `label=com.docker.stack.namespace=${this.name}`], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    const names = new Set([`${this.name}_postgres-data`, ...(volumes.status === 0 ? volumes.stdout.trim().split('\n') : [])]);
+    spawnSync('docker', ['volume', 'rm', ...[...names].filter((name) => name !== '')], { stdio: 'ignore', timeout: 30_000 });
   }
 }
 
