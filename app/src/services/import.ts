@@ -14,6 +14,7 @@ import { DIMENSIONS } from '../store/stats-types.ts';
 import { type BookmarkStore, type LinkRecord, NOT_CHECKED, type StoredDay, type StoredDimension, type StoredHour } from '../store/types.ts';
 import { hostAndParents } from './blocklist.ts';
 import { hostBlocked, MAX_TITLE_LENGTH, validateNewLink } from './bookmarks.ts';
+import { CSV_COLUMNS } from './export.ts';
 import {
   CSV_FORMATS,
   type CsvNotes,
@@ -149,21 +150,8 @@ function rollups<T>(
 }
 
 const BUCKET_MAX = 2_147_483_647;
-const NDJSON_FIELDS = new Set([
-  'name',
-  'uri',
-  'title',
-  'checkStatus',
-  'createdAt',
-  'createdBy',
-  'expiresAt',
-  'maxVisits',
-  'forwardQuery',
-  'visits',
-  'hours',
-  'days',
-  'dimensions',
-]);
+/** The NDJSON export's fields: the CSV's columns and the rollups. */
+const NDJSON_FIELDS = new Set<string>([...CSV_COLUMNS, 'hours', 'days', 'dimensions']);
 
 /**
  * A row's fields as a link, checked as a create is: the name and URI rules, the expiry and
