@@ -7,6 +7,7 @@ import { SuiteCleanups } from '../support/index.ts';
 import { makeTestCa, type TestCa } from '../support/tls.ts';
 import { skipWithoutDocker } from './compose-stack.ts';
 import { APP_IMAGE, buildImage, ComposeProject, tail } from './docker.ts';
+import { assertSelfLinkOverHttps } from './https.ts';
 
 // docker-compose.yml with docker-compose.tls.yml on top, as docs/https.md has a user run it: the
 // certificate and key are Docker secrets (files from a CA this test makes), nginx (the image's
@@ -101,19 +102,6 @@ describe('docker compose with docker-compose.tls.yml (HTTPS from secrets)', { sk
   });
 
   it('creates and redirects over HTTPS; a link to itself is checked through the internal port (SELF_URL)', async () => {
-    const created = await httpRequest(`${PUBLIC_URL}/`, {
-      ...formPost({ longuri: `${PUBLIC_URL}/?self`, shortname: 'self' }),
-      ca: ca.caCertPem,
-    });
-    assert.equal(created.status, 303, created.body);
-    const bookmark = JSON.parse((await httpRequest(`${PUBLIC_URL}/api/bookmarks/self`, { ca: ca.caCertPem })).body) as {
-      shortUrl: string;
-      checkStatus: number;
-    };
-    assert.equal(bookmark.shortUrl, `${PUBLIC_URL}/self`);
-    assert.equal(bookmark.checkStatus, 200, 'the self-link check reached nginx on http://nginx:8080');
-    const redirect = await httpRequest(`${PUBLIC_URL}/self`, { ca: ca.caCertPem });
-    assert.equal(redirect.status, 303);
-    assert.equal(redirect.headers.location, `${PUBLIC_URL}/?self`);
+    await assertSelfLinkOverHttps(PUBLIC_URL, ca.caCertPem);
   });
 });

@@ -29,6 +29,7 @@ import { freePorts } from '../../stack/src/ports.ts';
 import { SuiteCleanups, tempDir } from '../support/index.ts';
 import { type IssuedCertificate, makeTestCa, type TestCa } from '../support/tls.ts';
 import { APP_IMAGE, buildImage, docker, dockerUnavailable, waitFor } from './docker.ts';
+import { assertSelfLinkOverHttps } from './https.ts';
 import { joinSwarm, leaveSwarm, type SwarmMembership, SwarmStack } from './swarm.ts';
 
 const unavailable = await dockerUnavailable();
@@ -181,20 +182,7 @@ describe('HTTPS on a single-node Docker Swarm (docker-stack.tls.yml)', { skip, t
   });
 
   it('creates and redirects over HTTPS with https short URLs; a link to itself is checked through nginx:8080 on the overlay', async () => {
-    const created = await httpRequest(`${PUBLIC_URL}/`, {
-      ...formPost({ longuri: `${PUBLIC_URL}/?self`, shortname: 'self' }),
-      ca: ca.caCertPem,
-    });
-    assert.equal(created.status, 303, created.body);
-    const bookmark = JSON.parse((await httpRequest(`${PUBLIC_URL}/api/bookmarks/self`, { ca: ca.caCertPem })).body) as {
-      shortUrl: string;
-      checkStatus: number;
-    };
-    assert.equal(bookmark.shortUrl, `${PUBLIC_URL}/self`);
-    assert.equal(bookmark.checkStatus, 200, 'the self-link check reached nginx on http://nginx:8080 (SELF_URL)');
-    const redirect = await httpRequest(`${PUBLIC_URL}/self`, { ca: ca.caCertPem });
-    assert.equal(redirect.status, 303);
-    assert.equal(redirect.headers.location, `${PUBLIC_URL}/?self`);
+    await assertSelfLinkOverHttps(PUBLIC_URL, ca.caCertPem);
   });
 
   it('rotates the certificate (new secrets, nginx task replaced) under HTTPS traffic: the new one served, nginx back; the cost measured', async (t) => {

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Config } from '../config.ts';
-import { SQLITE_FILE_NAME } from '../store/open.ts';
+import { migrated, SQLITE_FILE_NAME } from '../store/open.ts';
 import { PostgresStore } from '../store/postgres.ts';
 import { SqliteStore } from '../store/sqlite.ts';
 import type { BookmarkStore } from '../store/types.ts';
@@ -47,13 +47,7 @@ export async function openMigrated(location: StoreLocation): Promise<BookmarkSto
     location.engine === 'sqlite'
       ? new SqliteStore({ file: location.file })
       : new PostgresStore({ connectionString: location.url, maxConnections: 2, queryTimeoutMs: 60_000 });
-  try {
-    await store.migrate();
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-  return store;
+  return migrated(store);
 }
 
 /** Same store named twice (a move onto itself). */

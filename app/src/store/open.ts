@@ -26,6 +26,11 @@ export async function openStore(
     const { SqliteStore } = await import('./sqlite.ts');
     store = new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) });
   }
+  return migrated(store);
+}
+
+/** `store` with its schema brought up to date, or closed when that fails. */
+export async function migrated(store: BookmarkStore): Promise<BookmarkStore> {
   try {
     await store.migrate();
   } catch (error) {
