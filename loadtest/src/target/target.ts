@@ -21,6 +21,8 @@ export interface Target {
   appUrls: readonly string[];
   /** App pids, for peak RSS from /proc — empty for a --url target. */
   pids(): ReadonlyArray<number | undefined>;
+  /** nginx's master — undefined for a --url target. */
+  nginxPid(): number | undefined;
   /** The local site bookmarks point at (their URI check fetches it). */
   checkTarget: CheckTarget;
   /** How k6 reaches `url`: over HTTPS, the CA it trusts, and HTTP/2 or HTTP/1.1. */
@@ -69,6 +71,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       nginxStatusUrl: options.nginxStatusUrl ?? `${url}/nginx_status`,
       appUrls: [],
       pids: () => [],
+      nginxPid: () => undefined,
       checkTarget,
       k6Client: { caFile: options.caFile, http1: options.http1 },
       stop: () => checkTarget.close(),
@@ -99,6 +102,7 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       nginxStatusUrl: `${stack.internalUrl}/nginx_status`,
       appUrls: stack.appUrls,
       pids: () => stack.pids(),
+      nginxPid: () => stack.nginxPid(),
       checkTarget,
       k6Client: { caFile: ca?.caCertFile, http1: options.http1 },
       async stop() {
