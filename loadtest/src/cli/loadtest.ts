@@ -40,6 +40,7 @@ Target (default: start the native stack in temp folders, and stop it at the end)
   --https                   the started stack serves HTTPS, its certificate from a CA made for
                             the run, which k6 alone trusts (its SSL_CERT_FILE)
   --ca-file FILE            with an https:// --url: the CA certificate (PEM) k6 is to trust
+                            (give --nginx-status-url on nginx's plain port: this process reads it)
   --http1                   over HTTPS, k6 offers HTTP/1.1 only (default: HTTP/2 by ALPN)
 
 Load:
