@@ -42,6 +42,26 @@ export class K6MissingError extends Error {
 /** k6's exit code when thresholds were crossed: the run ended, and handleSummary wrote its answer. */
 export const K6_THRESHOLDS_FAILED = 99;
 
+/**
+ * How k6 reaches an HTTPS stack. k6 is Go: it trusts the roots in SSL_CERT_FILE instead of the
+ * system's (crypto/x509 on Unix), and offers HTTP/2 by ALPN unless GODEBUG=http2client=0 (checked
+ * with k6 v2.2.0). Plain http:// is HTTP/1.1 either way: k6 never speaks HTTP/2 without TLS.
+ */
+export interface K6Client {
+  /** A CA certificate (PEM) k6 trusts, and nothing else: a stack's test CA. */
+  caFile?: string | undefined;
+  /** HTTP/1.1 over TLS too (no h2 in ALPN). */
+  http1?: boolean | undefined;
+}
+
+/** The environment of the k6 process (not the script's __ENV) for a K6Client. */
+export function k6ClientEnv(client: K6Client): Record<string, string> {
+  return {
+    ...(client.caFile !== undefined && { SSL_CERT_FILE: client.caFile }),
+    ...(client.http1 === true && { GODEBUG: 'http2client=0' }),
+  };
+}
+
 export interface K6RunOptions {
   scenario: K6Scenario;
   /** Passed with -e, so the script sees these and nothing else from this process's environment. */
@@ -54,6 +74,8 @@ export interface K6RunOptions {
   onLine?: (line: string) => void;
   /** k6 is killed after this long; a scenario's own duration and setup must fit. */
   timeoutMs: number;
+  /** Over HTTPS: the CA k6 trusts, and HTTP/2 or HTTP/1.1. */
+  client?: K6Client | undefined;
 }
 
 export interface K6Run {
@@ -93,7 +115,7 @@ export function startK6(options: K6RunOptions): RunningK6 {
   args.push(k6Script(options.scenario));
   const child = spawn(k6, args, {
     // A k6/x/ import would otherwise make k6 try to download a build of itself.
-    env: { ...process.env, K6_AUTO_EXTENSION_RESOLUTION: 'false', K6_NO_USAGE_REPORT: 'true' },
+    env: { ...process.env, K6_AUTO_EXTENSION_RESOLUTION: 'false', K6_NO_USAGE_REPORT: 'true', ...k6ClientEnv(options.client ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let markLoadStarted = (): void => {};
@@ -214,6 +236,7 @@ export function startK6Scenario<Result>(
   seconds: number,
   progress: Progress,
   answerName: string = scenario,
+  client: K6Client = {},
 ): RunningK6Scenario<Result> {
   const dir = mkdtempSync(join(tmpdir(), `linkyard-k6-${scenario}-`));
   const outJson = join(dir, 'requests.ndjson');
@@ -225,6 +248,7 @@ export function startK6Scenario<Result>(
       resultsDir: dir,
       outJson,
       timeoutMs: (seconds + 120) * 1000,
+      client,
       onLine: (line) => {
         if (line.startsWith('running (') || line.includes('level=')) progress.log(`k6 | ${line}`);
       },
@@ -255,8 +279,9 @@ export function k6Scenario<Result>(
   seconds: number,
   progress: Progress,
   answerName: string = scenario,
+  client: K6Client = {},
 ): Promise<K6ScenarioRun<Result>> {
-  const { loadStarts, finished } = startK6Scenario<Result>(scenario, env, seconds, progress, answerName);
+  const { loadStarts, finished } = startK6Scenario<Result>(scenario, env, seconds, progress, answerName, client);
   loadStarts.catch(() => {});
   return finished;
 }

@@ -68,6 +68,8 @@ export interface Stack {
   readonly appUrls: readonly string[];
   /** Current pid of each app process (undefined while one is being restarted). */
   pids(): (number | undefined)[];
+  /** nginx's master process (its workers are its children); undefined once stopped. */
+  nginxPid(): number | undefined;
   /**
    * Replaces every app process, one at a time, without failing a request and without touching
    * nginx (a reload would close its clients' idle connections): the old process stops accepting
@@ -263,6 +265,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     internalUrl,
     appUrls: apps.map((app) => app.url),
     pids: () => apps.map((app) => app.pid),
+    nginxPid: () => nginx.pid,
     rollingRestart(onProgress) {
       if (rolling) return Promise.reject(new Error('a rolling restart is already running'));
       if (stopping) return Promise.reject(new Error('the stack is stopping'));

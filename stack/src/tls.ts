@@ -73,11 +73,11 @@ export async function nginxBuild(bin: string): Promise<NginxBuild> {
 }
 
 /**
- * The oldest nginx the TLS configuration is meant for: Debian 11's and Ubuntu 22.04's 1.18 (TLS 1.3
- * needs 1.13; the stack is tried on Debian 12's 1.22 and the compose image's 1.29). Older ones
- * are refused at start rather than tried.
+ * The oldest nginx the TLS configuration is meant for: 1.19.4, the first with `ssl_conf_command`
+ * (snippets/tls.conf's PrioritizeChaCha), so not Debian 11's or Ubuntu 22.04's 1.18. The stack is
+ * tried on Debian 12's 1.22 and the compose image's 1.29. Older ones are refused at start rather than tried.
  */
-export const MIN_TLS_NGINX: readonly [number, number, number] = [1, 18, 0];
+export const MIN_TLS_NGINX: readonly [number, number, number] = [1, 19, 4];
 /** From here `http2 on;` is the directive, and `listen … http2` draws a warning at every start. */
 export const HTTP2_DIRECTIVE_NGINX: readonly [number, number, number] = [1, 25, 1];
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { formPost, httpRequest } from '../../app/test/client.ts';
 import { SuiteCleanups, tempDir } from '../../test/support/index.ts';
-import { type IssuedCertificate, makeTestCa, spkiHash, type TestCa } from '../../test/support/tls.ts';
+import { CRL_URL, type IssuedCertificate, makeTestCa, spkiHash, type TestCa } from '../../test/support/tls.ts';
 import { type Stack, startStack } from '../src/stack.ts';
 import { runAppCommand } from './helpers.ts';
 
@@ -73,9 +73,26 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     assert.equal(tls13.code, 0, tls13.stderr);
     assert.match(tls13.stdout, /New, TLSv1\.3, Cipher is TLS_AES_/);
     assert.match(tls13.stdout, /Verify return code: 0 \(ok\)/);
+    // The leaf names its CA's revocation list, as a public CA's does (testssl.sh's cert_revocation).
+    const leaf = await runTool('openssl', ['x509', '-in', site.certificateFile, '-noout', '-ext', 'crlDistributionPoints']);
+    assert.ok(leaf.stdout.includes(`URI:${CRL_URL}`), leaf.stdout + leaf.stderr);
     const tls12 = await sClient('-tls1_2');
     assert.equal(tls12.code, 0, tls12.stderr);
     assert.match(tls12.stdout, /New, TLSv1\.2, Cipher is ECDHE-ECDSA-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
+  });
+
+  it("chooses the TLS 1.2 suite by the server's order, except for a client that names ChaCha20 first", async () => {
+    const cipherOf = async (...args: string[]) => {
+      const run = await sClient('-tls1_2', ...args);
+      assert.equal(run.code, 0, run.stderr);
+      return /New, TLSv1\.2, Cipher is (\S+)/.exec(run.stdout)?.[1];
+    };
+    // The client lists AES-256 before AES-128: the server's order (AES-128 first) wins.
+    assert.equal(await cipherOf('-cipher', 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256'), 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    // ChaCha20 first (a phone without AES hardware): PrioritizeChaCha gives it that, in TLS 1.2 and 1.3.
+    assert.equal(await cipherOf('-cipher', 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256'), 'ECDHE-ECDSA-CHACHA20-POLY1305');
+    const tls13 = await sClient('-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256');
+    assert.match(tls13.stdout, /New, TLSv1\.3, Cipher is TLS_CHACHA20_POLY1305_SHA256/);
   });
 
   it('refuses TLS 1.1 and 1.0, and TLS 1.2 suites without forward secrecy or AEAD', async () => {
@@ -152,6 +169,22 @@ describe('the native stack over HTTPS (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
     const internal = await httpRequest(`${stack.internalUrl}/`);
     assert.equal(internal.status, 200);
     assert.equal(internal.headers['strict-transport-security'], undefined);
+  });
+
+  it('compresses nothing a session cookie reaches (BREACH), but still the stylesheet and the API', async () => {
+    const gzip = { 'accept-encoding': 'gzip, deflate, br' };
+    const page = await httpRequest(`${stack.url}/`, { headers: gzip, ca: ca.caCertPem });
+    assert.equal(page.status, 200);
+    assert.equal(page.headers['content-encoding'], undefined, 'the page');
+    const stylesheet = /<link\s+rel="stylesheet"\s+href="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    const css = await httpRequest(`${stack.url}${stylesheet}`, { headers: gzip, ca: ca.caCertPem });
+    assert.equal(css.headers['content-encoding'], 'gzip', 'the stylesheet: no secret in it');
+    const signIn = await httpRequest(`${stack.url}/sign-in`, { headers: gzip, ca: ca.caCertPem });
+    assert.equal(signIn.headers['content-encoding'], undefined, 'the sign-in form');
+    // Bearer keys only, never the cookie: a cross-site page cannot make it send a victim's data.
+    const api = await httpRequest(`${stack.url}/api/bookmarks?limit=50`, { headers: gzip, ca: ca.caCertPem });
+    assert.equal(api.status, 200);
+    if (Number(api.headers['content-length'] ?? 1000) >= 256) assert.equal(api.headers['content-encoding'], 'gzip', 'the API');
   });
 
   it('serves the page, a create and its redirect over HTTPS, with https short URLs and a Secure session cookie', async () => {

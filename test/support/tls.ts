@@ -35,6 +35,13 @@ export function spkiHash(certPem: string): string {
 
 const HOUR_MS = 3_600_000;
 
+/**
+ * Where the leaves say their CA's revocation list is, as a public CA's do (Let's Encrypt's since
+ * 2025, in place of OCSP): testssl.sh rates a leaf naming neither HIGH. A loopback URL nothing
+ * serves: no client here fetches CRLs (Chromium uses its CRLSets), and no test revokes.
+ */
+export const CRL_URL = 'http://127.0.0.1/linkyard-test-ca.crl';
+
 /** openssl ca's date form: YYYYMMDDHHMMSSZ. */
 function asn1Time(date: Date): string {
   return `${date.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
@@ -87,6 +94,7 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = IP:127.0.0.1,IP:::1,DNS:localhost
+crlDistributionPoints = URI:${CRL_URL}
 `,
   );
   const caCertFile = join(dir, 'ca.crt');

@@ -30,7 +30,17 @@ export type CheckMode = 'pool' | 'inline';
 export const CHECK_MODES: readonly CheckMode[] = ['pool', 'inline'];
 
 /** The legs, in the order they run; `--legs` picks some (see LEG_HELP). */
-export const LEG_NAMES = ['return-ceiling', 'one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations', 'stats'] as const;
+export const LEG_NAMES = [
+  'return-ceiling',
+  'one-app',
+  'stack',
+  'idle-start',
+  'slow-checks',
+  'heavy-checks',
+  'creations',
+  'stats',
+  'tls',
+] as const;
 export type LegName = (typeof LEG_NAMES)[number];
 
 export const LEG_HELP: Record<LegName, string> = {
@@ -42,6 +52,7 @@ export const LEG_HELP: Record<LegName, string> = {
   'heavy-checks': 'redirects while CPU-heavy HTTPS checks arrive (k6/creations.ts), both modes in turns',
   creations: 'POST /api/bookmarks throughput, pool and main thread',
   stats: "the apps' CPU a redirect with stats on vs off (STATS=false), a mix of user agents and referrers, in turns",
+  tls: 'redirects through HTTPS vs plain HTTP into the same stack, in turns; new TLS connections a second, full and resumed',
 };
 
 export function isLegName(name: string): name is LegName {

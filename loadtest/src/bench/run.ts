@@ -9,6 +9,7 @@ import { idleStartLeg } from './legs/idle-start.ts';
 import { slowChecksLeg, withoutChecks } from './legs/slow-checks.ts';
 import { statsLeg } from './legs/stats.ts';
 import { oneAppLeg, returnCeilingLeg, stackLeg } from './legs/throughput.ts';
+import { tlsLeg } from './legs/tls.ts';
 import { Measurer } from './measure.ts';
 import { type BenchOptions, CHECK_MODES, type CheckMode, LEG_NAMES, type LegName } from './options.ts';
 import { BENCH_NAMES, type HeavyTarget, startBenchStack, trackingRss, using } from './stacks.ts';
@@ -45,7 +46,7 @@ export async function runBench(options: BenchOptions, progress: Progress, legs: 
   const needs = (...names: LegName[]) => names.some((name) => selected.has(name));
 
   if (selected.has('return-ceiling')) result.throughput.returnCeiling = await returnCeilingLeg(context);
-  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations', 'stats')
+  const serverEntry = needs('one-app', 'stack', 'idle-start', 'slow-checks', 'heavy-checks', 'creations', 'stats', 'tls')
     ? await build(progress)
     : undefined;
   if (serverEntry !== undefined && selected.has('one-app')) {
@@ -81,6 +82,7 @@ export async function runBench(options: BenchOptions, progress: Progress, legs: 
     );
   }
   if (serverEntry !== undefined && selected.has('stats')) result.stats = await statsLeg(context, serverEntry);
+  if (serverEntry !== undefined && selected.has('tls')) result.tls = await tlsLeg(context, serverEntry);
   const { returnCeiling, mapCeiling, fullStack } = result.throughput;
   if (fullStack !== undefined) {
     result.ratios = {

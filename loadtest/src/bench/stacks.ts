@@ -20,6 +20,7 @@ export async function startBenchStack(
   serverEntry: string,
   instances: number,
   env: Record<string, string>,
+  https = false,
 ): Promise<HeavyTarget> {
   const ca = await makeTestCa();
   const heavySite = await startHeavyTarget(ca);
@@ -33,6 +34,7 @@ export async function startBenchStack(
       instances,
       logging: true,
       serverEntry,
+      https,
       env: {
         CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000),
         CHECK_WORKER_IDLE_MS: String(options.workerIdleMs),

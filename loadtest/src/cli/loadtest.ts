@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findK6, K6MissingError } from '../k6.ts';
@@ -36,6 +37,11 @@ Target (default: start the native stack in temp folders, and stop it at the end)
   --metrics-urls A,B        with --url: each app process's /metrics
   --nginx-status-url URL    with --url: stub_status (default <url>/nginx_status)
   --instances N             app processes of the started stack (default 2)
+  --https                   the started stack serves HTTPS, its certificate from a CA made for
+                            the run, which k6 alone trusts (its SSL_CERT_FILE)
+  --ca-file FILE            with an https:// --url: the CA certificate (PEM) k6 is to trust
+                            (give --nginx-status-url on nginx's plain port: this process reads it)
+  --http1                   over HTTPS, k6 offers HTTP/1.1 only (default: HTTP/2 by ALPN)
 
 Load:
   --rate N          in-flight: page views per second (default ${IN_FLIGHT_DEFAULTS.viewsPerSecond});
@@ -76,6 +82,9 @@ function parseCommandLine(argv: readonly string[]) {
         'metrics-urls': { type: 'string' },
         'nginx-status-url': { type: 'string' },
         instances: { type: 'string' },
+        https: { type: 'boolean', default: false },
+        'ca-file': { type: 'string' },
+        http1: { type: 'boolean', default: false },
         rate: { type: 'string' },
         duration: { type: 'string' },
         tolerance: { type: 'string' },
@@ -120,12 +129,26 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
     warmupSeconds: warmup ?? REDIRECTS_DEFAULTS.warmupSeconds,
   };
   const instances = positive('instances', values.instances, 2);
+  const https = values.https || values.url?.startsWith('https:') === true;
+  if (values.https && values.url !== undefined)
+    throw new UsageError('--https starts a stack of its own: with --url, give an https:// URL (and --ca-file)');
+  if (values['ca-file'] !== undefined) {
+    if (values.url?.startsWith('https:') !== true) throw new UsageError('--ca-file is for an https:// --url (--https makes its own CA)');
+    if (!existsSync(values['ca-file'])) throw new UsageError(`--ca-file: ${values['ca-file']} does not exist`);
+  }
+  if (values.http1 && !https)
+    throw new UsageError('--http1 needs HTTPS (--https or an https:// --url): over plain HTTP k6 speaks HTTP/1.1 anyway');
   const progress = new Progress({ quiet: values.quiet });
   const outDir = values.out ?? RESULTS_DIR;
 
   // Before anything starts: without k6 there is no load to generate.
   if (findK6() === undefined) throw new K6MissingError();
-  progress.log(values.url === undefined ? `starting the native stack (${instances} app processes)` : `using the stack at ${values.url}`);
+  const protocol = https ? ` over HTTPS, ${values.http1 ? 'HTTP/1.1' : 'HTTP/2'}` : '';
+  progress.log(
+    values.url === undefined
+      ? `starting the native stack (${instances} app processes)${protocol}`
+      : `using the stack at ${values.url}${protocol}`,
+  );
   const target: Target = await openTarget({
     url: values.url,
     metricsUrls: values['metrics-urls']
@@ -134,6 +157,9 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
       .filter(Boolean),
     nginxStatusUrl: values['nginx-status-url'],
     instances,
+    https: values.https,
+    caFile: values['ca-file'],
+    http1: values.http1,
   });
   const stopOnSignal = () => {
     progress.log('interrupted: stopping the stack');
@@ -160,13 +186,27 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
       report = redirectsReport(run);
       goalMet = run.k6.thresholdsMet;
     }
-    const written = writeResults(outDir, scenario, result, report);
+    // Over HTTPS the files are named for it, so a run does not replace the plain run's.
+    const name = https ? `${scenario}-https-${values.http1 ? 'http1' : 'h2'}` : scenario;
+    const written = writeResults(outDir, name, result, name === scenario ? report : renamedCharts(report, scenario, name));
     return { scenario, result, report, written, goalMet };
   } finally {
     process.off('SIGINT', stopOnSignal);
     progress.log('stopping');
     await target.stop();
   }
+}
+
+/** The report with its charts' files (`<scenario>-….svg`) named `<name>-….svg`, links included. */
+function renamedCharts(report: Report, scenario: string, name: string): Report {
+  let markdown = report.markdown;
+  const charts: Record<string, string> = {};
+  for (const [file, svg] of Object.entries(report.charts)) {
+    const renamed = file.startsWith(scenario) ? `${name}${file.slice(scenario.length)}` : file;
+    charts[renamed] = svg;
+    markdown = markdown.replaceAll(`](${file})`, `](${renamed})`);
+  }
+  return { ...report, markdown, charts };
 }
 
 if (import.meta.filename === process.argv[1]) {

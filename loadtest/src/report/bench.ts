@@ -66,6 +66,33 @@ export interface StatsCostResult {
   rpsRatio: number;
 }
 
+/** New TLS connections a second at nginx (stub_status `accepts`), one kind of handshake. */
+export interface NewConnections {
+  /** Accepted a second, all workers: the median slice's. */
+  perSecond: number;
+  workers: number;
+  /** perSecond / workers. */
+  perWorker: number;
+  /** Accepted per CPU-second of nginx's workers: what one worker fully busy would accept (median slice). */
+  perWorkerCpuSecond: number;
+  /** The workers' CPU / (seconds × workers), median slice: how busy the clients kept them. */
+  workersBusy: number;
+  slices: number[];
+  /** Of the clients' connections, those that resumed a session (s_time's `r`). */
+  resumedShare: number;
+}
+
+/** The TLS leg: redirects through HTTPS against plain HTTP into the same nginx, and handshakes a second. */
+export interface TlsLegResult {
+  https: Leg;
+  plain: Leg;
+  /** req/s through HTTPS / plain HTTP. */
+  rpsRatio: number;
+  p99Ratio: number;
+  full: NewConnections;
+  resumed: NewConnections;
+}
+
 export interface BenchResult {
   scenario: 'bench';
   run: RunInfo;
@@ -79,6 +106,7 @@ export interface BenchResult {
   create?: { pool: Leg; inline: Leg };
   idleStart?: IdleStartResult;
   stats?: StatsCostResult;
+  tls?: TlsLegResult;
   /** Every stack that started, in that order. */
   rss: RssEntry[];
   elapsedSeconds: number;
@@ -363,6 +391,30 @@ ${markdownTable(header('CPU µs/redirect'), [legRow(stats.on.leg, [stats.on.cpuU
 CPU a redirect, on / off: ${stats.cpuRatio.toFixed(3)}×; redirects a second, on / off: ${stats.rpsRatio.toFixed(3)}×.
 `);
   }
+  if (result.tls !== undefined) {
+    const { tls } = result;
+    const connectionsRow = (name: string, kind: NewConnections): Row => [
+      name,
+      Math.round(kind.perSecond),
+      kind.slices.map((rate) => Math.round(rate)).join(', '),
+      Math.round(kind.perWorker),
+      `${Math.round(kind.workersBusy * 100)} %`,
+      Math.round(kind.perWorkerCpuSecond),
+      `${(kind.resumedShare * 100).toFixed(1)} %`,
+    ];
+    parts.push(`## HTTPS at the front
+
+One stack serving HTTPS ([docs/https.md](../../docs/https.md#the-tls-legs-figures)): a certificate from a CA made for the run (ECDSA P-256), TLS 1.3, nginx's shared session cache. Redirects through HTTPS and through plain HTTP into the same nginx (its internal plain port: the same server block, the same apps), wrk keep-alive, measured in turns.
+
+${markdownTable(header(''), [legRow(tls.https), legRow(tls.plain)])}
+
+Through HTTPS / plain HTTP: ${tls.rpsRatio.toFixed(3)}× the redirects a second, ${tls.p99Ratio.toFixed(2)}× the p99.
+
+New TLS connections a second, counted by nginx (stub_status \`accepts\` over the middle of each slice), from ${'`openssl s_time`'} clients each making one connection after another and fetching nginx's own /favicon.ico (HTTP/1.0, closed after it): \`-new\` a full handshake each time, \`-reuse\` the session resumed from nginx's cache. Full and resumed in turns; the median slice. The clients run on the same cores and their side of a handshake costs about what nginx's does, so the rate a second is the machine's; the workers' CPU over the same window (/proc/<pid>/stat, ${tls.full.workers} workers, \`worker_processes auto\`) gives what one worker fully busy would accept: connections per CPU-second of a worker.
+
+${markdownTable(['handshakes', 'new connections/s', 'slices', 'per worker', 'workers busy', 'per CPU-second of a worker', 'resumed by the clients'], [connectionsRow('full (-new)', tls.full), connectionsRow('resumed (-reuse)', tls.resumed)])}
+`);
+  }
   if (rssRows.length > 0)
     parts.push(`## Peak RSS per app process
 
@@ -379,7 +431,11 @@ The apps run the build (app/dist, compiled JavaScript), as production does. VmHW
       ...heavyRows,
       ...createRows,
       ...(result.stats === undefined ? [] : [legRow(result.stats.on.leg), legRow(result.stats.off.leg)]),
+      ...(result.tls === undefined ? [] : [legRow(result.tls.https), legRow(result.tls.plain)]),
     ]),
+    result.tls === undefined
+      ? ''
+      : `HTTPS / plain HTTP: ${result.tls.rpsRatio.toFixed(3)}× req/s, ${result.tls.p99Ratio.toFixed(2)}× p99; new TLS connections/s: full ${Math.round(result.tls.full.perSecond)} (${Math.round(result.tls.full.perWorkerCpuSecond)} per CPU-second of a worker), resumed ${Math.round(result.tls.resumed.perSecond)} (${Math.round(result.tls.resumed.perWorkerCpuSecond)})`,
     rssRows.length === 0 ? '' : textTable(RSS_HEADER, rssRows),
     targetRows.length === 0 ? '' : textTable(['target', 'measured', 'goal', ''], targetRows),
   ]

@@ -16,6 +16,8 @@ const HEADER: Row = [
   'reached apps',
   'KiB received',
   'failed',
+  'protocol',
+  'connections opened / accepted by nginx',
   'k6 thresholds',
 ];
 
@@ -32,6 +34,8 @@ function rows(result: CacheSavingsResult): Row[] {
     phase.appRequests,
     Math.round(phase.bytesReceived / 1024),
     phase.failed,
+    phase.protocol,
+    `${phase.connectionsOpened} / ${phase.nginxConnections ?? 'n/a'}`,
     mark(phase.thresholdsMet),
   ]);
 }
@@ -62,7 +66,7 @@ export function cacheSavingsReport(result: CacheSavingsResult): Report {
   });
   const markdown = `# Cache savings: what browser caching of the stylesheet saves
 
-\`npm run loadtest -- cache-savings\` — ${describeRun(result.run)}.
+\`npm run loadtest -- cache-savings\` — ${describeRun(result.run)}; ${result.target.url}.
 
 ${seedLine}
 
@@ -82,6 +86,7 @@ ${markdownTable(['counted at', 'saving'], savingRows)}
 
 - **none** is the seed's "before": every visit fetches the stylesheet. **browser** is the "after": it is fetched on each visitor's first visit only (the hashed name is fresh for a year), which is ${percent(seedScaled.fetchShare)} of visits here, as the seed's 1%. **validate** shows what an ETag alone would buy: the same number of requests, answered 304 without a body, so it saves bytes, not requests.
 - Counted at three places: requests the simulated browsers sent (k6 has no HTTP cache: each VU is one browser with a cache of its own in the script); requests nginx counted (stub_status \`requests\`, read in k6's setup() and teardown(), with nothing else talking to it in between; the status request itself is taken off); requests the apps answered (Σ of every process's \`http_requests_total\` deltas, /metrics and health checks left out).
+- **Connections**: those the browsers opened (a request that had to connect; k6 keeps each VU's connections across its visits) and those nginx accepted meanwhile (stub_status \`accepts\`). Over HTTPS k6 speaks HTTP/2 (ALPN) unless run with \`--http1\`; a visit's requests go one after another, so either protocol needs one connection per browser (docs/https.md).
 - The apps' count does not move between kinds: nginx serves /static itself, so the stylesheet never reached the apps in the first place. The caching saves nginx's work and the network, which is the seed's point about serving "from cache rather than the app server" taken one step further.
 - The page itself is \`Cache-Control: no-cache\` without a validator, and a redirect is \`no-store\`, so neither is ever served from a cache: a third is all there is to save. The page also links a script, a logo and a favicon, which a browser caches the same way; they are left out so a visit is the seed's three requests.
 `;

@@ -32,6 +32,9 @@ interface K6CacheSavings {
   bytesReceived: number;
   nginxRequests: number | null;
   appRequests: number | null;
+  protocol: string;
+  connectionsOpened: number;
+  nginxConnections: number | null;
 }
 
 export interface CachePhase {
@@ -56,6 +59,12 @@ export interface CachePhase {
   appRequests: number;
   /** k6's thresholds for this kind of browser (with `browser`: the stylesheet about once per visitor). */
   thresholdsMet: boolean;
+  /** What k6 spoke: HTTP/1.1, or HTTP/2 over HTTPS (ALPN). */
+  protocol: string;
+  /** Connections the browsers opened (requests that had to connect). */
+  connectionsOpened: number;
+  /** Connections nginx accepted meanwhile (stub_status `accepts` delta, k6's own scrape left out). */
+  nginxConnections: number | undefined;
 }
 
 export interface Saving {
@@ -101,7 +110,14 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
       VISITORS: String(options.visitors),
       VISITS: String(options.visitsPerVisitor),
     };
-    const { k6, answer, requests } = await k6Scenario<K6CacheSavings>('cache-savings', env, 300, progress, `cache-savings-${policy}`);
+    const { k6, answer, requests } = await k6Scenario<K6CacheSavings>(
+      'cache-savings',
+      env,
+      300,
+      progress,
+      `cache-savings-${policy}`,
+      target.k6Client,
+    );
     const load = requests.filter((request) => request.scenario === 'visitors');
     const { result } = answer;
     if (result.appRequests === null) throw new Error("k6 did not count the apps' requests: did it get METRICS_URLS?");
@@ -122,6 +138,9 @@ export async function runCacheSavings(target: Target, options: CacheSavingsOptio
       nginxRequests: result.nginxRequests ?? undefined,
       appRequests: result.appRequests,
       thresholdsMet: k6.thresholdsMet,
+      protocol: result.protocol,
+      connectionsOpened: result.connectionsOpened,
+      nginxConnections: result.nginxConnections ?? undefined,
     });
   }
 

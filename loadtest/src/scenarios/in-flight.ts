@@ -90,7 +90,14 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
   };
   if (options.warmupSeconds > 0) {
     progress.log(`warming up for ${options.warmupSeconds} s (not measured)`);
-    await k6Scenario('in-flight', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
+    await k6Scenario(
+      'in-flight',
+      { ...env, DURATION: String(options.warmupSeconds) },
+      options.warmupSeconds,
+      progress,
+      'in-flight',
+      target.k6Client,
+    );
   }
 
   const before = totalCounters(await scrapeApps(target.metricsUrls));
@@ -104,6 +111,8 @@ export async function runInFlight(target: Target, options: InFlightOptions, prog
     { ...env, DURATION: String(options.durationSeconds) },
     options.durationSeconds,
     progress,
+    'in-flight',
+    target.k6Client,
   ).finally(() => sampler.stop());
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const { answer } = k6Run;

@@ -40,7 +40,14 @@ export async function runRedirects(target: Target, options: RedirectsOptions, pr
   const env = { BASE_URL: target.url, NAMES: names.join(','), RATE: String(options.rate) };
   if (options.warmupSeconds > 0) {
     progress.log(`warming up for ${options.warmupSeconds} s (not measured)`);
-    await k6Scenario('redirects', { ...env, DURATION: String(options.warmupSeconds) }, options.warmupSeconds, progress);
+    await k6Scenario(
+      'redirects',
+      { ...env, DURATION: String(options.warmupSeconds) },
+      options.warmupSeconds,
+      progress,
+      'redirects',
+      target.k6Client,
+    );
   }
   const before = totalCounters(await scrapeApps(target.metricsUrls));
   progress.log(`k6: ${options.rate} GET /<name> a second for ${options.durationSeconds} s against ${target.url}`);
@@ -49,6 +56,8 @@ export async function runRedirects(target: Target, options: RedirectsOptions, pr
     { ...env, DURATION: String(options.durationSeconds) },
     options.durationSeconds,
     progress,
+    'redirects',
+    target.k6Client,
   );
   const after = totalCounters(await scrapeApps(target.metricsUrls));
   const load = requests.filter((request) => request.scenario === 'redirects');

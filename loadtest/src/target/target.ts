@@ -3,12 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startStack } from '../../../stack/src/stack.ts';
+import { SuiteCleanups } from '../../../test/support/index.ts';
+import { makeTestCa } from '../../../test/support/tls.ts';
+import type { K6Client } from '../k6.ts';
 import { type CheckTarget, startFastTarget } from './check-targets.ts';
 
 /** What a scenario runs against: the native stack it started, or one given with --url. */
 export interface Target {
   /** nginx: the public entry point. */
   url: string;
+  /** Plain HTTP into the same nginx: `url` itself, or with HTTPS its internal plain port. */
+  plainUrl: string;
   /** Each app process's /metrics, straight to the process (each keeps its own counters). */
   metricsUrls: readonly string[];
   nginxStatusUrl: string | undefined;
@@ -16,8 +21,12 @@ export interface Target {
   appUrls: readonly string[];
   /** App pids, for peak RSS from /proc — empty for a --url target. */
   pids(): ReadonlyArray<number | undefined>;
+  /** nginx's master — undefined for a --url target. */
+  nginxPid(): number | undefined;
   /** The local site bookmarks point at (their URI check fetches it). */
   checkTarget: CheckTarget;
+  /** How k6 reaches `url`: over HTTPS, the CA it trusts, and HTTP/2 or HTTP/1.1. */
+  k6Client: K6Client;
   stop(): Promise<void>;
 }
 
@@ -33,6 +42,16 @@ export interface TargetOptions {
   logging?: boolean;
   /** The app processes' server module (the bench runs the build's, app/dist/server.js). */
   serverEntry?: string;
+  /**
+   * A started stack serves HTTPS (docs/https.md), its certificate from a CA made for the run
+   * (test/support/tls.ts) that k6 alone trusts; nginx's stub_status is then read on its internal
+   * plain port. With `url`: use `caFile` for an https:// stack instead.
+   */
+  https?: boolean;
+  /** With an https:// `url`: the CA certificate (PEM) k6 is to trust. */
+  caFile?: string | undefined;
+  /** k6 offers HTTP/1.1 only, not HTTP/2 (over HTTPS; plain HTTP is HTTP/1.1 anyway). */
+  http1?: boolean;
 }
 
 /**
@@ -47,17 +66,22 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
     const url = options.url.replace(/\/+$/, '');
     return {
       url,
+      plainUrl: url,
       metricsUrls: options.metricsUrls ?? [],
       nginxStatusUrl: options.nginxStatusUrl ?? `${url}/nginx_status`,
       appUrls: [],
       pids: () => [],
+      nginxPid: () => undefined,
       checkTarget,
+      k6Client: { caFile: options.caFile, http1: options.http1 },
       stop: () => checkTarget.close(),
     };
   }
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-loadtest-'));
   const logging = options.logging ?? false;
+  const fixtures = new SuiteCleanups();
   try {
+    const ca = options.https === true ? makeTestCa(fixtures) : undefined;
     const stack = await startStack({
       instances: options.instances,
       port: 0,
@@ -68,22 +92,29 @@ export async function openTarget(options: TargetOptions): Promise<Target> {
       quiet: true,
       ...(options.serverEntry !== undefined && { serverEntry: options.serverEntry }),
       env: { CHECK_ALLOW_PRIVATE: 'true', ...(logging ? {} : { LOG_LEVEL: 'warn' }), ...options.env },
+      ...(ca !== undefined && { tls: { ...ca.issue('site'), port: 0 } }),
     });
     return {
       url: stack.url,
+      plainUrl: stack.internalUrl,
       metricsUrls: stack.appUrls.map((appUrl) => `${appUrl}/metrics`),
-      nginxStatusUrl: `${stack.url}/nginx_status`,
+      // Plain HTTP (the internal port with HTTPS on), so this process reads it without the CA.
+      nginxStatusUrl: `${stack.internalUrl}/nginx_status`,
       appUrls: stack.appUrls,
       pids: () => stack.pids(),
+      nginxPid: () => stack.nginxPid(),
       checkTarget,
+      k6Client: { caFile: ca?.caCertFile, http1: options.http1 },
       async stop() {
         await stack.stop();
         await checkTarget.close();
+        await fixtures.run();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (error) {
     await checkTarget.close();
+    await fixtures.run();
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }

@@ -16,7 +16,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     new Progress({ quiet: true }),
   );
   assert.deepEqual(result.legs, [...LEG_NAMES]);
-  const { slowChecks, heavyChecks, create, idleStart, ratios, stats } = result;
+  const { slowChecks, heavyChecks, create, idleStart, ratios, stats, tls } = result;
   if (
     stats === undefined ||
     slowChecks === undefined ||
@@ -27,6 +27,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   ) {
     assert.fail('every leg reported');
   }
+  if (tls === undefined) assert.fail('the TLS leg reported');
   const legs = [
     ...Object.values(result.throughput),
     slowChecks.pool.with,
@@ -35,6 +36,8 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     heavyChecks.inline.with,
     stats.on.leg,
     stats.off.leg,
+    tls.https,
+    tls.plain,
   ];
   for (const leg of legs) {
     assert.ok(leg.rps > 0, `${leg.name}: req/s`);
@@ -60,7 +63,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.equal(leg.statuses['409'] ?? 0, 0);
   }
   for (const mode of ['pool', 'inline'] as const) {
-    const { creations }: HeavyChecksResult = heavyChecks[mode];
+    const creations: HeavyChecksResult['creations'] = heavyChecks[mode].creations;
     assert.ok(creations.sent > 0, `${mode}: heavy creations were sent`);
     // Every one passed its check of the HTTPS site, trusted through the run's CA only: created.
     assert.deepEqual(Object.keys(creations.statuses), ['201'], `${mode}: ${JSON.stringify(creations.statuses)}`);
@@ -78,6 +81,13 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
     assert.ok(Math.max(entry.peakAnonymousBytes, entry.peakFileBytes) <= entry.peakBytes);
   }
   assert.ok(ratios.stackOverMap > 0);
+  assert.ok(tls.rpsRatio > 0 && tls.p99Ratio > 0);
+  // s_time -new never resumes, -reuse always does (after its first): nginx's session cache works.
+  assert.equal(tls.full.resumedShare, 0);
+  assert.ok(tls.resumed.resumedShare > 0.9, `resumed: ${tls.resumed.resumedShare}`);
+  for (const kind of [tls.full, tls.resumed]) {
+    assert.ok(kind.perSecond > 0 && kind.perWorkerCpuSecond > 0 && kind.workers >= 1, JSON.stringify(kind));
+  }
   for (const side of [stats.on, stats.off]) assert.ok(side.cpuUsPerRedirect > 0, `${side.leg.name}: CPU a redirect`);
   assert.ok(stats.cpuRatio > 0 && stats.rpsRatio > 0);
   assert.equal(benchTargets(result).length, 9);

@@ -142,4 +142,11 @@ test('redirects against a given stack: every answer a 303, at the rate asked for
 test('an unknown scenario or a bad number stops before anything starts', async () => {
   await assert.rejects(main(['nope']), /unknown scenario 'nope'/);
   await assert.rejects(main(['in-flight', '--rate', '0']), /--rate must be a positive number/);
+  await assert.rejects(main(['cache-savings', '--http1']), /--http1 needs HTTPS/);
+  await assert.rejects(main(['cache-savings', '--https', '--url', 'https://127.0.0.1:1']), /--https starts a stack of its own/);
+  await assert.rejects(main(['cache-savings', '--ca-file', 'ca.pem']), /--ca-file is for an https:\/\/ --url/);
+  await assert.rejects(
+    main(['cache-savings', '--url', 'https://127.0.0.1:1', '--ca-file', '/nonexistent/ca.pem']),
+    /--ca-file: \/nonexistent\/ca\.pem does not exist/,
+  );
 });
