@@ -70,6 +70,11 @@ const MIGRATIONS: readonly string[] = [
      owner text NOT NULL,
      expires_at timestamptz NOT NULL
    )`,
+  // Room on each page for a row's next version, so the visit flush's UPDATE is a HOT update: no
+  // new entry in any index, the trigram index above all. On full pages each updated row cost ten
+  // WAL records and about 0.3 ms of the server (decision 0021). Pages written from now on keep
+  // it; nothing is rewritten (instant): a full page's rows move once, on their first update.
+  `ALTER TABLE bookmarks SET (fillfactor = 90)`,
 ];
 
 /** Taken in a transaction by whatever changes the schema, so processes starting together queue; it ends with the transaction. */
