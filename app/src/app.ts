@@ -87,7 +87,11 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
   const { stats } = config;
   // Before the store, so a bad GEOIP_DB_FILE stops start-up with nothing open.
   const countryOf = stats.enabled && stats.geoipDbFile !== undefined ? await openCountryLookup(stats.geoipDbFile) : undefined;
-  const store = parts.store ?? (await openStore(config));
+  const store =
+    parts.store ??
+    (await openStore(config, ({ attempt, retryInMs, error }) =>
+      app.log.warn({ err: error, attempt, retryInMs }, 'database not reachable at start-up; trying again'),
+    ));
   const checker = parts.checker ?? createChecker(config);
   const visits = new VisitCounter(store, config.visitsFlushMs, (error) => app.log.error({ err: error }, 'visit flush failed'), {
     stats: config.stats.enabled,

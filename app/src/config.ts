@@ -36,6 +36,11 @@ export interface Config {
    */
   databaseConnectTimeoutMs: number;
   databaseQueryTimeoutMs: number;
+  /**
+   * PostgreSQL: how long start-up keeps trying its first connection (the migration) while the
+   * database cannot be reached, with backoff and a log line per attempt; 0 gives up at once.
+   */
+  databaseStartupWaitMs: number;
   logLevel: LogLevel;
   /**
    * One line per request. Behind nginx, whose access log has every request under the same
@@ -253,6 +258,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
     databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600_000),
+    databaseStartupWaitMs: integer(env, 'DATABASE_STARTUP_WAIT_MS', 30_000, 0, 600_000),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     logRequests: boolean(env, 'LOG_REQUESTS', true),
     trustedProxies,

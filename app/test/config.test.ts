@@ -57,6 +57,7 @@ describe('loadConfig', () => {
       CHECK_MODE: 'inline',
       DATABASE_CONNECT_TIMEOUT_MS: '1500',
       DATABASE_QUERY_TIMEOUT_MS: '3000',
+      DATABASE_STARTUP_WAIT_MS: '0',
     });
     assert.equal(config.port, 9001);
     assert.equal(config.reusePort, true);
@@ -74,6 +75,8 @@ describe('loadConfig', () => {
     assert.equal(config.check.mode, 'inline');
     assert.equal(config.databaseConnectTimeoutMs, 1500);
     assert.equal(config.databaseQueryTimeoutMs, 3000);
+    assert.equal(config.databaseStartupWaitMs, 0);
+    assert.equal(loadConfig({}).databaseStartupWaitMs, 30_000);
   });
 
   it("stops with the variable's name on a bad value", () => {
@@ -88,6 +91,8 @@ describe('loadConfig', () => {
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
       [{ DATABASE_CONNECT_TIMEOUT_MS: '0' }, 'DATABASE_CONNECT_TIMEOUT_MS'],
       [{ DATABASE_QUERY_TIMEOUT_MS: 'forever' }, 'DATABASE_QUERY_TIMEOUT_MS'],
+      [{ DATABASE_STARTUP_WAIT_MS: '-1' }, 'DATABASE_STARTUP_WAIT_MS'],
+      [{ DATABASE_STARTUP_WAIT_MS: '700000' }, 'DATABASE_STARTUP_WAIT_MS'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
       [{ REUSE_PORT: 'shared' }, 'REUSE_PORT'],

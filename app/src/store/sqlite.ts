@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { SqliteVisitWriter } from './sqlite-visit-writer.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import { prepareTransferStatements } from './transfer-sqlite.ts';
@@ -261,9 +262,6 @@ function prepareStatements(db: Database.Database) {
     `INSERT INTO link_checks (bookmark_id, checked_at) VALUES (?, ?)
      ON CONFLICT (bookmark_id) DO UPDATE SET checked_at = excluded.checked_at, check_failures = 0, failing_since = NULL, check_error = NULL`,
   );
-  const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
-  const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
-  const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
   const stats = prepareStatsStatements(db);
 
   return {
@@ -352,14 +350,45 @@ function prepareStatements(db: Database.Database) {
       db.prepare<[number]>('UPDATE search_backfill SET below = ?').run(from);
       return from <= 1;
     }),
-    addVisits: db.transaction((counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined) => {
-      const now = Date.now();
-      if (recordBatch.run(batchId, now).changes === 0) return;
-      expireBatches.run(now - BATCH_ID_KEPT_MS);
-      for (const [name, visits] of counts) addVisits.run(visits, name);
-      if (rollups !== undefined) stats.addRollups(rollups);
-    }),
   };
+}
+
+/**
+ * The visit flush's transaction (IMMEDIATE), run on the visit writer's thread with a connection of
+ * its own (sqlite-visit-worker.ts), never on the event loop: at a million links and more, a batch
+ * of Zipf-drawn names writes thousands of rows on random pages (decision 0021).
+ */
+export function prepareVisitWrite(db: Database.Database) {
+  const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
+  const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+  const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
+  const stats = prepareStatsStatements(db);
+  const write = db.transaction((counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined) => {
+    const now = Date.now();
+    if (recordBatch.run(batchId, now).changes === 0) return;
+    expireBatches.run(now - BATCH_ID_KEPT_MS);
+    for (const [name, visits] of counts) addVisits.run(visits, name);
+    if (rollups !== undefined) stats.addRollups(rollups);
+  });
+  return (counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined): void =>
+    write.immediate(counts, batchId, rollups);
+}
+
+/** A connection as every part of the store opens one: WAL, durable commits, foreign keys, the busy timeout. */
+export function openSqlite(file: string): Database.Database {
+  const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode can lose the last commits on power loss; FULL syncs the WAL on every
+    // commit, which is what "durable when the promise resolves" promises.
+    db.pragma('synchronous = FULL');
+    // Per connection: a deleted bookmark's stats rows go with it (ON DELETE CASCADE).
+    db.pragma('foreign_keys = ON');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
 }
 
 export interface SqliteStoreOptions {
@@ -375,17 +404,13 @@ export class SqliteStore implements BookmarkStore {
   readonly engine = 'sqlite';
   readonly #db: Database.Database;
   #statements: ReturnType<typeof prepareStatements> | undefined;
+  readonly #visits: SqliteVisitWriter;
   readonly access: AccessStore;
 
   constructor(options: SqliteStoreOptions) {
-    this.#db = new Database(options.file, { timeout: BUSY_TIMEOUT_MS });
+    this.#db = openSqlite(options.file);
     this.access = new SqliteAccessStore(this.#db, (work) => this.#guard(work));
-    this.#db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode can lose the last commits on power loss; FULL syncs the WAL on every
-    // commit, which is what "durable when the promise resolves" promises.
-    this.#db.pragma('synchronous = FULL');
-    // Per connection: a deleted bookmark's stats rows go with it (ON DELETE CASCADE).
-    this.#db.pragma('foreign_keys = ON');
+    this.#visits = new SqliteVisitWriter(options.file, translated);
   }
 
   /** Prepared once, on first use after the schema exists. */
@@ -525,7 +550,8 @@ export class SqliteStore implements BookmarkStore {
 
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {
     if (counts.size === 0 && (rollups === undefined || rollups.hours.length === 0)) return;
-    this.#guard(() => this.#sql.addVisits.immediate(counts, batchId, rollups));
+    // On the writer's thread: the redirects go on reading meanwhile (WAL).
+    await this.#visits.write(counts, batchId, rollups);
   }
 
   async visitSeries(name: string, granularity: Granularity, from: number, to: number): Promise<VisitBucket[]> {
@@ -572,6 +598,7 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async close(): Promise<void> {
+    await this.#visits.close();
     if (this.#db.open) this.#db.close();
   }
 

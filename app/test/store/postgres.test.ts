@@ -106,7 +106,13 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       { version: 5 },
       { version: 6 },
       { version: 7 },
+      { version: 8 },
     ]);
+    // Room for HOT updates of the visit count (decision 0021).
+    const options = await admin.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE oid = to_regclass($1)`, [
+      `${escapeIdentifier(schema)}.bookmarks`,
+    ]);
+    assert.deepEqual(options.rows[0]?.reloptions, ['fillfactor=90']);
   });
 
   test('separate pools in one process race to migrate and create', async (t) => {

@@ -117,4 +117,52 @@ describe('SqliteStore', () => {
     assert.equal(outcome.kind, 'created');
     assert.ok(waited >= HOLD_MS / 2, `create returned after ${waited} ms, before the lock was released`);
   });
+
+  test('a visit flush is written on a thread of its own: redirects read and timers run while it waits for the write lock', {
+    timeout: 30_000,
+  }, async (t) => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    t.after(() => store.close());
+    await store.migrate();
+    await store.create({ name: 'a', uri: 'https://example.com/', title: null, checkStatus: 200 });
+
+    const holder = spawn(process.execPath, [HOLD_LOCK_SCRIPT, file, String(HOLD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => holder.kill('SIGKILL'));
+    const [line] = await once(createInterface({ input: holder.stdout }), 'line');
+    assert.equal(line, 'locked');
+
+    // On the event loop, the flush's transaction waited for the lock and nothing else ran.
+    let ticks = 0;
+    let reads = 0;
+    const ticker = setInterval(async () => {
+      ticks++;
+      if ((await store.resolve('a')) === 'https://example.com/') reads++;
+    }, 10);
+    const started = Date.now();
+    await store.addVisits(new Map([['a', 3]]), 'batch-1');
+    const waited = Date.now() - started;
+    clearInterval(ticker);
+    assert.ok(waited >= HOLD_MS / 2, `the batch was written after ${waited} ms, before the lock was released`);
+    assert.ok(ticks >= 10 && reads >= 10, `${ticks} timer ticks, ${reads} reads in the ${waited} ms the flush waited`);
+    assert.equal((await store.get('a'))?.visits, 3);
+    // The same id again: applied once.
+    await store.addVisits(new Map([['a', 3]]), 'batch-1');
+    assert.equal((await store.get('a'))?.visits, 3);
+  });
+
+  test('close() waits for the visit batch in flight, then the writer thread ends with the store', async () => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    await store.migrate();
+    await store.create({ name: 'a', uri: 'https://example.com/', title: null, checkStatus: 200 });
+    const written = store.addVisits(new Map([['a', 2]]), 'batch-1');
+    await store.close();
+    await written;
+    await assert.rejects(store.addVisits(new Map([['a', 1]]), 'batch-2'), /not open/);
+    const again = new SqliteStore({ file });
+    await again.migrate();
+    assert.equal((await again.get('a'))?.visits, 2);
+    await again.close();
+  });
 });
