@@ -1,6 +1,8 @@
 /**
  * A certificate authority made by a test, trusted by nothing but that test: `openssl` (the CLI every
  * machine here has) makes an ECDSA P-256 CA and issues leaf certificates for loopback from it.
+ * The repository's one test CA: the tests', the bench's and loadtest's (its check site, its HTTPS
+ * stacks), scripts/testssl.ts's.
  * `openssl ca` rather than `x509 -req`, because only it takes start and end dates (expired and
  * not-yet-valid certificates for the start-up checks).
  */
@@ -11,7 +13,10 @@ import { join } from 'node:path';
 import { type Owner, tempDir } from './index.ts';
 
 export interface IssuedCertificate {
+  /** The leaf, then the CA: a full chain, as certbot's fullchain.pem. */
   certificateFile: string;
+  /** The leaf alone. */
+  leafFile: string;
   keyFile: string;
 }
 
@@ -53,7 +58,14 @@ export function makeTestCa(owner: Owner): TestCa {
   // started by root they run as nobody: the folder and the leaves' keys are theirs to read (the
   // CA's key stays 0600). Throwaway keys in a temporary folder.
   chmodSync(dir, 0o755);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const openssl = (...args: string[]) => {
+    try {
+      return execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      const detail = error !== null && typeof error === 'object' && 'stderr' in error ? String(error.stderr) : String(error);
+      throw new Error(`making a test CA with openssl failed (is openssl installed?): openssl ${args[0]}: ${detail}`);
+    }
+  };
   const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   openssl(
     'req',
@@ -134,7 +146,7 @@ crlDistributionPoints = URI:${CRL_URL}
       const certificateFile = join(dir, `${name}.crt`);
       writeFileSync(certificateFile, readFileSync(leafFile, 'utf8') + caCertPem);
       chmodSync(keyFile, 0o644);
-      return { certificateFile, keyFile };
+      return { certificateFile, leafFile, keyFile };
     },
   };
 }

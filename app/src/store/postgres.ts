@@ -209,6 +209,9 @@ type Row = {
   check_error: string | null;
 };
 
+/** A bookmarks row without its re-check state: what the export reads (transfer-postgres.ts). */
+export type LinkRow = Omit<Row, 'checked_at' | 'check_failures' | 'failing_since' | 'check_error'>;
+
 function toBookmark(row: Row): Bookmark {
   return {
     name: row.name,

@@ -164,7 +164,10 @@ interface Row {
   check_error: string | null;
 }
 
-type NewRow = Omit<Row, 'id' | 'visits' | 'checked_at' | 'check_failures' | 'failing_since' | 'check_error'>;
+/** A bookmarks row without its re-check state: what the export reads (transfer-sqlite.ts) and, less id and visits, what create writes. */
+export type LinkRow = Omit<Row, 'checked_at' | 'check_failures' | 'failing_since' | 'check_error'>;
+
+type NewRow = Omit<LinkRow, 'id' | 'visits'>;
 
 interface TargetRow {
   uri: string;

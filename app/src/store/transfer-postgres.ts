@@ -1,20 +1,6 @@
 import type { PoolClient } from 'pg';
+import type { LinkRow } from './postgres.ts';
 import type { ImportOutcome, LinkRecord, StoredDay, StoredDimension, StoredHour } from './types.ts';
-
-/** pg returns bigint as strings, since they can exceed 2^53. */
-interface LinkRow {
-  id: string;
-  name: string;
-  uri: string;
-  title: string | null;
-  check_status: number;
-  visits: string;
-  created_at: Date;
-  created_by: string | null;
-  expires_at: Date | null;
-  max_visits: string | null;
-  forward_query: boolean;
-}
 
 /**
  * Named queries, as postgres.ts's. Text sorts by bytes (COLLATE "C", SQLite's order), so both

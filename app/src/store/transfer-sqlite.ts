@@ -1,20 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { LinkRow } from './sqlite.ts';
 import type { ImportOutcome, LinkRecord, StoredDay, StoredDimension, StoredHour } from './types.ts';
-
-/** A bookmarks row as the export reads it. */
-interface LinkRow {
-  id: number;
-  name: string;
-  uri: string;
-  title: string | null;
-  check_status: number;
-  visits: number;
-  created_at: number;
-  created_by: string | null;
-  expires_at: number | null;
-  max_visits: number | null;
-  forward_query: number;
-}
 
 type Keyed<T> = T & { bookmark_id: number };
 

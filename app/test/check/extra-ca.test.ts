@@ -8,26 +8,30 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CheckTarget, HEAVY_PAGE, startHeavyTarget } from '../../../loadtest/src/target/check-targets.ts';
-import { makeTestCa, type TestCa } from '../../../loadtest/src/target/test-ca.ts';
+import { SuiteCleanups } from '../../../test/support/index.ts';
+import { type IssuedCertificate, makeTestCa, type TestCa } from '../../../test/support/tls.ts';
 import { createChecker } from '../../src/check/create-checker.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { checkConfig } from './fixtures/target.ts';
 
 describe('checks of HTTPS sites under an extra CA', () => {
+  const fixtures = new SuiteCleanups();
   let ca: TestCa;
+  let issued: IssuedCertificate;
   let site: CheckTarget;
   before(async () => {
-    ca = await makeTestCa();
-    site = await startHeavyTarget(ca);
+    ca = makeTestCa(fixtures);
+    issued = ca.issue('site');
+    site = await startHeavyTarget(issued);
   });
   after(async () => {
-    await site.close();
-    ca.remove();
+    await site?.close();
+    await fixtures.run();
   });
 
   for (const mode of ['pool', 'inline'] as const) {
     test(`${mode}: trusted with CHECK_EXTRA_CA_FILE (64 KiB gzip page, title last), refused without`, async (t) => {
-      const trusting = createChecker(checkConfig({ CHECK_MODE: mode, CHECK_EXTRA_CA_FILE: ca.caFile }));
+      const trusting = createChecker(checkConfig({ CHECK_MODE: mode, CHECK_EXTRA_CA_FILE: ca.caCertFile }));
       const plain = createChecker(checkConfig({ CHECK_MODE: mode }));
       t.after(() => Promise.all([trusting.close(), plain.close()]));
 
@@ -43,13 +47,12 @@ describe('checks of HTTPS sites under an extra CA', () => {
   }
 
   test('a file that is missing, not PEM, or a certificate that is not a CA stops start-up', () => {
-    const dir = join(ca.caFile, '..');
+    const dir = ca.dir;
     const notPem = join(dir, 'not.pem');
     writeFileSync(notPem, 'hello');
     const broken = join(dir, 'broken.pem');
     writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
-    const leaf = join(dir, 'leaf.pem');
-    writeFileSync(leaf, ca.cert);
+    const leaf = issued.leafFile;
     const cases: Array<[string, RegExp]> = [
       [join(dir, 'missing.pem'), /cannot read .*ENOENT/],
       [notPem, /no PEM certificate/],
@@ -67,7 +70,7 @@ describe('checks of HTTPS sites under an extra CA', () => {
         },
       );
     }
-    assert.equal(loadConfig({ CHECK_EXTRA_CA_FILE: ca.caFile }).check.extraCa?.trim(), ca.caPem.trim());
+    assert.equal(loadConfig({ CHECK_EXTRA_CA_FILE: ca.caCertFile }).check.extraCa?.trim(), ca.caCertPem.trim());
     assert.equal(loadConfig({}).check.extraCa, undefined);
   });
 });

@@ -10,7 +10,7 @@ import { exportStream } from '../../src/services/export.ts';
 import { type ImportOptions, importLinks } from '../../src/services/import.ts';
 import { type BookmarkStore, NOT_CHECKED } from '../../src/store/types.ts';
 import { htmlPage } from '../helpers.ts';
-import { fill, HEADER, line, names, runCli, sampleLinks, sqliteTarget, type TransferTarget } from './transfer-support.ts';
+import { fill, HEADER, line, linkRecord, names, runCli, sampleLinks, sqliteTarget, type TransferTarget } from './transfer-support.ts';
 
 describe('npm run export and npm run import', () => {
   it('export → import into an empty store → export is byte-identical, and a re-run adds nothing (the 100 000-link drill, on both stores, is export-import-100k.drill.ts)', async (t) => {
@@ -47,26 +47,7 @@ describe('npm run export and npm run import', () => {
   it('reports each hostile row with its line and reason, imports the rest, and exits 1', async (t) => {
     const target = sqliteTarget(t);
     const store = await target.open();
-    await store.importLinks(
-      [
-        {
-          name: 'taken',
-          uri: 'https://example.com/mine',
-          title: null,
-          checkStatus: 200,
-          createdAt: new Date(0),
-          createdBy: null,
-          expiresAt: null,
-          maxVisits: null,
-          forwardQuery: true,
-          visits: 0,
-          hours: [],
-          days: [],
-          dimensions: [],
-        },
-      ],
-      { overwrite: false },
-    );
+    await store.importLinks([linkRecord('taken', { uri: 'https://example.com/mine', createdAt: new Date(0) })], { overwrite: false });
     await store.access.addBlockedHosts(['spam.example'], 'command', 'spam.example');
     const latin1 = Buffer.from(`${line('cafe', { title: 'Caf\u00e9' })}\n`, 'latin1');
     const utf16 = Buffer.concat([Buffer.from(line('wide'), 'utf16le'), Buffer.from('\n')]);

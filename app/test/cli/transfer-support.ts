@@ -168,14 +168,14 @@ export async function fill(store: BookmarkStore, links: Iterable<LinkRecord>, ba
 /** The NDJSON export's first line. */
 export const HEADER = '{"format":"linkyard-links","version":1}';
 
-/** A link line as the export writes it, with `fields` changed. */
-export function line(name: string, fields: Record<string, unknown> = {}): string {
-  return JSON.stringify({
+/** A link as the export carries it (untitled, no creator, no visits), with `overrides` changed. */
+export function linkRecord(name: string, overrides: Partial<LinkRecord> = {}): LinkRecord {
+  return {
     name,
     uri: `https://example.com/${name}`,
     title: null,
     checkStatus: 200,
-    createdAt: '2026-01-02T03:04:05.006Z',
+    createdAt: new Date('2026-01-02T03:04:05.006Z'),
     createdBy: null,
     expiresAt: null,
     maxVisits: null,
@@ -184,8 +184,13 @@ export function line(name: string, fields: Record<string, unknown> = {}): string
     hours: [],
     days: [],
     dimensions: [],
-    ...fields,
-  });
+    ...overrides,
+  };
+}
+
+/** A link line as the export writes it (linkRecord's), with `fields` changed: any value, for lines the import must refuse. */
+export function line(name: string, fields: Record<string, unknown> = {}): string {
+  return JSON.stringify({ ...linkRecord(name), ...fields });
 }
 
 /** The names of the links in `target`, oldest first (the first thousand). */

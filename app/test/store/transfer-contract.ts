@@ -3,25 +3,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BookmarkStore, LinkRecord } from '../../src/store/types.ts';
 import { InvalidCursorError } from '../../src/store/types.ts';
+import { linkRecord } from '../cli/transfer-support.ts';
 import type { StoreHarness } from './contract.ts';
 
+/** A link with every field of its own: a title and a creator to carry, besides linkRecord's. */
 function link(name: string, overrides: Partial<LinkRecord> = {}): LinkRecord {
-  return {
-    name,
-    uri: `https://example.com/${name}`,
-    title: `Title of ${name}`,
-    checkStatus: 200,
-    createdAt: new Date('2025-03-04T05:06:07.089Z'),
-    createdBy: 'alice',
-    expiresAt: null,
-    maxVisits: null,
-    forwardQuery: true,
-    visits: 0,
-    hours: [],
-    days: [],
-    dimensions: [],
-    ...overrides,
-  };
+  return linkRecord(name, { title: `Title of ${name}`, createdAt: new Date('2025-03-04T05:06:07.089Z'), createdBy: 'alice', ...overrides });
 }
 
 const ROLLED = {

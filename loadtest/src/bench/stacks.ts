@@ -1,8 +1,9 @@
+import { SuiteCleanups } from '../../../test/support/index.ts';
+import { makeTestCa } from '../../../test/support/tls.ts';
 import { peakRssBytes, rssBytes, trackRssSplit } from '../observers/peak-rss.ts';
 import type { RssEntry } from '../report/bench.ts';
 import { type CheckTarget, startHeavyTarget } from '../target/check-targets.ts';
 import { openTarget, shortNames, type Target } from '../target/target.ts';
-import { makeTestCa } from '../target/test-ca.ts';
 import type { BenchOptions } from './options.ts';
 
 /** A stack the bench started, with the CPU-heavy HTTPS site its checks trust for the run. */
@@ -22,14 +23,16 @@ export async function startBenchStack(
   env: Record<string, string>,
   https = false,
 ): Promise<HeavyTarget> {
-  const ca = await makeTestCa();
-  const heavySite = await startHeavyTarget(ca);
-  const removeSite = async (): Promise<void> => {
-    await heavySite.close();
-    ca.remove();
-  };
+  const fixtures = new SuiteCleanups();
+  let heavySite: CheckTarget | undefined;
   let target: Target | undefined;
+  const removeSite = async (): Promise<void> => {
+    await heavySite?.close();
+    await fixtures.run();
+  };
   try {
+    const ca = makeTestCa(fixtures);
+    heavySite = await startHeavyTarget(ca.issue('heavy-site'));
     target = await openTarget({
       instances,
       logging: true,
@@ -38,7 +41,7 @@ export async function startBenchStack(
       env: {
         CHECK_TIMEOUT_MS: String(options.slowTargetDelayMs + 10_000),
         CHECK_WORKER_IDLE_MS: String(options.workerIdleMs),
-        CHECK_EXTRA_CA_FILE: ca.caFile,
+        CHECK_EXTRA_CA_FILE: ca.caCertFile,
         ...env,
       },
     });
