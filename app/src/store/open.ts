@@ -11,7 +11,8 @@ export const SQLITE_FILE_NAME = 'linkyard.sqlite';
  * when it is the one asked for: pg alone costs an app process about 4 MiB it would never use.
  */
 export async function openStore(
-  config: Pick<Config, 'dataDir' | 'databaseUrl'> & Partial<Pick<Config, 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs'>>,
+  config: Pick<Config, 'dataDir' | 'databaseUrl'> &
+    Partial<Pick<Config, 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs' | 'sqliteWalPresize'>>,
 ): Promise<BookmarkStore> {
   let store: BookmarkStore;
   if (config.databaseUrl !== undefined) {
@@ -24,7 +25,18 @@ export async function openStore(
   } else {
     await mkdir(config.dataDir, { recursive: true });
     const { SqliteStore } = await import('./sqlite.ts');
-    store = new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) });
+    const sqlite = new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) });
+    store = await migrated(sqlite);
+    // After the schema: a store too new or broken fails start-up first. Closed when it fails, as a failed migration is.
+    if (config.sqliteWalPresize !== false) {
+      try {
+        sqlite.presizeWal();
+      } catch (error) {
+        await sqlite.close();
+        throw error;
+      }
+    }
+    return store;
   }
   return migrated(store);
 }
