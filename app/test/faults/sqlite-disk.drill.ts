@@ -252,11 +252,10 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 + 60_000 *
       t.diagnostic(`e2fsck: ${fsck.trim().split('\n').join(' | ')}`);
       const { integrity, rows } = inspect(file);
       assert.equal(integrity, 'ok');
-      // Every bookmark acknowledged before the fault is there. ext4 aborts its journal at the error
-      // and turns read-only ~15 ms later: a commit in between can be acknowledged (fdatasync reports
-      // success) and still be gone after e2fsck (most likely its WAL append: the file's new size was
-      // in the aborted journal). Those are reported, not required: 3 runs of 36 lost the one create acknowledged
-      // 12–18 ms after the injection; none acknowledged before it was ever lost.
+      // Every acknowledged bookmark is there. ext4 aborts its journal at the error and turns
+      // read-only ~15 ms later: a commit in between that grew the WAL could be acknowledged and be
+      // gone after e2fsck. The app keeps its WAL at size so that no commit grows it; with that off
+      // (SQLITE_WAL_PRESIZE=false) such losses are reported, not failed (docs/decisions/0028-wal-kept-at-size.md).
       const createAnswers = new Map(
         load.answers.filter((answer) => answer.what === 'form' || answer.what === 'api').map((answer) => [answer.name, answer]),
       );
@@ -282,6 +281,9 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 + 60_000 *
         lost: readOnlyTally.lost + lost.length,
         acknowledgedDuring: readOnlyTally.acknowledgedDuring + during.length,
       });
+      if (process.env.SQLITE_WAL_PRESIZE !== 'false') {
+        assert.deepEqual(lost.map(when), [], 'acknowledged in the window between the journal abort and read-only, then missing');
+      }
       if (READ_ONLY_RUNS > 1) {
         t.diagnostic(
           `read-only runs so far: ${readOnlyTally.runs}, with a create lost: ${readOnlyTally.lostRuns} (${readOnlyTally.lost} creates of ` +
@@ -293,9 +295,13 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 + 60_000 *
       // is counted twice.
       const answered = CACHED.reduce((sum, name) => sum + (load.redirects.get(name) ?? 0) + (running.warmVisits.get(name) ?? 0), 0);
       const written = CACHED.reduce((sum, name) => sum + (rows.get(name)?.visits ?? 0), 0);
-      const mayBeLost = load.answers.filter(
-        (answer) => answer.what === 'redirect' && answer.status === 303 && answer.at >= brokeAt - 2 * VISITS_FLUSH_MS,
-      ).length;
+      /** Redirects answered from `ms` before the fault on. */
+      const answeredSince = (ms: number): number =>
+        load.answers.filter((answer) => answer.what === 'redirect' && answer.status === 303 && answer.at >= brokeAt - ms).length;
+      const mayBeLost = answeredSince(2 * VISITS_FLUSH_MS);
+      t.diagnostic(
+        `visits lost: ${answered - written}; answered in the ${2 * VISITS_FLUSH_MS} ms before the fault or after: ${mayBeLost}, in the 1000 ms before or after: ${answeredSince(1000)}`,
+      );
       assert.ok(written <= answered, `written ${written} ≤ answered ${answered}`);
       assert.ok(
         answered - written <= mayBeLost,
