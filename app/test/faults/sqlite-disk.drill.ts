@@ -317,7 +317,10 @@ describe('the disk under SQLite fails under load', { timeout: 120_000 + 60_000 *
         formPost({ longuri: `${target.url}/?after-repair`, shortname: 'after-repair' }),
       );
       for (let attempt = 1; created.status === 503 && attempt < 5; attempt++) {
-        t.diagnostic(`create after the repair: 503 (${created.body.slice(0, 200)}), trying again`);
+        const alert = /role="alert">([^<]*)/.exec(created.body)?.[1] ?? created.body.slice(0, 200);
+        t.diagnostic(
+          `create after the repair: 503 (${alert}), trying again; the apps said:\n${again.stack.logTail().slice(-8).join('\n')}`,
+        );
         await sleep(1000 * Number(created.headers['retry-after'] ?? 1));
         created = await httpRequest(`${again.stack.url}/`, formPost({ longuri: `${target.url}/?after-repair`, shortname: 'after-repair' }));
       }
