@@ -28,6 +28,11 @@ export interface Config {
   /** Where the service reaches itself from inside, for the self-link check (compose: http://nginx:8080). */
   selfUrl: URL;
   dataDir: string;
+  /**
+   * Grow the SQLite WAL to its working size (~8 MiB) at start-up and keep it there, so no commit
+   * grows the file (docs/decisions/0028-wal-kept-at-size.md). Off only to measure without it.
+   */
+  sqliteWalPresize: boolean;
   /** `postgres://…` selects PostgreSQL; absent means SQLite under `dataDir`. Its password may come from DATABASE_PASSWORD_FILE. */
   databaseUrl: string | undefined;
   /**
@@ -255,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: httpUrl('PUBLIC_URL', publicUrlRaw),
     selfUrl: httpUrl('SELF_URL', read(env, 'SELF_URL') ?? publicUrlRaw),
     dataDir: resolve(read(env, 'DATA_DIR') ?? './data'),
+    sqliteWalPresize: boolean(env, 'SQLITE_WAL_PRESIZE', true),
     databaseUrl: databaseUrl(env),
     databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 2000, 100, 60_000),
     databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 5000, 100, 600_000),

@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       REUSE_PORT: 'true',
       PUBLIC_URL: 'https://links.example.org',
       DATA_DIR: '/var/lib/linkyard',
+      SQLITE_WAL_PRESIZE: 'false',
       DATABASE_URL: 'postgres://u@db/linkyard',
       LOG_LEVEL: 'warn',
       LOG_REQUESTS: 'false',
@@ -63,6 +64,8 @@ describe('loadConfig', () => {
     assert.equal(config.reusePort, true);
     assert.equal(config.publicUrl.origin, 'https://links.example.org');
     assert.equal(config.dataDir, '/var/lib/linkyard');
+    assert.equal(config.sqliteWalPresize, false);
+    assert.equal(loadConfig({}).sqliteWalPresize, true);
     assert.equal(config.databaseUrl, 'postgres://u@db/linkyard');
     assert.equal(config.logLevel, 'warn');
     assert.equal(config.logRequests, false);
@@ -96,6 +99,7 @@ describe('loadConfig', () => {
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
       [{ LOG_REQUESTS: 'sometimes' }, 'LOG_REQUESTS'],
       [{ REUSE_PORT: 'shared' }, 'REUSE_PORT'],
+      [{ SQLITE_WAL_PRESIZE: 'sometimes' }, 'SQLITE_WAL_PRESIZE'],
       [{ CHECK_ALLOW_PRIVATE: 'maybe' }, 'CHECK_ALLOW_PRIVATE'],
       [{ CHECK_TIMEOUT_MS: '-1' }, 'CHECK_TIMEOUT_MS'],
       [{ TRUSTED_PROXIES: '10.0.0.0/99' }, 'TRUSTED_PROXIES'],

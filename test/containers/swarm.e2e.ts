@@ -14,14 +14,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest } from '../../app/test/client.ts';
 import { freePort } from '../support/index.ts';
-import { docker, dockerUnavailable, runCommand, waitFor } from './docker.ts';
+import { docker, dockerUnavailable, ROOT, runCommand, waitFor } from './docker.ts';
 import {
   joinSwarm,
   type K6Run,
@@ -45,6 +45,27 @@ const PROXY_IMAGE = 'linkyard-proxy:swarm-e2e';
 const STACK = 'lyswarme2e';
 /** Not compose's 172.28.89.0/24, which may be in use on the same engine. */
 const SUBNET = '10.89.91.0/24';
+
+/**
+ * docs/data.md's Swarm backup and restore, as written there: the shell blocks of its "On Swarm"
+ * section and the scale command its prose names, with the stack's name for `linkyard` (a stack
+ * deployed as `linkyard` has services `linkyard_app`, `linkyard_postgres`).
+ */
+function swarmBackupDocs(stackName: string): { backup: string; restore: string; scaleDown: string; scaleUp: string } {
+  const page = readFileSync(join(ROOT, 'docs/data.md'), 'utf8');
+  const section = /^### On Swarm\n([\s\S]*?)(?=^## )/m.exec(page)?.[1];
+  if (section === undefined) throw new Error('docs/data.md has no "### On Swarm" section');
+  const ours = (text: string) =>
+    text.replaceAll('linkyard_postgres', `${stackName}_postgres`).replaceAll('linkyard_app', `${stackName}_app`);
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => ours(match[1] ?? ''));
+  const [backup, restore] = blocks;
+  const scale = [...section.matchAll(/`(docker service scale linkyard_app=\d+)`/g)].map((match) => ours(match[1] ?? ''));
+  const [scaleDown] = scale;
+  const up = /back to (\d+) after/.exec(section)?.[1];
+  if (backup === undefined || restore === undefined || scaleDown === undefined || up === undefined)
+    throw new Error(`docs/data.md's "On Swarm": expected two sh blocks and the scale commands, found ${blocks.length} and ${scale.length}`);
+  return { backup, restore, scaleDown, scaleUp: scaleDown.replace(/=\d+$/, `=${up}`) };
+}
 
 /** k6 load: GETs (short links, the page) and POSTs (new bookmarks) a second. */
 const READ_RATE = 50;
@@ -338,5 +359,87 @@ describe('linkyard on a single-node Docker Swarm', { skip, timeout: 1_200_000 },
 
     const result = await loadResult(t, run, operationsEndedAt, startedAt);
     assert.equal(result.failed, 0, 'no failed GET while a task was killed and replaced');
+  });
+
+  it("backs up and restores as docs/data.md's Swarm commands say: pg_dump in the postgres task, pg_restore into an empty store", async (t) => {
+    const docs = swarmBackupDocs(STACK);
+    const names = ['backup-a', 'backup-b', 'backup-c'];
+    for (const name of names) {
+      const created = await httpRequest(`${baseUrl}/api/bookmarks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ uri: `${baseUrl}/healthz?${name}`, name }),
+      });
+      assert.equal(created.status, 201, created.body);
+    }
+    const links = Number(await stack.sql('SELECT count(*) FROM bookmarks'));
+
+    // The backup block, its folder ours: the node the task runs on (printed first), then the dump.
+    const backups = join(scratch, 'backups');
+    mkdirSync(backups);
+    const began = Date.now();
+    const backup = await runCommand('sh', ['-e', '-c', docs.backup.replaceAll('/srv/backups/linkyard', backups)], { timeoutMs: 120_000 });
+    assert.equal(backup.code, 0, backup.stderr);
+    const node = (await docker(['info', '--format', '{{.Name}}'], { timeoutMs: 15_000 })).trim();
+    assert.equal(backup.stdout.trim(), node, 'the first line names the node the postgres task runs on');
+    const dumps = readdirSync(backups);
+    assert.equal(dumps.length, 1, dumps.join(', '));
+    const [dumpName = ''] = dumps;
+    assert.match(dumpName, /^linkyard-\d{8}T\d{6}Z\.pgdump$/);
+    const dump = join(backups, dumpName);
+    figures.push(
+      `backup (docs/data.md, pg_dump in the postgres task): ${links} links, ${statSync(dump).size} bytes in ${((Date.now() - began) / 1000).toFixed(1)} s`,
+    );
+
+    // An empty store, as a new deployment's apps leave it: a new database, migrated, no rows.
+    await runCommand('sh', ['-e', '-c', docs.scaleDown], { timeoutMs: 180_000 }).then((result) =>
+      assert.equal(result.code, 0, result.stderr),
+    );
+    const [postgres] = await stack.containers('postgres');
+    assert.ok(postgres !== undefined);
+    await docker(
+      [
+        'exec',
+        postgres.id,
+        'psql',
+        '-U',
+        'linkyard',
+        '-d',
+        'postgres',
+        '-c',
+        'DROP DATABASE linkyard WITH (FORCE)',
+        '-c',
+        'CREATE DATABASE linkyard OWNER linkyard',
+      ],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    await docker(['service', 'scale', '--detach=false', `${stack.service('app')}=1`], { timeoutMs: 180_000 });
+    await stack.waitConverged('app', 1, 120_000);
+    assert.equal(Number(await stack.sql('SELECT count(*) FROM bookmarks')), 0, 'the store is empty');
+    assert.equal((await httpRequest(`${baseUrl}/backup-a`)).status, 404);
+
+    // The restore, as written: the apps scaled to 0, the block (its count line must print 0), back to 3.
+    const restoreBegan = Date.now();
+    for (const command of [docs.scaleDown, docs.restore.replaceAll('FILE.pgdump', dump), docs.scaleUp]) {
+      const result = await runCommand('sh', ['-e', '-c', command], { timeoutMs: 240_000 });
+      t.diagnostic(`${command.trim().split('\n')[0]}…: exit ${result.code}; ${result.stdout.trim().split('\n').slice(0, 3).join(' | ')}`);
+      assert.equal(result.code, 0, `${command}\n${result.stderr}`);
+      if (command.includes('pg_restore')) assert.match(result.stdout, /^0$/m, 'the count line printed 0: the store was empty');
+    }
+    await stack.waitConverged('app', 3, 240_000);
+    figures.push(
+      `restore (docs/data.md, pg_restore in the postgres task, apps scaled to 0 and back): ${((Date.now() - restoreBegan) / 1000).toFixed(0)} s`,
+    );
+
+    assert.equal(Number(await stack.sql('SELECT count(*) FROM bookmarks')), links, 'every link restored');
+    for (const name of names) {
+      const redirect = await waitFor(`/${name} to redirect after the restore`, 60_000, async () => {
+        const response = await httpRequest(`${baseUrl}/${name}`);
+        return response.status === 303 ? response : undefined;
+      });
+      assert.equal(redirect.headers.location, `${baseUrl}/healthz?${name}`);
+    }
   });
 });

@@ -27,7 +27,7 @@ export interface StartupRetry {
  */
 export async function openStore(
   config: Pick<Config, 'dataDir' | 'databaseUrl'> &
-    Partial<Pick<Config, 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs' | 'databaseStartupWaitMs'>>,
+    Partial<Pick<Config, 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs' | 'databaseStartupWaitMs' | 'sqliteWalPresize'>>,
   onRetry?: (retry: StartupRetry) => void,
 ): Promise<BookmarkStore> {
   if (config.databaseUrl !== undefined) {
@@ -51,7 +51,18 @@ export async function openStore(
   }
   await mkdir(config.dataDir, { recursive: true });
   const { SqliteStore } = await import('./sqlite.ts');
-  return migrated(new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) }));
+  const sqlite = new SqliteStore({ file: join(config.dataDir, SQLITE_FILE_NAME) });
+  const store = await migrated(sqlite);
+  // After the schema: a store too new or broken fails start-up first. Closed when it fails, as a failed migration is.
+  if (config.sqliteWalPresize !== false) {
+    try {
+      sqlite.presizeWal();
+    } catch (error) {
+      await sqlite.close();
+      throw error;
+    }
+  }
+  return store;
 }
 
 /**

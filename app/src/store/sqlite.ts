@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
@@ -28,6 +29,19 @@ import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts'
 
 /** How long a writer waits for another process's write to finish before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * The WAL a serving store keeps, in frames: twice the autocheckpoint (1000 pages), so the WAL
+ * restarts from its start before it reaches the end, with room for a restart put off by readers
+ * and a large commit. About 8 MiB with 4 KiB pages. docs/decisions/0028-wal-kept-at-size.md.
+ */
+const WAL_WORKING_FRAMES = 2000;
+/** A WAL file's header, and each frame's header before its page (sqlite.org/fileformat.html#the_write_ahead_log). */
+const WAL_HEADER_BYTES = 32;
+const WAL_FRAME_HEADER_BYTES = 24;
+/** The scratch rows that grow the WAL, and the page cache they spill from (pages). */
+const PRESIZE_ROW_BYTES = 1024 * 1024;
+const PRESIZE_CACHE_PAGES = 16;
 
 /**
  * Schema steps, applied in order; `PRAGMA user_version` records how many ran. Append only: a step
@@ -398,6 +412,15 @@ export interface SqliteStoreOptions {
   file: string;
 }
 
+/** What presizeWal() found and did. */
+export interface WalPresize {
+  /** The size it keeps the WAL at (also its journal_size_limit). */
+  bytes: number;
+  /** The WAL's size before: at least `bytes` when another process had already grown it. */
+  before: number;
+  after: number;
+}
+
 /**
  * One better-sqlite3 connection per process; several processes share the file. WAL lets readers
  * (the redirects) go on while one process writes, and the busy timeout queues writers behind each
@@ -406,11 +429,13 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements BookmarkStore {
   readonly engine = 'sqlite';
   readonly #db: Database.Database;
+  readonly #file: string;
   #statements: ReturnType<typeof prepareStatements> | undefined;
   readonly #visits: SqliteVisitWriter;
   readonly access: AccessStore;
 
   constructor(options: SqliteStoreOptions) {
+    this.#file = options.file;
     this.#db = openSqlite(options.file);
     this.access = new SqliteAccessStore(this.#db, (work) => this.#guard(work));
     this.#visits = new SqliteVisitWriter(options.file, translated);
@@ -437,6 +462,55 @@ export class SqliteStore implements BookmarkStore {
       .immediate();
     // Preparing now makes a schema that does not fit fail start-up rather than the first request.
     this.#statements ??= prepareStatements(this.#db);
+  }
+
+  /**
+   * Grows the WAL file to its working size before the store serves, and keeps it there: a commit
+   * then overwrites blocks the file already has instead of growing it. Growing needs ext4 to
+   * journal the new size and blocks, and a commit in the ~15 ms between ext4 aborting its journal
+   * and turning read-only could be acknowledged and then lost (docs/decisions/0028-wal-kept-at-size.md).
+   * The scratch rows are written in a transaction rolled back: with a small page cache they spill
+   * to the WAL as uncommitted frames, so the file grows and the database does not change. Then the
+   * file is synced, so its size and blocks are on disk. journal_size_limit at the same size: a WAL
+   * restart never truncates it below that (nor leaves a large import's WAL above it).
+   */
+  presizeWal(): WalPresize {
+    const pageSize = Number(this.#db.pragma('page_size', { simple: true }));
+    const bytes = WAL_HEADER_BYTES + WAL_WORKING_FRAMES * (WAL_FRAME_HEADER_BYTES + pageSize);
+    this.#db.pragma(`journal_size_limit = ${bytes}`);
+    const wal = `${this.#file}-wal`;
+    const walSize = (): number => statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
+    const before = walSize();
+    if (before >= bytes) return { bytes, before, after: before };
+    const cacheSize = Number(this.#db.pragma('cache_size', { simple: true }));
+    this.#db.pragma(`cache_size = ${PRESIZE_CACHE_PAGES}`);
+    try {
+      this.#guard(() => {
+        // IMMEDIATE: two processes starting together grow it one after the other; the second finds it grown.
+        this.#db.exec('BEGIN IMMEDIATE');
+        try {
+          this.#db.exec('CREATE TABLE wal_presize (payload BLOB)');
+          const insert = this.#db.prepare<[number]>('INSERT INTO wal_presize (payload) VALUES (zeroblob(?))');
+          // Bounded: each row adds ~256 frames unless the spill stops working, which the check below reports.
+          for (let rows = 0; walSize() < bytes && rows < (2 * bytes) / PRESIZE_ROW_BYTES; rows++) insert.run(PRESIZE_ROW_BYTES);
+        } finally {
+          this.#db.exec('ROLLBACK');
+        }
+      });
+    } finally {
+      this.#db.pragma(`cache_size = ${cacheSize}`);
+    }
+    // The WAL holds no POSIX lock of SQLite's (those are on the database and -shm files), so an
+    // fd of our own on it may be closed without dropping one.
+    const fd = openSync(wal, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const after = walSize();
+    if (after < bytes) throw new Error(`the WAL ${wal} grew to ${after} bytes, not ${bytes}: the scratch rows did not spill to it`);
+    return { bytes, before, after };
   }
 
   async create(bookmark: NewBookmark): Promise<CreateOutcome> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,20 @@ test('without a database URL: a migrated SQLite file in the data directory, crea
   assert.equal(store.engine, 'sqlite');
   assert.ok(existsSync(join(dataDir, 'linkyard.sqlite')));
   assert.equal(await store.count(), 0);
+});
+
+test('SQLite: the WAL is grown to its working size before the store is handed out, unless SQLITE_WAL_PRESIZE is off', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'linkyard-open-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const walSize = (dataDir: string) => statSync(join(dataDir, 'linkyard.sqlite-wal'), { throwIfNoEntry: false })?.size ?? 0;
+
+  const presized = await openStore({ dataDir: join(root, 'on'), databaseUrl: undefined });
+  t.after(() => presized.close());
+  assert.ok(walSize(join(root, 'on')) >= 8 * 1024 * 1024, `${walSize(join(root, 'on'))} bytes`);
+
+  const plain = await openStore({ dataDir: join(root, 'off'), databaseUrl: undefined, sqliteWalPresize: false });
+  t.after(() => plain.close());
+  assert.ok(walSize(join(root, 'off')) < 1024 * 1024, `${walSize(join(root, 'off'))} bytes`);
 });
 
 test('a data directory that cannot be created fails', async (t) => {

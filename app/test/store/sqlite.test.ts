@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -164,5 +165,51 @@ describe('SqliteStore', () => {
     await again.migrate();
     assert.equal((await again.get('a'))?.visits, 2);
     await again.close();
+  });
+
+  test('presizeWal grows the WAL to its working size without changing the database, and commits neither grow nor shrink it', async (t) => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    t.after(() => store.close());
+    await store.migrate();
+    await store.create({ name: 'kept', uri: 'https://example.com/kept', title: null, checkStatus: 200 });
+    const walSize = () => statSync(`${file}-wal`).size;
+    const grown = store.presizeWal();
+    // 2000 frames of a 4 KiB page, each with its 24-byte header, after the WAL's 32-byte header.
+    assert.equal(grown.bytes, 32 + 2000 * (24 + 4096));
+    assert.ok(grown.before < grown.bytes, `the WAL was ${grown.before} bytes before`);
+    assert.ok(walSize() >= grown.bytes, `the WAL is ${walSize()} bytes`);
+
+    const observer = new Database(file, { readonly: true });
+    t.after(() => observer.close());
+    assert.equal(
+      observer.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'wal_presize'`).pluck().get(),
+      0,
+      'the scratch table was rolled back',
+    );
+    assert.deepEqual(observer.prepare('SELECT name FROM bookmarks').pluck().all(), ['kept']);
+
+    // Another process starting on the same file finds it grown and writes nothing.
+    const second = new SqliteStore({ file });
+    t.after(() => second.close());
+    await second.migrate();
+    const again = second.presizeWal();
+    assert.ok(again.before >= again.bytes && again.after === again.before, JSON.stringify(again));
+
+    // Enough creates for several autocheckpoints (1000 frames) and WAL restarts: the file keeps its
+    // size (journal_size_limit may trim the rolled-back frames past it, never below).
+    // The WAL header's checkpoint sequence number (bytes 12–15) counts its restarts.
+    const restarts = () => readFileSync(`${file}-wal`).readUInt32BE(12);
+    const restartsBefore = restarts();
+    const sizes = new Set<number>();
+    for (let i = 0; i < 1500; i++) {
+      await (i % 2 === 0 ? store : second).create({ name: `n${i}`, uri: `https://example.com/${i}`, title: null, checkStatus: 200 });
+      sizes.add(walSize());
+    }
+    const links = observer.prepare('SELECT count(*) FROM bookmarks').pluck().get();
+    assert.equal(links, 1501);
+    assert.ok(restarts() - restartsBefore >= 2, `the WAL restarted ${restarts() - restartsBefore} times`);
+    assert.ok(Math.min(...sizes) >= grown.bytes, `the WAL went down to ${Math.min(...sizes)} bytes`);
+    assert.ok(Math.max(...sizes) <= grown.after, `the WAL grew to ${Math.max(...sizes)} bytes`);
   });
 });
