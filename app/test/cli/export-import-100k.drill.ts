@@ -110,7 +110,9 @@ describe('export and import drills: 100 000 links, SQLite to PostgreSQL, a 64 MB
       skip: engine === 'postgres' && postgresSkip,
       timeout: 120_000,
     }, async (t) => {
-      const LINKS_HERE = 20_000;
+      // Enough that the import is still writing when the kill lands: 20 000 links took PostgreSQL
+      // 0.7 s, and the import ended before the test had read its first progress line and killed it.
+      const LINKS_HERE = 100_000;
       const source = sqliteTarget(t);
       await fill(await source.open(), sampleLinks(LINKS_HERE));
       const file = join(tempDir(t), 'links.ndjson');
