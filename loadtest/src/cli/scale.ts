@@ -88,6 +88,10 @@ export function parseScaleArgs(args: string[]): { options: ScaleOptions; out: st
     connectionSeconds: positive('connection-seconds', values['connection-seconds'], SCALE_DEFAULTS.connectionSeconds),
     redirectCacheMs:
       values['redirect-cache-ms'] === undefined ? undefined : Math.round(positive('redirect-cache-ms', values['redirect-cache-ms'], 0)),
+    redirectCacheNames:
+      values['redirect-cache-names'] === undefined
+        ? undefined
+        : Math.round(positive('redirect-cache-names', values['redirect-cache-names'], 0)),
   };
   return { options, out: values.out, quiet: values.quiet };
 }
