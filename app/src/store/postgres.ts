@@ -559,6 +559,11 @@ export class PostgresStore implements BookmarkStore {
         query_timeout: BUILD_DEADLINE_MS,
       };
       await client.query(build);
+      // An expression index's statistics come only with the table's next ANALYZE: until then the
+      // planner guesses a few hundred rows for any search term and scans every row holding a
+      // common word's trigrams (644 ms at 1 M links) instead of going newest first and stopping
+      // at a page (0.3 ms). Seconds at most: ANALYZE samples (decision 0021).
+      await client.query('ANALYZE bookmarks');
       await client.query('RESET statement_timeout');
       await client.query(`SELECT pg_advisory_unlock(${INDEX_BUILD_LOCK})`);
     } catch (error) {

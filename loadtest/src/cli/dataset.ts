@@ -8,8 +8,10 @@ import { positive, UsageError } from './arguments.ts';
 const USAGE = `npm run dataset -- --links N --visits M --store sqlite[:DATA_DIR]|postgres[:URL] [--seed S] [--resume] [--quiet]
 
 Fills a store with N links (names of 6–12 characters, https targets of 40–200, titles) and M
-visits over them by a Zipf law (s = 1), created over 90 days: SQLite in transactions of 100 000
-rows after the app's own migrations, PostgreSQL through COPY. The same seed makes the same store.
+visits over them by a Zipf law (s = 1), created over 90 days, and each link's visits spread over
+its stats rollups (visit_hours for the last 35 days, visit_days before, visit_dimensions) from its
+creation to the end: SQLite in transactions of 100 000 links after the app's own migrations,
+PostgreSQL through COPY. The same seed makes the same store.
 Interrupted, it goes on with --resume from the last chunk it committed.
 
 A bare 'sqlite' is the folder ${DATASETS_DIR}/linkyard_scale_<N>_<M>_<S>/ (LINKYARD_DATASETS_DIR
@@ -65,7 +67,7 @@ if (import.meta.filename === process.argv[1]) {
     const result = await generateDataset({ plan, store, resume: values.resume, progress });
     for (const table of result.tables) {
       process.stdout.write(
-        `${table.table}: ${table.rows.toLocaleString('en-US')} rows (${table.written.toLocaleString('en-US')} written now)\n`,
+        `${table.table}: ${table.rows.toLocaleString('en-US')} links (${table.written.toLocaleString('en-US')} written now)\n`,
       );
     }
     process.stdout.write(`done in ${result.seconds.toFixed(1)} s: ${describeStore(store)}\n`);

@@ -10,15 +10,18 @@ import { positive, UsageError } from './arguments.ts';
 
 const USAGE = `npm run bench:scale -- [--sizes 10000,1000000[,10000000]] [--stores sqlite,postgres] [--seed S]
   [--samples N] [--turns N] [--turn-seconds S] [--connection-levels 64,1000,10000|none] [--connection-seconds S]
-  [--redirect-cache-ms MS] [--redirect-cache-names N] [--out DIR] [--quiet]
+  [--redirect-cache-ms MS] [--redirect-cache-names N] [--export-runs N] [--out DIR] [--quiet]
 
 How each cost grows with the number of links (issue 25). For each size and store: make the
 dataset (npm run dataset, ${SCALE_DEFAULTS.visitsPerLink} visits a link) or go on with the one kept in
 ${DATASETS_DIR} (LINKYARD_DATASETS_DIR) or the host's PostgreSQL (database linkyard_scale_<links>_<visits>_<seed>),
 start the stack on it, and time: creating a link, the page / (first, and a cursor a million links
-deep), the API read of the most visited and of a cold link, redirects under Zipf traffic over all
+deep), the API read of the most visited and of a cold link, search for terms grouped by how many
+links they hit, the stats API (7 days by the hour) and page (90 days) of the most visited and of
+a cold link, an export of every link (--export-runs times, as its own process: links a second
+and peak RSS), redirects under Zipf traffic over all
 links against the hot set in turns (with the redirect cache's hit rate), start-up, bytes on disk
-per link, peak RSS per app. --redirect-cache-ms and --redirect-cache-names set the apps'
+per link and per million visits (the stats rollups), peak RSS per app. --redirect-cache-ms and --redirect-cache-names set the apps'
 REDIRECT_CACHE_MS and REDIRECT_CACHE_NAMES (default: theirs). On the smallest size, the connection leg: keep-alive clients through
 nginx at each level. Writes scale.json, scale.md and its charts. Needs wrk and nginx.
 
@@ -60,6 +63,7 @@ export function parseScaleArgs(args: string[]): { options: ScaleOptions; out: st
         'connection-seconds': { type: 'string' },
         'redirect-cache-ms': { type: 'string' },
         'redirect-cache-names': { type: 'string' },
+        'export-runs': { type: 'string' },
         out: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -78,11 +82,16 @@ export function parseScaleArgs(args: string[]): { options: ScaleOptions; out: st
     seed: Math.round(positive('seed', values.seed, SCALE_DEFAULTS.seed)),
     samples: Math.round(positive('samples', values.samples, SCALE_DEFAULTS.samples)),
     turns: Math.round(positive('turns', values.turns, SCALE_DEFAULTS.turns)),
+    exportRuns: Math.round(positive('export-runs', values['export-runs'], SCALE_DEFAULTS.exportRuns)),
     turnSeconds: positive('turn-seconds', values['turn-seconds'], SCALE_DEFAULTS.turnSeconds),
     connectionLevels: numbers('connection-levels', values['connection-levels'], SCALE_DEFAULTS.connectionLevels),
     connectionSeconds: positive('connection-seconds', values['connection-seconds'], SCALE_DEFAULTS.connectionSeconds),
     redirectCacheMs:
       values['redirect-cache-ms'] === undefined ? undefined : Math.round(positive('redirect-cache-ms', values['redirect-cache-ms'], 0)),
+    redirectCacheNames:
+      values['redirect-cache-names'] === undefined
+        ? undefined
+        : Math.round(positive('redirect-cache-names', values['redirect-cache-names'], 0)),
   };
   return { options, out: values.out, quiet: values.quiet };
 }

@@ -6,7 +6,7 @@ import { datasetTables } from './tables.ts';
 import { openWriter } from './writers.ts';
 
 /**
- * Rows committed at once: large transactions are what make SQLite fast (one WAL sync a chunk)
+ * Links (their rows in each table) committed at once: large transactions are what make SQLite fast (one WAL sync a chunk)
  * and PostgreSQL's COPY cheap, and a chunk is what an interrupted run loses.
  */
 export const CHUNK_ROWS = 100_000;
@@ -55,7 +55,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       let written = done;
       const tableStarted = performance.now();
       if (done < table.rows)
-        progress.log(`${table.table}: ${done.toLocaleString('en-US')} of ${table.rows.toLocaleString('en-US')} rows in, writing the rest`);
+        progress.log(`${table.table}: ${done.toLocaleString('en-US')} of ${table.rows.toLocaleString('en-US')} links in, writing the rest`);
       progress.every(() => progressLine(table.table, done, written, table.rows, (performance.now() - tableStarted) / 1000));
       try {
         for (let from = done; from < table.rows; from = written) {
@@ -86,5 +86,5 @@ function progressLine(table: string, from: number, written: number, total: numbe
   const eta = rate > 0 ? (total - written) / rate : Number.POSITIVE_INFINITY;
   const percent = total === 0 ? 100 : (written / total) * 100;
   const etaText = Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '…';
-  return `${table}: ${written.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} rows (${percent.toFixed(1)}%), ${Math.round(rate).toLocaleString('en-US')} rows/s, ETA ${etaText}`;
+  return `${table}: ${written.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} links (${percent.toFixed(1)}%), ${Math.round(rate).toLocaleString('en-US')} links/s, ETA ${etaText}`;
 }

@@ -31,6 +31,11 @@ function sizeTable(entries: readonly ScaleEntry[]): { header: Row; rows: Row[] }
     ['links / visits', ...each((entry) => `${entry.links.toLocaleString('en-US')} / ${entry.visits.toLocaleString('en-US')}`)],
     ['dataset made in this run', ...each((entry) => (entry.generatedSeconds > 0 ? `${entry.generatedSeconds.toFixed(1)} s` : 'reused'))],
     ['bytes on disk per link', ...each((entry) => Math.round(entry.bytesPerLink))],
+    ['stats rollups on disk, MiB per million visits', ...each((entry) => (entry.rollupBytesPerMillionVisits / MIB).toFixed(1))],
+    [
+      `links each search term hits (${entries[0]?.searchTerms.map((term) => term.group).join(' / ') ?? ''})`,
+      ...each((entry) => entry.searchTerms.map((term) => term.hits.toLocaleString('en-US')).join(' / ')),
+    ],
     ['start-up (migration check included), ms', ...each((entry) => Math.round(entry.startupMs))],
     ...operationNames.map(
       (name): Row => [
@@ -50,6 +55,13 @@ function sizeTable(entries: readonly ScaleEntry[]): { header: Row; rows: Row[] }
       ...each((entry) => `${percent(entry.redirects.hot.cacheHitRate)} / ${percent(entry.redirects.zipf.cacheHitRate)}`),
     ],
     ['peak RSS per app process, MiB', ...each((entry) => entry.peakRssBytes.map((bytes) => (bytes / MIB).toFixed(1)).join(', '))],
+    [
+      'export of every link (NDJSON, its own process): links/s, peak RSS MiB',
+      ...each(
+        (entry) =>
+          `${Math.round(entry.export.linksPerSecond).toLocaleString('en-US')}, ${(entry.export.peakRssBytes / MIB).toFixed(1)} (median of ${entry.export.runs}: ${entry.export.seconds.toFixed(1)} s)`,
+      ),
+    ],
   ];
   return { header, rows };
 }
@@ -90,6 +102,24 @@ export function scaleTargets(result: ScaleResult): TargetRow[] {
           });
         }
       }
+      const exportGrowth = largest.export.peakRssBytes - smallest.export.peakRssBytes;
+      rows.push({
+        target: `peak RSS of the export, ${span}`,
+        goal: `within ${SCALE_TARGETS.rssGrowthBytes / MIB} MiB`,
+        store,
+        value: exportGrowth,
+        held: exportGrowth <= SCALE_TARGETS.rssGrowthBytes,
+        text: `${exportGrowth >= 0 ? '+' : ''}${(exportGrowth / MIB).toFixed(1)} MiB`,
+      });
+      const exportRate = largest.export.linksPerSecond / smallest.export.linksPerSecond;
+      rows.push({
+        target: `export links a second, ${span} (linear by nature: reported)`,
+        goal: `≥ ${(1 / SCALE_TARGETS.flatCost).toFixed(2)}×`,
+        store,
+        value: exportRate,
+        held: exportRate >= 1 / SCALE_TARGETS.flatCost,
+        text: ratioText(exportRate),
+      });
       const growth = Math.max(...largest.peakRssBytes) - Math.max(...smallest.peakRssBytes);
       rows.push({
         target: `peak RSS of an app, ${span}`,

@@ -28,6 +28,8 @@ export interface ScaleOptions {
   redirectCacheMs: number | undefined;
   /** REDIRECT_CACHE_NAMES of the apps; undefined: the app's default. */
   redirectCacheNames: number | undefined;
+  /** Exports of every link timed per size (each minutes at 10 M links). */
+  exportRuns: number;
   /** How deep the deep page's cursor is: a million links, or the last page of a smaller store. */
   pageDepth: number;
   /** Where a store and plan's dataset lives (default: parseStoreSpec's folder or database). */
@@ -48,6 +50,7 @@ export const SCALE_DEFAULTS: ScaleOptions = {
   instances: 2,
   redirectCacheMs: undefined,
   redirectCacheNames: undefined,
+  exportRuns: 3,
   pageDepth: 1_000_000,
   storeOf: (store, plan) => parseStoreSpec(store, plan),
 };

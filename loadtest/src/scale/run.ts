@@ -10,13 +10,15 @@ import { combineSlices, runWrkScript } from '../bench/load/wrk.ts';
 import { generateDataset } from '../dataset/generate.ts';
 import { type DatasetPlan, DEFAULT_END_MS, indexOfRank, nameKey, nameOf } from '../dataset/plan.ts';
 import { describeStore, type StoreSpec } from '../dataset/store-spec.ts';
+import { hourlyDaysFor } from '../dataset/tables.ts';
 import { peakRssBytes, rssBytes } from '../observers/peak-rss.ts';
 import { scrapeSamples } from '../observers/scrape.ts';
 import type { Progress } from '../progress.ts';
 import { type RunInfo, runInfo } from '../report/run-info.ts';
 import { startFastTarget } from '../target/check-targets.ts';
+import { type ExportResult, measureExport } from './export.ts';
 import type { ScaleOptions, ScaleStore } from './options.ts';
-import { establishedTo, nginxPids, type StoreFacts, storeFacts } from './probes.ts';
+import { establishedTo, nginxPids, type StoreFacts, searchTerms, storeFacts } from './probes.ts';
 import { measureOperations, type Operation, type OperationResult } from './single.ts';
 import { renderNamesScript, renderZipfScript } from './zipf-lua.ts';
 
@@ -40,6 +42,10 @@ export interface ScaleEntry {
   generatedSeconds: number;
   bytesOnDisk: number;
   bytesPerLink: number;
+  /** The stats rollups' tables and indexes (dbstat, pg_total_relation_size) per million of the plan's visits. */
+  rollupBytesPerMillionVisits: number;
+  /** Each search group's term and how many links it hits in this store. */
+  searchTerms: StoreFacts['searchTerms'];
   deepPageDepth: number;
   /** From startStack's call to nginx answering: every app opened the store, checked its migrations and got ready. */
   startupMs: number;
@@ -47,6 +53,8 @@ export interface ScaleEntry {
   redirects: { hot: RedirectMix; zipf: RedirectMix };
   /** Each app process's peak RSS (VmHWM) from its start to the end of the redirects (the connection leg not included). */
   peakRssBytes: number[];
+  /** `export --format ndjson` of every link, run as its own process (app/dist/cli/export.js). */
+  export: ExportResult;
 }
 
 export interface ConnectionLevel {
@@ -90,7 +98,7 @@ export async function runScale(options: ScaleOptions, progress: Progress): Promi
       const spec = options.storeOf(store, plan);
       progress.log(`${store}, ${links.toLocaleString('en-US')} links: dataset in ${describeStore(spec)}`);
       const generated = await generateDataset({ plan, store: spec, resume: true, progress });
-      const facts = await storeFacts(spec, options.pageDepth);
+      const facts = await storeFacts(spec, options.pageDepth, searchTerms(plan));
       if (store === 'postgres' && spec.engine === 'postgres') result.postgresServer ??= await postgresVersion(spec.url);
       const withConnections = sizeIndex === 0 && options.connectionLevels.length > 0;
       const measured = await measureSize(options, progress, { store, plan, spec, facts, serverEntry, withConnections });
@@ -101,6 +109,8 @@ export async function runScale(options: ScaleOptions, progress: Progress): Promi
         generatedSeconds: generated.tables.some((table) => table.written > 0) ? generated.seconds : 0,
         bytesOnDisk: facts.bytesOnDisk,
         bytesPerLink: facts.bytesOnDisk / facts.links,
+        rollupBytesPerMillionVisits: facts.rollupBytes / (plan.visits / 1_000_000),
+        searchTerms: facts.searchTerms,
         deepPageDepth: facts.depth,
         ...measured.entry,
       });
@@ -136,7 +146,18 @@ async function measureSize(
   progress: Progress,
   context: SizeContext,
 ): Promise<{
-  entry: Omit<ScaleEntry, 'store' | 'links' | 'visits' | 'generatedSeconds' | 'bytesOnDisk' | 'bytesPerLink' | 'deepPageDepth'>;
+  entry: Omit<
+    ScaleEntry,
+    | 'store'
+    | 'links'
+    | 'visits'
+    | 'generatedSeconds'
+    | 'bytesOnDisk'
+    | 'bytesPerLink'
+    | 'rollupBytesPerMillionVisits'
+    | 'searchTerms'
+    | 'deepPageDepth'
+  >;
   connections: ConnectionLevel[];
 }> {
   const { plan, spec } = context;
@@ -144,6 +165,7 @@ async function measureSize(
   const hotNames = Array.from({ length: Math.min(HOT_SET_SIZE, plan.links) }, (_, i) => nameOf(key, indexOfRank(key, plan.links, i + 1)));
   const mostVisited = hotNames[0] ?? '';
   const cold = nameOf(key, indexOfRank(key, plan.links, plan.links));
+  const lastWeek = { from: new Date(plan.endMs - 7 * 86_400_000).toISOString(), to: new Date(plan.endMs).toISOString() };
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-scale-'));
   const checkTarget = await startFastTarget();
   const runTag = Date.now().toString(36);
@@ -163,6 +185,8 @@ async function measureSize(
         CHECK_ALLOW_PRIVATE: 'true',
         LOG_LEVEL: 'warn',
         API_TOKEN,
+        // The dataset's hours stay hours: the fold is moved back to the plan's end (tables.ts).
+        STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
         ...(options.redirectCacheMs === undefined ? {} : { REDIRECT_CACHE_MS: String(options.redirectCacheMs) }),
         ...(options.redirectCacheNames === undefined ? {} : { REDIRECT_CACHE_NAMES: String(options.redirectCacheNames) }),
         ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
@@ -190,7 +214,30 @@ async function measureSize(
       },
       { name: 'API GET, most visited', expect: 200, send: () => ({ method: 'GET', path: `/api/bookmarks/${mostVisited}` }) },
       { name: 'API GET, cold link', expect: 200, send: () => ({ method: 'GET', path: `/api/bookmarks/${cold}` }) },
+      ...context.facts.searchTerms.map(
+        ({ group, term }): Operation => ({
+          name: `search, ${group}`,
+          expect: 200,
+          send: () => ({ method: 'GET', path: `/?q=${encodeURIComponent(term)}` }),
+        }),
+      ),
+      // The API over the plan's last 7 days, by the hour; the page over the last 90 days to now, by the day
+      // (the plan ends before today, so its older days and its hours both fall in it).
+      ...(
+        [
+          ['most visited', mostVisited],
+          ['cold link', cold],
+        ] as const
+      ).flatMap(([which, name]): Operation[] => [
+        {
+          name: `stats API (7 days by the hour), ${which}`,
+          expect: 200,
+          send: () => ({ method: 'GET', path: `/api/bookmarks/${name}/stats?from=${lastWeek.from}&to=${lastWeek.to}` }),
+        },
+        { name: `stats page (90 days), ${which}`, expect: 200, send: () => ({ method: 'GET', path: `/${name}+?range=90d` }) },
+      ]),
     ];
+    await searchReady(running.url, context.facts.searchTerms[0]?.term ?? mostVisited, progress);
     const rssBefore = running.pids();
     const operationResults = await measureOperations(running.url, operations, options.samples);
 
@@ -246,11 +293,30 @@ async function measureSize(
       });
       await response.body.dump();
     }
-    return { entry: { startupMs, operations: operationResults, redirects, peakRssBytes: peaks }, connections };
+    progress.log(`export of every link, ${options.exportRuns} run(s), each its own process`);
+    const exported = await measureExport(context.serverEntry, spec, options.exportRuns, dir);
+    return { entry: { startupMs, operations: operationResults, redirects, peakRssBytes: peaks, export: exported }, connections };
   } finally {
     await stack?.stop();
     await checkTarget.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** How long the search index may take to be ready after start-up (PostgreSQL builds it then, decision 0022). */
+const SEARCH_READY_MS = 20 * 60_000;
+
+/** Waits until search answers (not 503 while the index is built), so no timed search waits for the build. */
+async function searchReady(baseUrl: string, term: string, progress: Progress): Promise<void> {
+  const began = performance.now();
+  for (;;) {
+    const response = await request(`${baseUrl}/api/bookmarks?q=${encodeURIComponent(term)}`);
+    await response.body.dump();
+    if (response.statusCode === 200) return;
+    const waited = performance.now() - began;
+    if (waited > SEARCH_READY_MS) throw new Error(`search still answers ${response.statusCode} after ${Math.round(waited / 1000)} s`);
+    progress.log(`search answers ${response.statusCode}: its index is being built; waited ${Math.round(waited / 1000)} s`);
+    await sleep(5000);
   }
 }
 

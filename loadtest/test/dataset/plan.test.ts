@@ -13,7 +13,7 @@ import {
   SPAN_MS,
   visitsOf,
 } from '../../src/dataset/plan.ts';
-import { bookmarksTable } from '../../src/dataset/tables.ts';
+import { bookmarksTable, HOURLY_DAYS, hourlyDaysFor, linkRollups, rollupTables } from '../../src/dataset/tables.ts';
 
 const plan: DatasetPlan = { links: 50_000, visits: 1_000_000, seed: 7, endMs: DEFAULT_END_MS };
 
@@ -64,5 +64,45 @@ describe('dataset plan', () => {
       const uri = String(row[2]);
       assert.ok(uri.length >= 40 && uri.length <= 200 && URL.canParse(uri), uri);
     }
+  });
+});
+
+describe('dataset rollups', () => {
+  it("spreads each link's visits over its rollups from its creation to the plan's end, hours for the last 35 days", () => {
+    const key = nameKey(plan);
+    const normaliser = harmonic(plan.links);
+    const hourlyFrom = plan.endMs - HOURLY_DAYS * 86_400_000;
+    for (const index of [indexOfRank(key, plan.links, 1), indexOfRank(key, plan.links, 2000), 0, plan.links - 1]) {
+      const visits = visitsOf(plan, key, normaliser, index);
+      const rollups = linkRollups(plan, visits, index);
+      const counted = [...rollups.hours.values(), ...rollups.days.values()].reduce((sum, counts) => sum + counts.visits + counts.bots, 0);
+      assert.equal(counted, visits);
+      const createdHour = Math.floor(createdAtOf(plan, index) / 3_600_000);
+      for (const hour of rollups.hours.keys())
+        assert.ok(hour >= Math.floor(hourlyFrom / 3_600_000) && hour >= createdHour && hour * 3_600_000 < plan.endMs);
+      for (const day of rollups.days.keys()) assert.ok(day * 86_400_000 < hourlyFrom && day >= Math.floor(createdHour / 24));
+      // People carry four dimensions a visit, bots one.
+      const bots = [...rollups.hours.values(), ...rollups.days.values()].reduce((sum, counts) => sum + counts.bots, 0);
+      const dimensionVisits = [...rollups.dimensions.values()].flatMap((values) => [...values.values()]).reduce((a, b) => a + b, 0);
+      assert.equal(dimensionVisits, 4 * (visits - bots) + bots);
+    }
+    const top = linkRollups(plan, visitsOf(plan, key, normaliser, indexOfRank(key, plan.links, 1)), indexOfRank(key, plan.links, 1));
+    assert.ok(top.hours.size > 100, `the most visited link has visits in ${top.hours.size} hours`);
+  });
+
+  it('makes the same rollup rows again for a link, as a resumed run does', () => {
+    const tables = rollupTables(plan);
+    const again = rollupTables({ ...plan });
+    for (const [i, table] of tables.entries()) {
+      assert.deepEqual(again[i]?.rowsOf(1234), table.rowsOf(1234));
+      for (const row of table.rowsOf(1234)) assert.equal(row[0], 1235);
+    }
+  });
+
+  it("moves the apps' fold back to the plan's end: no hour of the plan is folded on any later day", () => {
+    const now = Date.UTC(2026, 11, 7, 13);
+    const hourlyDays = hourlyDaysFor(plan, now);
+    const oldestKept = (Math.floor(now / 86_400_000) - hourlyDays) * 24;
+    assert.ok(oldestKept * 3_600_000 <= plan.endMs - HOURLY_DAYS * 86_400_000);
   });
 });

@@ -38,6 +38,7 @@ test('bench:scale at 100 000 links: dataset made, every request answered, the re
     turnSeconds: 1,
     connectionLevels: [16, 256],
     connectionSeconds: 1,
+    exportRuns: 1,
     storeOf: (store, plan) => {
       if (store === 'sqlite') return { engine: 'sqlite', dataDir: join(dir, 'sqlite') };
       server.pathname = `/${datasetName(plan)}_smoke_${process.pid}`;
@@ -67,6 +68,29 @@ test('bench:scale at 100 000 links: dataset made, every request answered, the re
     }
     assert.equal(entry.peakRssBytes.length, options.instances);
     assert.ok(entry.peakRssBytes.every((bytes) => bytes > 0));
+    for (const probe of [
+      'search, one link (its name)',
+      'search, one word',
+      'stats API (7 days by the hour), most visited',
+      'stats page (90 days), cold link',
+    ])
+      assert.ok(
+        entry.operations.some((operation) => operation.name === probe),
+        `${entry.store}: ${probe} timed`,
+      );
+    const hits = entry.searchTerms.map((term) => term.hits);
+    assert.equal(hits[0], 1, `${entry.store}: a link's name hits that link`);
+    assert.deepEqual(
+      [...hits].sort((a, b) => a - b),
+      hits,
+      `${entry.store}: the groups hit more links one after the other: ${hits}`,
+    );
+    assert.ok(
+      entry.rollupBytesPerMillionVisits > 1_000_000,
+      `${entry.store}: ${entry.rollupBytesPerMillionVisits} rollup bytes a million visits`,
+    );
+    assert.equal(entry.export.links, LINKS, `${entry.store}: the export wrote every link`);
+    assert.ok(entry.export.peakRssBytes > 0 && entry.export.bytes > 0);
   }
   assert.deepEqual(
     result.connections.map((level) => [level.store, level.connections, level.failures]),
@@ -76,6 +100,11 @@ test('bench:scale at 100 000 links: dataset made, every request answered, the re
   // The links the run created were deleted again: the dataset is still the plan's.
   const sqlite = new Database(join(dir, 'sqlite', 'linkyard.sqlite'), { readonly: true });
   assert.equal(sqlite.prepare('SELECT count(*) FROM bookmarks').pluck().get(), LINKS);
+  // Every visit is in the rollups, where the stats page reads them.
+  assert.equal(
+    sqlite.prepare('SELECT (SELECT sum(visits + bots) FROM visit_hours) + (SELECT sum(visits + bots) FROM visit_days)').pluck().get(),
+    sqlite.prepare('SELECT sum(visits) FROM bookmarks').pluck().get(),
+  );
   sqlite.close();
   for (const url of databases) {
     const client = new pg.Client({ connectionString: url });
