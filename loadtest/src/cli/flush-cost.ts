@@ -6,8 +6,8 @@ import pg from 'pg';
 import { PostgresStore } from '../../../app/src/store/postgres.ts';
 import { SqliteStore } from '../../../app/src/store/sqlite.ts';
 import type { BookmarkStore } from '../../../app/src/store/types.ts';
-import { describeStore, parseStoreSpec, type StoreSpec } from '../dataset/store-spec.ts';
-import { positive, UsageError } from './arguments.ts';
+import { describeStore, type StoreSpec } from '../dataset/store-spec.ts';
+import { existingStore, positive, UsageError } from './arguments.ts';
 
 const USAGE = `node loadtest/src/cli/flush-cost.ts --store sqlite:DATA_DIR|postgres:URL [--draws N] [--batches N]
 
@@ -174,15 +174,9 @@ if (import.meta.filename === process.argv[1]) {
       throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     }
     if (values.help) throw new UsageError(USAGE, 0);
-    if (values.store === undefined) throw new UsageError(`--store is needed\n\n${USAGE}`);
     const draws = positive('draws', values.draws, 5000);
     const batches = positive('batches', values.batches, 7);
-    let spec: StoreSpec;
-    try {
-      spec = parseStoreSpec(values.store, { links: 0, visits: 0, seed: 1 });
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    const spec = existingStore(values.store, USAGE);
     const out: Out = (line) => process.stdout.write(`${line}\n`);
     out(describeStore(spec));
     if (spec.engine === 'sqlite') await sqlite(out, spec.dataDir, draws, batches);

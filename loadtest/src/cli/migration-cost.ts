@@ -6,10 +6,10 @@ import pg from 'pg';
 import { POSTGRES_SCHEMA_VERSION, PostgresStore } from '../../../app/src/store/postgres.ts';
 import { SQLITE_SCHEMA_VERSION, SqliteStore } from '../../../app/src/store/sqlite.ts';
 import type { BookmarkStore } from '../../../app/src/store/types.ts';
-import { describeStore, parseStoreSpec, type StoreSpec } from '../dataset/store-spec.ts';
+import { describeStore, type StoreSpec } from '../dataset/store-spec.ts';
 import { ensureDatabase, sqliteFile } from '../dataset/writers.ts';
 import { dropDatabase } from '../scale/probes.ts';
-import { positive, UsageError } from './arguments.ts';
+import { existingStore, positive, UsageError } from './arguments.ts';
 
 const USAGE = `node loadtest/src/cli/migration-cost.ts --store sqlite:DATA_DIR|postgres:URL [--checks N]
 
@@ -171,13 +171,7 @@ if (import.meta.filename === process.argv[1]) {
       throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     }
     if (values.help) throw new UsageError(USAGE, 0);
-    if (values.store === undefined) throw new UsageError(`--store is needed\n\n${USAGE}`);
-    let spec: StoreSpec;
-    try {
-      spec = parseStoreSpec(values.store, { links: 0, visits: 0, seed: 1 });
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    const spec = existingStore(values.store, USAGE);
     await measure(spec, Math.round(positive('checks', values.checks, 21)));
   } catch (error) {
     if (error instanceof UsageError) {

@@ -5,8 +5,8 @@ import pg from 'pg';
 import { DUE_FOR_RECHECK_SQL as POSTGRES_PICK, PostgresStore } from '../../../app/src/store/postgres.ts';
 import { DUE_FOR_RECHECK_SQL as SQLITE_PICK, SqliteStore } from '../../../app/src/store/sqlite.ts';
 import type { BookmarkStore } from '../../../app/src/store/types.ts';
-import { describeStore, parseStoreSpec, type StoreSpec } from '../dataset/store-spec.ts';
-import { UsageError } from './arguments.ts';
+import { describeStore, type StoreSpec } from '../dataset/store-spec.ts';
+import { existingStore, UsageError } from './arguments.ts';
 
 const USAGE = `node loadtest/src/cli/recheck-cost.ts --store sqlite:DATA_DIR|postgres:URL
 
@@ -119,13 +119,7 @@ if (import.meta.filename === process.argv[1]) {
       throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     }
     if (values.help) throw new UsageError(USAGE, 0);
-    if (values.store === undefined) throw new UsageError(`--store is needed\n\n${USAGE}`);
-    let spec: StoreSpec;
-    try {
-      spec = parseStoreSpec(values.store, { links: 0, visits: 0, seed: 1 });
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
+    const spec = existingStore(values.store, USAGE);
     await measure(spec);
   } catch (error) {
     if (error instanceof UsageError) {
