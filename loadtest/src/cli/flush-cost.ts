@@ -6,7 +6,7 @@ import pg from 'pg';
 import { PostgresStore } from '../../../app/src/store/postgres.ts';
 import { SqliteStore } from '../../../app/src/store/sqlite.ts';
 import type { BookmarkStore } from '../../../app/src/store/types.ts';
-import { describeStore, type StoreSpec } from '../dataset/store-spec.ts';
+import { describeStore } from '../dataset/store-spec.ts';
 import { existingStore, positive, UsageError } from './arguments.ts';
 
 const USAGE = `node loadtest/src/cli/flush-cost.ts --store sqlite:DATA_DIR|postgres:URL [--draws N] [--batches N]
