@@ -33,6 +33,15 @@ export type CsvColumn = (typeof CSV_COLUMNS)[number];
 /** Links read from the store at a time: a few hundred kilobytes of rows and rollups. */
 const PAGE_SIZE = 500;
 
+/**
+ * V8 flags the export command runs with (package.json's `export` script, the scale bench, the
+ * image's command in docs/data.md; app/test/cli/export-import.test.ts holds the script to it). Without
+ * them Node 24 grows the nursery to 64 MiB a semi-space on a large host, and a long export touches
+ * all of it: ~100 MiB more at a million links than at ten thousand. 16 holds a page's rows while
+ * they are live, so they die young; 4 or 8 promote them and cost as much. Figures: 0021-scale.md.
+ */
+export const EXPORT_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=16'];
+
 export const CONTENT_TYPES: Readonly<Record<ExportFormat, string>> = {
   ndjson: 'application/x-ndjson; charset=utf-8',
   csv: 'text/csv; charset=utf-8',

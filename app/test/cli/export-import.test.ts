@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -10,9 +11,29 @@ import { exportStream } from '../../src/services/export.ts';
 import { type ImportOptions, importLinks } from '../../src/services/import.ts';
 import { type BookmarkStore, NOT_CHECKED } from '../../src/store/types.ts';
 import { htmlPage } from '../helpers.ts';
-import { fill, HEADER, line, linkRecord, names, runCli, sampleLinks, sqliteTarget, type TransferTarget } from './transfer-support.ts';
+import {
+  COMMAND_NODE_FLAGS,
+  fill,
+  HEADER,
+  line,
+  linkRecord,
+  names,
+  runCli,
+  sampleLinks,
+  sqliteTarget,
+  type TransferTarget,
+} from './transfer-support.ts';
 
 describe('npm run export and npm run import', () => {
+  it('package.json runs each command with the V8 flags the tests run it with (EXPORT_NODE_FLAGS: a bounded nursery)', () => {
+    const { scripts } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    for (const [command, flags] of Object.entries(COMMAND_NODE_FLAGS)) {
+      assert.equal(scripts[command], ['exec sh scripts/with-node.sh node', ...flags, `app/src/cli/${command}.ts`].join(' '));
+    }
+  });
+
   it('export → import into an empty store → export is byte-identical, and a re-run adds nothing (the 100 000-link drill, on both stores, is export-import-100k.drill.ts)', async (t) => {
     const source = sqliteTarget(t);
     const empty = sqliteTarget(t);

@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { TestContext } from 'node:test';
 import { Client, escapeIdentifier } from 'pg';
 import { tempDir } from '../../../test/support/index.ts';
+import { EXPORT_NODE_FLAGS } from '../../src/services/export.ts';
 import { openStore } from '../../src/store/open.ts';
 import type { BookmarkStore, LinkRecord } from '../../src/store/types.ts';
 import { testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
@@ -68,10 +69,13 @@ const SCRIPTS = {
   import: new URL('../../src/cli/import.ts', import.meta.url).pathname,
 };
 
+/** The V8 flags package.json's script runs each command with. */
+export const COMMAND_NODE_FLAGS: Readonly<Record<keyof typeof SCRIPTS, readonly string[]>> = { export: EXPORT_NODE_FLAGS, import: [] };
+
 export interface RunOptions {
   /** Streamed to the command's stdin, with backpressure. */
   stdin?: AsyncIterable<Buffer | string> | Iterable<Buffer | string> | undefined;
-  /** Options for node itself (a heap limit). */
+  /** Options for node itself (a heap limit), after the command's own (COMMAND_NODE_FLAGS). */
   nodeOptions?: string[] | undefined;
   /** Called with stderr so far as it grows: true kills the command with SIGKILL there and then. */
   killWhen?: ((stderr: string) => boolean) | undefined;
@@ -85,7 +89,7 @@ export async function runCli(
   options: RunOptions = {},
 ): Promise<CommandRun> {
   const { stdin, nodeOptions = [], killWhen } = options;
-  const child = spawn(process.execPath, [...nodeOptions, SCRIPTS[command], ...args], {
+  const child = spawn(process.execPath, [...COMMAND_NODE_FLAGS[command], ...nodeOptions, SCRIPTS[command], ...args], {
     env: { ...process.env, ...target.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

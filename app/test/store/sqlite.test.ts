@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { DISABLED_NAMES_SQL } from '../../src/store/access-sqlite.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
@@ -47,6 +48,22 @@ describe('SqliteStore', () => {
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(observer.pragma('user_version', { simple: true }), 8);
+  });
+
+  test("the blocklist refresh reads the disabled links and looks each one up, never every link's name", async (t) => {
+    const file = freshFile();
+    const store = new SqliteStore({ file });
+    t.after(() => store.close());
+    await store.migrate();
+
+    const observer = new Database(file, { readonly: true });
+    t.after(() => observer.close());
+    const plan = observer
+      .prepare<[], { detail: string }>(`EXPLAIN QUERY PLAN ${DISABLED_NAMES_SQL}`)
+      .all()
+      .map((step) => step.detail);
+    // A plain JOIN scanned the name index of every link instead (SCAN b USING COVERING INDEX …).
+    assert.deepEqual(plan, ['SCAN d', 'SEARCH b USING INTEGER PRIMARY KEY (rowid=?)']);
   });
 
   test('on a store that had rows before the search migration, search is SearchIndexingError until the backfill is done, in bounded batches', async (t) => {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { EXPORT_NODE_FLAGS } from '../../../app/src/services/export.ts';
 import type { StoreSpec } from '../dataset/store-spec.ts';
 
 export interface ExportResult {
@@ -20,7 +21,8 @@ export interface ExportResult {
 /**
  * Times `export --format ndjson --output FILE` of every link, `runs` times, each its own process
  * (app/dist/cli/export.js beside the built server), under /usr/bin/time for the process's peak
- * RSS: the export streams a page at a time, so its memory must not grow with the store.
+ * RSS: the export streams a page at a time, so its memory must not grow with the store. With
+ * EXPORT_NODE_FLAGS, as `npm run export` runs it.
  */
 export async function measureExport(serverEntry: string, spec: StoreSpec, runs: number, scratchDir: string): Promise<ExportResult> {
   const script = join(dirname(serverEntry), 'cli', 'export.js');
@@ -36,7 +38,7 @@ export async function measureExport(serverEntry: string, spec: StoreSpec, runs: 
   for (let run = 0; run < runs; run++) {
     const { stderr } = await promisify(execFile)(
       '/usr/bin/time',
-      ['-f', 'peak-kb=%M wall-s=%e', process.execPath, script, '--format', 'ndjson', '--output', output],
+      ['-f', 'peak-kb=%M wall-s=%e', process.execPath, ...EXPORT_NODE_FLAGS, script, '--format', 'ndjson', '--output', output],
       { env, maxBuffer: 16 * 2 ** 20, timeout: 60 * 60_000 },
     );
     const peak = /peak-kb=(\d+) wall-s=([\d.]+)/.exec(stderr);
