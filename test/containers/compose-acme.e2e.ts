@@ -5,8 +5,8 @@ import { Progress } from '../../loadtest/src/progress.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { httpsGet, httpsRequest, servedSerial } from '../support/acme.ts';
 import { SuiteCleanups } from '../support/index.ts';
-import { skipWithoutDocker } from './compose-stack.ts';
-import { APP_IMAGE, buildImage, ComposeProject, tail, waitFor } from './docker.ts';
+import { skipWithoutDocker, startFresh } from './compose-stack.ts';
+import { ComposeProject, tail, waitFor } from './docker.ts';
 
 // docker-compose.yml + docker-compose.tls.yml + docker-compose.acme.yml with the `acme` profile,
 // as docs/https.md#acme has a user run it, with pebble (the ACME test server) as the CA
@@ -39,15 +39,7 @@ describe('docker compose with docker-compose.acme.yml (certbot and pebble)', { s
         LINKYARD_ACME_RETRY_SECONDS: '5',
       },
     });
-    await buildImage(APP_IMAGE);
-    const stopWatching = project.downOnExit();
-    fixtures.after(stopWatching);
-    await project.down({ volumes: true });
-    try {
-      await project.up();
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${tail(await project.logs(), 80)}`);
-    }
+    fixtures.after(await startFresh(project, HTTP_PORT));
     // The root pebble's certificates chain to, from its management API, itself trusted by the
     // root of pebble's own test certificates (the image's; read from the container).
     const minica = await project.compose(['exec', '-T', 'pebble', 'cat', '/test/certs/pebble.minica.pem']);

@@ -45,25 +45,26 @@ export async function skipWithoutDocker(): Promise<string | false> {
 }
 
 /**
- * Builds the app image from this tree (so that no stale image is tested), then starts the whole
- * stack from nothing: no containers, no volume. Returns the function that takes it down.
+ * Builds the app image from this tree (so that no stale image is tested), then starts `target`
+ * (the project's own compose file unless a suite names overlays) from nothing: no containers, no
+ * volume. Returns the function that takes it down.
  */
-export async function startFresh(): Promise<() => Promise<void>> {
+export async function startFresh(target: ComposeProject = project, publishedPort = 8080): Promise<() => Promise<void>> {
   await buildImage(APP_IMAGE);
-  const stopWatching = project.downOnExit();
-  await project.down({ volumes: true });
-  const taken = await portTaken(8080);
+  const stopWatching = target.downOnExit();
+  await target.down({ volumes: true });
+  const taken = await portTaken(publishedPort);
   assert.ok(
     !taken,
-    'port 8080 on 127.0.0.1 is taken: docker-compose.yml publishes nginx there (stop what listens, e.g. another `docker compose up` or `npm start`)',
+    `port ${publishedPort} on 127.0.0.1 is taken: the compose files publish nginx there (stop what listens, e.g. another \`docker compose up\` or \`npm start\`)`,
   );
   try {
-    await project.up();
+    await target.up();
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${tail(await project.logs(), 80)}`);
+    throw new Error(`${(error as Error).message}\n${tail(await target.logs(), 80)}`);
   }
   return async () => {
-    await project.down({ volumes: true });
+    await target.down({ volumes: true });
     stopWatching();
   };
 }

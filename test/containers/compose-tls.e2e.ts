@@ -5,8 +5,8 @@ import { formPost, httpRequest } from '../../app/test/client.ts';
 import { freePorts } from '../../stack/src/ports.ts';
 import { SuiteCleanups } from '../support/index.ts';
 import { makeTestCa, type TestCa } from '../support/tls.ts';
-import { skipWithoutDocker } from './compose-stack.ts';
-import { APP_IMAGE, buildImage, ComposeProject, tail } from './docker.ts';
+import { skipWithoutDocker, startFresh } from './compose-stack.ts';
+import { ComposeProject } from './docker.ts';
 import { assertSelfLinkOverHttps } from './https.ts';
 
 // docker-compose.yml with docker-compose.tls.yml on top, as docs/https.md has a user run it: the
@@ -47,15 +47,7 @@ describe('docker compose with docker-compose.tls.yml (HTTPS from secrets)', { sk
         LINKYARD_HSTS_MAX_AGE: '300',
       },
     });
-    await buildImage(APP_IMAGE);
-    const stopWatching = project.downOnExit();
-    fixtures.after(stopWatching);
-    await project.down({ volumes: true });
-    try {
-      await project.up();
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${tail(await project.logs(), 80)}`);
-    }
+    fixtures.after(await startFresh(project, HTTP_PORT));
   });
 
   after(async () => {
