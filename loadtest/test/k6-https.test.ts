@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../../test/support/index.ts';
 import { type K6Client, type K6Scenario, readAnswer, readRequests, runK6 } from '../src/k6.ts';
+import type { K6CacheSavings } from '../src/scenarios/cache-savings.ts';
 import { openTarget, shortNames, type Target } from '../src/target/target.ts';
 import { k6Skip } from './tool-skips.ts';
 
@@ -15,18 +16,6 @@ import { k6Skip } from './tool-skips.ts';
 const skip = k6Skip('the k6 scenarios over HTTPS');
 
 const results = tempDir({ after }, 'linkyard-k6-https-');
-
-interface CacheSavings {
-  resourcesNeeded: number;
-  clientRequests: number;
-  stylesheetRequests: number;
-  servedFromCache: number;
-  nginxRequests: number;
-  appRequests: number;
-  protocol: string;
-  connectionsOpened: number;
-  nginxConnections: number;
-}
 
 describe('k6 scenarios over HTTPS (k6 trusting the test CA)', { skip, timeout: 120_000 }, () => {
   let target: Target;
@@ -68,18 +57,18 @@ describe('k6 scenarios over HTTPS (k6 trusting the test CA)', { skip, timeout: 1
   });
 
   it('cache-savings over HTTP/2 and HTTP/1.1: the same savings, one connection per browser either way', async () => {
-    const answers: CacheSavings[] = [];
+    const answers: K6CacheSavings[] = [];
     for (const [protocol, http1] of [
       ['HTTP/2', false],
       ['HTTP/1.1', true],
     ] as const) {
       const run = await k6('cache-savings', { ...base, CACHE: 'browser', VISITORS: '3', VISITS: '4' }, { ...target.k6Client, http1 });
       assert.equal(run.exitCode, 0, run.output);
-      const { result } = readAnswer<CacheSavings>(results, 'cache-savings-browser');
+      const { result } = readAnswer<K6CacheSavings>(results, 'cache-savings-browser');
       assert.equal(result.protocol, protocol);
       answers.push(result);
     }
-    const [h2, h1] = answers as [CacheSavings, CacheSavings];
+    const [h2, h1] = answers as [K6CacheSavings, K6CacheSavings];
     for (const result of [h2, h1]) {
       assert.equal(result.resourcesNeeded, 36, '3 browsers × 4 visits × (page, stylesheet, short link)');
       assert.equal(result.stylesheetRequests, 3, 'the stylesheet once per browser');
@@ -90,7 +79,7 @@ describe('k6 scenarios over HTTPS (k6 trusting the test CA)', { skip, timeout: 1
       assert.equal(result.connectionsOpened, 3, `${result.protocol}: connections opened`);
       assert.equal(result.nginxConnections, 3, `${result.protocol}: connections nginx accepted`);
     }
-    const counts = ({ clientRequests, stylesheetRequests, servedFromCache, nginxRequests, appRequests }: CacheSavings) => ({
+    const counts = ({ clientRequests, stylesheetRequests, servedFromCache, nginxRequests, appRequests }: K6CacheSavings) => ({
       clientRequests,
       stylesheetRequests,
       servedFromCache,

@@ -9,6 +9,7 @@ import { waitFor } from '../../stack/src/wait.ts';
 import { tempDir } from '../../test/support/index.ts';
 import { type K6Scenario, readAnswer, readRequests, runK6 } from '../src/k6.ts';
 import { scrapeApps, scrapeNginx, totalCounters } from '../src/observers/scrape.ts';
+import type { K6CacheSavings } from '../src/scenarios/cache-savings.ts';
 import { startSlowTarget } from '../src/target/check-targets.ts';
 import { openTarget, shortNames, type Target } from '../src/target/target.ts';
 import { k6Skip } from './tool-skips.ts';
@@ -147,16 +148,7 @@ describe('k6 scenarios against the native stack', { skip, timeout: 120_000 }, ()
       const run = await k6('cache-savings', { ...base, CACHE: cache, VISITORS: '3', VISITS: '4' });
       assert.equal(run.exitCode, 0, run.output);
       assert.doesNotMatch(run.output, /NaN/);
-      interface CacheSavings {
-        resourcesNeeded: number;
-        clientRequests: number;
-        stylesheetRequests: number;
-        servedFromCache: number;
-        nginxRequests: number;
-        appRequests: number;
-        seed: { scaledAfter: number };
-      }
-      const { result } = readAnswer<CacheSavings>(results, `cache-savings-${cache}`);
+      const { result } = readAnswer<K6CacheSavings>(results, `cache-savings-${cache}`);
       assert.equal(result.resourcesNeeded, 36, '3 browsers × 4 visits × (page, stylesheet, short link)');
       // Nothing else talked to nginx or the apps meanwhile: what the browsers sent is what arrived.
       assert.equal(result.nginxRequests, result.clientRequests);

@@ -21,8 +21,8 @@ export const CACHE_POLICIES: Readonly<Record<CachePolicy, string>> = {
   browser: 'Cache-Control honoured: nothing sent while fresh, revalidated when stale (the seed\'s "after")',
 };
 
-/** What k6/cache-savings.ts answers (its handleSummary `result`). */
-interface K6CacheSavings {
+/** What k6/cache-savings.ts answers (its handleSummary `result`; the tests read it too). */
+export interface K6CacheSavings {
   visits: number;
   resourcesNeeded: number;
   clientRequests: number;
@@ -35,6 +35,8 @@ interface K6CacheSavings {
   protocol: string;
   connectionsOpened: number;
   nginxConnections: number | null;
+  /** The seed's arithmetic on this run's numbers: the requests a browser cache should leave. */
+  seed: { scaledAfter: number };
 }
 
 export interface CachePhase {
