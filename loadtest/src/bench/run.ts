@@ -22,9 +22,14 @@ import { BENCH_NAMES, type HeavyTarget, startBenchStack, trackingRss, using } fr
  * Peak RSS is sampled on every stack that starts. The apps run the build (app/dist), as production
  * does. Targets are reported with a mark, never asserted: a measurement, not a test.
  */
-export async function runBench(options: BenchOptions, progress: Progress, legs: readonly LegName[] = LEG_NAMES): Promise<BenchResult> {
+export async function runBench(
+  options: BenchOptions,
+  progress: Progress,
+  command: string,
+  legs: readonly LegName[] = LEG_NAMES,
+): Promise<BenchResult> {
   const started = performance.now();
-  const run = runInfo();
+  const run = runInfo(command);
   const selected = new Set(legs);
   const context: BenchContext = {
     options,

@@ -4,6 +4,7 @@ import { BENCH_DEFAULTS, type BenchOptions, isLegName, LEG_HELP, LEG_NAMES, type
 import { runBench } from '../bench/run.ts';
 import { Progress } from '../progress.ts';
 import { benchReport } from '../report/bench.ts';
+import { npmCommand } from '../report/run-info.ts';
 import { RESULTS_DIR, writeResults } from '../report/write.ts';
 import { positive, UsageError } from './arguments.ts';
 
@@ -67,7 +68,7 @@ if (import.meta.filename === process.argv[1]) {
       heavyRate: positive('heavy-rate', values['heavy-rate'], BENCH_DEFAULTS.heavyRate),
     };
     const progress = new Progress({ quiet: values.quiet });
-    const result = await runBench(options, progress, legs);
+    const result = await runBench(options, progress, npmCommand('bench', process.argv.slice(2)), legs);
     const report = benchReport(result);
     const written = writeResults(values.out ?? RESULTS_DIR, 'bench', result, report);
     process.stdout.write(`\n${report.table}\n\nwritten: ${written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);

@@ -6,6 +6,7 @@ import { Progress } from '../progress.ts';
 import { cacheSavingsReport } from '../report/cache-savings.ts';
 import { inFlightReport } from '../report/in-flight.ts';
 import { redirectsReport } from '../report/redirects.ts';
+import { npmCommand } from '../report/run-info.ts';
 import { RESULTS_DIR, type Report, writeResults } from '../report/write.ts';
 import { CACHE_SAVINGS_DEFAULTS, runCacheSavings } from '../scenarios/cache-savings.ts';
 import { IN_FLIGHT_DEFAULTS, runInFlight } from '../scenarios/in-flight.ts';
@@ -138,6 +139,7 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
   }
   if (values.http1 && !https)
     throw new UsageError('--http1 needs HTTPS (--https or an https:// --url): over plain HTTP k6 speaks HTTP/1.1 anyway');
+  const command = npmCommand('loadtest', argv);
   const progress = new Progress({ quiet: values.quiet });
   const outDir = values.out ?? RESULTS_DIR;
 
@@ -171,17 +173,17 @@ export async function main(argv: readonly string[]): Promise<CliRun> {
     let report: Report;
     let goalMet: boolean;
     if (scenario === 'in-flight') {
-      const run = await runInFlight(target, inFlight, progress);
+      const run = await runInFlight(target, inFlight, progress, command);
       result = run;
       report = inFlightReport(run);
       goalMet = run.k6.thresholdsMet;
     } else if (scenario === 'cache-savings') {
-      const run = await runCacheSavings(target, cacheSavings, progress);
+      const run = await runCacheSavings(target, cacheSavings, progress, command);
       result = run;
       report = cacheSavingsReport(run);
       goalMet = run.phases.every((phase) => phase.thresholdsMet);
     } else {
-      const run = await runRedirects(target, redirects, progress);
+      const run = await runRedirects(target, redirects, progress, command);
       result = run;
       report = redirectsReport(run);
       goalMet = run.k6.thresholdsMet;

@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DATASETS_DIR } from '../dataset/store-spec.ts';
 import { Progress } from '../progress.ts';
+import { npmCommand } from '../report/run-info.ts';
 import { scaleReport } from '../report/scale.ts';
 import { RESULTS_DIR, writeResults } from '../report/write.ts';
 import { SCALE_DEFAULTS, SCALE_STORES, type ScaleOptions, type ScaleStore } from '../scale/options.ts';
@@ -100,8 +101,8 @@ if (import.meta.filename === process.argv[1]) {
   try {
     const { options, out, quiet } = parseScaleArgs(process.argv.slice(2));
     const progress = new Progress({ quiet });
-    const result = await runScale(options, progress);
-    const report = scaleReport(result, `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`.trim());
+    const result = await runScale(options, progress, npmCommand('bench:scale', process.argv.slice(2)));
+    const report = scaleReport(result);
     const written = writeResults(out ?? RESULTS_DIR, 'scale', result, report);
     process.stdout.write(`\n${report.table}\n\nwritten: ${written.map((path) => relative(process.cwd(), path)).join(', ')}\n`);
   } catch (error) {

@@ -326,7 +326,7 @@ export function benchReport(result: BenchResult): Report {
   const parts: string[] = [
     `# Bench: where the time goes on the hot path
 
-\`npm run bench\` — ${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg (the legs on the check-mode stacks ${checkLegSeconds(options.durationSeconds)} s) after a warm-up, run as an odd number of slices of about 2 s whose p50/p99 are the median slice's (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all. ${legsLine} The creations of the heavy-check leg and the slow checks are sent by k6 (k6/creations.ts, k6/slow-checks.ts), a generator that costs more CPU than the Node one it replaced.
+${describeRun(result.run)}. ${options.connections} keep-alive connections (closed loop, wrk with one thread), ${options.durationSeconds} s a leg (the legs on the check-mode stacks ${checkLegSeconds(options.durationSeconds)} s) after a warm-up, run as an odd number of slices of about 2 s whose p50/p99 are the median slice's (one stall in one slice does not move them; max is the worst of all); ${result.elapsedSeconds.toFixed(0)} s in all. ${legsLine} The creations of the heavy-check leg and the slow checks are sent by k6 (k6/creations.ts, k6/slow-checks.ts), a generator that costs more CPU than the Node one it replaced.
 `,
   ];
   if (targetRows.length > 0)

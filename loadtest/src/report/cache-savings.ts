@@ -66,7 +66,7 @@ export function cacheSavingsReport(result: CacheSavingsResult): Report {
   });
   const markdown = `# Cache savings: what browser caching of the stylesheet saves
 
-\`npm run loadtest -- cache-savings\` — ${describeRun(result.run)}; ${result.target.url}.
+${describeRun(result.run)}; ${result.target.url}.
 
 ${seedLine}
 

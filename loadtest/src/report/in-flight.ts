@@ -99,7 +99,7 @@ export function inFlightReport(result: InFlightResult): Report {
   const { options, client } = result;
   const markdown = `# In flight: Little's law against what was counted
 
-\`npm run loadtest -- in-flight\` — ${describeRun(result.run)}.
+${describeRun(result.run)}.
 
 ${seedLine}
 

@@ -65,7 +65,7 @@ export function redirectsReport(result: RedirectsResult): Report {
   };
   const markdown = `# Redirects: the hot path under load
 
-\`npm run loadtest -- redirects\` — ${describeRun(result.run)}.
+${describeRun(result.run)}.
 
 GET /<name> → 303 through nginx from k6 (\`k6/redirects.ts\`), ${options.rate} a second at a constant arrival rate for ${options.durationSeconds} s after a ${options.warmupSeconds} s warm-up, each to one of ${result.names} short names at random; redirects are not followed. ${result.target.apps} app process(es); the apps answered ${result.appRequests} requests. A stack the harness starts runs with nginx's access log off and LOG_LEVEL=warn, so this is the app without its logging; \`npm run bench\` leg (4) is the stack with logging as shipped.
 

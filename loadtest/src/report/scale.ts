@@ -243,7 +243,7 @@ function charts(result: ScaleResult): Record<string, string> {
   };
 }
 
-export function scaleReport(result: ScaleResult, command: string): Report {
+export function scaleReport(result: ScaleResult): Report {
   const sizes = [...new Set(result.entries.map((entry) => entry.links))].sort((a, b) => a - b);
   const targets = scaleTargets(result);
   const targetHeader: Row = ['store', 'target', 'goal', 'measured', ''];
@@ -278,8 +278,8 @@ export function scaleReport(result: ScaleResult, command: string): Report {
   const { options } = result;
   const markdown = `# Scale: the cost as the work grows
 
-\`${command}\` — ${describeRun(result.run)}. The machine is shared with other engineers' test runs:
-compare the ratios, which are of one run; absolute figures move with the machine. ${postgres}
+${describeRun(result.run)}. Compare the ratios,
+which are of one run; absolute figures move with the machine. ${postgres}
 
 Each size's dataset is made by \`npm run dataset\` (seed ${options.seed}, ${options.visitsPerLink} visits a link by a Zipf law) or
 reused; the stack (${options.instances} app processes behind nginx, the build, nginx's access log off,

@@ -79,11 +79,11 @@ export interface ScaleResult {
   elapsedSeconds: number;
 }
 
-export async function runScale(options: ScaleOptions, progress: Progress): Promise<ScaleResult> {
+export async function runScale(options: ScaleOptions, progress: Progress, command: string): Promise<ScaleResult> {
   const started = performance.now();
   const { storeOf: _where, ...shown } = options;
   const result: ScaleResult = {
-    run: runInfo(),
+    run: runInfo(command),
     options: shown,
     postgresServer: undefined,
     entries: [],

@@ -97,8 +97,13 @@ const PHASES: readonly CachePolicy[] = ['none', 'validate', 'browser'];
  * reads nginx's and the apps' counters in setup() and teardown(), with nothing else talking to
  * them in between, so every count is exact.
  */
-export async function runCacheSavings(target: Target, options: CacheSavingsOptions, progress: Progress): Promise<CacheSavingsResult> {
-  const run = runInfo();
+export async function runCacheSavings(
+  target: Target,
+  options: CacheSavingsOptions,
+  progress: Progress,
+  command: string,
+): Promise<CacheSavingsResult> {
+  const run = runInfo(command);
   const names = await shortNames(target, 50);
   const phases: CachePhase[] = [];
   for (const policy of PHASES) {

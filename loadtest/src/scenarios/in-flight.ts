@@ -77,8 +77,8 @@ export interface InFlightResult {
  * the same boundary. The client's own in-flight count at each sample instant comes from k6's
  * record too: the requests sent before it and answered after it.
  */
-export async function runInFlight(target: Target, options: InFlightOptions, progress: Progress): Promise<InFlightResult> {
-  const run = runInfo();
+export async function runInFlight(target: Target, options: InFlightOptions, progress: Progress, command: string): Promise<InFlightResult> {
+  const run = runInfo(command);
   const names = await shortNames(target, 50);
   const env = {
     BASE_URL: target.url,

@@ -34,8 +34,13 @@ export interface RedirectsResult {
 }
 
 /** GET /<name> → 303 through nginx at a constant arrival rate, from k6 (k6/redirects.ts). */
-export async function runRedirects(target: Target, options: RedirectsOptions, progress: Progress): Promise<RedirectsResult> {
-  const run = runInfo();
+export async function runRedirects(
+  target: Target,
+  options: RedirectsOptions,
+  progress: Progress,
+  command: string,
+): Promise<RedirectsResult> {
+  const run = runInfo(command);
   const names = await shortNames(target, 100);
   const env = { BASE_URL: target.url, NAMES: names.join(','), RATE: String(options.rate) };
   if (options.warmupSeconds > 0) {

@@ -14,6 +14,7 @@ test('bench: every leg in miniature, numbers sane, targets marked but not assert
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
+    'npm run bench (drill: every leg in miniature)',
   );
   assert.deepEqual(result.legs, [...LEG_NAMES]);
   const { slowChecks, heavyChecks, create, idleStart, ratios, stats, tls } = result;

@@ -88,6 +88,7 @@ test('bench: one leg alone, the report leaves the others out', { skip: wrkSkip("
   const result = await runBench(
     { connections: 8, durationSeconds: 1, instances: 1, slowChecks: 10, slowTargetDelayMs: 15_000, heavyRate: 20, workerIdleMs: 300 },
     new Progress({ quiet: true }),
+    'npm run bench (test: one leg)',
     ['return-ceiling'],
   );
   assert.deepEqual(result.legs, ['return-ceiling']);
@@ -95,6 +96,10 @@ test('bench: one leg alone, the report leaves the others out', { skip: wrkSkip("
   assert.equal(result.slowChecks, undefined);
   assert.deepEqual(result.rss, [], 'no stack started');
   const report = benchReport(result);
+  assert.match(
+    report.markdown,
+    /^`npm run bench \(test: one leg\)` — \d+-core \w+, \d+ GiB, \d{4}-\d\d-\d\d; load generator, nginx and apps share the machine\. /m,
+  );
   assert.match(report.markdown, /not run, so left out below: one-app, stack/);
   assert.doesNotMatch(report.markdown, /## Peak RSS|## Redirects while slow/);
   assert.deepEqual(Object.keys(report.charts), ['bench-throughput.svg', 'bench-latency.svg']);

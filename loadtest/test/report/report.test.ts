@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { markdownTable, percent, textTable } from '../../src/report/markdown.ts';
+import { describeRun, npmCommand, runInfo } from '../../src/report/run-info.ts';
 import { barChart, lineChart, niceTicks } from '../../src/report/svg.ts';
 
 test('axis ticks at 1, 2 or 5 × 10^n covering the maximum', () => {
@@ -71,4 +72,18 @@ test('tables: numbers formatted, pipes escaped, columns padded', () => {
   );
   assert.equal(textTable(['name', 'n'], [['long name', 1]]), 'name       n\n─────────  ─\nlong name  1');
   assert.equal(percent(0.33), '33.0%');
+});
+
+test('a run is told by its command, hardware class and date, and by nothing of the session', () => {
+  const info = runInfo(npmCommand('bench', ['--legs', 'stats']));
+  assert.deepEqual(Object.keys(info).sort(), ['arch', 'command', 'cpus', 'date', 'memoryGiB']);
+  assert.equal(info.command, 'npm run bench -- --legs stats');
+  assert.match(info.date, /^\d{4}-\d\d-\d\d$/);
+  assert.ok(Number.isInteger(info.cpus) && info.cpus >= 1 && Number.isInteger(info.memoryGiB));
+  assert.equal(
+    describeRun({ command: 'npm run bench -- --legs stats', date: '2026-12-07', cpus: 2, arch: 'x86_64', memoryGiB: 24 }),
+    '`npm run bench -- --legs stats` — 2-core x86_64, 24 GiB, 2026-12-07; load generator, nginx and apps share the machine',
+  );
+  assert.equal(npmCommand('bench', []), 'npm run bench');
+  assert.equal(npmCommand('loadtest', ['redirects', '--url', "http://h/it's"]), "npm run loadtest -- redirects --url 'http://h/it'\\''s'");
 });

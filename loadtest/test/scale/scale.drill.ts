@@ -8,6 +8,7 @@ import { postgresSkip, testDatabaseUrl } from '../../../app/test/store/pg-env.ts
 import { tempDir } from '../../../test/support/index.ts';
 import { datasetName } from '../../src/dataset/store-spec.ts';
 import { Progress } from '../../src/progress.ts';
+import { describeRun } from '../../src/report/run-info.ts';
 import { scaleReport } from '../../src/report/scale.ts';
 import { writeResults } from '../../src/report/write.ts';
 import { SCALE_DEFAULTS, type ScaleOptions, type ScaleStore } from '../../src/scale/options.ts';
@@ -46,7 +47,7 @@ test('bench:scale at 100 000 links: dataset made, every request answered, the re
       return { engine: 'postgres', url: server.href };
     },
   };
-  const result = await runScale(options, new Progress({ quiet: true }));
+  const result = await runScale(options, new Progress({ quiet: true }), 'npm run bench:scale (smoke)');
 
   assert.deepEqual(
     result.entries.map((entry) => [entry.store, entry.links]),
@@ -114,8 +115,9 @@ test('bench:scale at 100 000 links: dataset made, every request answered, the re
   }
 
   const out = join(dir, 'results');
-  writeResults(out, 'scale', result, scaleReport(result, 'npm run bench:scale (smoke)'));
+  writeResults(out, 'scale', result, scaleReport(result));
   const markdown = readFileSync(join(out, 'scale.md'), 'utf8');
+  assert.ok(markdown.includes(`${describeRun(result.run)}. Compare the ratios`), 'headed by the command, hardware class and date');
   assert.match(markdown, /## 100,000 links/);
   assert.match(markdown, /## Targets/);
   for (const chart of ['scale-operations.svg', 'scale-redirects.svg', 'scale-memory.svg']) assert.ok(existsSync(join(out, chart)), chart);

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { SuiteCleanups, tempDir } from '../../../test/support/index.ts';
 import { main } from '../../src/cli/loadtest.ts';
+import { describeRun } from '../../src/report/run-info.ts';
 import type { CacheSavingsResult } from '../../src/scenarios/cache-savings.ts';
 import type { InFlightResult } from '../../src/scenarios/in-flight.ts';
 import type { RedirectsResult } from '../../src/scenarios/redirects.ts';
@@ -24,9 +25,13 @@ function readResult<T>(name: string): T {
 }
 
 test('in-flight: starts its own stack, runs k6, measures λ, W and L, samples in-flight counts, stops the stack', { skip }, async () => {
-  const run = await main(['in-flight', '--rate', '40', '--duration', '2', '--warmup', '0', '--instances', '2', '--quiet', '--out', out]);
+  const argv = ['in-flight', '--rate', '40', '--duration', '2', '--warmup', '0', '--instances', '2', '--quiet', '--out', out];
+  const run = await main(argv);
   const result = readResult<InFlightResult>('in-flight');
   assert.deepEqual(run.result, result);
+  // Headed by the command that made it, the hardware class and the date: nothing about the session.
+  assert.equal(result.run.command, `npm run loadtest -- ${argv.join(' ')}`);
+  assert.ok(run.report.markdown.includes(`\n\n${describeRun(result.run)}.\n`), 'the header line');
   // k6 schedules a view at 0 s, every 25 ms, and one at 2 s that a busy machine may reach only
   // after the scenario has ended: 81 or 80, three requests each, unless it dropped some.
   const views = result.client.requests / 3;
