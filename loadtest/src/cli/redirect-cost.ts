@@ -340,6 +340,7 @@ async function main(): Promise<void> {
     out(`stack up; warm-up (hot set, ${seconds} s), then ${turns} turns of Zipf and hot set, ${seconds} s each`);
     await slice(scripts.hot);
     const appPids = new Set(running.pids().filter((pid): pid is number => pid !== undefined));
+    out(`apps' pids (for perf report --pid): ${[...appPids].join(',')}`);
     for (let turn = 0; turn < turns; turn++) {
       for (const kind of ['zipf', 'hot'] as const) {
         const before = await cacheCounts(running.appUrls);
