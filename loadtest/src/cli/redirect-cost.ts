@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,8 @@ apps' by thread (/proc/<pid>/task), and the apps' profiled CPU by what it was do
 visit flush, cache, Fastify and HTTP, logging, GC…), all in µs a redirect. The store's default
 place is the plan's (as npm run dataset makes it); the redirects add visits to it, as the bench's do.
 --top N also lists the N functions with the most samples of each kind. --perf DIR also records
-the whole machine with perf during each turn (DIR/<kind>-<turn>.data; perf report --sort comm,dso).
+the whole machine with perf during each turn (DIR/<kind>-<turn>.data) and splits its CPU by process
+and, for the apps, by thread and part of the event loop.
 `;
 
 type Kind = 'zipf' | 'hot';
@@ -233,6 +234,52 @@ function profiled(
   return { categories: totals, functions };
 }
 
+// --- perf: the whole machine by the CPU clock ----------------------------------------------
+
+const PERF_HZ = 499;
+
+/**
+ * CPU µs a redirect by who spent it, from `perf record -a` files of one kind: the apps' event
+ * loop split into the store's reads (SQLite's code and the kernel's page-cache copies it asks
+ * for), the kernel's other work (sockets, scheduling) and the rest (JS, V8, libuv, the HTTP
+ * parser); their other threads; PostgreSQL, nginx, wrk, everything else.
+ */
+function perfSplit(files: readonly string[], appPids: ReadonlySet<number>, requests: number): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const file of files) {
+    const text = execFileSync('perf', ['script', '-i', file, '-F', 'comm,pid,tid,ip,sym,dso'], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    for (const line of text.split('\n')) {
+      const match = /^\s*(.*?)\s+(\d+)\/(\d+)\s+[0-9a-f]+\s+(.*?)\s*\((.*)\)\s*$/.exec(line);
+      if (match === null) continue;
+      const [, comm = '', pid = '', tid = '', symbol = '', dso = ''] = match;
+      let group: string;
+      if (comm === 'swapper') group = 'idle';
+      else if (appPids.has(Number(pid))) {
+        if (pid === tid) {
+          const pageReads = dso.includes('kernel') && /filemap|_copy_to_iter|xas_load|vfs_read|ext4_file_read/.test(symbol);
+          group =
+            dso.includes('better-sqlite3') || pageReads
+              ? 'event loop: store reads (SQLite code, page reads)'
+              : dso.includes('kernel')
+                ? 'event loop: kernel (sockets, scheduling)'
+                : 'event loop: JS, V8, libuv, HTTP parser';
+        } else if (comm === 'WorkerThread') group = 'visit writer thread';
+        else if (comm.startsWith('v8:Prof')) group = 'profiler thread (the measurement)';
+        else group = 'V8 helper threads (GC, compiler)';
+      } else if (comm === 'postgres') group = 'PostgreSQL';
+      else if (comm === 'nginx') group = 'nginx';
+      else if (comm === 'wrk') group = 'wrk';
+      else group = 'other processes';
+      samples.set(group, (samples.get(group) ?? 0) + 1);
+    }
+  }
+  return new Map([...samples].map(([group, count]) => [group, (count * 1e6) / PERF_HZ / Math.max(1, requests)]));
+}
+
 // --- the run ---------------------------------------------------------------------------------
 
 async function cacheCounts(appUrls: readonly string[]): Promise<{ hits: number; misses: number }> {
@@ -312,6 +359,7 @@ async function main(): Promise<void> {
   const windows: Window[] = [];
   const totals = new Map<Kind, KindTotals>();
   let stack: Stack | undefined;
+  const appPids = new Set<number>();
   try {
     stack = await startStack({
       instances: 2,
@@ -339,7 +387,7 @@ async function main(): Promise<void> {
     const slice = (script: string) => runWrkScript({ url: running.url, connections, threads: 1, durationSeconds: seconds, script });
     out(`stack up; warm-up (hot set, ${seconds} s), then ${turns} turns of Zipf and hot set, ${seconds} s each`);
     await slice(scripts.hot);
-    const appPids = new Set(running.pids().filter((pid): pid is number => pid !== undefined));
+    for (const pid of running.pids()) if (pid !== undefined) appPids.add(pid);
     out(`apps' pids (for perf report --pid): ${[...appPids].join(',')}`);
     for (let turn = 0; turn < turns; turn++) {
       for (const kind of ['zipf', 'hot'] as const) {
@@ -434,6 +482,18 @@ async function main(): Promise<void> {
     [mainThread('zipf', zipf), mainThread('hot', hot)],
     perRedirect,
   );
+  if (perfDir !== undefined) {
+    const files = (kind: Kind) =>
+      readdirSync(perfDir)
+        .filter((name) => name.startsWith(`${kind}-`) && name.endsWith('.data'))
+        .map((name) => join(perfDir, name));
+    const identity = (_i: number, us: number) => us;
+    table(
+      'the machine by the CPU clock (perf -a)',
+      [perfSplit(files('zipf'), appPids, zipf.requests), perfSplit(files('hot'), appPids, hot.requests)],
+      identity,
+    );
+  }
   if (top > 0) {
     for (const kind of ['zipf', 'hot'] as const) {
       const named = [...(split.functions.get(kind) ?? new Map<string, number>())].filter(([name]) => !name.startsWith('(idle)'));
