@@ -3,6 +3,7 @@ import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { ReadBatch } from './read-batch.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import { exportPage, ImportRaceError, importBatch } from './transfer-postgres.ts';
@@ -97,6 +98,9 @@ const SEARCH_TEXT = "(name || ' ' || uri || ' ' || coalesce(title, ''))";
 export const SEARCH_INDEX = 'bookmarks_search_trgm';
 /** dueForRecheck's index, built by recheckIndexStep. */
 const RECHECK_INDEX = 'bookmarks_checked_at';
+/** The most names one redirect read asks for: a statement's parameters stay small whatever the burst. */
+const MAX_TARGETS_A_READ = 500;
+
 /** The client's deadline for the index build (the server's statement_timeout is lifted for it). */
 const BUILD_DEADLINE_MS = 24 * 60 * 60 * 1000;
 
@@ -120,9 +124,10 @@ const SQL = {
   },
   get: { name: 'linkyard_get', text: `SELECT ${COLUMNS} FROM bookmarks WHERE name = $1` },
   resolve: { name: 'linkyard_resolve', text: 'SELECT uri FROM bookmarks WHERE name = $1' },
-  resolveTarget: {
-    name: 'linkyard_resolve_target',
-    text: 'SELECT uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = $1',
+  // The misses of one event-loop turn in one statement (ReadBatch): one index scan of the array's names.
+  resolveTargets: {
+    name: 'linkyard_resolve_targets',
+    text: 'SELECT name, uri, expires_at, max_visits, visits, forward_query FROM bookmarks WHERE name = ANY ($1::text[])',
   },
   firstPage: { name: 'linkyard_first_page', text: `SELECT ${COLUMNS} FROM bookmarks ORDER BY id DESC LIMIT $1` },
   olderPage: {
@@ -299,6 +304,7 @@ export class PostgresStore implements BookmarkStore {
   readonly #schema: string | undefined;
   #closing: Promise<void> | undefined;
   readonly access: AccessStore = new PostgresAccessStore((query) => this.#query(query));
+  readonly #targets = new ReadBatch<RedirectTarget>((names) => this.#readTargets(names), MAX_TARGETS_A_READ);
 
   constructor(options: PostgresStoreOptions) {
     const { schema } = options;
@@ -395,23 +401,31 @@ export class PostgresStore implements BookmarkStore {
     return rows[0]?.uri;
   }
 
-  async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+  resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    return this.#targets.read(name);
+  }
+
+  async #readTargets(names: string[]): Promise<Map<string, RedirectTarget>> {
     const rows = await this.#rows<{
+      name: string;
       uri: string;
       expires_at: Date | null;
       max_visits: string | null;
       visits: string;
       forward_query: boolean;
-    }>(SQL.resolveTarget, [name]);
-    const row = rows[0];
-    if (row === undefined) return undefined;
-    return {
-      uri: row.uri,
-      expiresAt: row.expires_at?.getTime() ?? null,
-      maxVisits: row.max_visits === null ? null : Number(row.max_visits),
-      visits: Number(row.visits),
-      forwardQuery: row.forward_query,
-    };
+    }>(SQL.resolveTargets, [names]);
+    return new Map(
+      rows.map((row) => [
+        row.name,
+        {
+          uri: row.uri,
+          expiresAt: row.expires_at?.getTime() ?? null,
+          maxVisits: row.max_visits === null ? null : Number(row.max_visits),
+          visits: Number(row.visits),
+          forwardQuery: row.forward_query,
+        },
+      ]),
+    );
   }
 
   async get(name: string): Promise<Bookmark | undefined> {

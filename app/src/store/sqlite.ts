@@ -377,6 +377,8 @@ function prepareStatements(db: Database.Database) {
  */
 export function prepareVisitWrite(db: Database.Database) {
   const addVisits = db.prepare<[number, string]>('UPDATE bookmarks SET visits = visits + ? WHERE name = ?');
+  const idOfName = db.prepare<[string], number>('SELECT id FROM bookmarks WHERE name = ?').pluck();
+  const addVisitsById = db.prepare<[number, number]>('UPDATE bookmarks SET visits = visits + ? WHERE id = ?');
   const recordBatch = db.prepare<[string, number]>('INSERT INTO visit_batches (id, applied_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
   const expireBatches = db.prepare<[number]>('DELETE FROM visit_batches WHERE applied_at < ?');
   const stats = prepareStatsStatements(db);
@@ -384,8 +386,24 @@ export function prepareVisitWrite(db: Database.Database) {
     const now = Date.now();
     if (recordBatch.run(batchId, now).changes === 0) return;
     expireBatches.run(now - BATCH_ID_KEPT_MS);
-    for (const [name, visits] of counts) addVisits.run(visits, name);
-    if (rollups !== undefined) stats.addRollups(rollups);
+    if (rollups === undefined) {
+      for (const [name, visits] of counts) addVisits.run(visits, name);
+      return;
+    }
+    // A name's hour and its dimension values are rows of their own: its id is looked up once, not
+    // once a row (each a descent of the name index).
+    const ids = new Map<string, number | undefined>();
+    const idOf = (name: string): number | undefined => {
+      if (ids.has(name)) return ids.get(name);
+      const id = idOfName.get(name);
+      ids.set(name, id);
+      return id;
+    };
+    for (const [name, visits] of counts) {
+      const id = idOf(name);
+      if (id !== undefined) addVisitsById.run(visits, id);
+    }
+    stats.addRollups(rollups, idOf);
   });
   return (counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined): void =>
     write.immediate(counts, batchId, rollups);

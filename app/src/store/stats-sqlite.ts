@@ -31,14 +31,13 @@ const LINK = '(SELECT id FROM bookmarks WHERE name = @name)';
 
 /** The stats statements, prepared once beside the store's own; every read is a range on (bookmark_id, bucket). */
 export function prepareStatsStatements(db: Database.Database) {
-  const addHour = db.prepare<{ name: string; hour: number; visits: number; bots: number }>(
-    `INSERT INTO visit_hours (bookmark_id, hour, visits, bots)
-     SELECT id, @hour, @visits, @bots FROM bookmarks WHERE name = @name
+  // By the link's id, which the batch looked up once for all of a name's rows (prepareVisitWrite).
+  const addHour = db.prepare<{ id: number; hour: number; visits: number; bots: number }>(
+    `INSERT INTO visit_hours (bookmark_id, hour, visits, bots) VALUES (@id, @hour, @visits, @bots)
      ON CONFLICT (bookmark_id, hour) DO UPDATE SET visits = visits + excluded.visits, bots = bots + excluded.bots`,
   );
-  const addDimension = db.prepare<{ name: string; day: number; dimension: string; value: string; visits: number }>(
-    `INSERT INTO visit_dimensions (bookmark_id, day, dimension, value, visits)
-     SELECT id, @day, @dimension, @value, @visits FROM bookmarks WHERE name = @name
+  const addDimension = db.prepare<{ id: number; day: number; dimension: string; value: string; visits: number }>(
+    `INSERT INTO visit_dimensions (bookmark_id, day, dimension, value, visits) VALUES (@id, @day, @dimension, @value, @visits)
      ON CONFLICT (bookmark_id, day, dimension, value) DO UPDATE SET visits = visits + excluded.visits`,
   );
   const hours = db.prepare<{ name: string; from: number; to: number }, VisitBucket>(
@@ -73,10 +72,16 @@ export function prepareStatsStatements(db: Database.Database) {
   const foldFrom = db.prepare<{ hour: number }>('DELETE FROM visit_hours WHERE hour = @hour');
 
   return {
-    /** Runs inside addVisits' transaction. */
-    addRollups(rollups: VisitRollupRows): void {
-      for (const row of rollups.hours) addHour.run(row);
-      for (const row of rollups.dimensions) addDimension.run(row);
+    /** Runs inside addVisits' transaction; `idOf` answers undefined for a name deleted since (its rows are dropped). */
+    addRollups(rollups: VisitRollupRows, idOf: (name: string) => number | undefined): void {
+      for (const { name, hour, visits, bots } of rollups.hours) {
+        const id = idOf(name);
+        if (id !== undefined) addHour.run({ id, hour, visits, bots });
+      }
+      for (const { name, day, dimension, value, visits } of rollups.dimensions) {
+        const id = idOf(name);
+        if (id !== undefined) addDimension.run({ id, day, dimension, value, visits });
+      }
     },
     series(name: string, granularity: Granularity, from: number, to: number): VisitBucket[] {
       return (granularity === 'hour' ? hours : days).all({ name, from, to });

@@ -21,6 +21,9 @@ describe('a store that cannot be reached', () => {
     const store = await unreachableStore(t);
     const calls: Array<[string, () => Promise<unknown>]> = [
       ['resolve', () => store.resolve('x')],
+      ['resolveTarget', () => store.resolveTarget('x')],
+      // Reads of one turn share a statement (ReadBatch): each caller gets the failure.
+      ['resolveTarget, two at once', () => Promise.all([store.resolveTarget('x'), store.resolveTarget('y')])],
       ['get', () => store.get('x')],
       ['list', () => store.list({ limit: 5 })],
       ['create', () => store.create({ name: 'x', uri: 'https://example.com/', title: null, checkStatus: 200 })],

@@ -310,7 +310,7 @@ async function measureSize(
 const SEARCH_READY_MS = 20 * 60_000;
 
 /** Waits until search answers (not 503 while the index is built), so no timed search waits for the build. */
-async function searchReady(baseUrl: string, term: string, progress: Progress): Promise<void> {
+export async function searchReady(baseUrl: string, term: string, progress: Progress): Promise<void> {
   const began = performance.now();
   for (;;) {
     const response = await request(`${baseUrl}/api/bookmarks?q=${encodeURIComponent(term)}`);
