@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { writeNginxConfig } from '../../../stack/src/nginx-config.ts';
-import { findNginx } from '../../../stack/src/nginx-process.ts';
+import { findNginx, workerFileLimit } from '../../../stack/src/nginx-process.ts';
+import { freePorts } from '../../../stack/src/ports.ts';
 import { probeStatus, waitFor } from '../../../stack/src/wait.ts';
 import type { LoadResult } from '../analysis/latency.ts';
 import { runWrkScript } from '../bench/load/wrk.ts';
@@ -251,7 +252,8 @@ async function main(argv: string[]): Promise<void> {
   let nginx: ChildProcess | undefined;
   try {
     for (let i = 0; i < backendCount; i++) backends.push(await startBackend());
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const [port] = await freePorts(1);
+    if (port === undefined) throw new Error('no free port for nginx');
     const conf = writeNginxConfig({
       prefix,
       host: '127.0.0.1',
@@ -260,6 +262,7 @@ async function main(argv: string[]): Promise<void> {
       staticRoot: prefix,
       rateLimit: '100000r/s',
       accessLog: false,
+      workerFileLimit: workerFileLimit().limit,
     });
     if (values.proxy !== undefined) {
       for (const entry of ['nginx.conf', 'snippets'])
