@@ -28,7 +28,8 @@ answers 204 itself (wrk and nginx alone), then through the shipped upstream and 
 --backends (default 2) trivial Node HTTP servers with the app's keep-alive timeouts, answering a
 303 as a redirect does. Per level: req/s, p99, failures (not 2xx/3xx, or a socket error), the ratio
 to the first level, CPU microseconds a request spent in nginx, the backends, wrk, the kernel's
-softirqs (loopback's packets) and anything else on the host, nginx's and the backends' peak RSS,
+softirqs (loopback's packets; partly inside the processes' own time too, so "other" can go
+below 0) and anything else on the host, nginx's and the backends' peak RSS,
 the backends' connections (most at once, and how many were opened), each nginx worker's
 descriptors, and nginx's error-log lines. --rounds (default 2) repeats the levels. Traffic
 to 127.0.0.1 only; wrk's file limit is raised for it alone. Defaults: --seconds 5.
