@@ -7,7 +7,7 @@ import { delimiter, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stopAcceptingAndDrain } from '../../app/src/drain.ts';
-import { ACCESS_LOG_BUFFERING } from '../../stack/src/nginx-config.ts';
+import { ACCESS_LOG_BUFFERING, renderEnvFiles, WORKER_FILE_LIMIT } from '../../stack/src/nginx-config.ts';
 import { waitFor } from '../../stack/src/wait.ts';
 import { APP_SERVICES, readCompose, run } from '../../test/compose/compose-files.ts';
 import { freePort, startTarget, tempDir } from '../../test/support/index.ts';
@@ -85,10 +85,10 @@ async function answers(url: string, count: number): Promise<string[]> {
   return seen;
 }
 
-/** The shipped nginx.conf's value of a main- or events-level directive. */
-function directive(conf: string, name: string): number {
+/** A main- or events-level directive's value in one of the shipped files. */
+function directive(conf: string, name: string, file = 'proxy/nginx.conf'): number {
   const match = new RegExp(`^\\s*${name}\\s+(\\d+);`, 'm').exec(conf);
-  assert.ok(match?.[1] !== undefined, `${name} is set in proxy/nginx.conf`);
+  assert.ok(match?.[1] !== undefined, `${name} is set in ${file}`);
   return Number(match[1]);
 }
 
@@ -102,8 +102,21 @@ describe("the shipped nginx.conf's connection limits", () => {
     assert.ok(directive(conf, 'worker_connections') >= 2 * clients, 'worker_connections counts clients and upstream connections together');
   });
 
-  it('gives each worker more descriptors than connections, for the files it opens', () => {
-    assert.ok(directive(conf, 'worker_rlimit_nofile') > directive(conf, 'worker_connections'));
+  it('gives each worker more descriptors than connections, for the files it opens, natively and in compose', () => {
+    // env/main.conf sets it: the native launcher lowers it to a lower hard limit (stack/test/launcher.test.ts).
+    const compose = readFileSync(new URL('../compose/env/main.conf.template', import.meta.url), 'utf8');
+    const native = renderEnvFiles({
+      prefix: '/p',
+      host: '127.0.0.1',
+      port: 1,
+      upstreams: [{ port: 2 }],
+      staticRoot: '/s',
+      rateLimit: '1r/s',
+      accessLog: false,
+    });
+    assert.equal(directive(compose, 'worker_rlimit_nofile', 'main.conf.template'), WORKER_FILE_LIMIT);
+    assert.equal(directive(native['main.conf'], 'worker_rlimit_nofile', 'the native main.conf'), WORKER_FILE_LIMIT);
+    assert.ok(WORKER_FILE_LIMIT > directive(conf, 'worker_connections'));
   });
 });
 

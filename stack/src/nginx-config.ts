@@ -17,6 +17,13 @@ export const PROXY_DIR = fileURLToPath(new URL('../../proxy/', import.meta.url))
  */
 export const ACCESS_LOG_BUFFERING = 'buffer=4k flush=1s';
 
+/**
+ * Descriptors each nginx worker asks for (worker_rlimit_nofile): proxy/nginx.conf's
+ * worker_connections (20 480) and 4 096 for the files it opens. A worker can raise its limit only
+ * to the hard limit it inherits, so the launcher asks for less where that is lower (nginx-process.ts).
+ */
+export const WORKER_FILE_LIMIT = 24_576;
+
 export interface Upstream {
   port: number;
 }
@@ -51,6 +58,8 @@ export interface NginxSettings {
    * can get the first certificate before HTTPS is on (with HTTPS, TlsSettings.acmeWebroot).
    */
   acmeWebroot?: string | undefined;
+  /** worker_rlimit_nofile; default WORKER_FILE_LIMIT. */
+  workerFileLimit?: number | undefined;
 }
 
 /** HTTPS, rendered only when set: the public port then redirects, and apps and probes use a plain port of their own. */
@@ -112,6 +121,7 @@ export function renderEnvFiles(settings: NginxSettings): EnvFiles {
   return {
     'main.conf': `${HEADER}pid ${path('nginx.pid')};
 error_log stderr warn;
+worker_rlimit_nofile ${settings.workerFileLimit ?? WORKER_FILE_LIMIT};
 `,
     'http.conf': `${HEADER}client_body_temp_path ${path('temp/client_body')};
 proxy_temp_path ${path('temp/proxy')};

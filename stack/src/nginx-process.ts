@@ -1,8 +1,8 @@
-import { type ChildProcess, execFile } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findExecutable, isExecutable } from './executables.ts';
-import { type NginxSettings, writeNginxConfig } from './nginx-config.ts';
+import { type NginxSettings, WORKER_FILE_LIMIT, writeNginxConfig } from './nginx-config.ts';
 import { type LineSink, pipeLines } from './output.ts';
 import { pipedOutput, spawnInOwnGroup } from './process-group.ts';
 import { probeStatus, waitFor } from './wait.ts';
@@ -25,6 +25,25 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
   const nginx = env.NGINX_BIN ? (isExecutable(env.NGINX_BIN) ? env.NGINX_BIN : undefined) : findExecutable('nginx', env);
   if (nginx === undefined) throw new NginxMissingError();
   return nginx;
+}
+
+/**
+ * The descriptors nginx's workers can have: WORKER_FILE_LIMIT, or the hard limit nginx inherits
+ * where that is lower (a worker cannot raise it, and asking for more only logs an alert per
+ * worker), with a line saying what that costs and what to raise. Node has no getrlimit(): the
+ * shell's `ulimit -Hn` reads it.
+ */
+export function workerFileLimit(): { limit: number; warning?: string } {
+  const text = execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+  const hard = text === 'unlimited' ? Number.POSITIVE_INFINITY : Number(text);
+  if (!(hard < WORKER_FILE_LIMIT)) return { limit: WORKER_FILE_LIMIT };
+  return {
+    limit: hard,
+    warning:
+      `warning: the open-file hard limit (ulimit -Hn) is ${hard}, below the ${WORKER_FILE_LIMIT} nginx's workers are configured for: ` +
+      `each gets ${hard}, about ${Math.floor(hard / 2).toLocaleString('en-US')} clients with a request in flight (a descriptor each and one to an app). ` +
+      `To hold 10 000, raise the hard limit to ${WORKER_FILE_LIMIT} (ulimit -Hn as root, LimitNOFILE= under systemd, nofile in /etc/security/limits.conf).`,
+  };
 }
 
 /** After SIGQUIT, workers finish requests in flight for at most worker_shutdown_timeout (30 s). */

@@ -6,7 +6,7 @@ import { ACCESS_LOG_ROTATION, folderWorkersCannotEnter, type LogRotation, lastLi
 import { AppProcess } from './app-process.ts';
 import { CERTIFICATE_CACHE_NGINX, checkHandshake } from './certificate-renewal.ts';
 import type { NginxSettings } from './nginx-config.ts';
-import { findNginx, NginxProcess } from './nginx-process.ts';
+import { findNginx, NginxProcess, workerFileLimit } from './nginx-process.ts';
 import { type LineSink, LogTail, tagLine } from './output.ts';
 import { freePorts } from './ports.ts';
 import { atLeast, HTTP2_DIRECTIVE_NGINX, nginxBuild, requireTlsSupport, type TlsOptions } from './tls.ts';
@@ -156,8 +156,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     (port, i) => new AppProcess({ name: `app${i + 1}`, port, env: { ...appEnv, PORT: String(port) }, log, entry: options.serverEntry }),
   );
 
+  const files = workerFileLimit();
+  if (files.warning !== undefined) log('stack', files.warning);
   const settings: NginxSettings = {
     prefix,
+    workerFileLimit: files.limit,
     host: '127.0.0.1',
     port: publicPort,
     upstreams: apps.map((app) => ({ port: app.port })),

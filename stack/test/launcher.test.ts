@@ -60,6 +60,53 @@ describe('npm start (the launcher)', { timeout: 90_000 }, () => {
     assert.match(output.stderr(), /^linkyard: nginx is missing [^\n]*apt-get install nginx-light[^\n]*\n$/, 'one line');
   });
 
+  it("gives nginx's workers the hard limit it inherits when that is below 24 576, and says what to raise", async (t) => {
+    const dir = tempDir(t);
+    const [port] = await freePorts(1);
+    assert.ok(port);
+    const env = { ...process.env, PORT: String(port), APP_INSTANCES: '1', STACK_DIR: join(dir, 'state'), DATA_DIR: join(dir, 'data') };
+    // Soft and hard (`ulimit -n`): a hard limit below 24 576, which no worker can raise.
+    const hard = 16_000;
+    const launcher = spawn('sh', ['-c', `ulimit -n ${hard} && exec "$0" "$@"`, process.execPath, LAUNCHER], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => {
+      if (launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGTERM');
+    });
+    const output = collect(launcher);
+    await waitFor('the launcher to say it is up', () => output.stdout().includes('linkyard is up at'), { timeoutMs: 30_000 });
+
+    const launcherPid = launcher.pid;
+    assert.ok(launcherPid !== undefined);
+    const children = (pid: number) =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+    const master = children(launcherPid).find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'nginx');
+    assert.ok(master !== undefined, 'nginx runs');
+    const workers = children(master);
+    assert.ok(workers.length > 0);
+    for (const worker of workers) {
+      assert.match(
+        readFileSync(`/proc/${worker}/limits`, 'utf8'),
+        new RegExp(`^Max open files +${hard} +${hard} `, 'm'),
+        `worker ${worker}`,
+      );
+    }
+    const exited = once(launcher, 'exit');
+    launcher.kill('SIGTERM');
+    await exited;
+    assert.doesNotMatch(output.stdout(), /setrlimit|\[alert\]/, 'nginx did not ask for more than it could get');
+    const warnings = output
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('open-file hard limit'));
+    assert.equal(warnings.length, 1, 'one line');
+    assert.match(
+      warnings[0] ?? '',
+      new RegExp(`^stack +\\| warning: the open-file hard limit \\(ulimit -Hn\\) is ${hard}, .*raise the hard limit to 24576`),
+    );
+  });
+
   it('tags every line with its process, restarts on request, and stops cleanly on a Ctrl-C to its process group', async (t) => {
     const dir = tempDir(t);
     const [port] = await freePorts(1);
