@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext } from '../context.ts';
-import { EXPIRED, GONE } from '../services/bookmarks.ts';
+import { EXPIRED, GONE, type Resolved, STORED } from '../services/bookmarks.ts';
 import { NAME_PATTERN } from '../services/validation.ts';
 import { assetUrl } from '../static-assets.ts';
 import { renderGone } from '../views/gone.ts';
@@ -9,7 +9,7 @@ import { answerOtherMethods } from './allow-methods.ts';
 /** GET /<name> → 303 to the long URI: the hot path, no write (visits are counted in memory). */
 export function registerRedirectRoute(app: FastifyInstance, { service, assets, visitOf }: AppContext): void {
   const chrome = { stylesheetUrl: assetUrl(assets, 'style.css'), logoUrl: assetUrl(assets, 'logo.svg') };
-  const answer = (reply: FastifyReply, name: string, uri: string | typeof GONE | typeof EXPIRED | undefined): FastifyReply => {
+  const answer = (reply: FastifyReply, name: string, uri: Resolved): FastifyReply => {
     if (uri !== GONE && uri !== EXPIRED) return answerUri(reply, name, uri);
     reply.code(410).header('cache-control', 'no-store');
     // A program that asks for JSON gets the API's error shape; a person, the page.
@@ -18,8 +18,9 @@ export function registerRedirectRoute(app: FastifyInstance, { service, assets, v
     }
     return reply.type('text/html; charset=utf-8').send(renderGone({ name, ...chrome, expired: uri === EXPIRED }));
   };
-  // Not async: a name resolved lately is answered within this call, with no promise and no turn
-  // of the microtask queue (most redirects); only a name read from the store waits for it.
+  // Not async: a name resolved lately, or read from SQLite, is answered within this call, with no
+  // promise and no turn of the microtask queue; only a name read from PostgreSQL waits for it.
+  // A store error thrown here goes to the error handler as a rejected read's does.
   app.get<{ Params: { name: string } }>('/:name', (request, reply) => {
     const { name } = request.params;
     if (!NAME_PATTERN.test(name)) return void answer(reply, name, undefined);
@@ -29,7 +30,7 @@ export function registerRedirectRoute(app: FastifyInstance, { service, assets, v
     const queryAt = request.url.indexOf('?');
     const query = queryAt === -1 || queryAt === request.url.length - 1 ? undefined : request.url.slice(queryAt + 1);
     const recent = service.resolveRecent(name, visit, query);
-    if (recent !== undefined) return void answer(reply, name, recent);
+    if (recent !== STORED) return void answer(reply, name, recent);
     return service.resolveStored(name, visit, query).then((uri) => answer(reply, name, uri));
   });
   answerOtherMethods(app, '/:name', ['GET']);

@@ -61,6 +61,12 @@ export const GONE: unique symbol = Symbol('gone');
 /** What resolveStored and resolveRecent answer for a link past its date or its visits (410, LINK_EXPIRED). */
 export const EXPIRED: unique symbol = Symbol('expired');
 
+/** What resolveRecent answers when the name must be read with resolveStored (a store whose reads return promises). */
+export const STORED: unique symbol = Symbol('stored');
+
+/** A redirect's answer: the URI to send the client to, GONE, EXPIRED, or undefined for an unknown name (404). */
+export type Resolved = string | typeof GONE | typeof EXPIRED | undefined;
+
 /**
  * Whether a link is past its date, or its visits (as written, plus those this process has not
  * written yet) reached its limit. Visits other processes counted since their last flush are not
@@ -177,16 +183,19 @@ export class BookmarkService {
   }
 
   /**
-   * The redirect's hot path: a name resolved lately, from memory and without a promise (most
-   * redirects), the visit counted in memory. Undefined when it is not in memory: then
-   * `resolveStored`. Links with a visit limit are never in memory (see resolveStored). `query`:
-   * the request's query string (without `?`), forwarded when the link says so.
+   * The redirect's hot path, answered in this call and without a promise: a name resolved lately,
+   * from memory (most redirects), or, with a store that reads synchronously (SQLite), a miss read
+   * from it at once. STORED when the answer needs a read that returns a promise: then
+   * `resolveStored`. The visit is counted in memory. Links with a visit limit are never in memory
+   * (see resolveStored). `query`: the request's query string (without `?`), forwarded when the
+   * link says so.
    */
-  resolveRecent(name: string, visit: Visit | null | undefined, query?: string): string | typeof EXPIRED | undefined {
+  resolveRecent(name: string, visit: Visit | null | undefined, query?: string): Resolved | typeof STORED {
     const target = this.#recent?.get(name);
     if (target === undefined) {
       this.#cacheCounts.misses++;
-      return undefined;
+      if (this.#store.resolveTargetNow === undefined) return STORED;
+      return this.#settle(name, this.#store.resolveTargetNow(name), visit, query);
     }
     this.#cacheCounts.hits++;
     if (target.expiresAt !== null && Date.now() >= target.expiresAt) return EXPIRED;
@@ -205,11 +214,7 @@ export class BookmarkService {
    * (docs/decisions/0021-scale.md). `visit`: null for a request that is no visit (HEAD, prefetch),
    * see stats/visit.ts.
    */
-  async resolveStored(
-    name: string,
-    visit: Visit | null | undefined,
-    query?: string,
-  ): Promise<string | typeof GONE | typeof EXPIRED | undefined> {
+  async resolveStored(name: string, visit: Visit | null | undefined, query?: string): Promise<Resolved> {
     let read = this.#reading.get(name);
     if (read === undefined) {
       const started = this.#store.resolveTarget(name);
@@ -220,7 +225,11 @@ export class BookmarkService {
       };
       started.then(forget, forget);
     }
-    const target = await read;
+    return this.#settle(name, await read, visit, query);
+  }
+
+  /** What a target read from the store answers, remembered and counted as resolveStored says. */
+  #settle(name: string, target: RedirectTarget | undefined, visit: Visit | null | undefined, query: string | undefined): Resolved {
     if (target === undefined) return undefined;
     if (this.#denylist?.denies(name, target.uri) === true) return GONE;
     // Checked and recorded in one turn: concurrent redirects on this process cannot overshoot.

@@ -557,6 +557,10 @@ export class SqliteStore implements BookmarkStore {
   }
 
   async resolveTarget(name: string): Promise<RedirectTarget | undefined> {
+    return this.resolveTargetNow(name);
+  }
+
+  resolveTargetNow(name: string): RedirectTarget | undefined {
     try {
       const row = this.#sql.resolveTarget.get(name);
       return row === undefined

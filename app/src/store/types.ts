@@ -171,6 +171,11 @@ export interface BookmarkStore {
   resolve(name: string): Promise<string | undefined>;
   /** The redirect's read: the target and what decides whether it still redirects. */
   resolveTarget(name: string): Promise<RedirectTarget | undefined>;
+  /**
+   * The same read, answered in this call, by a store whose reads are synchronous (SQLite): a
+   * redirect that misses the cache then needs no promise either. Absent: use resolveTarget.
+   */
+  resolveTargetNow?(name: string): RedirectTarget | undefined;
   get(name: string): Promise<Bookmark | undefined>;
   /** Newest first, keyset-paginated so a million rows answer as fast as ten. */
   list(options: ListOptions): Promise<BookmarkPage>;
