@@ -23,7 +23,10 @@ function used(gc: () => void): number {
 
 if (import.meta.filename === process.argv[1]) {
   try {
-    const { values } = parseArgs({ options: { store: { type: 'string' }, names: { type: 'string' } } });
+    const { values } = parseArgs({
+      options: { store: { type: 'string' }, names: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+    if (values.help) throw new UsageError(USAGE, 0);
     const spec = existingStore(values.store, USAGE);
     if (spec.engine !== 'sqlite') throw new UsageError(`--store must be sqlite:DATA_DIR\n\n${USAGE}`);
     const names = Math.round(positive('names', values.names, 10_000));
@@ -59,7 +62,7 @@ if (import.meta.filename === process.argv[1]) {
     );
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`${error.message}\n`);
+      (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
       process.exit(error.exitCode);
     }
     throw error;

@@ -87,16 +87,23 @@ async function v8Heap(dir: string, pid: number): Promise<string> {
 }
 
 export async function probe(argv: string[], out: (line: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      store: { type: 'string' },
-      links: { type: 'string' },
-      'zipf-seconds': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const parsed = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          store: { type: 'string' },
+          links: { type: 'string' },
+          'zipf-seconds': { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      });
+    } catch (error) {
+      throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    }
+  })();
+  const { values, positionals } = parsed;
   if (values.help) throw new UsageError(USAGE, 0);
   const spec = existingStore(values.store, USAGE);
   if (values.links === undefined) throw new UsageError(`--links is needed\n\n${USAGE}`);
