@@ -71,9 +71,10 @@ export interface Config {
    */
   redirectCacheMs: number;
   /**
-   * How many names a process keeps for redirects: the bound on the cache's memory (a few hundred
-   * bytes a name), and, with a long REDIRECT_CACHE_MS, on its hit rate under traffic spread over
-   * many links (docs/decisions/0021-scale.md).
+   * How many names a process keeps for redirects: the bound on the cache's memory (about 310 bytes
+   * of V8 heap a name), and, with a long REDIRECT_CACHE_MS, on its hit rate under traffic spread
+   * over many links (docs/decisions/0021-scale.md). At most 100 000 (~30 MiB): 500 000 alone
+   * overran the apps' 128 MiB old generation (APP_NODE_FLAGS).
    */
   redirectCacheNames: number;
   /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
@@ -287,7 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
-    redirectCacheNames: integer(env, 'REDIRECT_CACHE_NAMES', 10_000, 1, 1_000_000),
+    redirectCacheNames: integer(env, 'REDIRECT_CACHE_NAMES', 10_000, 1, 100_000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),

@@ -86,6 +86,7 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({}).recheck, { intervalMs: 7 * 24 * 60 * 60 * 1000, perMinute: 60 }, 'weekly, a minute apart');
     assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0.5' }).recheck.intervalMs, 12 * 60 * 60 * 1000, 'a fraction of a day');
     assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0' }).recheck.intervalMs, 0, 'off');
+    assert.equal(loadConfig({ REDIRECT_CACHE_NAMES: '100000' }).redirectCacheNames, 100_000, 'the most names');
     const bad: Array<[Record<string, string>, string]> = [
       [{ PORT: 'eighty' }, 'PORT'],
       [{ PORT: '70000' }, 'PORT'],
@@ -112,6 +113,8 @@ describe('loadConfig', () => {
       [{ RECHECK_INTERVAL_DAYS: '366' }, 'RECHECK_INTERVAL_DAYS'],
       [{ RECHECK_PER_MINUTE: '0' }, 'RECHECK_PER_MINUTE'],
       [{ RECHECK_PER_MINUTE: '1.5' }, 'RECHECK_PER_MINUTE'],
+      // About 310 bytes of heap a name: more would not fit the apps' old generation.
+      [{ REDIRECT_CACHE_NAMES: '100001' }, 'REDIRECT_CACHE_NAMES'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DISABLED_NAMES_SQL } from '../../src/store/access-sqlite.ts';
-import { SqliteStore } from '../../src/store/sqlite.ts';
+import { openSqlite, PAGE_CACHE_KIB, SqliteStore } from '../../src/store/sqlite.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
@@ -48,6 +48,16 @@ describe('SqliteStore', () => {
     t.after(() => observer.close());
     assert.equal(observer.pragma('journal_mode', { simple: true }), 'wal');
     assert.equal(observer.pragma('user_version', { simple: true }), 8);
+  });
+
+  test("a connection, the visit writer's too, keeps SQLite's 2 MB page cache, not the 16 MB better-sqlite3 builds in", (t) => {
+    const built = new Database(':memory:');
+    t.after(() => built.close());
+    assert.equal(built.pragma('cache_size', { simple: true }), -16000);
+    const db = openSqlite(freshFile());
+    t.after(() => db.close());
+    assert.equal(PAGE_CACHE_KIB, 2000);
+    assert.equal(db.pragma('cache_size', { simple: true }), -PAGE_CACHE_KIB);
   });
 
   test("the blocklist refresh reads the disabled links and looks each one up, never every link's name", async (t) => {
