@@ -8,11 +8,9 @@ import { type Stack, startStack } from '../../../stack/src/stack.ts';
 import { runWrkScript } from '../bench/load/wrk.ts';
 import { type DatasetPlan, DEFAULT_END_MS, indexOfRank, nameKey, nameOf } from '../dataset/plan.ts';
 import { describeStore, parseStoreSpec, type StoreSpec } from '../dataset/store-spec.ts';
-import { hourlyDaysFor } from '../dataset/tables.ts';
-import { scrapeSamples } from '../observers/scrape.ts';
 import { Progress } from '../progress.ts';
 import { searchTerms } from '../scale/probes.ts';
-import { HOT_SET_SIZE, searchReady } from '../scale/run.ts';
+import { cacheCounts, HOT_SET_SIZE, scaleAppEnv, searchReady } from '../scale/run.ts';
 import { renderNamesScript, renderZipfScript } from '../scale/zipf-lua.ts';
 import { positive, UsageError } from './arguments.ts';
 
@@ -282,17 +280,6 @@ function perfSplit(files: readonly string[], appPids: ReadonlySet<number>, reque
 
 // --- the run ---------------------------------------------------------------------------------
 
-async function cacheCounts(appUrls: readonly string[]): Promise<{ hits: number; misses: number }> {
-  const total = { hits: 0, misses: 0 };
-  for (const appUrl of appUrls) {
-    for (const sample of await scrapeSamples(`${appUrl}/metrics`)) {
-      if (sample.name === 'linkyard_redirect_cache_hits_total') total.hits += sample.value;
-      if (sample.name === 'linkyard_redirect_cache_misses_total') total.misses += sample.value;
-    }
-  }
-  return total;
-}
-
 interface KindTotals {
   requests: number;
   seconds: number;
@@ -372,13 +359,9 @@ async function main(): Promise<void> {
       serverEntry,
       // As bench:scale's apps (run.ts), and profiled: every thread writes its profile when it ends.
       env: {
-        CHECK_ALLOW_PRIVATE: 'true',
-        RECHECK_INTERVAL_DAYS: '0',
-        LOG_LEVEL: 'warn',
+        ...scaleAppEnv(spec, plan),
         API_TOKEN: 'redirect-cost',
-        STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
         NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles} --cpu-prof-interval=500`,
-        ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
       },
     });
     const running = stack;

@@ -8,8 +8,8 @@ import { compileApp } from '../../../stack/src/build.ts';
 import { startStack } from '../../../stack/src/stack.ts';
 import { runWrkScript } from '../bench/load/wrk.ts';
 import { type DatasetPlan, DEFAULT_END_MS, indexOfRank, nameKey, nameOf } from '../dataset/plan.ts';
-import { hourlyDaysFor } from '../dataset/tables.ts';
 import { searchTerms, storeFacts } from '../scale/probes.ts';
+import { scaleAppEnv } from '../scale/run.ts';
 import { measureOperations, type Operation } from '../scale/single.ts';
 import { renderNamesScript, renderZipfScript } from '../scale/zipf-lua.ts';
 import { existingStore, positive, UsageError } from './arguments.ts';
@@ -129,12 +129,8 @@ export async function probe(argv: string[], out: (line: string) => void): Promis
     serverEntry: await compileApp(),
     // As bench:scale runs the apps (scale/run.ts).
     env: {
-      CHECK_ALLOW_PRIVATE: 'true',
-      RECHECK_INTERVAL_DAYS: '0',
-      LOG_LEVEL: 'warn',
-      STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
+      ...scaleAppEnv(spec, plan),
       NODE_OPTIONS: `--import ${heapReporter(dir)}`,
-      ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
       ...env,
     },
   });

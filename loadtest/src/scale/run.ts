@@ -182,17 +182,10 @@ async function measureSize(
       quiet: true,
       serverEntry: context.serverEntry,
       env: {
-        CHECK_ALLOW_PRIVATE: 'true',
-        // The dataset's targets are real sites' addresses: re-checking them would send the bench's
-        // traffic off this host, and put the check thread's CPU into what is measured.
-        RECHECK_INTERVAL_DAYS: '0',
-        LOG_LEVEL: 'warn',
+        ...scaleAppEnv(spec, plan),
         API_TOKEN,
-        // The dataset's hours stay hours: the fold is moved back to the plan's end (tables.ts).
-        STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
         ...(options.redirectCacheMs === undefined ? {} : { REDIRECT_CACHE_MS: String(options.redirectCacheMs) }),
         ...(options.redirectCacheNames === undefined ? {} : { REDIRECT_CACHE_NAMES: String(options.redirectCacheNames) }),
-        ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
       },
     });
     const startupMs = performance.now() - began;
@@ -323,7 +316,22 @@ export async function searchReady(baseUrl: string, term: string, progress: Progr
   }
 }
 
-async function cacheCounts(appUrls: readonly string[]): Promise<{ hits: number; misses: number }> {
+/** The apps' environment on a dataset, as bench:scale and the cost tools run them. */
+export function scaleAppEnv(spec: StoreSpec, plan: DatasetPlan): Record<string, string> {
+  return {
+    CHECK_ALLOW_PRIVATE: 'true',
+    // The dataset's targets are real sites' addresses: re-checking them would send the bench's
+    // traffic off this host, and put the check thread's CPU into what is measured.
+    RECHECK_INTERVAL_DAYS: '0',
+    LOG_LEVEL: 'warn',
+    // The dataset's hours stay hours: the fold is moved back to the plan's end (tables.ts).
+    STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
+    ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
+  };
+}
+
+/** The redirect cache's hits and misses so far, summed over the apps' /metrics. */
+export async function cacheCounts(appUrls: readonly string[]): Promise<{ hits: number; misses: number }> {
   const total = { hits: 0, misses: 0 };
   for (const appUrl of appUrls) {
     for (const sample of await scrapeSamples(`${appUrl}/metrics`)) {
