@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { tempDir } from '../support/index.ts';
-import { assertBoundedLogs, environment, list, map, run, service } from './compose-files.ts';
+import { assertBoundedLogs, dockerCompose, environment, list, map, service } from './compose-files.ts';
 
 // docker-compose.acme.yml, merged by `docker compose config` as `up` merges it: what decides that a
 // renewal reaches nginx (the volume, not secrets) and that nginx starts before a certificate exists.
@@ -17,8 +17,8 @@ describe('docker-compose.acme.yml on top of the HTTPS overlay', () => {
     const noEnvFile = join(tempDir(t, 'linkyard-compose-'), 'empty.env');
     writeFileSync(noEnvFile, '');
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' };
-    const result = await run('docker', ['compose', '--env-file', noEnvFile, ...FILES, '--profile', 'acme', 'config'], { env });
-    if (result === undefined || (result.code !== 0 && /is not a docker command|unknown command/.test(result.stderr))) {
+    const result = await dockerCompose(['--env-file', noEnvFile, ...FILES, '--profile', 'acme', 'config'], { env });
+    if (result === undefined) {
       t.skip('NOTICE: Docker Compose v2 is not installed: the ACME overlay is not checked');
       return;
     }

@@ -158,12 +158,18 @@ export function readDockerfileStages(): DockerfileStage[] {
   return stages;
 }
 
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
 /** Runs a command; resolves with its exit code and output, or undefined when it is not installed. */
 export function run(
   command: string,
   args: readonly string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<{ code: number; stdout: string; stderr: string } | undefined> {
+): Promise<RunResult | undefined> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { cwd: ROOT, env: options.env ?? process.env, timeout: options.timeoutMs ?? 8000 }, (error, stdout, stderr) => {
       if (error === null) return resolve({ code: 0, stdout, stderr });
@@ -172,6 +178,22 @@ export function run(
       reject(error);
     });
   });
+}
+
+/**
+ * `docker compose <args>`, or undefined where there is no Compose v2: no docker at all, or a docker
+ * without the plugin, which calls `compose` an unknown command, or (docker 28) its first flag an
+ * unknown one of its own.
+ */
+export async function dockerCompose(args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<RunResult | undefined> {
+  const result = await run('docker', ['compose', ...args], options);
+  if (
+    result === undefined ||
+    (result.code !== 0 && /is not a docker command|unknown command|unknown flag: --env-file/.test(result.stderr))
+  ) {
+    return undefined;
+  }
+  return result;
 }
 
 /**

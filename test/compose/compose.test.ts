@@ -9,6 +9,7 @@ import { tempDir } from '../support/index.ts';
 import {
   APP_SERVICES,
   assertBoundedLogs,
+  dockerCompose,
   durationMs,
   environment,
   isMap,
@@ -290,9 +291,9 @@ describe('docker-compose.tls.yml on top of docker-compose.yml', () => {
     const noEnvFile = join(tempDir(t, 'linkyard-compose-'), 'empty.env');
     writeFileSync(noEnvFile, '');
     // Compose v2: `ports: !override` is its (2.24.4+); Debian's docker-compose 1.29 has no such tag.
-    const args = ['compose', '--env-file', noEnvFile, '-f', 'docker-compose.yml', '-f', 'docker-compose.tls.yml', 'config'];
-    const result = await run('docker', args, { env: cleanEnv() });
-    if (result === undefined || (result.code !== 0 && /is not a docker command|unknown command/.test(result.stderr))) {
+    const args = ['--env-file', noEnvFile, '-f', 'docker-compose.yml', '-f', 'docker-compose.tls.yml', 'config'];
+    const result = await dockerCompose(args, { env: cleanEnv() });
+    if (result === undefined) {
       t.skip('NOTICE: Docker Compose v2 is not installed: the HTTPS overlay is not checked');
       return;
     }
