@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileApp } from '../../../stack/src/build.ts';
-import { type Stack, startStack } from '../../../stack/src/stack.ts';
+import type { Stack } from '../../../stack/src/stack.ts';
 import { runWrkScript } from '../bench/load/wrk.ts';
 import { type DatasetPlan, DEFAULT_END_MS, indexOfRank, nameKey, nameOf } from '../dataset/plan.ts';
 import { describeStore, parseStoreSpec, type StoreSpec } from '../dataset/store-spec.ts';
 import { Progress } from '../progress.ts';
 import { searchTerms } from '../scale/probes.ts';
-import { cacheCounts, HOT_SET_SIZE, scaleAppEnv, searchReady } from '../scale/run.ts';
+import { cacheCounts, HOT_SET_SIZE, searchReady, startScaleStack } from '../scale/run.ts';
 import { renderNamesScript, renderZipfScript } from '../scale/zipf-lua.ts';
 import { positive, UsageError } from './arguments.ts';
 
@@ -348,21 +348,14 @@ async function main(): Promise<void> {
   let stack: Stack | undefined;
   const appPids = new Set<number>();
   try {
-    stack = await startStack({
+    // As bench:scale's apps, and profiled: every thread writes its profile when it ends.
+    stack = await startScaleStack({
+      spec,
+      plan,
+      dir,
       instances: 2,
-      port: 0,
-      dataDir: spec.engine === 'sqlite' ? spec.dataDir : join(dir, 'data'),
-      stateDir: join(dir, 'state'),
-      rateLimit: '100000r/s',
-      accessLog: false,
-      quiet: true,
       serverEntry,
-      // As bench:scale's apps (run.ts), and profiled: every thread writes its profile when it ends.
-      env: {
-        ...scaleAppEnv(spec, plan),
-        API_TOKEN: 'redirect-cost',
-        NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles} --cpu-prof-interval=500`,
-      },
+      env: { API_TOKEN: 'redirect-cost', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profiles} --cpu-prof-interval=500` },
     });
     const running = stack;
     // PostgreSQL builds the search index after start-up (decision 0022): not in what is measured.

@@ -5,11 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { compileApp } from '../../../stack/src/build.ts';
-import { startStack } from '../../../stack/src/stack.ts';
 import { runWrkScript } from '../bench/load/wrk.ts';
 import { type DatasetPlan, DEFAULT_END_MS, indexOfRank, nameKey, nameOf } from '../dataset/plan.ts';
 import { searchTerms, storeFacts } from '../scale/probes.ts';
-import { scaleAppEnv } from '../scale/run.ts';
+import { startScaleStack } from '../scale/run.ts';
 import { measureOperations, type Operation } from '../scale/single.ts';
 import { renderNamesScript, renderZipfScript } from '../scale/zipf-lua.ts';
 import { existingStore, positive, UsageError } from './arguments.ts';
@@ -118,21 +117,13 @@ export async function probe(argv: string[], out: (line: string) => void): Promis
   );
   const plan: DatasetPlan = { links, visits: links * 10, seed: 1, endMs: DEFAULT_END_MS };
   const dir = mkdtempSync(join(tmpdir(), 'linkyard-rss-probe-'));
-  const stack = await startStack({
+  const stack = await startScaleStack({
+    spec,
+    plan,
+    dir,
     instances: 1,
-    port: 0,
-    dataDir: spec.engine === 'sqlite' ? spec.dataDir : join(dir, 'data'),
-    stateDir: join(dir, 'state'),
-    rateLimit: '100000r/s',
-    accessLog: false,
-    quiet: true,
     serverEntry: await compileApp(),
-    // As bench:scale runs the apps (scale/run.ts).
-    env: {
-      ...scaleAppEnv(spec, plan),
-      NODE_OPTIONS: `--import ${heapReporter(dir)}`,
-      ...env,
-    },
+    env: { NODE_OPTIONS: `--import ${heapReporter(dir)}`, ...env },
   });
   const report = async (step: string) => {
     const pid = stack.pids()[0];

@@ -172,17 +172,13 @@ async function measureSize(
   let stack: Stack | undefined;
   try {
     const began = performance.now();
-    stack = await startStack({
+    stack = await startScaleStack({
+      spec,
+      plan,
+      dir,
       instances: options.instances,
-      port: 0,
-      dataDir: spec.engine === 'sqlite' ? spec.dataDir : join(dir, 'data'),
-      stateDir: join(dir, 'state'),
-      rateLimit: '100000r/s',
-      accessLog: false,
-      quiet: true,
       serverEntry: context.serverEntry,
       env: {
-        ...scaleAppEnv(spec, plan),
         API_TOKEN,
         ...(options.redirectCacheMs === undefined ? {} : { REDIRECT_CACHE_MS: String(options.redirectCacheMs) }),
         ...(options.redirectCacheNames === undefined ? {} : { REDIRECT_CACHE_NAMES: String(options.redirectCacheNames) }),
@@ -316,18 +312,41 @@ export async function searchReady(baseUrl: string, term: string, progress: Progr
   }
 }
 
-/** The apps' environment on a dataset, as bench:scale and the cost tools run them. */
-export function scaleAppEnv(spec: StoreSpec, plan: DatasetPlan): Record<string, string> {
-  return {
-    CHECK_ALLOW_PRIVATE: 'true',
-    // The dataset's targets are real sites' addresses: re-checking them would send the bench's
-    // traffic off this host, and put the check thread's CPU into what is measured.
-    RECHECK_INTERVAL_DAYS: '0',
-    LOG_LEVEL: 'warn',
-    // The dataset's hours stay hours: the fold is moved back to the plan's end (tables.ts).
-    STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
-    ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
-  };
+/**
+ * The stack on a dataset as bench:scale and the cost tools run it: nginx's access log off, no rate
+ * limit that counts, the apps' environment below and `env` on top; `dir` holds its state (and the
+ * data folder, for PostgreSQL).
+ */
+export function startScaleStack(options: {
+  spec: StoreSpec;
+  plan: DatasetPlan;
+  dir: string;
+  instances: number;
+  serverEntry: string;
+  env?: Record<string, string>;
+}): Promise<Stack> {
+  const { spec, plan, dir } = options;
+  return startStack({
+    instances: options.instances,
+    port: 0,
+    dataDir: spec.engine === 'sqlite' ? spec.dataDir : join(dir, 'data'),
+    stateDir: join(dir, 'state'),
+    rateLimit: '100000r/s',
+    accessLog: false,
+    quiet: true,
+    serverEntry: options.serverEntry,
+    env: {
+      CHECK_ALLOW_PRIVATE: 'true',
+      // The dataset's targets are real sites' addresses: re-checking them would send the bench's
+      // traffic off this host, and put the check thread's CPU into what is measured.
+      RECHECK_INTERVAL_DAYS: '0',
+      LOG_LEVEL: 'warn',
+      // The dataset's hours stay hours: the fold is moved back to the plan's end (tables.ts).
+      STATS_HOURLY_DAYS: String(hourlyDaysFor(plan, Date.now())),
+      ...(spec.engine === 'postgres' ? { DATABASE_URL: spec.url } : {}),
+      ...options.env,
+    },
+  });
 }
 
 /** The redirect cache's hits and misses so far, summed over the apps' /metrics. */
