@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_ROLLUP_LINKS, type Visit, VisitRollups } from './stats/rollups.ts';
+import { ROLLUP_LINKS_DUE, type Visit, VisitRollups } from './stats/rollups.ts';
 import type { VisitRollupRows } from './store/stats-types.ts';
 import type { BookmarkStore } from './store/types.ts';
 
@@ -109,12 +109,12 @@ export class VisitCounter {
     // Chained so two flushes never write the same batch or race each other.
     this.#flushing = this.#flushing.then(async () => {
       if (this.#unsent === undefined) {
-        // Due at their interval, or early once they hold half their bound of links.
+        // Due at their interval, or early once they hold ROLLUP_LINKS_DUE links.
         const rollups = this.#rollups;
         const due =
           rollups !== undefined &&
           !rollups.empty &&
-          (withRollups || Date.now() >= this.#rollupsDueAt || rollups.linkHours >= MAX_ROLLUP_LINKS / 2);
+          (withRollups || Date.now() >= this.#rollupsDueAt || rollups.linkHours >= ROLLUP_LINKS_DUE);
         if (this.#pending.size === 0 && !due) return;
         this.#unsent = { id: randomUUID(), counts: this.#pending, rollups: due ? rollups?.rows() : undefined };
         this.#pending = new Map();

@@ -21,9 +21,17 @@ const OTHER_AGENT: AgentClass = { bot: false, browser: OTHER, os: OTHER, device:
 /**
  * Links (per hour) the rollups of one batch hold at most; past it, a visit is dropped like one
  * past MAX_PENDING_NAMES. About 570 bytes each with one visit, and 350 more while a batch that
- * holds them waits for the store: ~20 MB at worst (decision 0019). Half of it makes them due.
+ * holds them waits for the store: ~20 MB at worst, reached only while the store is away
+ * (decision 0019).
  */
 export const MAX_ROLLUP_LINKS = 20_000;
+
+/**
+ * Links (per hour) that make the rollups due at the next flush, whatever STATS_FLUSH_MS says:
+ * traffic spread over millions of links fills a batch with a link-hour a visit, and a batch this
+ * size is what an app holds in steady state (decision 0021, the apps' peak RSS).
+ */
+export const ROLLUP_LINKS_DUE = 2_000;
 
 /** Counts `key` in `map` (made on first use: most link-hours see one or two values). */
 function bump<K>(map: Map<K, number> | undefined, key: K, other: K): Map<K, number> {

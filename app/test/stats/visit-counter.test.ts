@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { tempDir } from '../../../test/support/index.ts';
 import { classifyAgent } from '../../src/stats/classify.ts';
+import { ROLLUP_LINKS_DUE } from '../../src/stats/rollups.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { HOUR_MS } from '../../src/store/stats-types.ts';
 import { VisitCounter } from '../../src/visits.ts';
@@ -42,5 +43,30 @@ test('totals go with every flush, rollups every STATS_FLUSH_MS and at close; bot
     buckets.reduce((sum, bucket) => sum + bucket.bots, 0),
     1,
   );
+  assert.deepEqual(errors, []);
+});
+
+test('rollups holding ROLLUP_LINKS_DUE links go with the next flush, before STATS_FLUSH_MS', async (t) => {
+  const store = new SqliteStore({ file: join(tempDir(t), 'visits.sqlite') });
+  t.after(() => store.close());
+  await store.migrate();
+  await store.create({ name: 'a', uri: 'https://example.com/', title: null, checkStatus: 200 });
+  const errors: unknown[] = [];
+  const visits = new VisitCounter(store, 60_000, (error) => errors.push(error), { stats: true, statsFlushMs: 3_600_000 });
+  t.after(() => visits.close());
+  const hour = Math.floor(Date.now() / HOUR_MS);
+  const rollupVisits = async () =>
+    (await store.visitSeries('a', 'hour', hour - 1, hour + 2)).reduce((sum, bucket) => sum + bucket.visits, 0);
+
+  // Names the store does not hold count towards the bound like any other (traffic over many links).
+  visits.record('a', { agent: FIREFOX, referrer: 'direct' });
+  for (let i = 1; i < ROLLUP_LINKS_DUE - 1; i++) visits.record(`absent-${i}`, { agent: FIREFOX, referrer: 'direct' });
+  await visits.flush();
+  assert.equal(await rollupVisits(), 0, `${ROLLUP_LINKS_DUE - 1} links: the rollups wait`);
+
+  visits.record(`absent-${ROLLUP_LINKS_DUE}`, { agent: FIREFOX, referrer: 'direct' });
+  await visits.flush();
+  assert.equal(await rollupVisits(), 1, `${ROLLUP_LINKS_DUE} links: written with the flush`);
+  assert.equal((await store.get('a'))?.visits, 1);
   assert.deepEqual(errors, []);
 });
