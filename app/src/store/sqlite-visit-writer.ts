@@ -18,6 +18,16 @@ export interface VisitWritten {
 }
 
 /**
+ * The writer thread's heap. Once letThreadsTakeTheirHeapLimits has cleared APP_NODE_FLAGS, a thread
+ * without limits takes V8's defaults: a 64 MiB new space and an old generation sized from the
+ * host's memory, which the batches of Zipf traffic over a million links filled with garbage
+ * (decision 0021, the apps' peak RSS). The young generation is the main thread's (4 MiB
+ * semi-spaces, 12 MiB in all); the old one half of its 128 MiB, which holds the same batch, bounded
+ * by MAX_PENDING_NAMES and MAX_ROLLUP_LINKS, beside everything else.
+ */
+export const VISIT_WRITER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 12 } as const;
+
+/**
  * The SQLite store's visit flushes, written on a thread of their own with a connection of its own
  * (sqlite-visit-worker.ts): the transaction, its page reads and its fsync no longer hold the event
  * loop, and WAL lets the redirects' reads go on meanwhile (decision 0021). Started on the first
@@ -64,7 +74,10 @@ export class SqliteVisitWriter {
 
   #started(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(siblingModule('./sqlite-visit-worker', import.meta.url), { workerData: { file: this.#file } });
+    const worker = new Worker(siblingModule('./sqlite-visit-worker', import.meta.url), {
+      workerData: { file: this.#file },
+      resourceLimits: VISIT_WRITER_LIMITS,
+    });
     worker.unref();
     worker.on('message', (message: VisitWritten) => {
       const waiting = this.#waiting.get(message.seq);
