@@ -134,6 +134,7 @@ export async function buildApp(config: Config, parts: AppParts = {}): Promise<Fa
       denylist,
       onAuditError: (error) => app.log.error({ err: error }, 'audit entry not written'),
       redirectCacheNames: config.redirectCacheNames,
+      searchBudgetMs: config.searchBudgetMs,
     }),
     assets: loadStaticAssets(),
     lifecycle: { draining: false },

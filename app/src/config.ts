@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { boolean, ConfigError, decimal, type Env, integer, oneOf, read } from './env.ts';
 import { DAY_MS } from './store/stats-types.ts';
+import { SEARCH_BUDGET_MS } from './store/types.ts';
 import { compileAddressMatcher } from './trusted-proxies.ts';
 
 export { ConfigError } from './env.ts';
@@ -77,6 +78,12 @@ export interface Config {
    * overran the apps' 128 MiB old generation (APP_NODE_FLAGS).
    */
   redirectCacheNames: number;
+  /**
+   * How long a search may use the index before it scans the newest links for as long again and
+   * answers with what it found, a partial page (PostgreSQL; docs/decisions/0029-search-within-a-budget.md).
+   * 0: scan one window of ids and answer.
+   */
+  searchBudgetMs: number;
   /** Longer than nginx's upstream keepalive_timeout (3 s), else nginx reuses a socket Node is closing. */
   keepAliveTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -289,6 +296,7 @@ export function loadConfig(env: Env = process.env): Config {
     visitsFlushMs: integer(env, 'VISITS_FLUSH_MS', 1000, 10, 60_000),
     redirectCacheMs: integer(env, 'REDIRECT_CACHE_MS', 1000, 0, 60_000),
     redirectCacheNames: integer(env, 'REDIRECT_CACHE_NAMES', 10_000, 1, 100_000),
+    searchBudgetMs: integer(env, 'SEARCH_BUDGET_MS', SEARCH_BUDGET_MS, 0, 4000),
     keepAliveTimeoutMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 75_000, 1000, 600_000),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     keyCacheMs: integer(env, 'KEY_CACHE_MS', 5000, 0, 60_000),

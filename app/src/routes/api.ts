@@ -78,8 +78,13 @@ const bookmarkJsonSchema = {
 
 const bookmarkPageSchema = {
   type: 'object',
-  required: ['items', 'nextCursor'],
-  properties: { items: { type: 'array', items: bookmarkJsonSchema }, nextCursor: { type: ['string', 'null'] } },
+  required: ['items', 'nextCursor', 'partial'],
+  properties: {
+    items: { type: 'array', items: bookmarkJsonSchema },
+    nextCursor: { type: ['string', 'null'] },
+    /** A search that stopped at its work budget before filling the page: nextCursor continues below what it examined. */
+    partial: { type: 'boolean' },
+  },
 } as const;
 
 const nameParamsSchema = {
@@ -182,8 +187,8 @@ export function registerApiRoutes(app: FastifyInstance, { service, config, auth 
     async (request) => {
       await requireKeyWhenPrivate(request);
       const { limit = config.pageSize, cursor, q } = request.query;
-      const page = q === undefined ? await service.list(limit, cursor) : await service.search(q, limit, cursor);
-      return { items: page.items.map(toJson), nextCursor: page.nextCursor };
+      const page = q === undefined ? { ...(await service.list(limit, cursor)), partial: false } : await service.search(q, limit, cursor);
+      return { items: page.items.map(toJson), nextCursor: page.nextCursor, partial: page.partial };
     },
   );
 

@@ -13,7 +13,9 @@ import {
   InvalidCursorError,
   type LinkOptions,
   type RedirectTarget,
+  SEARCH_BUDGET_MS,
   SearchIndexingError,
+  type SearchPage,
 } from '../store/types.ts';
 import type { VisitCounter } from '../visits.ts';
 import { type Denylist, hostAndParents, normalizeHost } from './blocklist.ts';
@@ -127,6 +129,7 @@ export class BookmarkService {
   readonly #recent: LRUCache<string, RedirectTarget> | undefined;
   readonly #onAuditError: (error: unknown) => void;
   readonly #denylist: Denylist | undefined;
+  readonly #searchBudgetMs: number;
   /** Store reads of names in flight, so that concurrent misses of one name share one read. */
   readonly #reading = new Map<string, Promise<RedirectTarget | undefined>>();
   /** The metrics' own object, held directly: the hot path increments a number and nothing else. */
@@ -143,6 +146,8 @@ export class BookmarkService {
     onAuditError?: (error: unknown) => void;
     /** Names kept for redirects: the busy ones, and a bound on the memory they take. */
     redirectCacheNames: number;
+    /** SearchOptions.budgetMs; default SEARCH_BUDGET_MS. */
+    searchBudgetMs?: number;
   }) {
     this.#store = deps.store;
     this.#onAuditError = deps.onAuditError ?? (() => {});
@@ -151,6 +156,7 @@ export class BookmarkService {
     this.#visits = deps.visits;
     this.#metrics = deps.metrics;
     this.#cacheCounts = deps.metrics.redirectCache;
+    this.#searchBudgetMs = deps.searchBudgetMs ?? SEARCH_BUDGET_MS;
     this.#recent = deps.redirectCacheMs > 0 ? new LRUCache({ max: deps.redirectCacheNames, ttl: deps.redirectCacheMs }) : undefined;
   }
 
@@ -257,15 +263,16 @@ export class BookmarkService {
   /**
    * Links whose name, target or title contain `query` (3 characters or more: the index works on
    * trigrams), newest first. 503 SEARCH_INDEXING with Retry-After while the index is being built:
-   * a scan of a large table instead would be unbounded (docs/decisions/0022-search-index.md).
+   * a scan of a large table instead would be unbounded (docs/decisions/0022-search-index.md). A
+   * page may be `partial`: the search's work is bounded (docs/decisions/0029-search-within-a-budget.md).
    */
-  async search(query: string, limit: number, cursor?: string): Promise<BookmarkPage> {
+  async search(query: string, limit: number, cursor?: string): Promise<SearchPage> {
     const text = query.trim();
     if ([...text].length < MIN_SEARCH_LENGTH) {
       throw new DomainError('QUERY_TOO_SHORT', `Search for ${MIN_SEARCH_LENGTH} characters or more.`);
     }
     try {
-      return await this.#store.search({ query: text, limit, cursor });
+      return await this.#store.search({ query: text, limit, cursor, budgetMs: this.#searchBudgetMs });
     } catch (error) {
       if (error instanceof SearchIndexingError) {
         throw new DomainError('SEARCH_INDEXING', 'Search is being prepared for this server; please try again shortly.', {

@@ -4,6 +4,7 @@ import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './ac
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, toPage } from './cursor.ts';
 import { ReadBatch } from './read-batch.ts';
+import { scanWindows } from './search-scan.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import { exportPage, ImportRaceError, importBatch } from './transfer-postgres.ts';
@@ -22,8 +23,10 @@ import {
   type RecheckCandidate,
   type RecheckOutcome,
   type RedirectTarget,
+  SEARCH_BUDGET_MS,
   SearchIndexingError,
   type SearchOptions,
+  type SearchPage,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -171,6 +174,16 @@ const SQL = {
     name: 'linkyard_search_older_page',
     text: `SELECT ${COLUMNS} FROM bookmarks WHERE ${SEARCH_TEXT} ILIKE $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
   },
+  // A window of ids: `|| ''` is not the indexed expression, so the planner cannot turn to the
+  // trigram index, whose work grows with the table, not the window. OFFSET 0 keeps the LIMIT out
+  // of the inner plan: a bitmap scan of the window's pages, half the time of a backward index scan.
+  searchWindow: {
+    name: 'linkyard_search_window',
+    text: `SELECT * FROM (
+             SELECT ${COLUMNS} FROM bookmarks WHERE id < $2 AND id >= $3 AND (${SEARCH_TEXT} || '') ILIKE $1 OFFSET 0
+           ) AS window_matches ORDER BY id DESC LIMIT $4`,
+  },
+  newestId: { name: 'linkyard_newest_id', text: 'SELECT coalesce(max(id), 0) AS id FROM bookmarks' },
   count: { name: 'linkyard_count', text: 'SELECT count(*) AS count FROM bookmarks' },
   dueForRecheck: { name: 'linkyard_due_for_recheck', text: DUE_FOR_RECHECK_SQL },
   // Against the target that was checked: a link edited meanwhile keeps its new target's result.
@@ -467,15 +480,65 @@ export class PostgresStore implements BookmarkStore {
     return row === undefined ? undefined : { bookmark: toBookmark(row), previousUri: row.previous_uri };
   }
 
-  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+  /**
+   * The trigram index first, under a statement timeout of `budgetMs`: a rare term is found at once
+   * however large the table. A phrase of common words can make the index read and recheck a large
+   * share of the table; then the newest links below the cursor are scanned for about as long
+   * again, and the page says it is partial (docs/decisions/0029-search-within-a-budget.md).
+   */
+  async search({ query, limit, cursor, budgetMs = SEARCH_BUDGET_MS }: SearchOptions): Promise<SearchPage> {
     checkLimit(limit);
+    const before = cursor === undefined ? undefined : decodeCursor(cursor);
     if (!(await this.#searchIndexValid())) throw new SearchIndexingError();
     const pattern = `%${query.replace(/[\\%_]/g, '\\$&')}%`;
-    const rows =
-      cursor === undefined
-        ? await this.#rows<Row>(SQL.searchFirstPage, [pattern, limit + 1])
-        : await this.#rows<Row>(SQL.searchOlderPage, [pattern, decodeCursor(cursor), limit + 1]);
-    return toPage(rows, limit, (row) => Number(row.id), toBookmark);
+    const idOf = (row: Row) => Number(row.id);
+    if (budgetMs > 0) {
+      const rows = await this.#searchByIndex(pattern, before, limit + 1, budgetMs);
+      if (rows !== undefined) return { ...toPage(rows, limit, idOf, toBookmark), partial: false };
+    }
+    const deadline = performance.now() + budgetMs;
+    const below = before ?? Number((await this.#rows<{ id: string }>(SQL.newestId, []))[0]?.id ?? 0) + 1;
+    return scanWindows({
+      below,
+      limit,
+      deadline,
+      readWindow: (upper, floor, wanted) => this.#rows<Row>(SQL.searchWindow, [pattern, upper, floor, wanted]),
+      idOf,
+      toItem: toBookmark,
+    });
+  }
+
+  /** The index's answer, or undefined when it took longer than `budgetMs` (the server cancelled it). */
+  async #searchByIndex(pattern: string, before: number | undefined, wanted: number, budgetMs: number): Promise<Row[] | undefined> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw translated(error);
+    }
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SET LOCAL statement_timeout = ${Math.ceil(budgetMs)}`);
+      const { rows } =
+        before === undefined
+          ? await client.query<Row>({ ...SQL.searchFirstPage, values: [pattern, wanted] })
+          : await client.query<Row>({ ...SQL.searchOlderPage, values: [pattern, before, wanted] });
+      await client.query('COMMIT');
+      client.release();
+      return rows;
+    } catch (error) {
+      if (error instanceof DatabaseError && error.code === '57014') {
+        // Cancelled by the server, which answered: the connection is sound once rolled back.
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        );
+        client.release(!rolledBack);
+        return undefined;
+      }
+      client.release(true);
+      throw translated(error);
+    }
   }
 
   #searchReady = false;

@@ -24,6 +24,7 @@ import {
   type RedirectTarget,
   SearchIndexingError,
   type SearchOptions,
+  type SearchPage,
 } from './types.ts';
 import { StoreUnavailableError, type UnavailableReason } from './unavailable.ts';
 
@@ -641,14 +642,14 @@ export class SqliteStore implements BookmarkStore {
     this.#guard(() => this.#sql.releaseLease.run(name, owner));
   }
 
-  async search({ query, limit, cursor }: SearchOptions): Promise<BookmarkPage> {
+  async search({ query, limit, cursor }: SearchOptions): Promise<SearchPage> {
     checkLimit(limit);
     const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
     if (this.#guard(() => this.#sql.searchReady.get()) !== 1) throw new SearchIndexingError();
     // One phrase: the trigram tokenizer then finds the text anywhere, case-insensitively.
     const phrase = `"${query.replaceAll('"', '""')}"`;
     const rows = this.#guard(() => this.#sql.searchPage.all({ query: phrase, before, limit: limit + 1 }));
-    return toPage(rows, limit, (row) => row.id, toBookmark);
+    return { ...toPage(rows, limit, (row) => row.id, toBookmark), partial: false };
   }
 
   async searchIndexStep(): Promise<boolean> {

@@ -181,7 +181,7 @@ export interface BookmarkStore {
   list(options: ListOptions): Promise<BookmarkPage>;
   delete(name: string): Promise<boolean>;
   /** Newest first, keyset-paginated as `list`; SearchIndexingError until the index is built. */
-  search(options: SearchOptions): Promise<BookmarkPage>;
+  search(options: SearchOptions): Promise<SearchPage>;
   /**
    * One bounded step of building the search index after start-up (never inside a migration: a
    * long one would hold every process back); true once the index is complete and usable.
@@ -258,6 +258,23 @@ export interface BookmarkStore {
 export interface SearchOptions extends ListOptions {
   /** Text found anywhere in the name, the target or the title, case-insensitively; 3 characters or more. */
   query: string;
+  /**
+   * How long the index may work on it before the search falls back to scanning the newest links
+   * for about as long again, and answers with what that found (a `partial` page). 0: scan one
+   * window and answer. Default SEARCH_BUDGET_MS (docs/decisions/0029-search-within-a-budget.md).
+   */
+  budgetMs?: number;
+}
+
+/** A search's work bound (SearchOptions.budgetMs): a phrase of common words is not unbounded work. */
+export const SEARCH_BUDGET_MS = 100;
+
+export interface SearchPage extends BookmarkPage {
+  /**
+   * The search stopped at its budget before it filled the page: `items` are the matches among the
+   * links it examined, and `nextCursor` (never null then) continues below them.
+   */
+  partial: boolean;
 }
 
 /** The search index is still being built in the background (searchIndexStep): answer 503 and retry. */

@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import type { ErrorCode } from '../errors.ts';
 import { isExpired } from '../services/bookmarks.ts';
-import type { Bookmark, BookmarkPage } from '../store/types.ts';
+import type { Bookmark, BookmarkPage, SearchPage } from '../store/types.ts';
 import { checkBadge } from './check-badge.ts';
 import { escapeHtml as e, htmlDocument } from './html.ts';
 import { sparkSvg } from './stats.ts';
@@ -16,7 +16,7 @@ export type FormValues = Record<FieldName, string>;
 
 export interface PageModel {
   /** Undefined when the store cannot be read: the form still comes back, with what was typed. */
-  page: BookmarkPage | undefined;
+  page: BookmarkPage | SearchPage | undefined;
   /** Where this page of the list starts (absent: the newest). */
   cursor?: string | undefined;
   publicUrl: URL;
@@ -200,13 +200,27 @@ function searchForm(query: string | undefined): string {
   return `<form class="search" method="GET" action="/" role="search"><label for="q">Search</label><input id="q" name="q" type="search" minlength="3" maxlength="200" value="${e(query ?? '')}" placeholder="name, target or title"><button type="submit">Search</button>${query === undefined ? '' : ' <a href="/">Show all</a>'}</form>`;
 }
 
+function isPartial(page: BookmarkPage | SearchPage): boolean {
+  return 'partial' in page && page.partial;
+}
+
+/** The list, or what a search found; a search cut short by its budget says so (docs/decisions/0029-search-within-a-budget.md). */
+function searchResults(model: PageModel): string {
+  const { page, query } = model;
+  const table = bookmarkTable(page, model.publicUrl, model.viewer, model.sparks);
+  if (query === undefined || page === undefined) return table;
+  if (!isPartial(page)) return page.items.length === 0 ? `<p class="empty">Nothing matches '${e(query)}'.</p>` : table;
+  const note = `<p class="partial" role="status">The search stopped here to stay quick: older links may match '${e(query)}' too.</p>`;
+  return page.items.length === 0 ? note : `${table}\n${note}`;
+}
+
 function pagination(model: PageModel): string {
   const search = model.query === undefined ? '' : `q=${encodeURIComponent(model.query)}`;
   const newest = model.cursor === undefined ? '' : `<a href="/${search === '' ? '' : `?${search}`}">← Newest</a>`;
   const older =
     model.page === undefined || model.page.nextCursor === null
       ? ''
-      : `<a class="older" href="/?${search === '' ? '' : `${search}&amp;`}cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">Older bookmarks →</a>`;
+      : `<a class="older" href="/?${search === '' ? '' : `${search}&amp;`}cursor=${encodeURIComponent(model.page.nextCursor)}" rel="next">${isPartial(model.page) ? 'Search older links' : 'Older bookmarks'} →</a>`;
   return newest === '' && older === '' ? '' : `\n<nav class="pages" aria-label="More bookmarks">${newest}${older}</nav>`;
 }
 
@@ -240,7 +254,7 @@ ${limitFields(values, invalid)}
 <section class="card" aria-labelledby="list-heading">
 <h2 id="list-heading">URIs I know about</h2>
 ${searchForm(model.query)}
-${model.query !== undefined && model.page?.items.length === 0 ? `<p class="empty">Nothing matches '${e(model.query)}'.</p>` : bookmarkTable(model.page, model.publicUrl, model.viewer, model.sparks)}${pagination(model)}
+${searchResults(model)}${pagination(model)}
 </section>
 </main>
 ${accountFooter(model.viewer)}

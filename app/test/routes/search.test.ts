@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Client, escapeIdentifier } from 'pg';
 import { eventually, startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
+import { PostgresStore } from '../../src/store/postgres.ts';
 import { htmlPage, startApp } from '../helpers.ts';
+import { postgresSkip, testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
 
 interface Page {
   items: BookmarkJson[];
   nextCursor: string | null;
+  partial: boolean;
 }
 
 async function create(url: string, uri: string, name: string): Promise<void> {
@@ -67,5 +71,60 @@ describe('search: GET /api/bookmarks?q= and the page’s search box', () => {
       return response.status === 200 && ((await response.json()) as Page).items.length === 1;
     };
     assert.ok(await eventually(found, 5000), 'indexed in the background');
+  });
+});
+
+describe('search within its budget (PostgreSQL, SEARCH_BUDGET_MS=0: one window of ids a request)', { skip: postgresSkip }, () => {
+  it('answers partial pages that say so, in the API and on the page, and reaches every match by their cursors', async (t) => {
+    const schema = uniqueSchema();
+    const admin = new Client({ connectionString: testDatabaseUrl });
+    await admin.connect();
+    t.after(async () => {
+      await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+      await admin.end();
+    });
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema });
+    await store.migrate();
+    // Two matches 2 900 ids apart: the window between them (FIRST_SCAN_WINDOW, 1 024 ids) holds none.
+    await admin.query(
+      `INSERT INTO ${escapeIdentifier(schema)}.bookmarks (name, uri, title, check_status)
+       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN i IN (100, 3000) THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
+       FROM generate_series(1, 3000) AS i`,
+    );
+    assert.equal(await store.searchIndexStep(), true);
+    const { url } = await startApp(t, { searchBudgetMs: 0 }, { store });
+
+    const q = encodeURIComponent('kernel tuning report');
+    const pages: Page[] = [];
+    for (let cursor = ''; pages.length < 10; ) {
+      const page = (await (await fetch(`${url}/api/bookmarks?q=${q}${cursor}`)).json()) as Page;
+      pages.push(page);
+      if (page.nextCursor === null) break;
+      cursor = `&cursor=${page.nextCursor}`;
+    }
+    assert.deepEqual(
+      pages.map((page) => [page.items.map((item) => item.name), page.partial]),
+      [
+        [['n3000'], true],
+        [[], true],
+        [['n100'], false],
+      ],
+    );
+    const list = (await (await fetch(`${url}/api/bookmarks?limit=1`)).json()) as Page;
+    assert.equal(list.partial, false, 'the list is never partial');
+
+    const first = await (await fetch(`${url}/?q=${q}`)).text();
+    assert.match(first, /href="\/n3000"/);
+    assert.match(first, /<p class="partial" role="status">The search stopped here to stay quick: older links may match/);
+    assert.match(
+      first,
+      new RegExp(`<a class="older" href="/\\?q=${q}&amp;cursor=${pages[0]?.nextCursor}" rel="next">Search older links →</a>`),
+    );
+    const empty = await (await fetch(`${url}/?q=${q}&cursor=${pages[0]?.nextCursor}`)).text();
+    assert.doesNotMatch(empty, /Nothing matches/, 'an empty partial page is not "nothing matches"');
+    assert.match(empty, /class="partial"/);
+    const last = await (await fetch(`${url}/?q=${q}&cursor=${pages[1]?.nextCursor}`)).text();
+    assert.match(last, /href="\/n100"/);
+    assert.doesNotMatch(last, /class="partial"|Search older links/);
   });
 });

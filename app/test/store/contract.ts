@@ -358,6 +358,50 @@ export function storeContract(harness: StoreHarness): void {
     await assert.rejects(store.search({ query: 'match', limit: 3, cursor: 'forged' }), InvalidCursorError);
   });
 
+  test('search pages, followed to the end at any budget, hold every match once, newest first; a partial page always has a cursor', async (t) => {
+    const store = await migratedStore(t, await harness.fresh());
+    // Enough ids for several scan windows (FIRST_SCAN_WINDOW is 1 024), one link in 60 a match.
+    const links = Array.from({ length: 3000 }, (_, i) => ({
+      name: `link${i + 1}`,
+      uri: `https://example.com/${i + 1}`,
+      title: (i + 1) % 60 === 0 ? `A Kernel Tuning Report, part ${i + 1}` : `Kernel notes ${i + 1}`,
+      checkStatus: 200,
+      createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000),
+      createdBy: null,
+      expiresAt: null,
+      maxVisits: null,
+      forwardQuery: false,
+      visits: 0,
+      hours: [],
+      days: [],
+      dimensions: [],
+    }));
+    await store.importLinks(links, { overwrite: false });
+    while (!(await store.searchIndexStep())) {}
+    const expected = links
+      .filter((link) => link.title.startsWith('A Kernel'))
+      .map((link) => link.name)
+      .reverse();
+
+    for (const budgetMs of [0, 4000]) {
+      const names: string[] = [];
+      let partialPages = 0;
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const page = await store.search({ query: 'kernel tuning report', limit: 50, cursor, budgetMs });
+        names.push(...page.items.map((item) => item.name));
+        if (page.partial) {
+          partialPages++;
+          assert.notEqual(page.nextCursor, null, 'a partial page says where to go on');
+        }
+        if (page.nextCursor === null) break;
+        cursor = page.nextCursor;
+      }
+      assert.deepEqual(names, expected, `budget ${budgetMs} ms`);
+      t.diagnostic(`budget ${budgetMs} ms: ${partialPages} partial page(s)`);
+    }
+  });
+
   test('addVisits adds batched counts and ignores names that are gone', async (t) => {
     const store = await migratedStore(t, await harness.fresh());
     await store.create(bookmark('a'));

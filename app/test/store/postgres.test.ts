@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { escapeIdentifier, Pool } from 'pg';
 import { PostgresStore } from '../../src/store/postgres.ts';
+import { FIRST_SCAN_WINDOW } from '../../src/store/search-scan.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
 import { accessContract } from './access-contract.ts';
 import { storeContract } from './contract.ts';
@@ -54,7 +55,8 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
 
     const timed = async (query: string) => {
       const started = performance.now();
-      const page = await store.search({ query, limit: 50 });
+      // A budget beyond doubt: this measures the index, not the fallback scan.
+      const page = await store.search({ query, limit: 50, budgetMs: 4000 });
       return { names: page.items.map((item) => item.name), ms: performance.now() - started };
     };
     const rare = await timed('needle');
@@ -77,6 +79,52 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     const text = JSON.stringify(plan.rows[0]?.['QUERY PLAN']);
     assert.match(text, /"Index Name":"bookmarks_pkey"/, `a common term's first page: ${text}`);
     assert.doesNotMatch(text, /Bitmap/, `a common term's first page: ${text}`);
+  });
+
+  test('a search the index cannot answer within its budget scans the newest links for as long again, answers a partial page, and keeps its connection', async (t) => {
+    const schema = freshSchema();
+    const table = `${escapeIdentifier(schema)}.bookmarks`;
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema, maxConnections: 2 });
+    t.after(() => store.close());
+    await store.migrate();
+    await admin.query(
+      `INSERT INTO ${table} (name, uri, title, check_status)
+       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN i % 60 = 0 THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
+       FROM generate_series(1, 3000) AS i`,
+    );
+    assert.equal(await store.searchIndexStep(), true);
+    const query = 'kernel tuning report';
+    const matches = async (fromId: string) =>
+      (
+        await admin.query<{ name: string }>(`SELECT name FROM ${table} WHERE id >= ${fromId} AND title ILIKE '%${query}%' ORDER BY id DESC`)
+      ).rows.map((row) => row.name);
+    const firstWindow = await matches(`(SELECT max(id) - ${FIRST_SCAN_WINDOW} + 1 FROM ${table})`);
+    assert.ok(firstWindow.length > 0 && firstWindow.length < 50);
+
+    // Budget 0: no index, one window of the newest ids.
+    const scanned = await store.search({ query, limit: 50, budgetMs: 0 });
+    assert.deepEqual([scanned.items.map((item) => item.name), scanned.partial], [firstWindow, true]);
+    assert.notEqual(scanned.nextCursor, null);
+
+    // The index cannot answer while another transaction holds the table: the server cancels it at
+    // the budget, the scan waits for the lock, runs its first window past its own deadline, stops.
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      const searching = store.search({ query, limit: 50, budgetMs: 50 });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await locker.query('COMMIT');
+      const cutShort = await searching;
+      assert.deepEqual([cutShort.items.map((item) => item.name), cutShort.partial], [firstWindow, true]);
+    } finally {
+      locker.release();
+    }
+    // Both connections are still good: the cancelled one was rolled back and kept.
+    for (let i = 0; i < 4; i++) {
+      const whole = await store.search({ query, limit: 50, budgetMs: 4000 });
+      assert.deepEqual([whole.items.length, whole.partial, whole.nextCursor], [50, false, null]);
+    }
   });
 
   test('tables live in the given schema and the migration is recorded', async (t) => {
