@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { request } from 'undici';
+import { compileApp } from '../../../stack/src/build.ts';
+import { type DatasetPlan, DEFAULT_END_MS } from '../dataset/plan.ts';
+import { searchTerms } from '../scale/probes.ts';
+import { startScaleStack } from '../scale/run.ts';
+import { measureOperations } from '../scale/single.ts';
+import { existingStore, positive, UsageError } from './arguments.ts';
+
+const USAGE = `node loadtest/src/cli/search-cost.ts --store sqlite:DATA_DIR|postgres:URL --links N [--budgets 100,4000] [--samples N]
+
+What search costs on a store made by npm run dataset, at each SEARCH_BUDGET_MS (decision 0029):
+for each budget in turn, one app behind nginx on the store, bench:scale's search terms (a link's
+name, three, two and one common word), --samples (30) of each through the API, one at a time in
+turns; per term p50 / p99 ms, failures, and what the first page held: items, partial or not.
+A budget above the statement timeout's 5 000 ms is not allowed: 4 000 is the index alone.
+Needs nginx.
+`;
+
+interface FirstPage {
+  items: number;
+  partial: boolean;
+}
+
+async function firstPage(url: string, term: string): Promise<FirstPage> {
+  const response = await request(`${url}/api/bookmarks?limit=20&q=${encodeURIComponent(term)}`);
+  if (response.statusCode !== 200) {
+    await response.body.dump();
+    throw new Error(`search for '${term}' answered ${response.statusCode}`);
+  }
+  const page = (await response.body.json()) as { items: unknown[]; partial: boolean };
+  return { items: page.items.length, partial: page.partial };
+}
+
+export async function searchCost(argv: string[], out: (line: string) => void): Promise<void> {
+  const { values } = (() => {
+    try {
+      return parseArgs({
+        args: argv,
+        options: {
+          store: { type: 'string' },
+          links: { type: 'string' },
+          budgets: { type: 'string', default: '100,4000' },
+          samples: { type: 'string' },
+          help: { type: 'boolean', short: 'h', default: false },
+        },
+      });
+    } catch (error) {
+      throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    }
+  })();
+  if (values.help) throw new UsageError(USAGE, 0);
+  const spec = existingStore(values.store, USAGE);
+  if (values.links === undefined) throw new UsageError(`--links is needed\n\n${USAGE}`);
+  const links = Math.round(positive('links', values.links, 0));
+  const samples = Math.round(positive('samples', values.samples, 30));
+  const budgets = values.budgets.split(',').map((part) => Number(part.trim()));
+  if (budgets.some((budget) => !Number.isSafeInteger(budget) || budget < 0 || budget > 4000)) {
+    throw new UsageError(`--budgets takes whole numbers of ms from 0 to 4000, got '${values.budgets}'`);
+  }
+  const plan: DatasetPlan = { links, visits: links * 10, seed: 1, endMs: DEFAULT_END_MS };
+  const terms = searchTerms(plan);
+  const serverEntry = await compileApp();
+  out(`| SEARCH_BUDGET_MS | term | p50 / p99 ms | failed | first page of 20: items (partial?) |`);
+  out('| --- | --- | --- | --- | --- |');
+  for (const budget of budgets) {
+    const dir = mkdtempSync(join(tmpdir(), 'linkyard-search-cost-'));
+    const stack = await startScaleStack({ spec, plan, dir, instances: 1, serverEntry, env: { SEARCH_BUDGET_MS: String(budget) } });
+    try {
+      // PostgreSQL builds the search index after start-up: wait for it, as the bench does.
+      for (;;) {
+        const response = await request(`${stack.url}/api/bookmarks?q=${encodeURIComponent(terms[0]?.term ?? 'abc')}`);
+        await response.body.dump();
+        if (response.statusCode === 200) break;
+        await sleep(5000);
+      }
+      const pages = await Promise.all(terms.map(({ term }) => firstPage(stack.url, term)));
+      const results = await measureOperations(
+        stack.url,
+        terms.map(({ term }) => ({
+          name: term,
+          send: () => ({ method: 'GET', path: `/api/bookmarks?limit=20&q=${encodeURIComponent(term)}` }),
+          expect: 200,
+        })),
+        samples,
+      );
+      for (const [i, result] of results.entries()) {
+        const page = pages[i];
+        out(
+          `| ${budget} | ${terms[i]?.group} (\`${result.name}\`) | ${result.p50Ms.toFixed(1)} / ${result.p99Ms.toFixed(1)} | ${result.failures} | ${page?.items}${page?.partial ? ', partial' : ''} |`,
+        );
+      }
+    } finally {
+      await stack.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+if (import.meta.filename === process.argv[1]) {
+  try {
+    await searchCost(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
+  } catch (error) {
+    if (error instanceof UsageError) {
+      (error.exitCode === 0 ? process.stdout : process.stderr).write(`${error.message}\n`);
+      process.exit(error.exitCode);
+    }
+    throw error;
+  }
+}
