@@ -259,9 +259,10 @@ export interface SearchOptions extends ListOptions {
   /** Text found anywhere in the name, the target or the title, case-insensitively; 3 characters or more. */
   query: string;
   /**
-   * How long the index may work on it before the search falls back to scanning the newest links
-   * for about as long again, and answers with what that found (a `partial` page). 0: scan one
-   * window and answer. Default SEARCH_BUDGET_MS (docs/decisions/0029-search-within-a-budget.md).
+   * PostgreSQL: how long the index may work on it before the search falls back to scanning the
+   * newest links for about as long again, and answers with what that found (a `partial` page).
+   * 0: scan one window and answer. Default SEARCH_BUDGET_MS. SQLite cannot cut an FTS5 query
+   * short and answers whole (docs/decisions/0029-search-within-a-budget.md).
    */
   budgetMs?: number;
 }
