@@ -510,12 +510,7 @@ export class PostgresStore implements BookmarkStore {
 
   /** The index's answer, or undefined when it took longer than `budgetMs` (the server cancelled it). */
   async #searchByIndex(pattern: string, before: number | undefined, wanted: number, budgetMs: number): Promise<Row[] | undefined> {
-    let client: PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw translated(error);
-    }
+    const client = await this.#connect();
     try {
       await client.query('BEGIN READ ONLY');
       await client.query(`SET LOCAL statement_timeout = ${Math.ceil(budgetMs)}`);
@@ -599,12 +594,7 @@ export class PostgresStore implements BookmarkStore {
    * in progress: it is dropped and built again. True once the index is valid.
    */
   async #buildIndexConcurrently(name: string, definition: string): Promise<boolean> {
-    let client: PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (error) {
-      throw translated(error);
-    }
+    const client = await this.#connect();
     try {
       // One build at a time across processes: two CREATE INDEX CONCURRENTLY on one table wait for
       // each other's snapshots and one fails with a deadlock (seen with eight processes starting
@@ -750,14 +740,18 @@ export class PostgresStore implements BookmarkStore {
     return this.#closing;
   }
 
-  /** `work` on one connection between `begin` and COMMIT; rolled back (and the connection dropped) if it fails. */
-  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    let client: PoolClient;
+  /** A connection of the pool's own; a failure to get one is the store being away, as for a query. */
+  async #connect(): Promise<PoolClient> {
     try {
-      client = await this.#pool.connect();
+      return await this.#pool.connect();
     } catch (error) {
       throw translated(error);
     }
+  }
+
+  /** `work` on one connection between `begin` and COMMIT; rolled back (and the connection dropped) if it fails. */
+  async #transaction<T>(begin: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#connect();
     try {
       await client.query(begin);
       const result = await work(client);

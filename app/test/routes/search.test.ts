@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Client, escapeIdentifier } from 'pg';
+import { escapeIdentifier } from 'pg';
 import { eventually, startTarget } from '../../../test/support/index.ts';
 import type { BookmarkJson } from '../../src/routes/api.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
 import { htmlPage, startApp } from '../helpers.ts';
-import { postgresSkip, testDatabaseUrl, uniqueSchema } from '../store/pg-env.ts';
+import { postgresSkip, scratchSchema, testDatabaseUrl } from '../store/pg-env.ts';
 
 interface Page {
   items: BookmarkJson[];
@@ -76,13 +76,7 @@ describe('search: GET /api/bookmarks?q= and the page’s search box', () => {
 
 describe('search within its budget (PostgreSQL, SEARCH_BUDGET_MS=0: one window of ids a request)', { skip: postgresSkip }, () => {
   it('answers partial pages that say so, in the API and on the page, and reaches every match by their cursors', async (t) => {
-    const schema = uniqueSchema();
-    const admin = new Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    t.after(async () => {
-      await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
-      await admin.end();
-    });
+    const { schema, admin } = await scratchSchema(t);
     const store = new PostgresStore({ connectionString: testDatabaseUrl, schema });
     await store.migrate();
     // Two matches 2 900 ids apart: the window between them (FIRST_SCAN_WINDOW, 1 024 ids) holds none.

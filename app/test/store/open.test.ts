@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { Client, escapeIdentifier } from 'pg';
+import { escapeIdentifier } from 'pg';
 import { openStore } from '../../src/store/open.ts';
-import { postgresSkip, testDatabaseUrl, uniqueSchema } from './pg-env.ts';
+import { postgresSkip, scratchSchema, testDatabaseUrl } from './pg-env.ts';
 
 test('without a database URL: a migrated SQLite file in the data directory, created if missing', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'linkyard-open-'));
@@ -44,13 +44,7 @@ test('a data directory that cannot be created fails', async (t) => {
 
 describe('with a database URL', { skip: postgresSkip }, () => {
   test('a migrated PostgreSQL store', async (t) => {
-    const schema = uniqueSchema();
-    const admin = new Client({ connectionString: testDatabaseUrl });
-    await admin.connect();
-    t.after(async () => {
-      await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
-      await admin.end();
-    });
+    const { schema, admin } = await scratchSchema(t);
     await admin.query(`CREATE SCHEMA ${escapeIdentifier(schema)}`);
 
     // libpq's `options` parameter is how a deployment would pick a schema through DATABASE_URL.

@@ -1,5 +1,6 @@
 /** Where the PostgreSQL tests connect, and whether they can. */
-import { Client } from 'pg';
+import type { TestContext } from 'node:test';
+import { Client, escapeIdentifier } from 'pg';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -37,4 +38,16 @@ let schemas = 0;
 export function uniqueSchema(): string {
   schemas += 1;
   return `linkyard_test_${process.pid}_${Date.now().toString(36)}_${schemas}`;
+}
+
+/** A connection for a test of its own schema (not created: the store's migration does that), dropped after the test. */
+export async function scratchSchema(t: TestContext): Promise<{ schema: string; admin: Client }> {
+  const schema = uniqueSchema();
+  const admin = new Client({ connectionString: testDatabaseUrl });
+  await admin.connect();
+  t.after(async () => {
+    await admin.query(`DROP SCHEMA IF EXISTS ${escapeIdentifier(schema)} CASCADE`);
+    await admin.end();
+  });
+  return { schema, admin };
 }
