@@ -87,6 +87,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0.5' }).recheck.intervalMs, 12 * 60 * 60 * 1000, 'a fraction of a day');
     assert.equal(loadConfig({ RECHECK_INTERVAL_DAYS: '0' }).recheck.intervalMs, 0, 'off');
     assert.equal(loadConfig({ REDIRECT_CACHE_NAMES: '100000' }).redirectCacheNames, 100_000, 'the most names');
+    assert.deepEqual(
+      [loadConfig({}).searchBudgetMs, loadConfig({ SEARCH_BUDGET_MS: '0' }).searchBudgetMs],
+      [100, 0],
+      'a search budget, and 0: one window a request',
+    );
     const bad: Array<[Record<string, string>, string]> = [
       [{ PORT: 'eighty' }, 'PORT'],
       [{ PORT: '70000' }, 'PORT'],
@@ -115,6 +120,9 @@ describe('loadConfig', () => {
       [{ RECHECK_PER_MINUTE: '1.5' }, 'RECHECK_PER_MINUTE'],
       // About 310 bytes of heap a name: more would not fit the apps' old generation.
       [{ REDIRECT_CACHE_NAMES: '100001' }, 'REDIRECT_CACHE_NAMES'],
+      // Below the 5 s statement timeout, which would cancel the index first.
+      [{ SEARCH_BUDGET_MS: '4001' }, 'SEARCH_BUDGET_MS'],
+      [{ SEARCH_BUDGET_MS: '-1' }, 'SEARCH_BUDGET_MS'],
     ];
     for (const [env, variable] of bad) {
       assert.throws(
