@@ -19,6 +19,25 @@ export function decodeCursor(cursor: string): number {
   return id;
 }
 
+/**
+ * A partial search's cursor (docs/decisions/0029-search-within-a-budget.md): below this id, and
+ * the index already ran out of budget for the query, so the next page scans from the start.
+ */
+export function encodeScanCursor(id: number): string {
+  return Buffer.from(`s${id}`, 'ascii').toString('base64url');
+}
+
+/** A search's cursor: a page's (decodeCursor) or a partial page's (encodeScanCursor). */
+export function decodeSearchCursor(cursor: string): { before: number; scanning: boolean } {
+  const text = Buffer.from(cursor, 'base64url').toString('ascii');
+  if (!text.startsWith('s')) return { before: decodeCursor(cursor), scanning: false };
+  const id = Number(text.slice(1));
+  if (!/^s[1-9][0-9]*$/.test(text) || !Number.isSafeInteger(id) || encodeScanCursor(id) !== cursor) {
+    throw new InvalidCursorError(cursor);
+  }
+  return { before: id, scanning: true };
+}
+
 /** Rejects a limit no page could have; callers validate user input, this guards the query. */
 export function checkLimit(limit: number): void {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`invalid page limit ${limit}`);

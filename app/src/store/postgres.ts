@@ -2,7 +2,7 @@ import type { PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { DatabaseError, escapeIdentifier, Pool } from 'pg';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, PostgresAccessStore } from './access-postgres.ts';
 import type { AccessStore } from './access-types.ts';
-import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { checkLimit, decodeCursor, decodeSearchCursor, toPage } from './cursor.ts';
 import { ReadBatch } from './read-batch.ts';
 import { scanWindows } from './search-scan.ts';
 import { rollupParameters, STATS_SCHEMA, STATS_SQL, VISIT_BATCH_CTES } from './stats-postgres.ts';
@@ -484,19 +484,21 @@ export class PostgresStore implements BookmarkStore {
    * The trigram index first, under a statement timeout of `budgetMs`: a rare term is found at once
    * however large the table. A phrase of common words can make the index read and recheck a large
    * share of the table; then the newest links below the cursor are scanned for about as long
-   * again, and the page says it is partial (docs/decisions/0029-search-within-a-budget.md).
+   * again, and the page says it is partial; the page after it scans only, for both shares
+   * (docs/decisions/0029-search-within-a-budget.md).
    */
   async search({ query, limit, cursor, budgetMs = SEARCH_BUDGET_MS }: SearchOptions): Promise<SearchPage> {
     checkLimit(limit);
-    const before = cursor === undefined ? undefined : decodeCursor(cursor);
+    const { before, scanning } = cursor === undefined ? { before: undefined, scanning: false } : decodeSearchCursor(cursor);
     if (!(await this.#searchIndexValid())) throw new SearchIndexingError();
     const pattern = `%${query.replace(/[\\%_]/g, '\\$&')}%`;
     const idOf = (row: Row) => Number(row.id);
-    if (budgetMs > 0) {
+    if (budgetMs > 0 && !scanning) {
       const rows = await this.#searchByIndex(pattern, before, limit + 1, budgetMs);
       if (rows !== undefined) return { ...toPage(rows, limit, idOf, toBookmark), partial: false };
     }
-    const deadline = performance.now() + budgetMs;
+    // The page after a partial one spends the index's share scanning too: the index ran out before.
+    const deadline = performance.now() + (scanning ? 2 * budgetMs : budgetMs);
     const below = before ?? Number((await this.#rows<{ id: string }>(SQL.newestId, []))[0]?.id ?? 0) + 1;
     return scanWindows({
       below,

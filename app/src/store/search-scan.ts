@@ -1,4 +1,4 @@
-import { encodeCursor, toPage } from './cursor.ts';
+import { encodeScanCursor, toPage } from './cursor.ts';
 import type { Bookmark, SearchPage } from './types.ts';
 
 /** The first window's span of ids; each next one doubles while the budget allows. */
@@ -20,7 +20,7 @@ export interface ScanWindowsOptions<Row> {
  * A search that bounds its own work: windows of ids, newest first, each twice the last, until the
  * page is full, id 1 has been examined, or the next window would overrun the deadline. The first
  * window always runs, so a request makes progress however small its budget. A page cut short by
- * the deadline is `partial`, its cursor just below the last window examined
+ * the deadline is `partial`, its cursor (encodeScanCursor) just below the last window examined
  * (docs/decisions/0029-search-within-a-budget.md).
  */
 export async function scanWindows<Row>(options: ScanWindowsOptions<Row>): Promise<SearchPage> {
@@ -37,7 +37,7 @@ export async function scanWindows<Row>(options: ScanWindowsOptions<Row>): Promis
     const finished = performance.now();
     // A window twice as wide takes about twice as long: start it only if it would end in time.
     if (upper > 1 && finished + 2 * (finished - started) > deadline) {
-      return { items: found.map(toItem), nextCursor: encodeCursor(upper), partial: true };
+      return { items: found.map(toItem), nextCursor: encodeScanCursor(upper), partial: true };
     }
     span *= 2;
   }

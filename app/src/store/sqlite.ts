@@ -2,7 +2,7 @@ import { closeSync, fsyncSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
-import { checkLimit, decodeCursor, toPage } from './cursor.ts';
+import { checkLimit, decodeCursor, decodeSearchCursor, toPage } from './cursor.ts';
 import { SqliteVisitWriter } from './sqlite-visit-writer.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
@@ -644,7 +644,8 @@ export class SqliteStore implements BookmarkStore {
 
   async search({ query, limit, cursor }: SearchOptions): Promise<SearchPage> {
     checkLimit(limit);
-    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeCursor(cursor);
+    // A scanning cursor comes only from PostgreSQL's partial pages; here it is just a position.
+    const before = cursor === undefined ? Number.MAX_SAFE_INTEGER : decodeSearchCursor(cursor).before;
     if (this.#guard(() => this.#sql.searchReady.get()) !== 1) throw new SearchIndexingError();
     // One phrase: the trigram tokenizer then finds the text anywhere, case-insensitively.
     const phrase = `"${query.replaceAll('"', '""')}"`;

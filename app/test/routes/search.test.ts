@@ -106,6 +106,9 @@ describe('search within its budget (PostgreSQL, SEARCH_BUDGET_MS=0: one window o
     );
     const list = (await (await fetch(`${url}/api/bookmarks?limit=1`)).json()) as Page;
     assert.equal(list.partial, false, 'the list is never partial');
+    const listAtScan = await fetch(`${url}/api/bookmarks?cursor=${pages[0]?.nextCursor}`);
+    assert.equal(listAtScan.status, 400, "a partial search's cursor is not the list's");
+    assert.equal(((await listAtScan.json()) as { error: string }).error, 'INVALID_CURSOR');
 
     const first = await (await fetch(`${url}/?q=${q}`)).text();
     assert.match(first, /href="\/n3000"/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkLimit, decodeCursor, encodeCursor, toPage } from '../../src/store/cursor.ts';
+import { checkLimit, decodeCursor, decodeSearchCursor, encodeCursor, encodeScanCursor, toPage } from '../../src/store/cursor.ts';
 import { InvalidCursorError } from '../../src/store/types.ts';
 
 test('a cursor decodes to the id it encodes, and does not show it in the clear', () => {
@@ -22,6 +22,17 @@ test('anything else is an InvalidCursorError', () => {
     `${canonical}==`,
   ]) {
     assert.throws(() => decodeCursor(cursor), InvalidCursorError, JSON.stringify(cursor));
+  }
+});
+
+test("a search's cursor is a page's or a partial page's; only a search takes the second", () => {
+  assert.deepEqual(decodeSearchCursor(encodeCursor(42)), { before: 42, scanning: false });
+  assert.deepEqual(decodeSearchCursor(encodeScanCursor(42)), { before: 42, scanning: true });
+  assert.notEqual(encodeScanCursor(42), encodeCursor(42));
+  assert.throws(() => decodeCursor(encodeScanCursor(42)), InvalidCursorError, 'the list refuses a scanning cursor');
+  const forged = (text: string) => Buffer.from(text, 'ascii').toString('base64url');
+  for (const cursor of [forged('s'), forged('s0'), forged('s042'), forged('s4x'), forged('ss4'), `${encodeScanCursor(42)}.`]) {
+    assert.throws(() => decodeSearchCursor(cursor), InvalidCursorError, JSON.stringify(cursor));
   }
 });
 

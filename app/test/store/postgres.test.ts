@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { escapeIdentifier, Pool } from 'pg';
+import { decodeSearchCursor, encodeCursor } from '../../src/store/cursor.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
 import { FIRST_SCAN_WINDOW } from '../../src/store/search-scan.ts';
 import { SearchIndexingError } from '../../src/store/types.ts';
@@ -125,6 +126,54 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
       const whole = await store.search({ query, limit: 50, budgetMs: 4000 });
       assert.deepEqual([whole.items.length, whole.partial, whole.nextCursor], [50, false, null]);
     }
+  });
+
+  test('the page after a partial one scans without asking the index again; a plain cursor asks it first', async (t) => {
+    const schema = freshSchema();
+    const table = `${escapeIdentifier(schema)}.bookmarks`;
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema, maxConnections: 1 });
+    t.after(() => store.close());
+    await store.migrate();
+    await admin.query(
+      `INSERT INTO ${table} (name, uri, title, check_status)
+       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN i IN (100, 3000) THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
+       FROM generate_series(1, 3000) AS i`,
+    );
+    assert.equal(await store.searchIndexStep(), true);
+    const query = 'kernel tuning report';
+    const first = await store.search({ query, limit: 50, budgetMs: 0 });
+    assert.deepEqual([first.items.map((item) => item.name), first.partial], [['n3000'], true]);
+    const scanning = first.nextCursor ?? '';
+    const plain = encodeCursor(decodeSearchCursor(scanning).before);
+
+    // With the table locked, the search waits in its first statement: which one it is says whether
+    // it asked the index (budget 1 s: the lock is released long before the server would cancel it).
+    const firstStatement = async (cursor: string) => {
+      const locker = await admin.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+        const lockerPid = (await locker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        const searching = store.search({ query, limit: 50, budgetMs: 1000, cursor });
+        let waiting: string | undefined;
+        for (let tries = 0; tries < 100 && waiting === undefined; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          const { rows } = await admin.query<{ query: string }>(
+            "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM bookmarks%' AND pid <> $1",
+            [lockerPid],
+          );
+          waiting = rows[0]?.query;
+        }
+        await locker.query('COMMIT');
+        const page = await searching;
+        assert.deepEqual([page.items.map((item) => item.name), page.partial, page.nextCursor], [['n100'], false, null]);
+        return waiting ?? 'none seen';
+      } finally {
+        locker.release();
+      }
+    };
+    assert.match(await firstStatement(scanning), /window_matches/, 'after a partial page: the scan');
+    assert.doesNotMatch(await firstStatement(plain), /window_matches/, 'a plain cursor: the index first');
   });
 
   test('tables live in the given schema and the migration is recorded', async (t) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeCursor } from '../../src/store/cursor.ts';
+import { decodeCursor, decodeSearchCursor } from '../../src/store/cursor.ts';
 import { FIRST_SCAN_WINDOW, scanWindows } from '../../src/store/search-scan.ts';
 import type { Bookmark } from '../../src/store/types.ts';
 
@@ -40,14 +40,14 @@ describe('scanWindows', () => {
     );
   });
 
-  it('past its deadline, runs one window and answers partial, its cursor just below that window; the last window ends the search', async () => {
+  it('past its deadline, runs one window and answers partial, its scanning cursor just below that window; the last window ends the search', async () => {
     const { windows, options } = table(2500, 400);
     const first = await scanWindows(options(2501, Number.NEGATIVE_INFINITY));
     assert.deepEqual([first.items.map((item) => item.name), first.partial], [['n2400', 'n2000', 'n1600'], true]);
-    assert.equal(decodeCursor(first.nextCursor ?? ''), 2501 - FIRST_SCAN_WINDOW);
-    const second = await scanWindows(options(decodeCursor(first.nextCursor ?? ''), Number.NEGATIVE_INFINITY));
+    assert.deepEqual(decodeSearchCursor(first.nextCursor ?? ''), { before: 2501 - FIRST_SCAN_WINDOW, scanning: true });
+    const second = await scanWindows(options(decodeSearchCursor(first.nextCursor ?? '').before, Number.NEGATIVE_INFINITY));
     assert.deepEqual([second.items.map((item) => item.name), second.partial], [['n1200', 'n800'], true]);
-    const last = await scanWindows(options(decodeCursor(second.nextCursor ?? ''), Number.NEGATIVE_INFINITY));
+    const last = await scanWindows(options(decodeSearchCursor(second.nextCursor ?? '').before, Number.NEGATIVE_INFINITY));
     assert.deepEqual([last.items.map((item) => item.name), last.partial, last.nextCursor], [['n400'], false, null]);
     assert.deepEqual(windows, [
       [2501 - FIRST_SCAN_WINDOW, 2501],
