@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { escapeIdentifier, Pool } from 'pg';
 import { decodeSearchCursor, encodeCursor } from '../../src/store/cursor.ts';
 import { PostgresStore } from '../../src/store/postgres.ts';
@@ -82,19 +82,24 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
     assert.doesNotMatch(text, /Bitmap/, `a common term's first page: ${text}`);
   });
 
-  test('a search the index cannot answer within its budget scans the newest links for as long again, answers a partial page, and keeps its connection', async (t) => {
+  /** Links n1…n3000 (ids 1…3000) on a schema of their own, those where `matching` (SQL on i) holds titled with `query`, the index built. */
+  async function phraseStore(t: TestContext, matching: string, maxConnections: number) {
     const schema = freshSchema();
     const table = `${escapeIdentifier(schema)}.bookmarks`;
-    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema, maxConnections: 2 });
+    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema, maxConnections });
     t.after(() => store.close());
     await store.migrate();
     await admin.query(
       `INSERT INTO ${table} (name, uri, title, check_status)
-       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN i % 60 = 0 THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
+       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN ${matching} THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
        FROM generate_series(1, 3000) AS i`,
     );
     assert.equal(await store.searchIndexStep(), true);
-    const query = 'kernel tuning report';
+    return { store, table, query: 'kernel tuning report' };
+  }
+
+  test('a search the index cannot answer within its budget scans the newest links for as long again, answers a partial page, and keeps its connection', async (t) => {
+    const { store, table, query } = await phraseStore(t, 'i % 60 = 0', 2);
     const matches = async (fromId: string) =>
       (
         await admin.query<{ name: string }>(`SELECT name FROM ${table} WHERE id >= ${fromId} AND title ILIKE '%${query}%' ORDER BY id DESC`)
@@ -129,18 +134,7 @@ describe('PostgresStore', { skip: postgresSkip }, () => {
   });
 
   test('the page after a partial one scans without asking the index again; a plain cursor asks it first', async (t) => {
-    const schema = freshSchema();
-    const table = `${escapeIdentifier(schema)}.bookmarks`;
-    const store = new PostgresStore({ connectionString: testDatabaseUrl, schema, maxConnections: 1 });
-    t.after(() => store.close());
-    await store.migrate();
-    await admin.query(
-      `INSERT INTO ${table} (name, uri, title, check_status)
-       SELECT 'n' || i, 'https://example.com/' || i, CASE WHEN i IN (100, 3000) THEN 'Kernel tuning report' ELSE 'Kernel notes' END, 200
-       FROM generate_series(1, 3000) AS i`,
-    );
-    assert.equal(await store.searchIndexStep(), true);
-    const query = 'kernel tuning report';
+    const { store, table, query } = await phraseStore(t, 'i IN (100, 3000)', 1);
     const first = await store.search({ query, limit: 50, budgetMs: 0 });
     assert.deepEqual([first.items.map((item) => item.name), first.partial], [['n3000'], true]);
     const scanning = first.nextCursor ?? '';
