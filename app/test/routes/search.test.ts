@@ -109,6 +109,11 @@ describe('search within its budget (PostgreSQL, SEARCH_BUDGET_MS=0: one window o
     const listAtScan = await fetch(`${url}/api/bookmarks?cursor=${pages[0]?.nextCursor}`);
     assert.equal(listAtScan.status, 400, "a partial search's cursor is not the list's");
     assert.equal(((await listAtScan.json()) as { error: string }).error, 'INVALID_CURSOR');
+    for (const forged of ['s0', 's12x', 'ss1'].map((text) => Buffer.from(text).toString('base64url'))) {
+      const refused = await fetch(`${url}/api/bookmarks?q=${q}&cursor=${forged}`);
+      assert.equal(refused.status, 400, `a forged scanning cursor ${forged}`);
+      assert.equal(((await refused.json()) as { error: string }).error, 'INVALID_CURSOR');
+    }
 
     const first = await (await fetch(`${url}/?q=${q}`)).text();
     assert.match(first, /href="\/n3000"/);
