@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, decodeSearchCursor, toPage } from './cursor.ts';
+import { SqliteSearchReader } from './sqlite-search-reader.ts';
 import { SqliteVisitWriter } from './sqlite-visit-writer.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
@@ -166,6 +167,9 @@ function translated(error: unknown): unknown {
   const reason = unavailableReason(error);
   return reason === undefined ? error : new StoreUnavailableError(reason, error);
 }
+
+/** A bookmark's row with its check, as the list and search read it. */
+export type SearchRow = Row;
 
 interface Row {
   id: number;
@@ -356,12 +360,6 @@ function prepareStatements(db: Database.Database) {
     ),
     releaseLease: db.prepare<[string, string]>('DELETE FROM leases WHERE name = ? AND owner = ?'),
     searchReady: db.prepare<[], number>('SELECT below <= 1 FROM search_backfill').pluck(),
-    // The FTS table's rowid order and bound: only `limit + 1` matches are read, however many match.
-    searchPage: db.prepare<{ query: string; before: number; limit: number }, Row>(
-      `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id IN (
-         SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
-       ) ORDER BY b.id DESC`,
-    ),
     // Rows an edit already indexed (the update trigger) are skipped.
     searchBackfill: db.transaction((): boolean => {
       const below = db.prepare<[], number>('SELECT below FROM search_backfill').pluck().get() ?? 1;
@@ -376,6 +374,28 @@ function prepareStatements(db: Database.Database) {
       return from <= 1;
     }),
   };
+}
+
+/** A search's page, read on the search reader's thread (sqlite-search-worker.ts). */
+export interface SearchRead {
+  /** An FTS5 query: the text as one phrase. */
+  query: string;
+  before: number;
+  limit: number;
+}
+
+/**
+ * A search's page: the FTS table's rowid order and bound, so only `limit` matches are read however
+ * many match. On a thread of its own (sqlite-search-reader.ts): a phrase of common words walks long
+ * trigram lists, and the event loop would wait for it (decision 0029).
+ */
+export function prepareSearchRead(db: Database.Database): (read: SearchRead) => SearchRow[] {
+  const page = db.prepare<SearchRead, SearchRow>(
+    `SELECT ${FULL_COLUMNS} FROM ${WITH_CHECKS} WHERE b.id IN (
+       SELECT rowid FROM bookmarks_search WHERE bookmarks_search MATCH @query AND rowid < @before ORDER BY rowid DESC LIMIT @limit
+     ) ORDER BY b.id DESC`,
+  );
+  return (read) => page.all(read);
 }
 
 /**
@@ -459,6 +479,7 @@ export class SqliteStore implements BookmarkStore {
   readonly #file: string;
   #statements: ReturnType<typeof prepareStatements> | undefined;
   readonly #visits: SqliteVisitWriter;
+  readonly #searchReader: SqliteSearchReader;
   readonly access: AccessStore;
 
   constructor(options: SqliteStoreOptions) {
@@ -466,6 +487,7 @@ export class SqliteStore implements BookmarkStore {
     this.#db = openSqlite(options.file);
     this.access = new SqliteAccessStore(this.#db, (work) => this.#guard(work));
     this.#visits = new SqliteVisitWriter(options.file, translated);
+    this.#searchReader = new SqliteSearchReader(options.file, translated);
   }
 
   /** Prepared once, on first use after the schema exists. */
@@ -649,7 +671,7 @@ export class SqliteStore implements BookmarkStore {
     if (this.#guard(() => this.#sql.searchReady.get()) !== 1) throw new SearchIndexingError();
     // One phrase: the trigram tokenizer then finds the text anywhere, case-insensitively.
     const phrase = `"${query.replaceAll('"', '""')}"`;
-    const rows = this.#guard(() => this.#sql.searchPage.all({ query: phrase, before, limit: limit + 1 }));
+    const rows = await this.#searchReader.call({ query: phrase, before, limit: limit + 1 });
     return { ...toPage(rows, limit, (row) => row.id, toBookmark), partial: false };
   }
 
@@ -708,6 +730,7 @@ export class SqliteStore implements BookmarkStore {
 
   async close(): Promise<void> {
     await this.#visits.close();
+    await this.#searchReader.close();
     if (this.#db.open) this.#db.close();
   }
 

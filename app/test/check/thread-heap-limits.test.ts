@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { APP_NODE_FLAGS } from '../../../stack/src/app-process.ts';
 import { CHECK_THREAD_LIMITS } from '../../src/check/pool-engine.ts';
+import { SEARCH_READER_LIMITS } from '../../src/store/sqlite-search-reader.ts';
 import { VISIT_WRITER_LIMITS } from '../../src/store/sqlite-visit-writer.ts';
 
 const MiB = 1024 * 1024;
@@ -59,12 +60,14 @@ describe('thread heap limits under APP_NODE_FLAGS', () => {
     assert.ok(threadNewSpace < 8 * MiB, `thread new space ${threadNewSpace / MiB} MiB`);
   });
 
-  test('the SQLite visit writer’s thread takes VISIT_WRITER_LIMITS, not V8’s defaults, once the pool has cleared the flags', async () => {
-    const { threadLimit } = await probe('pool', VISIT_WRITER_LIMITS);
-    const limitMb = VISIT_WRITER_LIMITS.maxOldGenerationSizeMb + VISIT_WRITER_LIMITS.maxYoungGenerationSizeMb;
-    assert.ok(threadLimit <= limitMb * MiB, `thread heap limit ${threadLimit / MiB} MiB, expected at most ${limitMb}`);
+  test('the SQLite threads take VISIT_WRITER_LIMITS and SEARCH_READER_LIMITS, not V8’s defaults, once the pool has cleared the flags', async () => {
     const { threadLimit: unlimited } = await probe('pool', {});
-    assert.ok(unlimited > limitMb * MiB, `without limits the thread takes V8's default, ${unlimited / MiB} MiB`);
+    for (const limits of [VISIT_WRITER_LIMITS, SEARCH_READER_LIMITS]) {
+      const { threadLimit } = await probe('pool', limits);
+      const limitMb = limits.maxOldGenerationSizeMb + limits.maxYoungGenerationSizeMb;
+      assert.ok(threadLimit <= limitMb * MiB, `thread heap limit ${threadLimit / MiB} MiB, expected at most ${limitMb}`);
+      assert.ok(unlimited > limitMb * MiB, `without limits the thread takes V8's default, ${unlimited / MiB} MiB`);
+    }
   });
 
   test('without that (inline mode starts no pool), the process flags win: what the pool corrects', async () => {
