@@ -14,24 +14,12 @@ export const SEARCH_READER_LIMITS = { maxOldGenerationSizeMb: 32, maxYoungGenera
  * cannot be cut short from Node, and a phrase of common words walks long trigram lists, which on
  * the event loop held every redirect of the process (decision 0029). Started on the first search.
  */
-export class SqliteSearchReader {
-  readonly #thread: SqliteThread<SearchRead, SearchRow[]>;
-
-  constructor(file: string, translate: (error: unknown) => unknown) {
-    this.#thread = new SqliteThread({
-      module: siblingModule('./sqlite-search-worker', import.meta.url),
-      file,
-      limits: SEARCH_READER_LIMITS,
-      what: 'search reader',
-      translate,
-    });
-  }
-
-  call(read: SearchRead): Promise<SearchRow[]> {
-    return this.#thread.call(read);
-  }
-
-  close(): Promise<void> {
-    return this.#thread.close();
-  }
+export function searchReader(file: string, translate: (error: unknown) => unknown): SqliteThread<SearchRead, SearchRow[]> {
+  return new SqliteThread({
+    module: siblingModule('./sqlite-search-worker', import.meta.url),
+    file,
+    limits: SEARCH_READER_LIMITS,
+    what: 'search reader',
+    translate,
+  });
 }

@@ -23,25 +23,12 @@ export const VISIT_WRITER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerat
  * The SQLite store's visit flushes, written on a thread of their own (sqlite-visit-worker.ts):
  * the transaction, its page reads and its fsync no longer hold the event loop (decision 0021).
  */
-export class SqliteVisitWriter {
-  readonly #thread: SqliteThread<VisitWrite, void>;
-
-  constructor(file: string, translate: (error: unknown) => unknown) {
-    this.#thread = new SqliteThread({
-      module: siblingModule('./sqlite-visit-worker', import.meta.url),
-      file,
-      limits: VISIT_WRITER_LIMITS,
-      what: 'visit writer',
-      translate,
-    });
-  }
-
-  write(counts: ReadonlyMap<string, number>, batchId: string, rollups: VisitRollupRows | undefined): Promise<void> {
-    return this.#thread.call({ counts, batchId, rollups });
-  }
-
-  /** Waits for the batches in flight, then closes the writer's connection and ends its thread. */
-  close(): Promise<void> {
-    return this.#thread.close();
-  }
+export function visitWriter(file: string, translate: (error: unknown) => unknown): SqliteThread<VisitWrite, void> {
+  return new SqliteThread({
+    module: siblingModule('./sqlite-visit-worker', import.meta.url),
+    file,
+    limits: VISIT_WRITER_LIMITS,
+    what: 'visit writer',
+    translate,
+  });
 }

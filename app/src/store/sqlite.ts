@@ -3,8 +3,9 @@ import Database from 'better-sqlite3';
 import { ACCESS_MIGRATION, BLOCKLIST_MIGRATION, SqliteAccessStore } from './access-sqlite.ts';
 import type { AccessStore } from './access-types.ts';
 import { checkLimit, decodeCursor, decodeSearchCursor, toPage } from './cursor.ts';
-import { SqliteSearchReader } from './sqlite-search-reader.ts';
-import { SqliteVisitWriter } from './sqlite-visit-writer.ts';
+import { searchReader } from './sqlite-search-reader.ts';
+import type { SqliteThread } from './sqlite-thread.ts';
+import { type VisitWrite, visitWriter } from './sqlite-visit-writer.ts';
 import { prepareStatsStatements, STATS_SCHEMA } from './stats-sqlite.ts';
 import type { DailyVisits, DimensionCount, Granularity, VisitBucket, VisitRollupRows } from './stats-types.ts';
 import { prepareTransferStatements } from './transfer-sqlite.ts';
@@ -478,16 +479,16 @@ export class SqliteStore implements BookmarkStore {
   readonly #db: Database.Database;
   readonly #file: string;
   #statements: ReturnType<typeof prepareStatements> | undefined;
-  readonly #visits: SqliteVisitWriter;
-  readonly #searchReader: SqliteSearchReader;
+  readonly #visits: SqliteThread<VisitWrite, void>;
+  readonly #searchReader: SqliteThread<SearchRead, SearchRow[]>;
   readonly access: AccessStore;
 
   constructor(options: SqliteStoreOptions) {
     this.#file = options.file;
     this.#db = openSqlite(options.file);
     this.access = new SqliteAccessStore(this.#db, (work) => this.#guard(work));
-    this.#visits = new SqliteVisitWriter(options.file, translated);
-    this.#searchReader = new SqliteSearchReader(options.file, translated);
+    this.#visits = visitWriter(options.file, translated);
+    this.#searchReader = searchReader(options.file, translated);
   }
 
   /** Prepared once, on first use after the schema exists. */
@@ -682,7 +683,7 @@ export class SqliteStore implements BookmarkStore {
   async addVisits(counts: ReadonlyMap<string, number>, batchId: string, rollups?: VisitRollupRows): Promise<void> {
     if (counts.size === 0 && (rollups === undefined || rollups.hours.length === 0)) return;
     // On the writer's thread: the redirects go on reading meanwhile (WAL).
-    await this.#visits.write(counts, batchId, rollups);
+    await this.#visits.call({ counts, batchId, rollups });
   }
 
   async visitSeries(name: string, granularity: Granularity, from: number, to: number): Promise<VisitBucket[]> {
